@@ -1,0 +1,43 @@
+# The two commands of the quick start: `make plan` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+STAMP := $(VENV)/.installed
+
+.PHONY: plan test lint typecheck unit install clean bench schema
+
+# Create the virtualenv and install pinned dependencies (re-run when pins change).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Offline plan of a stack: no Pulumi CLI, no cloud credentials.
+plan: $(STAMP)
+	$(BIN)/meshfleet plan --stack $(STACK)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy over the program; `__main__.py` is checked on its own so it is not
+# confused with other `__main__` modules (policies/__main__.py).
+typecheck: $(STAMP)
+	$(BIN)/mypy components ops policies
+	$(BIN)/mypy __main__.py
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""meshfleet: load the validated stack config and build the fleet. Nothing else."""
+
+import pulumi
+
+from components.fleet import Fleet
+from ops.stackconfig import load_from_runtime
+
+spec = load_from_runtime()
+fleet = Fleet(spec.fleet.name, spec)
+
+for name, cluster in sorted(fleet.clusters.items()):
+    pulumi.export(
+        name,
+        {
+            "cloud": cluster.cloud,
+            "region": cluster.region,
+            "apiEndpoint": cluster.api_endpoint,
+            "meshNetwork": cluster.names.mesh_network,
+            "egressCidrs": cluster.egress_cidrs,
+        },
+    )
+    if cluster.kubeconfig is not None:
+        pulumi.export(f"{name}-kubeconfig", pulumi.Output.secret(cluster.kubeconfig))

@@ -1,0 +1,46 @@
+"""Who may reach a cluster: the one function behind every allow-list.
+
+API servers and east-west gateways admit the same peers: the egress
+addresses of the other clusters (mesh control planes read each other's API
+servers; gateways carry cross-cluster traffic). API servers additionally
+admit the operators, the CI runners and the cluster's own egress (AKS, whose
+nodes reach their own public API through the NAT). Egress addresses exist
+before any cluster, so no cluster waits for another's control plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from components.config import FleetSpec
+
+
+def allow_list(
+    spec: FleetSpec,
+    cluster: str,
+    egress: Mapping[str, pulumi.Output[list[str]]],
+    *,
+    for_api: bool,
+) -> pulumi.Output[list[str]]:
+    """Sorted, de-duplicated CIDRs allowed to reach `cluster`.
+
+    `for_api=True`: the API server allow-list (operators + CI runners +
+    peers' egress + own egress). `for_api=False`: a gateway's
+    `loadBalancerSourceRanges` (peers' egress only).
+    """
+    static: list[str] = []
+    if for_api:
+        static = [*spec.fleet.api_access.operator_cidrs, *spec.fleet.api_access.ci_runner_cidrs]
+    sources = [egress[name] for name in sorted(egress) if for_api or name != cluster]
+
+    def combine(lists: list[list[str]]) -> list[str]:
+        return sorted({_as_cidr(c) for group in ([static], lists) for cidrs in group for c in cidrs})
+
+    return pulumi.Output.all(*sources).apply(lambda lists: combine(list(lists)))
+
+
+def _as_cidr(address: str) -> str:
+    """Egress addresses are single IPs; allow-lists want CIDRs."""
+    return address if "/" in address else f"{address}/32"

@@ -1,0 +1,1 @@
+"""One component per cloud; each yields a ClusterHandle (components.handle)."""

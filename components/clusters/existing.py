@@ -1,0 +1,68 @@
+"""A cluster meshfleet does not create: on-prem or kind."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import ExistingCluster, FleetSpec
+from components.handle import ClusterHandle
+from components.naming import cluster_names
+
+
+@dataclass(frozen=True)
+class ExistingClusterArgs:
+    spec: FleetSpec
+    cluster: ExistingCluster
+
+
+class ExistingClusterConnection(pulumi.ComponentResource):
+    """Connects to an existing cluster: its Kubernetes provider and handle, from config."""
+
+    handle: ClusterHandle
+
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("meshfleet:cluster:Existing", name, None, opts)
+        c = args.cluster
+        names = cluster_names(args.spec.fleet.name, c.name)
+
+        kubeconfig: pulumi.Output[str] | None = None
+        if c.kubeconfig is not None:
+            kubeconfig = pulumi.Output.secret(c.kubeconfig.get_secret_value())
+        provider = k8s.Provider(
+            names.k8s_provider,
+            kubeconfig=kubeconfig,
+            context=c.context,
+            cluster_identifier=names.cluster_identifier,
+            # Server-side apply gives field ownership per manager, so objects
+            # other tools (mesh operators) also touch do not fight Pulumi.
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ca_pem = base64.b64decode(c.ca_data).decode() if _is_base64(c.ca_data) else c.ca_data
+        self.handle = ClusterHandle(
+            name=c.name,
+            cloud="existing",
+            region=c.region,
+            names=names,
+            provider=provider,
+            api_endpoint=pulumi.Output.from_input(c.api_endpoint),
+            ca_pem=pulumi.Output.from_input(ca_pem),
+            kubeconfig=kubeconfig,
+            node_cidr=c.network.node_cidr,
+            pod_cidr=c.network.pod_cidr,
+            service_cidr=c.network.service_cidr,
+            egress_cidrs=pulumi.Output.from_input(list(c.egress_cidrs)),
+            protected=args.spec.fleet.protect,
+        )
+        self.register_outputs({"apiEndpoint": c.api_endpoint})
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        return base64.b64decode(value, validate=True).startswith(b"-----BEGIN")
+    except ValueError:
+        return False

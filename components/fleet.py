@@ -1,0 +1,97 @@
+"""The fleet: networks -> clusters -> trust -> mesh -> policies.
+
+Order matters only where data flows: every cluster's egress addresses are
+created first (they feed every API allow-list), then clusters in parallel,
+then the per-cluster trust material, then the mesh. No cluster waits for
+another cluster's control plane.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.access import allow_list
+from components.clusters.aks import AksCluster, AksClusterArgs
+from components.clusters.eks import EksCluster, EksClusterArgs
+from components.clusters.existing import ExistingClusterArgs, ExistingClusterConnection
+from components.clusters.gke import GkeCluster, GkeClusterArgs
+from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSpec, GcpCluster
+from components.gateway_api import GatewayApiCrds, GatewayApiCrdsArgs
+from components.handle import ClusterHandle
+from components.mesh import MeshArgs, admission_webhook_ports
+from components.mesh.istio import IstioMesh
+from components.naming import cluster_names
+from components.networks.aws import AwsNetwork, AwsNetworkArgs
+from components.networks.azure import AzureNetwork, AzureNetworkArgs
+from components.networks.gcp import GcpNetwork, GcpNetworkArgs
+from components.trust import FleetTrust, TrustArgs
+
+Network = AwsNetwork | AzureNetwork | GcpNetwork
+
+
+class Fleet(pulumi.ComponentResource):
+    """Every cluster of a stack, their trust chain and the mesh across them."""
+
+    clusters: dict[str, ClusterHandle]
+    trust: FleetTrust
+
+    def __init__(self, name: str, spec: FleetSpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("meshfleet:index:Fleet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        networks: dict[str, Network] = {}
+        egress: dict[str, pulumi.Output[list[str]]] = {}
+        for c in spec.clusters:
+            net_name = cluster_names(spec.fleet.name, c.name).child("network")
+            if isinstance(c, AwsCluster):
+                networks[c.name] = AwsNetwork(net_name, AwsNetworkArgs(spec, c), child)
+            elif isinstance(c, AzureCluster):
+                networks[c.name] = AzureNetwork(net_name, AzureNetworkArgs(spec, c), child)
+            elif isinstance(c, GcpCluster):
+                networks[c.name] = GcpNetwork(net_name, GcpNetworkArgs(spec, c), child)
+            egress[c.name] = (
+                networks[c.name].egress_cidrs
+                if c.name in networks
+                else pulumi.Output.from_input(list(c.egress_cidrs))  # type: ignore[union-attr]
+            )
+
+        ports = admission_webhook_ports(spec.mesh.kind)
+        self.clusters = {}
+        for c in spec.clusters:
+            name = c.name
+            api = allow_list(spec, name, egress, for_api=True)
+            net = networks.get(name)
+            if isinstance(c, AwsCluster) and isinstance(net, AwsNetwork):
+                handle = EksCluster(name, EksClusterArgs(spec, c, net, api, ports), child).handle
+            elif isinstance(c, AzureCluster) and isinstance(net, AzureNetwork):
+                handle = AksCluster(name, AksClusterArgs(spec, c, net, api, ports), child).handle
+            elif isinstance(c, GcpCluster) and isinstance(net, GcpNetwork):
+                handle = GkeCluster(name, GkeClusterArgs(spec, c, net, api, ports), child).handle
+            elif isinstance(c, ExistingCluster):
+                handle = ExistingClusterConnection(name, ExistingClusterArgs(spec, c), child).handle
+            else:  # pragma: no cover - the config union is closed
+                raise TypeError(f"no component for cloud {c.cloud}")
+            self.clusters[name] = handle
+
+        gateway_api = {
+            name: GatewayApiCrds(
+                handle.names.child("gateway-api"),
+                GatewayApiCrdsArgs(handle, spec.addons.gateway_api),
+                child,
+            )
+            for name, handle in self.clusters.items()
+        }
+
+        self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters)), child)
+
+        mesh_args = MeshArgs(
+            spec=spec,
+            clusters=list(self.clusters.values()),
+            trust=self.trust,
+            gateway_api=gateway_api,
+            source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},
+        )
+        if spec.mesh.kind == "istio":
+            IstioMesh(f"{name}-istio", mesh_args, child)
+
+        self.register_outputs({"clusters": sorted(self.clusters)})

@@ -1,0 +1,54 @@
+"""The cluster contract: everything mesh, trust and policy code may know of a cluster.
+
+Each cluster component (EKS, AKS, GKE, existing) yields one ClusterHandle.
+Code downstream of cluster creation depends on this object only, never on a
+cloud component's internals, so adding a cloud never touches the meshes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.naming import ClusterNames
+
+Cloud = Literal["aws", "azure", "gcp", "existing"]
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """A cluster as the rest of the fleet sees it."""
+
+    #: Cluster name from the stack config (unique in the fleet).
+    name: str
+    cloud: Cloud
+    region: str
+    #: Every derived name of this cluster (mesh network, physical name, ...).
+    names: ClusterNames
+    #: Kubernetes provider for this cluster; every in-cluster object uses it.
+    provider: k8s.Provider
+    #: API server URL reachable by the peers' control planes.
+    api_endpoint: pulumi.Output[str]
+    #: PEM of the API server's CA (not base64).
+    ca_pem: pulumi.Output[str]
+    #: Deployer kubeconfig (secret); None where the deployer uses a local context.
+    kubeconfig: pulumi.Output[str] | None
+    node_cidr: str
+    pod_cidr: str
+    service_cidr: str
+    #: Addresses this cluster's traffic leaves from (created before any cluster).
+    egress_cidrs: pulumi.Output[list[str]]
+    #: Whether the stack's protection setting is on.
+    protected: bool
+    #: Resources in-cluster installs must wait for (e.g. node groups, the
+    #: deployer's RBAC grant, the load-balancer controller): a release
+    #: installed before nodes exist never becomes ready.
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    #: Extra Service annotations a LoadBalancer needs on this cloud (EKS: the
+    #: AWS Load Balancer Controller's NLB with static EIPs); may hold Outputs.
+    load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: Value of the charts' `platform` setting (Istio cni/ztunnel need `gke`).
+    platform: str | None = None

@@ -1,0 +1,41 @@
+"""Mesh installers. Each consumes only cluster handles and the fleet trust."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components.config import FleetSpec
+from components.handle import ClusterHandle
+from components.trust import FleetTrust
+
+#: Ports the control plane's admission webhooks listen on, per mesh. Private
+#: GKE clusters let the control plane reach nodes only on 443 and 10250, so
+#: the GKE firewall opens these from the control-plane range.
+ADMISSION_WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
+    # istiod serves sidecar injection and config validation on 15017.
+    "istio": (15017,),
+    # proxy-injector and sp-validator (8443), policy-validator (9443).
+    "linkerd": (8443, 9443),
+    # connect-injector webhook.
+    "consul": (8080,),
+}
+
+
+def admission_webhook_ports(kind: str) -> list[int]:
+    return list(ADMISSION_WEBHOOK_PORTS[kind])
+
+
+@dataclass(frozen=True)
+class MeshArgs:
+    """What every mesh installer receives."""
+
+    spec: FleetSpec
+    clusters: list[ClusterHandle]
+    trust: FleetTrust
+    #: Per cluster: the Gateway API CRD install (gateways depend on it).
+    gateway_api: Mapping[str, pulumi.Resource]
+    #: Per cluster: peers' egress CIDRs, for gateway loadBalancerSourceRanges.
+    source_ranges: Mapping[str, pulumi.Output[list[str]]]

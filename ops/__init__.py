@@ -1,0 +1,1 @@
+"""The `meshfleet` command: offline plan, config schema."""

@@ -1,0 +1,74 @@
+"""`meshfleet`: the offline plan and the config reference.
+
+    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
+    meshfleet schema
+
+Exit codes: 0 success, 2 invalid stack config or usage (message on stderr,
+no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from components.config import ConfigError, FleetSpec
+from ops.plan import render_tree, run_plan, write_plan
+from ops.sim import DEFAULT_NOW
+from ops.stackconfig import read_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time such as 2026-01-01T00:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meshfleet", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="run the program offline against a simulated cloud")
+    which = plan.add_mutually_exclusive_group()
+    which.add_argument("--stack", default=None, help="stack name: reads stacks/Pulumi.<stack>.yaml (default: dev)")
+    which.add_argument("--config", type=Path, default=None, help="a stack config file to plan instead")
+    plan.add_argument("--out", type=Path, default=None, help="write plan.json and manifests/ here")
+    plan.add_argument("--show-secrets", action="store_true", help="print secret values instead of [secret]")
+    plan.add_argument(
+        "--now", type=_time, default=DEFAULT_NOW, help=f"the simulated clock (default {DEFAULT_NOW.isoformat()})"
+    )
+    plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
+    sub.add_parser("schema", help="print the stack config JSON schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(FleetSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+        return 0
+    stack = args.stack or ("custom" if args.config else "dev")
+    try:
+        config = read_stack_config(args.project_dir, stack, args.config)
+        plan = run_plan(args.project_dir, config, now=args.now)
+    except ConfigError as exc:
+        print(f"meshfleet: {exc.render()}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"meshfleet: {exc}", file=sys.stderr)
+        return 2
+    print(render_tree(plan))
+    if args.out:
+        written = write_plan(plan, args.out, show_secrets=args.show_secrets)
+        print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

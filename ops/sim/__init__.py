@@ -1,0 +1,106 @@
+"""The simulated cloud behind the offline plan.
+
+`SimulatedCloud` answers the mock runtime's resource registrations and
+function calls with realistic, deterministic outputs: endpoints, CA data,
+addresses, real certificates. Each cloud keeps its answers in its own
+module (`ops/sim/aws.py`, ...) as a `HANDLERS` map from type token to a
+function, and `CALLS` for invokes. Everything derives from the resource's
+type and name, a fixed seed and the pinned clock: no randomness, no wall
+clock, so two runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+#: The sentinel key the SDK uses for a secret value inside a property map.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+#: Default pinned clock of plans and tests.
+DEFAULT_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class SimContext:
+    """What simulated resources may depend on: a seed, a clock, and each other."""
+
+    project: str
+    stack: str
+    now: datetime = DEFAULT_NOW
+    seed: bytes = b"meshfleet-offline-plan"
+    #: Outputs of resources simulated so far, keyed by (type, name).
+    state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def digest(self, *parts: str) -> bytes:
+        h = hashlib.sha256(self.seed)
+        for part in parts:
+            h.update(b"\x00" + part.encode())
+        return h.digest()
+
+    def number(self, *parts: str, modulo: int) -> int:
+        return int.from_bytes(self.digest(*parts)[:8], "big") % modulo
+
+    def hex(self, *parts: str, length: int = 16) -> str:
+        return self.digest(*parts).hex()[:length]
+
+    def address(self, pool: str, *parts: str) -> str:
+        """A deterministic address inside `pool` (e.g. a documentation range)."""
+        net = ipaddress.IPv4Network(pool)
+        offset = 1 + self.number(*parts, modulo=net.num_addresses - 2)
+        return str(net.network_address + offset)
+
+
+Handler = Callable[[MockResourceArgs, SimContext], dict[str, Any]]
+Call = Callable[[MockCallArgs, SimContext], dict[str, Any]]
+
+
+def unwrap(value: Any) -> Any:
+    """Strip the SDK's secret wrapper from a (nested) input value."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_SIG_VALUE:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def _registry() -> tuple[dict[str, Handler], dict[str, Call]]:
+    from ops.sim import aws, azure, gcp, k8s, tls
+
+    handlers: dict[str, Handler] = {}
+    calls: dict[str, Call] = {}
+    for module in (aws, azure, gcp, k8s, tls):
+        handlers.update(module.HANDLERS)
+        calls.update(module.CALLS)
+    return handlers, calls
+
+
+class SimulatedCloud(Mocks):
+    """Pulumi mocks backed by the per-cloud simulators."""
+
+    def __init__(self, context: SimContext):
+        self.context = context
+        self.handlers, self.calls = _registry()
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        handler = self.handlers.get(args.typ)
+        outputs: Mapping[str, Any] = handler(args, self.context) if handler else {}
+        state = {**args.inputs, **outputs}
+        resource_id = str(state.pop("__id", None) or args.resource_id or f"{args.name}-{self.context.hex(args.typ, args.name, length=8)}")
+        self.context.state[(args.typ, args.name)] = state
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        fn = self.calls.get(args.token)
+        if fn is None:
+            return {}, None
+        return fn(args, self.context), None
