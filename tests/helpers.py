@@ -1,0 +1,65 @@
+"""Shared test helpers: stack configs from dicts, offline plans, lookups."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ops.plan import Plan, Recorded, run_plan
+from ops.sim import DEFAULT_NOW
+from ops.stackconfig import StackConfig, read_stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def stack_config(name: str) -> StackConfig:
+    """A stack of stacks/ as the CLI reads it."""
+    return read_stack_config(ROOT, name)
+
+
+def fleet_of(name: str) -> dict[str, Any]:
+    """The raw `meshfleet:fleet` value of a stack file (a deep copy to mutate in tests)."""
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    return copy.deepcopy(doc["config"]["meshfleet:fleet"])
+
+
+def config_with(fleet: dict[str, Any], stack: str = "test", secret_keys: list[str] | None = None) -> StackConfig:
+    """A StackConfig whose `meshfleet:fleet` is `fleet`, over the project defaults."""
+    base = read_stack_config(ROOT, "local")
+    values = {k: v for k, v in base.values.items() if k != "meshfleet:fleet"}
+    values["meshfleet:fleet"] = fleet
+    return StackConfig(base.project, stack, values, secret_keys or [], [])
+
+
+def plan_fleet(fleet: dict[str, Any], stack: str = "test", now=DEFAULT_NOW) -> Plan:
+    return run_plan(ROOT, config_with(fleet, stack), now=now)
+
+
+def plan_stack(name: str, now=DEFAULT_NOW) -> Plan:
+    return run_plan(ROOT, stack_config(name), now=now)
+
+
+def only_clusters(fleet: dict[str, Any], *names: str) -> dict[str, Any]:
+    """A copy of `fleet` keeping only the named clusters."""
+    out = copy.deepcopy(fleet)
+    out["clusters"] = [c for c in out["clusters"] if c["name"] in names]
+    return out
+
+
+def of_type(plan: Plan, type_: str, cluster: str | None = None) -> list[Recorded]:
+    """Resources of a type, optionally those named for one cluster (`<cluster>-...`)."""
+    found = plan.by_type(type_)
+    if cluster is not None:
+        found = [r for r in found if r.name == cluster or r.name.startswith(cluster + "-")]
+    return found
+
+
+def inputs(r: Recorded, show_secrets: bool = True) -> dict[str, Any]:
+    """A resource's inputs with sentinels resolved (secrets shown by default)."""
+    from ops.plan import render_value
+
+    return render_value(r.inputs, show_secrets)
