@@ -1083,7 +1083,10 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
 )
 
 def validate(spec: FleetSpec) -> Iterable[Problem]:
-    for rule in RULES:
+    # Trust rules parse certificates; they live beside the trust component.
+    from components.trust_rules import TRUST_RULES
+
+    for rule in (*RULES, *TRUST_RULES):
         yield from rule(spec)
 
 
