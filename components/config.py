@@ -96,13 +96,17 @@ class ConfigError(Exception):
 # Field types
 
 
+#: Separates a field validator's message from its fix (split by _problem_from_pydantic).
+_FIX = " || fix: "
+
+
 def _cidr(value: str) -> str:
     try:
         net = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(
-            f"{value!r} is not an IPv4 CIDR with its host bits zero ({exc}); "
-            "write it like 10.20.0.0/16"
+            f"{value!r} is not an IPv4 CIDR with its host bits zero ({exc})"
+            f"{_FIX}write it as a network address, like 10.20.0.0/16"
         ) from None
     return str(net)
 
@@ -110,8 +114,8 @@ def _cidr(value: str) -> str:
 def _dns_label(value: str) -> str:
     if not is_dns_label(value):
         raise ValueError(
-            f"{value!r} is not a DNS label: use 1-63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
+            f"{value!r} is not a DNS label"
+            f"{_FIX}use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
         )
     return value
 
@@ -121,8 +125,8 @@ def _pinned(value: str) -> str:
         r"\d", value
     ):
         raise ValueError(
-            f"{value!r} is not a pinned version: pin an exact version such as 1.30.3 "
-            "so every `pulumi up` installs the same thing"
+            f"{value!r} is not a pinned version"
+            f"{_FIX}pin an exact version such as 1.30.3, so every `pulumi up` installs the same thing"
         )
     return value
 
@@ -668,8 +672,8 @@ def _problem_from_pydantic(err: Any) -> Problem:
             fix="add or remove entries" if kind == "too_short" else "remove entries",
         )
     if kind == "value_error":
-        message = str(ctx.get("error", err["msg"]))
-        return Problem(path=path, message=message, fix="correct the value as described")
+        message, _, fix = str(ctx.get("error", err["msg"])).partition(_FIX)
+        return Problem(path=path, message=message, fix=fix or "correct the value")
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return Problem(
             path=path,

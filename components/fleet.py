@@ -49,11 +49,10 @@ class Fleet(pulumi.ComponentResource):
                 networks[c.name] = AzureNetwork(net_name, AzureNetworkArgs(spec, c), child)
             elif isinstance(c, GcpCluster):
                 networks[c.name] = GcpNetwork(net_name, GcpNetworkArgs(spec, c), child)
-            egress[c.name] = (
-                networks[c.name].egress_cidrs
-                if c.name in networks
-                else pulumi.Output.from_input(list(c.egress_cidrs))  # type: ignore[union-attr]
-            )
+            if isinstance(c, ExistingCluster):
+                egress[c.name] = pulumi.Output.from_input(list(c.egress_cidrs))
+            else:
+                egress[c.name] = networks[c.name].egress_cidrs
 
         ports = admission_webhook_ports(spec.mesh.kind)
         self.clusters = {}

@@ -39,6 +39,8 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: The SDK's sentinel key for a resource reference.
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
+#: Environment variable carrying the pinned clock to the program (components.trust_rules).
+CLOCK_ENV = "MESHFLEET_NOW"
 
 
 @dataclass
@@ -219,12 +221,35 @@ def run_plan(
     config: StackConfig,
     *,
     now: datetime = DEFAULT_NOW,
+    prevalidate: bool = True,
 ) -> Plan:
     """Validate the config, then run the program offline and record what it registers.
 
-    Raises ConfigError (before anything runs) for a bad config.
+    Raises ConfigError (before anything runs) for a bad config. With
+    `prevalidate=False` the program validates it itself, as under `pulumi up`
+    (raising pulumi.RunError).
     """
-    spec = spec_of(config)
+    with pinned_clock(now):
+        return _run(project_dir, config, now, prevalidate)
+
+
+@contextlib.contextmanager
+def pinned_clock(now: datetime) -> Iterator[None]:
+    """Clock-dependent checks (certificate expiry) read the plan's clock from CLOCK_ENV."""
+    old = os.environ.get(CLOCK_ENV)
+    os.environ[CLOCK_ENV] = now.isoformat()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(CLOCK_ENV, None)
+        else:
+            os.environ[CLOCK_ENV] = old
+
+
+def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: bool) -> Plan:
+    if prevalidate:
+        spec_of(config)
     context = SimContext(project=config.project, stack=config.stack, now=now)
     sim = SimulatedCloud(context)
     monitor = RecordingMonitor(sim)
@@ -253,6 +278,7 @@ def run_plan(
         asyncio.set_event_loop(None)
         loop.close()
 
+    spec = spec_of(config)
     resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
     provider_names = {cluster_names(spec.fleet.name, c.name).k8s_provider: c.name for c in spec.clusters}
     cluster_of_provider = {

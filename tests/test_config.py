@@ -1,0 +1,388 @@
+"""Stack config validation: one test per rule, each message pinned."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components import config as cfg
+from components.config import ConfigError, deep_merge, load_fleet, migrate
+from ops import cli
+from tests.helpers import ROOT, config_with, fleet_of, stack_config
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def defaults() -> dict[str, Any]:
+    return stack_config("local").value("defaults")
+
+
+def problems_of(fleet: dict[str, Any]) -> list[cfg.Problem]:
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults(), fleet)
+    return err.value.problems
+
+
+def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b[2].c` in a nested dict/list."""
+    parts: list[Any] = []
+    for token in path.replace("]", "").replace("[", ".").split("."):
+        parts.append(int(token) if token.isdigit() else token)
+    target: Any = doc
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = value
+
+
+def setting(path: str, value: Any) -> Mutation:
+    return lambda doc: set_path(doc, path, value)
+
+
+def both(*mutations: Mutation) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        for m in mutations:
+            m(doc)
+
+    return apply
+
+
+def dup_cluster(doc: dict[str, Any]) -> None:
+    doc["clusters"][1]["name"] = doc["clusters"][0]["name"]
+
+
+def drop_key(path: str, key: str) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        target: Any = doc
+        for part in path.split("."):
+            target = target[int(part)] if part.isdigit() else target[part]
+        del target[key]
+
+    return apply
+
+
+def add_root(doc: dict[str, Any]) -> None:
+    doc["trust"] = {"roots": [{"name": "a"}, {"name": "a"}]}
+
+
+# (id, base stack, mutation, expected path, expected message fragment, expected fix fragment)
+CASES: list[tuple[str, str, Mutation, str, str, str]] = [
+    ("duplicate-names", "local", dup_cluster, "clusters[1].name", "is already the name of clusters[0]", "unique name"),
+    ("gke-name-digit", "dev", setting("clusters[2].name", "1gke"), "clusters[2].name", "GCP names must start with a letter", "rename it"),
+    (
+        "gke-name-too-long",
+        "dev",
+        setting("clusters[2].name", "gke-" + "x" * 36),
+        "clusters[2].name",
+        "GKE allows at most 40",
+        "shorten",
+    ),
+    (
+        "derived-name-too-long",
+        "local",
+        setting("clusters[0].name", "k" * 60),
+        "clusters[0].name",
+        "at most 63 fit a DNS label",
+        "shorten the cluster name",
+    ),
+    ("name-not-dns", "local", setting("clusters[0].name", "Kind_East"), "clusters[0].name", "is not a DNS label", "lowercase letters"),
+    (
+        "aks-pool-name",
+        "dev",
+        setting("clusters[1].nodePools[0].name", "system-pool-1"),
+        "clusters[1].nodePools[0].name",
+        "not a valid AKS node pool name: 1-12 lowercase letters and digits",
+        "systempool1",
+    ),
+    (
+        "gke-pool-name",
+        "dev",
+        setting("clusters[2].nodePools[0].name", "General_Pool"),
+        "clusters[2].nodePools[0].name",
+        "not a valid GKE node pool name",
+        "rename the node pool",
+    ),
+    (
+        "overlap-across-clouds",
+        "dev",
+        setting("clusters[2].network.podCidr", "10.8.0.0/14"),
+        "clusters[2].network.podCidr",
+        "10.8.0.0/14 overlaps clusters[0].network.nodeCidr (10.10.0.0/16)",
+        "non-overlapping",
+    ),
+    (
+        "overlap-existing",
+        "local",
+        setting("clusters[1].network.serviceCidr", "10.111.0.0/16"),
+        "clusters[1].network.serviceCidr",
+        "overlaps clusters[0].network.serviceCidr",
+        "non-overlapping",
+    ),
+    (
+        "cidr-host-bits",
+        "local",
+        setting("clusters[0].network.podCidr", "10.110.0.1/16"),
+        "clusters[0].network.podCidr",
+        "is not an IPv4 CIDR with its host bits zero",
+        "network address",
+    ),
+    (
+        "eks-service-public",
+        "dev",
+        setting("clusters[0].network.serviceCidr", "100.64.0.0/16"),
+        "clusters[0].network.serviceCidr",
+        "is not in a private range; EKS requires",
+        "outside the VPC",
+    ),
+    (
+        "eks-service-prefix",
+        "dev",
+        setting("clusters[0].network.serviceCidr", "172.20.0.0/26"),
+        "clusters[0].network.serviceCidr",
+        "EKS accepts /12 to /24",
+        "between /12 and /24",
+    ),
+    (
+        "eks-service-in-vpc",
+        "dev",
+        setting("clusters[0].network.serviceCidr", "10.10.128.0/20"),
+        "clusters[0].network.serviceCidr",
+        "overlaps clusters[0].network.nodeCidr",
+        "non-overlapping",
+    ),
+    (
+        "aks-dns-ip-outside",
+        "dev",
+        setting("clusters[1].network.dnsServiceIp", "10.22.0.10"),
+        "clusters[1].network.dnsServiceIp",
+        "is not a usable address of serviceCidr 10.21.0.0/16",
+        "10.21.0.10",
+    ),
+    (
+        "gke-control-plane-size",
+        "dev",
+        setting("clusters[2].network.controlPlaneCidr", "172.16.0.0/24"),
+        "clusters[2].network.controlPlaneCidr",
+        "must be a private /28",
+        "172.16.0.32/28",
+    ),
+    (
+        "pool-min-max",
+        "dev",
+        both(setting("clusters[0].nodePools[0].minSize", 6), setting("clusters[0].nodePools[0].maxSize", 3)),
+        "clusters[0].nodePools[0].minSize",
+        "minSize 6 is greater than maxSize 3",
+        "minSize <= maxSize",
+    ),
+    ("unknown-key", "local", setting("clusters[0].podCidr", "10.0.0.0/16"), "clusters[0].podCidr", "unknown key 'podCidr'; allowed keys here: apiEndpoint, caData", "spelling"),
+    ("unknown-cloud", "local", setting("clusters[0].cloud", "digitalocean"), "clusters[0].cloud", "'digitalocean' is not a supported cloud; allowed values: aws, azure, gcp, existing", "set cloud"),
+    ("wrong-type", "dev", setting("clusters[0].nodePools[0].maxSize", "5"), "clusters[0].nodePools[0].maxSize", "has the wrong type", "do not quote numbers"),
+    ("empty-clusters", "local", setting("clusters", []), "clusters", "has 0 items", "add or remove entries"),
+    ("missing-field", "local", drop_key("clusters.0", "apiEndpoint"), "clusters[0].apiEndpoint", "required but missing", "set clusters[0].apiEndpoint"),
+    ("eks-version-format", "dev", setting("clusters[0].kubernetesVersion", "1.33.2"), "clusters[0].kubernetesVersion", "EKS takes major.minor", "1.33"),
+    ("latest-version", "dev", setting("clusters[1].kubernetesVersion", "latest"), "clusters[1].kubernetesVersion", "'latest' is not a pinned version", "pin an exact version"),
+    ("mesh-version-unpinned", "local", setting("mesh.version", "stable"), "mesh.version", "'stable' is not a pinned version", "pin an exact version"),
+    ("unsupported-mesh", "local", setting("mesh.kind", "kuma"), "mesh.kind", "'kuma' is not allowed; allowed values: 'istio', 'linkerd' or 'consul'", "allowed values"),
+    ("retired-appmesh", "local", setting("mesh.kind", "appmesh"), "mesh.kind", "AWS App Mesh was shut down on 2026-09-30", "istio, linkerd, consul"),
+    ("retired-osm", "local", setting("mesh.kind", "osm"), "mesh.kind", "Open Service Mesh was archived", "istio, linkerd, consul"),
+    ("retired-traefik", "local", setting("mesh.kind", "traefik-mesh"), "mesh.kind", "Traefik Mesh is no longer developed", "istio, linkerd, consul"),
+    ("retired-smi", "local", setting("mesh.kind", "smi"), "mesh.kind", "Gateway API GAMMA", "istio, linkerd, consul"),
+    (
+        "ambient-primary-remote",
+        "local",
+        both(setting("mesh.mode", "ambient"), setting("mesh.topology", "primary-remote")),
+        "mesh.topology",
+        "ambient multicluster supports only multi-primary",
+        "multi-primary",
+    ),
+    ("primary-remote", "local", setting("mesh.topology", "primary-remote"), "mesh.topology", "primary-remote is not supported yet", "multi-primary"),
+    ("ambient-linkerd", "local", both(setting("mesh.kind", "linkerd"), setting("mesh.mode", "ambient"), setting("mesh.version", "2026.8.3")), "mesh.mode", "ambient mode is Istio only", "sidecar"),
+    ("revisions-missing-version", "local", setting("mesh.revisions", ["1.29.2"]), "mesh.revisions", "does not contain mesh.version '1.30.3'", "add mesh.version"),
+    (
+        "stable-not-installed",
+        "local",
+        setting("mesh.stableRevision", "1.28.0"),
+        "mesh.stableRevision",
+        "'1.28.0' is not an installed revision; allowed values: 1.30.3",
+        "installed revision",
+    ),
+    ("istio-version-format", "local", setting("mesh.version", "1.30"), "mesh.version", "Istio versions are major.minor.patch", "1.30.3"),
+    ("aws-zone-region", "dev", setting("clusters[0].zones", ["us-west-2a", "us-east-1b"]), "clusters[0].zones", "['us-west-2a'] are not zones of us-east-1", "us-east-1a"),
+    ("eks-two-zones", "dev", setting("clusters[0].zones", ["us-east-1a"]), "clusters[0].zones", "at least two availability zones", "two or three zones"),
+    ("azure-zone", "dev", setting("clusters[1].zones", ["westeurope-1"]), "clusters[1].zones", "not Azure availability zones; allowed values: 1, 2, 3", '"1"'),
+    ("existing-access", "local", setting("clusters[0].kubeconfig", "apiVersion: v1"), "clusters[0].kubeconfig", "exactly one of kubeconfig and context", "--secret"),
+    ("deployer-missing", "dev", drop_key("fleet.deployers", "gcp"), "fleet.deployers.gcp", "the fleet has gcp clusters but no gcp deployer", "cluster admin"),
+    ("eks-addons-missing", "dev", setting("addons", {"eks": None}), "addons.eks", "required because the fleet has EKS clusters", "pin it"),
+    ("signing-root-unknown", "local", setting("trust", {"signingRoot": "nope"}), "trust.signingRoot", "'nope' is not a root; allowed values: root-2026", "name one of"),
+    ("root-names-repeat", "local", add_root, "trust.roots", "root names repeat", "name each root once"),
+    (
+        "provided-root-incomplete",
+        "local",
+        setting("trust", {"roots": [{"name": "byo", "source": "provided"}]}),
+        "trust.roots[0]",
+        "a provided root needs certificatePem and privateKeyPem",
+        "encrypted value",
+    ),
+    (
+        "intermediate-outlives-root",
+        "local",
+        setting("trust", {"intermediateValidityHours": 100000}),
+        "trust.intermediateValidityHours",
+        "intermediates would outlive their root",
+        "shorter-lived",
+    ),
+    ("linkerd-p256", "local", both(setting("mesh.kind", "linkerd"), setting("mesh.version", "2026.8.3"), setting("trust", {"roots": [{"name": "r", "algorithm": "RSA-3072"}]})), "trust.roots", "Linkerd requires ECDSA P-256", "ECDSA-P256"),
+    ("environment-literal", "local", setting("fleet.environment", "prod"), "fleet.environment", "'prod' is not allowed; allowed values: 'dev', 'staging' or 'production'", "allowed values"),
+    ("schema-too-new", "local", setting("schemaVersion", 9), "schemaVersion", "9 is newer than this meshfleet understands", "upgrade meshfleet"),
+]
+
+
+@pytest.mark.parametrize(("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_rule_names_path_message_and_fix(base, mutate, path, message, fix):
+    fleet = fleet_of(base)
+    mutate(fleet)
+    problems = problems_of(fleet)
+    matching = [p for p in problems if p.path == path and message in p.message]
+    assert matching, f"no problem at {path} with {message!r}; got {[p.render() for p in problems]}"
+    assert fix in matching[0].fix, matching[0].render()
+
+
+def test_case_ids_are_unique_and_many():
+    ids = [c[0] for c in CASES]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 20
+
+
+@pytest.mark.parametrize(("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES[:25]], ids=[c[0] for c in CASES[:25]])
+def test_cli_exits_2_with_message_and_no_traceback(tmp_path, capsys, base, mutate, path, message, fix):
+    fleet = fleet_of(base)
+    mutate(fleet)
+    stack_file = tmp_path / "Pulumi.bad.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": fleet}}))
+    code = cli.main(["plan", "--config", str(stack_file)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{path}: " in err and message in err
+    assert "fix: " in err
+    assert "Traceback" not in err
+
+
+def test_every_stack_file_validates():
+    stacks = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert {"dev", "local", "staging", "prod"} <= set(stacks)
+    for name in stacks:
+        config = stack_config(name)
+        spec = load_fleet(config.value("defaults"), config.value("fleet"))
+        assert spec.clusters
+
+
+def test_prod_protects_and_spans_two_regions_per_cloud():
+    config = stack_config("prod")
+    spec = load_fleet(config.value("defaults"), config.value("fleet"))
+    assert spec.fleet.protect is True
+    for cloud in ("aws", "azure", "gcp"):
+        regions = {c.region for c in spec.clusters if c.cloud == cloud}
+        assert len(regions) == 2, cloud
+
+
+def test_all_problems_reported_at_once():
+    fleet = fleet_of("dev")
+    set_path(fleet, "clusters[0].nodePools[0].minSize", 9)
+    set_path(fleet, "clusters[2].network.controlPlaneCidr", "172.16.0.0/24")
+    paths = {p.path for p in problems_of(fleet)}
+    assert {"clusters[0].nodePools[0].minSize", "clusters[2].network.controlPlaneCidr"} <= paths
+
+
+def test_bad_config_raises_run_error_inside_program():
+    """Inside `pulumi up` a bad config ends the program with one clean RunError."""
+    from ops.plan import run_plan
+
+    fleet = fleet_of("local")
+    dup_cluster(fleet)
+    with pytest.raises(pulumi.RunError) as err:
+        run_plan(ROOT, config_with(fleet), prevalidate=False)
+    text = str(err.value)
+    assert "clusters[1].name: 'kind-east' is already the name of clusters[0]" in text
+    assert "Traceback" not in text
+
+
+def test_deep_merge_maps_merge_lists_replace():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+    over = {"a": {"y": [3]}, "c": 2}
+    assert deep_merge(base, over) == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+
+
+def test_stack_policies_merge_with_defaults_by_name():
+    fleet = fleet_of("local")
+    fleet["policies"] = {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}
+    spec = load_fleet(defaults(), fleet)
+    assert sorted(spec.policies) == ["mesh-mtls", "team-a"]
+
+
+def test_migration_steps_run_in_order(monkeypatch):
+    """A test-only schema 0 (fleet name at the top level) migrates to 1."""
+
+    def v0_to_v1(raw: dict[str, Any]) -> dict[str, Any]:
+        raw.setdefault("fleet", {})["name"] = raw.pop("fleetName")
+        return raw
+
+    monkeypatch.setitem(cfg.MIGRATIONS, 0, v0_to_v1)
+    fleet = fleet_of("local")
+    old = copy.deepcopy(fleet)
+    old["schemaVersion"] = 0
+    old["fleetName"] = old["fleet"].pop("name")
+    spec = load_fleet(defaults(), old)
+    assert spec.fleet.name == "local"
+    assert spec.schema_version == 1
+
+
+def test_migration_missing_step_is_a_clean_error():
+    with pytest.raises(ConfigError) as err:
+        migrate({"schemaVersion": 0})
+    assert "no migration from version 0" in err.value.render()
+
+
+def test_missing_fleet_key():
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults(), None)
+    assert "meshfleet:fleet" in err.value.render()
+
+
+def test_secret_fields_are_not_printed():
+    fleet = fleet_of("local")
+    fleet["clusters"][0].pop("context")
+    fleet["clusters"][0]["kubeconfig"] = "apiVersion: v1\nusers: [{user: {token: hunter2}}]"
+    spec = load_fleet(defaults(), fleet)
+    assert "hunter2" not in repr(spec)
+    assert "hunter2" not in str(spec.clusters[0])
+
+
+def test_schema_command_publishes_camelcase_schema(capsys):
+    assert cli.main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert '"schemaVersion"' in out and '"podCidr"' in out
+
+
+def test_unknown_stack_is_a_clean_error(capsys):
+    assert cli.main(["plan", "--stack", "nope"]) == 2
+    assert "no stack config" in capsys.readouterr().err
+
+
+def test_encrypted_values_get_placeholders(tmp_path: Path):
+    from ops.stackconfig import read_stack_config
+
+    stack = {"config": {"meshfleet:fleet": fleet_of("local")}}
+    stack["config"]["meshfleet:fleet"]["clusters"][0].pop("context")
+    stack["config"]["meshfleet:fleet"]["clusters"][0]["kubeconfig"] = {"secure": "v1:abc"}
+    path = tmp_path / "Pulumi.enc.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    config = read_stack_config(ROOT, "enc", path)
+    assert config.secret_keys == ["meshfleet:fleet"]
+    assert config.placeholders == ["meshfleet:fleet.clusters[0].kubeconfig"]
+    assert config.value("fleet")["clusters"][0]["kubeconfig"].startswith("[encrypted value")
