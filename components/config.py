@@ -19,7 +19,7 @@ import copy
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -121,9 +121,7 @@ def _dns_label(value: str) -> str:
 
 
 def _pinned(value: str) -> str:
-    if value.strip().lower() in {"latest", "stable", "edge", "default", "*", ""} or not re.search(
-        r"\d", value
-    ):
+    if value.strip().lower() in {"latest", "stable", "edge", "default", "*", ""} or not re.search(r"\d", value):
         raise ValueError(
             f"{value!r} is not a pinned version"
             f"{_FIX}pin an exact version such as 1.30.3, so every `pulumi up` installs the same thing"
@@ -252,9 +250,7 @@ class Network(Model):
         description="Node network: EKS VPC CIDR, AKS VNet CIDR, GKE subnet primary range, existing node network."
     )
     pod_cidr: Cidr = Field(description="Pod range (meaning per cloud: see above).")
-    service_cidr: Cidr = Field(
-        description="Kubernetes Service range (EKS: private, /12 to /24, outside the VPC)."
-    )
+    service_cidr: Cidr = Field(description="Kubernetes Service range (EKS: private, /12 to /24, outside the VPC).")
 
 
 class AzureNetwork(Network):
@@ -309,9 +305,7 @@ class AzureCluster(ClusterBase):
 
 class GcpCluster(ClusterBase):
     cloud: Literal["gcp"]
-    project: str = Field(
-        pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="Google Cloud project id."
-    )
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="Google Cloud project id.")
     network: GcpNetwork
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] = Field(
         default="REGULAR",
@@ -347,10 +341,7 @@ class ExistingCluster(Model):
     network: Network
 
 
-Cluster = Annotated[
-    Union[AwsCluster, AzureCluster, GcpCluster, ExistingCluster], Field(discriminator="cloud")
-]
-CloudCluster = Union[AwsCluster, AzureCluster, GcpCluster]
+Cluster = Annotated[AwsCluster | AzureCluster | GcpCluster | ExistingCluster, Field(discriminator="cloud")]
 
 
 # --------------------------------------------------------------------------
@@ -363,9 +354,7 @@ class MeshSpec(Model):
         description="Mesh version to install; also the chart version (Istio 1.30.3, Linkerd edge 2026.8.3, consul-k8s 2.0.3). "
         "With Istio revisions this is the newest revision."
     )
-    repository: str = Field(
-        pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts."
-    )
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
     mode: Literal["sidecar", "ambient"] = Field(
         default="sidecar", description="Data-plane mode; `ambient` is Istio only (beta for multicluster)."
     )
@@ -412,9 +401,7 @@ class RootCa(Model):
         default="ECDSA-P256",
         description="Key algorithm. ECDSA-P256 works with every supported mesh; Linkerd requires it.",
     )
-    validity_hours: int = Field(
-        default=87600, ge=24, description="Validity of a generated root (default 10 years)."
-    )
+    validity_hours: int = Field(default=87600, ge=24, description="Validity of a generated root (default 10 years).")
     certificate_pem: str | None = Field(default=None, description="PEM certificate of a provided root.")
     private_key_pem: SecretStr | None = Field(
         default=None, description="PEM private key of a provided root, as an encrypted config value."
@@ -613,7 +600,7 @@ def _model_of(annotation: Any) -> Any:
         return annotation
     models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
     if len(models) > 1:
-        return {m.model_fields["cloud"].annotation.__args__[0]: m for m in models}
+        return {get_args(m.model_fields["cloud"].annotation)[0]: m for m in models}
     if models:
         return models[0]
     for arg in args:
@@ -872,7 +859,9 @@ def _rule_aks_dns_ip(spec: FleetSpec) -> Iterable[Problem]:
         try:
             ip = ipaddress.IPv4Address(c.network.dns_service_ip)
         except ValueError:
-            yield Problem(path=path, message=f"{c.network.dns_service_ip!r} is not an IPv4 address", fix="write e.g. 10.0.0.10")
+            yield Problem(
+                path=path, message=f"{c.network.dns_service_ip!r} is not an IPv4 address", fix="write e.g. 10.0.0.10"
+            )
             continue
         if ip not in svc or ip in (svc.network_address, svc.network_address + 1, svc.broadcast_address):
             yield Problem(
@@ -925,7 +914,9 @@ def _rule_zones(spec: FleetSpec) -> Iterable[Problem]:
         if isinstance(c, AwsCluster):
             bad = [z for z in c.zones if not re.fullmatch(re.escape(c.region) + r"[a-z]", z)]
             if bad:
-                yield Problem(path=path, message=f"{bad} are not zones of {c.region}", fix=f"use zones like {c.region}a")
+                yield Problem(
+                    path=path, message=f"{bad} are not zones of {c.region}", fix=f"use zones like {c.region}a"
+                )
             if len(c.zones) < 2:
                 yield Problem(
                     path=path,
@@ -935,13 +926,16 @@ def _rule_zones(spec: FleetSpec) -> Iterable[Problem]:
         elif isinstance(c, GcpCluster):
             bad = [z for z in c.zones if not re.fullmatch(re.escape(c.region) + r"-[a-z]", z)]
             if bad:
-                yield Problem(path=path, message=f"{bad} are not zones of {c.region}", fix=f"use zones like {c.region}-b")
+                yield Problem(
+                    path=path, message=f"{bad} are not zones of {c.region}", fix=f"use zones like {c.region}-b"
+                )
         elif isinstance(c, AzureCluster):
             bad = [z for z in c.zones if z not in ("1", "2", "3")]
             if bad:
                 yield Problem(
-                    path=path, message=f"{bad} are not Azure availability zones; allowed values: 1, 2, 3",
-                    fix="write zones as \"1\", \"2\", \"3\"",
+                    path=path,
+                    message=f"{bad} are not Azure availability zones; allowed values: 1, 2, 3",
+                    fix='write zones as "1", "2", "3"',
                 )
 
 
@@ -966,7 +960,11 @@ def _rule_deployers_and_addons(spec: FleetSpec) -> Iterable[Problem]:
                 fix="name the identity that runs `pulumi up` so it is granted cluster admin explicitly",
             )
     if "aws" in clouds:
-        for key, attr in (("eks", "eks"), ("awsLoadBalancerController", "aws_load_balancer_controller"), ("clusterAutoscaler", "cluster_autoscaler")):
+        for key, attr in (
+            ("eks", "eks"),
+            ("awsLoadBalancerController", "aws_load_balancer_controller"),
+            ("clusterAutoscaler", "cluster_autoscaler"),
+        ):
             if getattr(spec.addons, attr) is None:
                 yield Problem(
                     path=f"addons.{key}",
@@ -1085,6 +1083,7 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_mesh,
     _rule_trust,
 )
+
 
 def validate(spec: FleetSpec) -> Iterable[Problem]:
     # Trust rules parse certificates; they live beside the trust component.

@@ -57,9 +57,7 @@ class StackConfig:
 
     def runtime_config(self) -> dict[str, str]:
         """Config in the engine's wire format: strings, objects as JSON."""
-        return {
-            k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in sorted(self.values.items())
-        }
+        return {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in sorted(self.values.items())}
 
     def value(self, key: str) -> Any:
         return self.values.get(f"{self.project}:{key}")

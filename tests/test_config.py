@@ -73,7 +73,14 @@ def add_root(doc: dict[str, Any]) -> None:
 # (id, base stack, mutation, expected path, expected message fragment, expected fix fragment)
 CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ("duplicate-names", "local", dup_cluster, "clusters[1].name", "is already the name of clusters[0]", "unique name"),
-    ("gke-name-digit", "dev", setting("clusters[2].name", "1gke"), "clusters[2].name", "GCP names must start with a letter", "rename it"),
+    (
+        "gke-name-digit",
+        "dev",
+        setting("clusters[2].name", "1gke"),
+        "clusters[2].name",
+        "GCP names must start with a letter",
+        "rename it",
+    ),
     (
         "gke-name-too-long",
         "dev",
@@ -90,7 +97,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "at most 63 fit a DNS label",
         "shorten the cluster name",
     ),
-    ("name-not-dns", "local", setting("clusters[0].name", "Kind_East"), "clusters[0].name", "is not a DNS label", "lowercase letters"),
+    (
+        "name-not-dns",
+        "local",
+        setting("clusters[0].name", "Kind_East"),
+        "clusters[0].name",
+        "is not a DNS label",
+        "lowercase letters",
+    ),
     (
         "aks-pool-name",
         "dev",
@@ -179,18 +193,95 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "minSize 6 is greater than maxSize 3",
         "minSize <= maxSize",
     ),
-    ("unknown-key", "local", setting("clusters[0].podCidr", "10.0.0.0/16"), "clusters[0].podCidr", "unknown key 'podCidr'; allowed keys here: apiEndpoint, caData", "spelling"),
-    ("unknown-cloud", "local", setting("clusters[0].cloud", "digitalocean"), "clusters[0].cloud", "'digitalocean' is not a supported cloud; allowed values: aws, azure, gcp, existing", "set cloud"),
-    ("wrong-type", "dev", setting("clusters[0].nodePools[0].maxSize", "5"), "clusters[0].nodePools[0].maxSize", "has the wrong type", "do not quote numbers"),
+    (
+        "unknown-key",
+        "local",
+        setting("clusters[0].podCidr", "10.0.0.0/16"),
+        "clusters[0].podCidr",
+        "unknown key 'podCidr'; allowed keys here: apiEndpoint, caData",
+        "spelling",
+    ),
+    (
+        "unknown-cloud",
+        "local",
+        setting("clusters[0].cloud", "digitalocean"),
+        "clusters[0].cloud",
+        "'digitalocean' is not a supported cloud; allowed values: aws, azure, gcp, existing",
+        "set cloud",
+    ),
+    (
+        "wrong-type",
+        "dev",
+        setting("clusters[0].nodePools[0].maxSize", "5"),
+        "clusters[0].nodePools[0].maxSize",
+        "has the wrong type",
+        "do not quote numbers",
+    ),
     ("empty-clusters", "local", setting("clusters", []), "clusters", "has 0 items", "add or remove entries"),
-    ("missing-field", "local", drop_key("clusters.0", "apiEndpoint"), "clusters[0].apiEndpoint", "required but missing", "set clusters[0].apiEndpoint"),
-    ("eks-version-format", "dev", setting("clusters[0].kubernetesVersion", "1.33.2"), "clusters[0].kubernetesVersion", "EKS takes major.minor", "1.33"),
-    ("latest-version", "dev", setting("clusters[1].kubernetesVersion", "latest"), "clusters[1].kubernetesVersion", "'latest' is not a pinned version", "pin an exact version"),
-    ("mesh-version-unpinned", "local", setting("mesh.version", "stable"), "mesh.version", "'stable' is not a pinned version", "pin an exact version"),
-    ("unsupported-mesh", "local", setting("mesh.kind", "kuma"), "mesh.kind", "'kuma' is not allowed; allowed values: 'istio', 'linkerd' or 'consul'", "allowed values"),
-    ("retired-appmesh", "local", setting("mesh.kind", "appmesh"), "mesh.kind", "AWS App Mesh was shut down on 2026-09-30", "istio, linkerd, consul"),
-    ("retired-osm", "local", setting("mesh.kind", "osm"), "mesh.kind", "Open Service Mesh was archived", "istio, linkerd, consul"),
-    ("retired-traefik", "local", setting("mesh.kind", "traefik-mesh"), "mesh.kind", "Traefik Mesh is no longer developed", "istio, linkerd, consul"),
+    (
+        "missing-field",
+        "local",
+        drop_key("clusters.0", "apiEndpoint"),
+        "clusters[0].apiEndpoint",
+        "required but missing",
+        "set clusters[0].apiEndpoint",
+    ),
+    (
+        "eks-version-format",
+        "dev",
+        setting("clusters[0].kubernetesVersion", "1.33.2"),
+        "clusters[0].kubernetesVersion",
+        "EKS takes major.minor",
+        "1.33",
+    ),
+    (
+        "latest-version",
+        "dev",
+        setting("clusters[1].kubernetesVersion", "latest"),
+        "clusters[1].kubernetesVersion",
+        "'latest' is not a pinned version",
+        "pin an exact version",
+    ),
+    (
+        "mesh-version-unpinned",
+        "local",
+        setting("mesh.version", "stable"),
+        "mesh.version",
+        "'stable' is not a pinned version",
+        "pin an exact version",
+    ),
+    (
+        "unsupported-mesh",
+        "local",
+        setting("mesh.kind", "kuma"),
+        "mesh.kind",
+        "'kuma' is not allowed; allowed values: 'istio', 'linkerd' or 'consul'",
+        "allowed values",
+    ),
+    (
+        "retired-appmesh",
+        "local",
+        setting("mesh.kind", "appmesh"),
+        "mesh.kind",
+        "AWS App Mesh was shut down on 2026-09-30",
+        "istio, linkerd, consul",
+    ),
+    (
+        "retired-osm",
+        "local",
+        setting("mesh.kind", "osm"),
+        "mesh.kind",
+        "Open Service Mesh was archived",
+        "istio, linkerd, consul",
+    ),
+    (
+        "retired-traefik",
+        "local",
+        setting("mesh.kind", "traefik-mesh"),
+        "mesh.kind",
+        "Traefik Mesh is no longer developed",
+        "istio, linkerd, consul",
+    ),
     ("retired-smi", "local", setting("mesh.kind", "smi"), "mesh.kind", "Gateway API GAMMA", "istio, linkerd, consul"),
     (
         "ambient-primary-remote",
@@ -200,9 +291,30 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "ambient multicluster supports only multi-primary",
         "multi-primary",
     ),
-    ("primary-remote", "local", setting("mesh.topology", "primary-remote"), "mesh.topology", "primary-remote is not supported yet", "multi-primary"),
-    ("ambient-linkerd", "local", both(setting("mesh.kind", "linkerd"), setting("mesh.mode", "ambient"), setting("mesh.version", "2026.8.3")), "mesh.mode", "ambient mode is Istio only", "sidecar"),
-    ("revisions-missing-version", "local", setting("mesh.revisions", ["1.29.2"]), "mesh.revisions", "does not contain mesh.version '1.30.3'", "add mesh.version"),
+    (
+        "primary-remote",
+        "local",
+        setting("mesh.topology", "primary-remote"),
+        "mesh.topology",
+        "primary-remote is not supported yet",
+        "multi-primary",
+    ),
+    (
+        "ambient-linkerd",
+        "local",
+        both(setting("mesh.kind", "linkerd"), setting("mesh.mode", "ambient"), setting("mesh.version", "2026.8.3")),
+        "mesh.mode",
+        "ambient mode is Istio only",
+        "sidecar",
+    ),
+    (
+        "revisions-missing-version",
+        "local",
+        setting("mesh.revisions", ["1.29.2"]),
+        "mesh.revisions",
+        "does not contain mesh.version '1.30.3'",
+        "add mesh.version",
+    ),
     (
         "stable-not-installed",
         "local",
@@ -211,14 +323,70 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "'1.28.0' is not an installed revision; allowed values: 1.30.3",
         "installed revision",
     ),
-    ("istio-version-format", "local", setting("mesh.version", "1.30"), "mesh.version", "Istio versions are major.minor.patch", "1.30.3"),
-    ("aws-zone-region", "dev", setting("clusters[0].zones", ["us-west-2a", "us-east-1b"]), "clusters[0].zones", "['us-west-2a'] are not zones of us-east-1", "us-east-1a"),
-    ("eks-two-zones", "dev", setting("clusters[0].zones", ["us-east-1a"]), "clusters[0].zones", "at least two availability zones", "two or three zones"),
-    ("azure-zone", "dev", setting("clusters[1].zones", ["westeurope-1"]), "clusters[1].zones", "not Azure availability zones; allowed values: 1, 2, 3", '"1"'),
-    ("existing-access", "local", setting("clusters[0].kubeconfig", "apiVersion: v1"), "clusters[0].kubeconfig", "exactly one of kubeconfig and context", "--secret"),
-    ("deployer-missing", "dev", drop_key("fleet.deployers", "gcp"), "fleet.deployers.gcp", "the fleet has gcp clusters but no gcp deployer", "cluster admin"),
-    ("eks-addons-missing", "dev", setting("addons", {"eks": None}), "addons.eks", "required because the fleet has EKS clusters", "pin it"),
-    ("signing-root-unknown", "local", setting("trust", {"signingRoot": "nope"}), "trust.signingRoot", "'nope' is not a root; allowed values: root-2026", "name one of"),
+    (
+        "istio-version-format",
+        "local",
+        setting("mesh.version", "1.30"),
+        "mesh.version",
+        "Istio versions are major.minor.patch",
+        "1.30.3",
+    ),
+    (
+        "aws-zone-region",
+        "dev",
+        setting("clusters[0].zones", ["us-west-2a", "us-east-1b"]),
+        "clusters[0].zones",
+        "['us-west-2a'] are not zones of us-east-1",
+        "us-east-1a",
+    ),
+    (
+        "eks-two-zones",
+        "dev",
+        setting("clusters[0].zones", ["us-east-1a"]),
+        "clusters[0].zones",
+        "at least two availability zones",
+        "two or three zones",
+    ),
+    (
+        "azure-zone",
+        "dev",
+        setting("clusters[1].zones", ["westeurope-1"]),
+        "clusters[1].zones",
+        "not Azure availability zones; allowed values: 1, 2, 3",
+        '"1"',
+    ),
+    (
+        "existing-access",
+        "local",
+        setting("clusters[0].kubeconfig", "apiVersion: v1"),
+        "clusters[0].kubeconfig",
+        "exactly one of kubeconfig and context",
+        "--secret",
+    ),
+    (
+        "deployer-missing",
+        "dev",
+        drop_key("fleet.deployers", "gcp"),
+        "fleet.deployers.gcp",
+        "the fleet has gcp clusters but no gcp deployer",
+        "cluster admin",
+    ),
+    (
+        "eks-addons-missing",
+        "dev",
+        setting("addons", {"eks": None}),
+        "addons.eks",
+        "required because the fleet has EKS clusters",
+        "pin it",
+    ),
+    (
+        "signing-root-unknown",
+        "local",
+        setting("trust", {"signingRoot": "nope"}),
+        "trust.signingRoot",
+        "'nope' is not a root; allowed values: root-2026",
+        "name one of",
+    ),
     ("root-names-repeat", "local", add_root, "trust.roots", "root names repeat", "name each root once"),
     (
         "provided-root-incomplete",
@@ -236,13 +404,40 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "intermediates would outlive their root",
         "shorter-lived",
     ),
-    ("linkerd-p256", "local", both(setting("mesh.kind", "linkerd"), setting("mesh.version", "2026.8.3"), setting("trust", {"roots": [{"name": "r", "algorithm": "RSA-3072"}]})), "trust.roots", "Linkerd requires ECDSA P-256", "ECDSA-P256"),
-    ("environment-literal", "local", setting("fleet.environment", "prod"), "fleet.environment", "'prod' is not allowed; allowed values: 'dev', 'staging' or 'production'", "allowed values"),
-    ("schema-too-new", "local", setting("schemaVersion", 9), "schemaVersion", "9 is newer than this meshfleet understands", "upgrade meshfleet"),
+    (
+        "linkerd-p256",
+        "local",
+        both(
+            setting("mesh.kind", "linkerd"),
+            setting("mesh.version", "2026.8.3"),
+            setting("trust", {"roots": [{"name": "r", "algorithm": "RSA-3072"}]}),
+        ),
+        "trust.roots",
+        "Linkerd requires ECDSA P-256",
+        "ECDSA-P256",
+    ),
+    (
+        "environment-literal",
+        "local",
+        setting("fleet.environment", "prod"),
+        "fleet.environment",
+        "'prod' is not allowed; allowed values: 'dev', 'staging' or 'production'",
+        "allowed values",
+    ),
+    (
+        "schema-too-new",
+        "local",
+        setting("schemaVersion", 9),
+        "schemaVersion",
+        "9 is newer than this meshfleet understands",
+        "upgrade meshfleet",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_each_rule_names_path_message_and_fix(base, mutate, path, message, fix):
     fleet = fleet_of(base)
     mutate(fleet)
@@ -258,7 +453,9 @@ def test_case_ids_are_unique_and_many():
     assert len(ids) >= 20
 
 
-@pytest.mark.parametrize(("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES[:25]], ids=[c[0] for c in CASES[:25]])
+@pytest.mark.parametrize(
+    ("base", "mutate", "path", "message", "fix"), [c[1:] for c in CASES[:25]], ids=[c[0] for c in CASES[:25]]
+)
 def test_cli_exits_2_with_message_and_no_traceback(tmp_path, capsys, base, mutate, path, message, fix):
     fleet = fleet_of(base)
     mutate(fleet)

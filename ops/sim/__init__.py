@@ -95,7 +95,11 @@ class SimulatedCloud(Mocks):
         handler = self.handlers.get(args.typ)
         outputs: Mapping[str, Any] = handler(args, self.context) if handler else {}
         state = {**args.inputs, **outputs}
-        resource_id = str(state.pop("__id", None) or args.resource_id or f"{args.name}-{self.context.hex(args.typ, args.name, length=8)}")
+        resource_id = str(
+            state.pop("__id", None)
+            or args.resource_id
+            or f"{args.name}-{self.context.hex(args.typ, args.name, length=8)}"
+        )
         self.context.state[(args.typ, args.name)] = state
         return resource_id, state
 

@@ -1,0 +1,1 @@
+"""CrossGuard policy pack for meshfleet stacks (rules grow with the policy issue)."""
