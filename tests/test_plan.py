@@ -1,0 +1,120 @@
+"""The offline plan: contract, determinism, redaction, the local stack's graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ops import cli
+from ops.plan import REDACTED, write_plan
+from tests.helpers import fleet_of, plan_fleet, plan_stack
+
+CONTRACT_FIELDS = {
+    "urn",
+    "type",
+    "name",
+    "custom",
+    "parent",
+    "provider",
+    "dependencies",
+    "propertyDependencies",
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "customTimeouts",
+    "inputs",
+}
+
+
+@pytest.fixture(scope="module")
+def local_plan():
+    return plan_stack("local")
+
+
+def test_local_stack_has_one_kubernetes_provider_per_cluster(local_plan):
+    providers = local_plan.by_type("pulumi:providers:kubernetes")
+    assert [(p.name, p.inputs["context"], p.inputs["clusterIdentifier"]) for p in providers] == [
+        ("kind-east-k8s", "kind-east", "meshfleet/local-kind-east"),
+        ("kind-west-k8s", "kind-west", "meshfleet/local-kind-west"),
+    ]
+    assert local_plan.cluster_of_provider == {providers[0].urn: "kind-east", providers[1].urn: "kind-west"}
+
+
+def test_local_stack_components_and_parents(local_plan):
+    fleet = local_plan.get("meshfleet:index:Fleet", "local")
+    for name in ("kind-east", "kind-west"):
+        component = local_plan.get("meshfleet:cluster:Existing", name)
+        assert component.parent == fleet.urn
+        provider = local_plan.get("pulumi:providers:kubernetes", f"{name}-k8s")
+        assert provider.parent == component.urn
+
+
+def test_every_in_cluster_resource_uses_its_clusters_provider(local_plan):
+    for r in local_plan.resources:
+        if r.type.startswith("kubernetes:") and r.custom:
+            cluster = local_plan.cluster_of(r)
+            assert cluster is not None, r.urn
+            assert r.name.startswith(cluster + "-") or r.parent, r.urn
+
+
+def test_gateway_api_crds_pinned_once_per_cluster(local_plan):
+    files = local_plan.by_type("kubernetes:yaml/v2:ConfigFile")
+    crds = [f for f in files if f.name.endswith("gateway-api-standard")]
+    assert sorted(f.name for f in crds) == ["kind-east-gateway-api-standard", "kind-west-gateway-api-standard"]
+    for f in crds:
+        assert f.inputs["file"] == (
+            "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml"
+        )
+
+
+def test_plan_json_contract_and_sorting(local_plan, tmp_path: Path):
+    write_plan(local_plan, tmp_path)
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    assert set(doc) == {"project", "stack", "resources", "outputs"}
+    assert (doc["project"], doc["stack"]) == ("meshfleet", "local")
+    urns = [r["urn"] for r in doc["resources"]]
+    assert urns == sorted(urns)
+    for r in doc["resources"]:
+        assert CONTRACT_FIELDS <= set(r), r["urn"]
+        assert r["dependencies"] == sorted(r["dependencies"])
+
+
+def test_two_runs_give_identical_bytes(tmp_path: Path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli.main(["plan", "--stack", "local", "--out", str(a)]) == 0
+    assert cli.main(["plan", "--stack", "local", "--out", str(b)]) == 0
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_secret_kubeconfig_redacted_unless_asked(tmp_path: Path):
+    fleet = fleet_of("local")
+    fleet["clusters"][0].pop("context")
+    fleet["clusters"][0]["kubeconfig"] = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: s3cr3t}}]\n"
+    plan = plan_fleet(fleet)
+    hidden = json.dumps(plan.to_json(show_secrets=False))
+    assert "s3cr3t" not in hidden
+    provider = plan.get("pulumi:providers:kubernetes", "kind-east-k8s")
+    assert provider.contract(show_secrets=False)["inputs"]["kubeconfig"] == REDACTED
+    assert plan.to_json(show_secrets=False)["outputs"]["kind-east-kubeconfig"] == REDACTED
+    shown = json.dumps(plan.to_json(show_secrets=True))
+    assert "s3cr3t" in shown
+
+
+def test_cli_prints_tree(capsys):
+    assert cli.main(["plan", "--stack", "local"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("meshfleet plan: project meshfleet, stack local,")
+    assert "kind-east (" in out and "pulumi:providers:kubernetes" in out
+
+
+def test_now_must_be_iso(capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["plan", "--stack", "local", "--now", "yesterday"])
+    assert err.value.code == 2
+    assert "ISO 8601" in capsys.readouterr().err
