@@ -2,6 +2,7 @@
 
     meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
     meshfleet schema
+    meshfleet docs [--check]
 
 Exit codes: 0 success, 2 invalid stack config or usage (message on stderr,
 no traceback).
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
+from ops import reference
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import read_stack_config
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     sub.add_parser("schema", help="print the stack config JSON schema")
+    docs = sub.add_parser("docs", help="regenerate the README's config reference from the models")
+    docs.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     return parser
 
 
@@ -52,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
         print(json.dumps(FleetSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+        return 0
+    if args.command == "docs":
+        readme = PROJECT_DIR / "README.md"
+        current = readme.read_text()
+        fresh = reference.update(current)
+        if args.check:
+            return 0 if fresh == current else 1
+        readme.write_text(fresh)
         return 0
     stack = args.stack or ("custom" if args.config else "dev")
     try:

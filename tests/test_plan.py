@@ -118,3 +118,15 @@ def test_now_must_be_iso(capsys):
         cli.main(["plan", "--stack", "local", "--now", "yesterday"])
     assert err.value.code == 2
     assert "ISO 8601" in capsys.readouterr().err
+
+
+def test_readme_config_reference_is_generated_from_models():
+    assert cli.main(["docs", "--check"]) == 0, "run `meshfleet docs` to regenerate the README reference"
+
+
+def test_readme_quick_start_is_exactly_two_commands():
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    assert [line for line in quick.splitlines() if line.strip()] == ["make plan", "make test"]
