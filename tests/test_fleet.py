@@ -1,0 +1,108 @@
+"""Whole-fleet properties across clouds: allow-lists, independence, providers, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import fleet_of, inputs, plan_fleet, plan_stack
+
+EGRESS_TYPES = {
+    "aws:ec2/eip:Eip",
+    "azure-native:network:PublicIPAddress",
+    "gcp:compute/address:Address",
+}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return plan_stack("dev")
+
+
+def api_allow_list(plan, cluster: str) -> list[str]:
+    """The allow-list a cluster's API server was given, whatever the cloud."""
+    spec = plan.spec.cluster(cluster)
+    if spec.cloud == "aws":
+        (c,) = [r for r in plan.by_type("aws:eks/cluster:Cluster") if r.name.startswith(cluster)]
+        return sorted(inputs(c)["vpcConfig"]["publicAccessCidrs"])
+    if spec.cloud == "azure":
+        (c,) = [r for r in plan.by_type("azure-native:containerservice:ManagedCluster") if r.name.startswith(cluster)]
+        return sorted(inputs(c)["apiServerAccessProfile"]["authorizedIPRanges"])
+    (c,) = [r for r in plan.by_type("gcp:container/cluster:Cluster") if r.name.startswith(cluster)]
+    return sorted(b["cidrBlock"] for b in inputs(c)["masterAuthorizedNetworksConfig"]["cidrBlocks"])
+
+
+def test_each_allow_list_is_operators_ci_peers_and_own_egress(dev):
+    outputs = dev.to_json(show_secrets=True)["outputs"]
+    egress = {c.name: outputs[c.name]["egressCidrs"] for c in dev.spec.clusters}
+    assert all(egress.values())
+    static = ["198.51.100.0/28", "192.0.2.64/27"]
+    for cluster in egress:
+        expected = sorted({*static, *(cidr for cidrs in egress.values() for cidr in cidrs)})
+        assert api_allow_list(dev, cluster) == expected, cluster
+    # Every cluster's egress is distinct: a peer is never confused with another.
+    flat = [c for cidrs in egress.values() for c in cidrs]
+    assert len(flat) == len(set(flat))
+
+
+def owner(plan, urn: str) -> str | None:
+    r = next(r for r in plan.resources if r.urn == urn)
+    names = sorted((c.name for c in plan.spec.clusters), key=len, reverse=True)
+    return plan.cluster_of(r) or next((n for n in names if r.name.startswith(n + "-")), None)
+
+
+def test_clusters_depend_on_each_other_only_through_egress_and_mesh_credentials(dev):
+    by_urn = {r.urn: r for r in dev.resources}
+    for r in dev.resources:
+        mine = owner(dev, r.urn)
+        if mine is None:
+            continue
+        for dep in r.dependencies:
+            theirs = owner(dev, dep)
+            if theirs is None or theirs == mine:
+                continue
+            dep_r = by_urn[dep]
+            pair_credential = dep_r.type == "kubernetes:core/v1:Secret" and r.type == "kubernetes:core/v1:Secret"
+            assert dep_r.type in EGRESS_TYPES or pair_credential, f"{r.urn} depends on {dep}"
+
+
+def test_every_cloud_resource_names_its_provider(dev):
+    for r in dev.resources:
+        if r.custom and r.type.split(":")[0] in {"aws", "azure-native", "gcp", "kubernetes"}:
+            assert r.provider, f"{r.urn} uses a default provider"
+
+
+def test_kubeconfig_outputs_are_secret(dev):
+    outputs = dev.to_json(show_secrets=False)["outputs"]
+    kubeconfigs = {k: v for k, v in outputs.items() if k.endswith("-kubeconfig")}
+    assert sorted(kubeconfigs) == [f"{c.name}-kubeconfig" for c in sorted(dev.spec.clusters, key=lambda c: c.name)]
+    assert set(kubeconfigs.values()) == {"[secret]"}
+    for provider in dev.by_type("pulumi:providers:kubernetes"):
+        assert provider.contract(show_secrets=False)["inputs"].get("kubeconfig") == "[secret]", provider.urn
+
+
+def test_changing_the_deployers_keeps_every_cluster_identifier(dev):
+    fleet = fleet_of("dev")
+    fleet["fleet"]["deployers"]["aws"]["roleArn"] = "arn:aws:iam::111111111111:role/other-deployer"
+    fleet["fleet"]["deployers"]["azure"]["kubeloginMode"] = "workloadidentity"
+    changed = plan_fleet(fleet, stack="dev")
+    before = {p.name: p.inputs for p in dev.by_type("pulumi:providers:kubernetes")}
+    after = {p.name: p.inputs for p in changed.by_type("pulumi:providers:kubernetes")}
+    assert sorted(before) == sorted(after)
+    for name in before:
+        assert before[name]["clusterIdentifier"] == after[name]["clusterIdentifier"], name
+    # The kubeconfigs did change (the providers are updated, not replaced).
+    assert json.dumps(before, sort_keys=True) != json.dumps(after, sort_keys=True)
+
+
+def test_dev_plan_is_deterministic(dev):
+    again = plan_stack("dev")
+    assert json.dumps(again.to_json(True), sort_keys=True) == json.dumps(dev.to_json(True), sort_keys=True)
+
+
+def test_every_taggable_cloud_resource_carries_the_fleet_tags(dev):
+    from policies.rules import missing_fleet_tags
+
+    violations = [v for r in dev.resources if r.custom for v in missing_fleet_tags(r.type, inputs(r))]
+    assert violations == []
