@@ -1,14 +1,98 @@
-"""Gke cluster. (STUB: issue 3 fills this in.)"""
+"""A private, regional GKE cluster with its node pools, KMS key and Kubernetes provider.
+
+Nodes are private (egress through the network's Cloud NAT); the control plane
+keeps a public endpoint limited to the fleet's allow-list, because peers'
+mesh control planes in other clouds read this API server. Secrets are
+encrypted with a Cloud KMS key at the application layer, Dataplane V2 runs
+the data path and Workload Identity replaces node credentials for pods.
+
+The deployer needs no grant here: GKE authorizes API requests against the
+project's IAM first, so the deploying service account's project role (e.g.
+roles/container.admin, granted outside this program: a program cannot grant
+its own identity) already gives it cluster admin. AKS and EKS, by contrast,
+need an explicit role assignment or access entry.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
-from components.config import GcpCluster, FleetSpec
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
+from components.config import FleetSpec, GcpCluster
 from components.handle import ClusterHandle
+from components.naming import cluster_names
 from components.networks.gcp import GcpNetwork
+
+#: Node credentials: the scope is the broadest, the node service account's
+#: roles are what actually limit it (Google's recommendation).
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+#: The least a node needs: write logs and metrics, read its metadata, pull
+#: images. The default compute service account has Editor on the project.
+NODE_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/artifactregistry.reader",
+)
+#: Control-plane logs plus workloads' stdout (audit logs are always on).
+LOGGED_COMPONENTS = ("SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS")
+#: Application-layer secrets key: a new primary version every 90 days
+#: (old versions stay to decrypt what they encrypted).
+KEY_ROTATION_PERIOD = "7776000s"
+#: Service account ids are 6-30 characters.
+MAX_ACCOUNT_ID = 30
+
+
+def node_account_id(physical: str) -> str:
+    """Node service account id: `<physical>-nodes`, shortened with a hash suffix past 30 chars."""
+    wanted = f"{physical}-nodes"
+    if len(wanted) <= MAX_ACCOUNT_ID:
+        return wanted
+    suffix = hashlib.sha256(wanted.encode()).hexdigest()[:6]
+    return f"{wanted[: MAX_ACCOUNT_ID - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def gke_service_agent(project_number: str) -> str:
+    """IAM member of the project's GKE service agent, which encrypts secrets with the key."""
+    return f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com"
+
+
+def kubeconfig_for(cluster_name: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig that gets short-lived tokens from `gke-gcloud-auth-plugin` (JSON is valid YAML)."""
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": cluster_name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_data}}
+        ],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": cluster_name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "gke-gcloud-auth-plugin",
+                        "installHint": "Install gke-gcloud-auth-plugin: "
+                        "gcloud components install gke-gcloud-auth-plugin",
+                        "provideClusterInfo": True,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -23,8 +107,252 @@ class GkeClusterArgs:
 
 
 class GkeCluster(pulumi.ComponentResource):
+    """GKE cluster, node pools, secrets key, webhook firewall rule and Kubernetes provider."""
+
     handle: ClusterHandle
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Gke", name, None, opts)
-        raise NotImplementedError("GkeCluster")
+        c = args.cluster
+        meta = args.spec.fleet
+        net = args.network
+        names = cluster_names(meta.name, c.name)
+        physical = names.physical
+        labels = fleet_tags(meta)
+        child = pulumi.ResourceOptions(parent=self, provider=net.provider)
+
+        # --- Application-layer secrets encryption -------------------------
+        # The key ring must be in the cluster's region. Key rings and keys
+        # can never be deleted in Cloud KMS (destroy only drops them from the
+        # state and schedules key versions for destruction), so a destroyed
+        # stack cannot re-create them under the same name: protect them.
+        key_ring = kms.KeyRing(
+            f"{name}-keyring",
+            name=physical,
+            project=c.project,
+            location=c.region,
+            opts=protected(meta, child),
+        )
+        secrets_key = kms.CryptoKey(
+            f"{name}-secrets-key",
+            name=f"{physical}-secrets",
+            key_ring=key_ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period=KEY_ROTATION_PERIOD,
+            labels=labels,
+            opts=protected(meta, child),
+        )
+        # Read, not created: the project number names the GKE service agent.
+        project = organizations.Project.get(
+            f"{name}-project", f"projects/{c.project}", opts=pulumi.ResourceOptions(parent=self, provider=net.provider)
+        )
+        # Without this grant before the cluster exists, creating it fails:
+        # the GKE service agent, not the deployer, calls KMS.
+        key_grant = kms.CryptoKeyIAMMember(
+            f"{name}-secrets-key-gke-agent",
+            crypto_key_id=secrets_key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=project.number.apply(gke_service_agent),
+            opts=child,
+        )
+
+        # --- Node identity -------------------------------------------------
+        node_sa = serviceaccount.Account(
+            f"{name}-node-sa",
+            account_id=node_account_id(physical),
+            project=c.project,
+            display_name=f"GKE nodes of {physical}",
+            description=f"meshfleet {meta.name}: least-privilege node identity of cluster {c.name}",
+            opts=child,
+        )
+        node_grants = [
+            projects.IAMMember(
+                f"{name}-node-sa-{role.removeprefix('roles/').replace('.', '-').lower()}",
+                project=c.project,
+                role=role,
+                member=node_sa.member,
+                opts=child,
+            )
+            for role in NODE_ROLES
+        ]
+
+        # --- Cluster -------------------------------------------------------
+        cluster = container.Cluster(
+            f"{name}-cluster",
+            name=physical,
+            project=c.project,
+            # A region makes the control plane regional (replicated across zones).
+            location=c.region,
+            node_locations=list(c.zones),
+            network=net.network_self_link,
+            subnetwork=net.subnetwork_self_link,
+            # Node pools are separate resources, so changing one never
+            # touches the cluster. GKE still creates a default pool first:
+            # give it the node identity, or it runs as the default compute
+            # service account (Editor), which hardened projects disable.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            node_config={
+                "service_account": node_sa.email,
+                "oauth_scopes": [CLOUD_PLATFORM_SCOPE],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+            },
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={
+                "cluster_secondary_range_name": net.pods_range_name,
+                "services_secondary_range_name": net.services_range_name,
+                "stack_type": "IPV4",
+            },
+            private_cluster_config={
+                "enable_private_nodes": True,
+                # Public endpoint stays: peers in other clouds read this API
+                # server; master authorized networks limit who may.
+                "enable_private_endpoint": False,
+                "master_ipv4_cidr_block": c.network.control_plane_cidr,
+                "master_global_access_config": {"enabled": True},
+            },
+            master_authorized_networks_config={
+                "cidr_blocks": args.api_allow_list.apply(_cidr_blocks),
+                # Otherwise any Google Cloud VM's address may reach the API.
+                "gcp_public_cidrs_access_enabled": False,
+            },
+            workload_identity_config={"workload_pool": f"{c.project}.svc.id.goog"},
+            # Dataplane V2 (eBPF) enforces NetworkPolicy itself; enabling the
+            # Calico network_policy addon as well is rejected.
+            datapath_provider="ADVANCED_DATAPATH",
+            release_channel={"channel": c.release_channel},
+            # A floor: GKE upgrades within the channel, and this never pulls
+            # the cluster back (no diff on master_version).
+            min_master_version=c.kubernetes_version,
+            database_encryption={"state": "ENCRYPTED", "key_name": secrets_key.id},
+            logging_config={"enable_components": list(LOGGED_COMPONENTS)},
+            enable_shielded_nodes=True,
+            # The fleet installs the Gateway API CRDs at a pinned version
+            # (components/gateway_api.py); GKE-managed CRDs would fight them.
+            gateway_api_config={"channel": "CHANNEL_DISABLED"},
+            # GKE's provider defaults this to true; the stack decides.
+            deletion_protection=meta.protect,
+            resource_labels=labels,
+            opts=protected(
+                meta,
+                pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        depends_on=[key_grant],
+                        custom_timeouts=CLUSTER_TIMEOUTS,
+                        # Both describe only the removed default pool; a
+                        # change to either would replace the cluster.
+                        ignore_changes=["initialNodeCount", "nodeConfig"],
+                    ),
+                ),
+            ),
+        )
+
+        # --- Node pools ----------------------------------------------------
+        pools = [
+            container.NodePool(
+                f"{name}-pool-{pool.name}",
+                name=pool.name,
+                project=c.project,
+                location=c.region,
+                cluster=cluster.name,
+                # Per zone, like the autoscaler bounds. No node_count: the
+                # autoscaler owns it.
+                initial_node_count=min(max(pool.min_size, 1), pool.max_size),
+                autoscaling={
+                    "min_node_count": pool.min_size,
+                    "max_node_count": pool.max_size,
+                    "location_policy": "BALANCED",
+                },
+                management={"auto_repair": True, "auto_upgrade": True},
+                upgrade_settings={"strategy": "SURGE", "max_surge": 1, "max_unavailable": 0},
+                node_config={
+                    "machine_type": pool.machine_type,
+                    "disk_size_gb": pool.disk_size_gb,
+                    "disk_type": "pd-balanced",
+                    "image_type": "COS_CONTAINERD",
+                    "service_account": node_sa.email,
+                    "oauth_scopes": [CLOUD_PLATFORM_SCOPE],
+                    # Pods get Workload Identity, never the node's token.
+                    "workload_metadata_config": {"mode": "GKE_METADATA"},
+                    "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                    "labels": dict(pool.labels),
+                    "resource_labels": labels,
+                },
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        # Nodes log and pull through these grants and the NAT.
+                        depends_on=[*node_grants, net.nat],
+                        custom_timeouts=NODE_POOL_TIMEOUTS,
+                        # Changing it replaces the pool; after creation the
+                        # autoscaler decides the size.
+                        ignore_changes=["initialNodeCount"],
+                    ),
+                ),
+            )
+            for pool in c.node_pools
+        ]
+
+        # --- Control plane -> nodes on the mesh's webhook ports ------------
+        # Private clusters' own firewall rule admits the control plane only
+        # on 443 and 10250; admission webhooks (Istio's 15017) time out
+        # without this.
+        ready: list[pulumi.Resource] = list(pools)
+        if args.webhook_ports:
+            webhooks = compute.Firewall(
+                f"{name}-webhooks",
+                name=f"{physical}-cp-webhooks",
+                project=c.project,
+                network=net.network_self_link,
+                description=f"meshfleet {meta.name}: GKE control plane to mesh admission webhooks on {c.name}",
+                direction="INGRESS",
+                priority=1000,
+                source_ranges=[c.network.control_plane_cidr],
+                allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(set(args.webhook_ports))]}],
+                target_service_accounts=[node_sa.email],
+                opts=child,
+            )
+            ready.append(webhooks)
+
+        # --- Kubernetes provider ---------------------------------------------
+        ca_data = cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
+        plain: pulumi.Output[str] = pulumi.Output.all(cluster.endpoint, ca_data).apply(
+            lambda v: kubeconfig_for(physical, v[0], v[1])
+        )
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(plain)
+        provider = k8s.Provider(
+            names.k8s_provider,
+            kubeconfig=kubeconfig,
+            # Stable id: a changed kubeconfig updates the provider instead of
+            # replacing it (and with it every object in the cluster).
+            cluster_identifier=names.cluster_identifier,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
+        self.handle = ClusterHandle(
+            name=c.name,
+            cloud="gcp",
+            region=c.region,
+            names=names,
+            provider=provider,
+            api_endpoint=api_endpoint,
+            ca_pem=ca_data.apply(lambda b64: base64.b64decode(b64).decode()),
+            kubeconfig=kubeconfig,
+            node_cidr=c.network.node_cidr,
+            pod_cidr=c.network.pod_cidr,
+            service_cidr=c.network.service_cidr,
+            egress_cidrs=net.egress_cidrs,
+            protected=meta.protect,
+            ready=ready,
+            # Istio cni/ztunnel need it (GKE's non-default CNI bin dir).
+            platform="gke",
+        )
+        self.register_outputs({"apiEndpoint": api_endpoint, "clusterName": cluster.name})
+
+
+def _cidr_blocks(cidrs: list[str]) -> list[container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgsDict]:
+    return [{"cidr_block": cidr, "display_name": f"meshfleet {cidr}"} for cidr in cidrs]

@@ -103,8 +103,9 @@ class SimulatedCloud(Mocks):
         self.context.state[(args.typ, args.name)] = state
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # The mock monitor iterates the failures list: never return None.
         fn = self.calls.get(args.token)
         if fn is None:
-            return {}, None
-        return fn(args, self.context), None
+            return {}, []
+        return fn(args, self.context), []
