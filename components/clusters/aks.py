@@ -1,14 +1,61 @@
-"""Aks cluster. (STUB: issue 3 fills this in.)"""
+"""AKS cluster: Entra ID + Azure RBAC, CNI overlay, KMS etcd encryption, NAT egress.
+
+What a careful platform engineer creates by hand, in order:
+control-plane identity -> its role assignments (Network Contributor on the
+node subnet, Key Vault Crypto User on the KMS vault) -> ManagedCluster (system
+pool inline) -> user pools, control-plane diagnostic logs, the deployer's
+cluster-admin role assignment -> a Kubernetes provider that waits for it.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import ipaddress
+import re
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.containerservice as containerservice
+import pulumi_azure_native.keyvault as keyvault
+import pulumi_azure_native.managedidentity as managedidentity
+import pulumi_azure_native.monitor as monitor
+import pulumi_azure_native.operationalinsights as operationalinsights
+import pulumi_kubernetes as k8s
+import yaml
 
-from components.config import AzureCluster, FleetSpec
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
+from components.config import AzureCluster, FleetSpec, NodePool
 from components.handle import ClusterHandle
+from components.naming import cluster_names
 from components.networks.azure import AzureNetwork
+
+#: Built-in Azure role definitions (the same GUIDs in every tenant).
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+
+#: Control-plane log categories sent to Log Analytics (kube-audit-admin
+#: rather than kube-audit: the same writes without the flood of reads).
+CONTROL_PLANE_LOGS = (
+    "kube-apiserver",
+    "kube-audit-admin",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "cluster-autoscaler",
+    "guard",
+)
+
+#: Namespace of the deterministic role-assignment names (role assignments
+#: are named by GUID; a random one would be replaced on every stack rebuild).
+ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
+
+#: kubelogin flags (with a value) that belong to the interactive login the
+#: API returns and mean nothing, or the wrong thing, in the chosen mode.
+_KUBELOGIN_DROP = {"--login", "-l", "--client-id"}
 
 
 @dataclass(frozen=True)
@@ -18,13 +65,412 @@ class AksClusterArgs:
     network: AzureNetwork
     #: CIDRs allowed to reach the API server (components.access.allow_list).
     api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall).
+    #: Ports the mesh's admission webhooks listen on (GKE firewall). AKS needs no
+    #: rule: its control plane reaches nodes through konnectivity on any port.
     webhook_ports: list[int]
 
 
+def role_assignment_name(*parts: str) -> str:
+    """A role assignment's GUID name, derived from stable strings (never random)."""
+    return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, "/".join(parts)))
+
+
+def role_definition_id(subscription_id: str, role: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+
+
+def key_vault_name(physical: str, subscription_id: str) -> str:
+    """Key Vault names are global DNS labels: 3-24 chars, a letter first, no `--`.
+
+    A short hash of subscription and cluster keeps it unique across tenants
+    and deterministic across runs.
+    """
+    suffix = hashlib.sha256(f"{subscription_id}/{physical}".encode()).hexdigest()[:6]
+    stem = re.sub(r"-+", "-", physical)[: 24 - len("kv--") - len(suffix)].strip("-")
+    return f"kv-{stem}-{suffix}"
+
+
+def default_dns_service_ip(service_cidr: str) -> str:
+    """The 10th address of the Service range (AKS reserves the first for the API service)."""
+    return str(ipaddress.IPv4Network(service_cidr)[10])
+
+
+def kubelogin_args(args: list[str], login_mode: str) -> list[str]:
+    """`kubelogin get-token` arguments rewritten to a non-interactive login mode.
+
+    The API returns `--login devicecode` with kubelogin's public client id;
+    `azurecli` reuses the operator's `az login`, `workloadidentity` reads
+    AZURE_CLIENT_ID/AZURE_FEDERATED_TOKEN_FILE from CI. Server id, tenant
+    and environment stay.
+    """
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        flag, has_value, _ = arg.partition("=")
+        if flag in _KUBELOGIN_DROP:
+            skip = not has_value
+            continue
+        out.append(arg)
+    return [*out, "--login", login_mode]
+
+
+def exec_kubeconfig(encoded: str, login_mode: str) -> str:
+    """The base64 kubeconfig of listClusterUserCredential, with kubelogin made non-interactive."""
+    doc: dict[str, Any] = yaml.safe_load(base64.b64decode(encoded))
+    for user in doc.get("users") or []:
+        exec_ = (user.get("user") or {}).get("exec")
+        if exec_ and str(exec_.get("command", "")).endswith("kubelogin"):
+            exec_["args"] = kubelogin_args(list(exec_.get("args") or []), login_mode)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def ca_pem_of(encoded: str) -> str:
+    """PEM of the API server CA from the (base64) kubeconfig."""
+    doc: dict[str, Any] = yaml.safe_load(base64.b64decode(encoded))
+    data = doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    return base64.b64decode(data).decode()
+
+
+def _pool_profile(
+    pool: NodePool, zones: list[str], subnet_id: pulumi.Input[str], tags: dict[str, str]
+) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
+    """Settings shared by the inline system pool and the separate user pools."""
+    return {
+        "name": pool.name,
+        "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+        "vm_size": pool.machine_type,
+        "os_type": containerservice.OSType.LINUX,
+        "os_sku": containerservice.OSSKU.AZURE_LINUX,
+        "os_disk_size_gb": pool.disk_size_gb,
+        "enable_auto_scaling": True,
+        "min_count": pool.min_size,
+        "max_count": pool.max_size,
+        # Initial size only: the autoscaler owns `count` afterwards (ignore_changes).
+        "count": pool.min_size,
+        "availability_zones": zones,
+        "vnet_subnet_id": subnet_id,
+        "node_labels": dict(pool.labels),
+        "tags": tags,
+    }
+
+
 class AksCluster(pulumi.ComponentResource):
+    """One AKS cluster and its Kubernetes provider."""
+
     handle: ClusterHandle
+    cluster: containerservice.ManagedCluster
+    agent_pools: list[containerservice.AgentPool]
+    oidc_issuer_url: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Aks", name, None, opts)
-        raise NotImplementedError("AksCluster")
+        c = args.cluster
+        meta = args.spec.fleet
+        names = cluster_names(meta.name, c.name)
+        tags = fleet_tags(meta)
+        deployer = meta.deployers.azure
+        if deployer is None:  # config validation requires it; keep the error explicit
+            raise ValueError(f"cluster {c.name!r}: fleet.deployers.azure is required for AKS clusters")
+        net = args.network
+        rg = net.resource_group_name
+        zones = list(c.zones)
+        sub = c.subscription_id
+
+        child = pulumi.ResourceOptions(parent=self, provider=net.provider)
+        keep = protected(meta, child)
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_name_=f"id-{names.physical}",
+            resource_group_name=rg,
+            location=c.region,
+            tags=tags,
+            opts=child,
+        )
+        # With a custom VNet the control plane manages the node subnet (and
+        # load balancers in it): it needs Network Contributor there before
+        # the cluster exists, or the create fails half-way.
+        subnet_role = authorization.RoleAssignment(
+            f"{name}-subnet-network-contributor",
+            role_assignment_name=role_assignment_name(sub, names.physical, "subnet", NETWORK_CONTRIBUTOR),
+            scope=net.subnet_id,
+            role_definition_id=role_definition_id(sub, NETWORK_CONTRIBUTOR),
+            principal_id=identity.principal_id,
+            # A new identity takes a while to replicate in Entra ID; naming
+            # the principal type lets ARM skip the lookup that would fail.
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            opts=child,
+        )
+
+        # Key Vault for KMS etcd encryption. RBAC authorization (no access
+        # policies); soft delete is always on in Azure and its retention
+        # cannot change after creation, so it is fixed. Purge protection
+        # cannot be turned off once on, so it follows the protection
+        # setting. An unprotected (dev) vault can be purged to reuse its name.
+        client = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider)
+        )
+        vault_properties: keyvault.VaultPropertiesArgsDict = {
+            "tenant_id": client.tenant_id,
+            "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+            "soft_delete_retention_in_days": 90,
+            # keyVaultNetworkAccess Public: the AKS control plane reaches the
+            # vault over its public endpoint (a private vault needs API server
+            # VNet integration and a private endpoint).
+            "public_network_access": keyvault.PublicNetworkAccess.ENABLED,
+            "network_acls": {
+                "default_action": keyvault.NetworkRuleAction.ALLOW,
+                "bypass": keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
+            },
+        }
+        if meta.protect:
+            vault_properties["enable_purge_protection"] = True
+        vault = keyvault.Vault(
+            f"{name}-kv",
+            vault_name=key_vault_name(names.physical, sub),
+            resource_group_name=rg,
+            location=c.region,
+            properties=vault_properties,
+            tags=tags,
+            opts=keep,
+        )
+        # Created through ARM (control plane), so the deployer needs no data-plane
+        # role. Rotating it means a new version and a cluster update with the new
+        # key id: the AKS KMS plugin decrypts with the version it was given.
+        kms_key = keyvault.Key(
+            f"{name}-kms-key",
+            key_name="etcd-kms",
+            vault_name=vault.name,
+            resource_group_name=rg,
+            properties={
+                "kty": keyvault.JsonWebKeyType.RSA,
+                "key_size": 2048,
+                "key_ops": [keyvault.JsonWebKeyOperation.ENCRYPT, keyvault.JsonWebKeyOperation.DECRYPT],
+            },
+            tags=tags,
+            opts=keep,
+        )
+        kms_role = authorization.RoleAssignment(
+            f"{name}-kv-crypto-user",
+            role_assignment_name=role_assignment_name(sub, names.physical, "kms", KEY_VAULT_CRYPTO_USER),
+            scope=vault.id,
+            role_definition_id=role_definition_id(sub, KEY_VAULT_CRYPTO_USER),
+            principal_id=identity.principal_id,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            opts=child,
+        )
+
+        workspace = operationalinsights.Workspace(
+            f"{name}-logs",
+            workspace_name=f"log-{names.physical}",
+            resource_group_name=rg,
+            location=c.region,
+            sku={"name": operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
+            retention_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+
+        # The first node pool is the system pool, inline: AKS cannot create a
+        # cluster without one. ARM does not update inline pools after creation,
+        # so later changes to it need `az aks nodepool update` (then refresh).
+        # When user pools exist, the system pool only runs critical add-ons,
+        # so workloads (and the mesh) land on them.
+        system, *user_pools = c.node_pools
+        system_profile = _pool_profile(system, zones, net.subnet_id, tags)
+        system_profile["mode"] = containerservice.AgentPoolMode.SYSTEM
+        # A system pool never scales to zero.
+        system_profile["count"] = max(system.min_size, 1)
+        if user_pools:
+            system_profile["node_taints"] = ["CriticalAddonsOnly=true:NoSchedule"]
+
+        self.cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_name_=names.physical,
+            resource_group_name=rg,
+            location=c.region,
+            dns_prefix=names.physical,
+            # Set with a major.minor version, the `patch` channel moves patches
+            # without a diff; the minor version only moves when config says so.
+            kubernetes_version=c.kubernetes_version,
+            node_resource_group=f"rg-{names.physical}-nodes",
+            sku={
+                "name": containerservice.ManagedClusterSKUName.BASE,
+                "tier": containerservice.ManagedClusterSKUTier.STANDARD,
+            },
+            identity={
+                "type": containerservice.ResourceIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [identity.id],
+            },
+            agent_pool_profiles=[system_profile],
+            network_profile={
+                "network_plugin": containerservice.NetworkPlugin.AZURE,
+                "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+                "pod_cidr": c.network.pod_cidr,
+                "service_cidr": c.network.service_cidr,
+                "dns_service_ip": c.network.dns_service_ip or default_dns_service_ip(c.network.service_cidr),
+                "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
+                # Egress through the network's NAT gateway: static addresses
+                # that peers allow-list, never AKS-managed ones.
+                "outbound_type": containerservice.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
+            },
+            enable_rbac=True,
+            aad_profile={"managed": True, "enable_azure_rbac": True},
+            # No static admin kubeconfig: every access goes through Entra ID.
+            disable_local_accounts=True,
+            # Public API restricted to the allow-list, which includes this
+            # cluster's own NAT egress: nodes reach their API through it.
+            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list},
+            auto_upgrade_profile={
+                # Config allows only patch/node-image/none: stable/rapid would
+                # move the minor version behind Pulumi's back.
+                "upgrade_channel": containerservice.UpgradeChannel(c.upgrade_channel),
+                "node_os_upgrade_channel": containerservice.NodeOSUpgradeChannel.NODE_IMAGE,
+            },
+            oidc_issuer_profile={"enabled": True},
+            security_profile={
+                "workload_identity": {"enabled": True},
+                "azure_key_vault_kms": {
+                    "enabled": True,
+                    "key_id": kms_key.key_uri_with_version,
+                    "key_vault_network_access": containerservice.KeyVaultNetworkAccessTypes.PUBLIC,
+                },
+                # Microsoft Defender is a paid, subscription-wide decision: off here.
+                "defender": {"security_monitoring": {"enabled": False}},
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(
+                keep,
+                pulumi.ResourceOptions(
+                    depends_on=[subnet_role, kms_role],
+                    custom_timeouts=CLUSTER_TIMEOUTS,
+                    # The autoscaler owns node counts.
+                    ignore_changes=["agentPoolProfiles[0].count"],
+                ),
+            ),
+        )
+
+        self.agent_pools = []
+        for pool in user_pools:
+            profile = _pool_profile(pool, zones, net.subnet_id, tags)
+            self.agent_pools.append(
+                containerservice.AgentPool(
+                    f"{name}-pool-{pool.name}",
+                    agent_pool_name=pool.name,
+                    resource_group_name=rg,
+                    resource_name_=self.cluster.name,
+                    mode=containerservice.AgentPoolMode.USER,
+                    type=profile["type"],
+                    vm_size=profile["vm_size"],
+                    os_type=profile["os_type"],
+                    os_sku=profile["os_sku"],
+                    os_disk_size_gb=profile["os_disk_size_gb"],
+                    enable_auto_scaling=True,
+                    min_count=profile["min_count"],
+                    max_count=profile["max_count"],
+                    count=profile["count"],
+                    availability_zones=zones,
+                    vnet_subnet_id=net.subnet_id,
+                    node_labels=profile["node_labels"],
+                    tags=tags,
+                    opts=pulumi.ResourceOptions.merge(
+                        child,
+                        pulumi.ResourceOptions(custom_timeouts=NODE_POOL_TIMEOUTS, ignore_changes=["count"]),
+                    ),
+                )
+            )
+
+        # Resource-specific tables (AKSAudit, AKSControlPlane, ...) instead of
+        # the legacy AzureDiagnostics table.
+        monitor.DiagnosticSetting(
+            f"{name}-control-plane-logs",
+            name="control-plane-logs",
+            resource_uri=self.cluster.id,
+            workspace_id=workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": category, "enabled": True} for category in CONTROL_PLANE_LOGS],
+            opts=child,
+        )
+
+        # The deploying principal administers the cluster through Azure RBAC
+        # (local accounts are off). Its object id is part of the name, so a
+        # new deployer gets a new assignment created before the old is removed.
+        admin_role = authorization.RoleAssignment(
+            f"{name}-deployer-cluster-admin",
+            role_assignment_name=role_assignment_name(
+                sub, names.physical, "cluster-admin", deployer.principal_object_id
+            ),
+            scope=self.cluster.id,
+            role_definition_id=role_definition_id(sub, AKS_RBAC_CLUSTER_ADMIN),
+            principal_id=deployer.principal_object_id,
+            opts=child,
+        )
+
+        if meta.protect:
+            # AKS has no deletion-protection flag: a CanNotDelete lock on the
+            # resource group is Azure's equivalent. It blocks deleting anything
+            # in the group (cluster, pools, network, vault, role assignments
+            # scoped there) until protection is switched off in config first.
+            authorization.ManagementLockAtResourceGroupLevel(
+                f"{name}-lock",
+                lock_name="meshfleet-protect",
+                level=authorization.LockLevel.CAN_NOT_DELETE,
+                notes=f"meshfleet fleet {meta.name}: set fleet.protect=false before deleting cluster {c.name}",
+                resource_group_name=rg,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.cluster])),
+            )
+
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=rg,
+            resource_name=self.cluster.name,
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider),
+        )
+        encoded = credentials.apply(lambda r: r.kubeconfigs[0].value)
+        login_mode = deployer.kubelogin_mode
+        rewritten: pulumi.Output[str] = encoded.apply(lambda e: exec_kubeconfig(e, login_mode))
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(rewritten)
+        # The CA is public; keep it readable even if the credentials are secret.
+        ca_pem = pulumi.Output.unsecret(encoded.apply(ca_pem_of))
+
+        provider = k8s.Provider(
+            names.k8s_provider,
+            kubeconfig=kubeconfig,
+            # Stable id: a changed kubeconfig (login mode, deployer) updates the
+            # provider instead of replacing it and every object in the cluster.
+            cluster_identifier=names.cluster_identifier,
+            enable_server_side_apply=True,
+            # Azure RBAC: without the deployer's grant every call is forbidden.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin_role]),
+        )
+
+        api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
+        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
+        self.handle = ClusterHandle(
+            name=c.name,
+            cloud="azure",
+            region=c.region,
+            names=names,
+            provider=provider,
+            api_endpoint=api_endpoint,
+            ca_pem=ca_pem,
+            kubeconfig=kubeconfig,
+            node_cidr=c.network.node_cidr,
+            pod_cidr=c.network.pod_cidr,
+            service_cidr=c.network.service_cidr,
+            egress_cidrs=net.egress_cidrs,
+            protected=meta.protect,
+            ready=[*self.agent_pools, admin_role],
+        )
+        self.register_outputs(
+            {
+                "clusterName": self.cluster.name,
+                "apiEndpoint": api_endpoint,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+            }
+        )

@@ -1,0 +1,461 @@
+"""AKS: network, cluster, identities, encryption, logging, access, kubeconfig and protection."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import uuid
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+
+from components.clusters.aks import (
+    AKS_RBAC_CLUSTER_ADMIN,
+    CONTROL_PLANE_LOGS,
+    KEY_VAULT_CRYPTO_USER,
+    NETWORK_CONTRIBUTOR,
+    ROLE_ASSIGNMENT_NAMESPACE,
+    default_dns_service_ip,
+    key_vault_name,
+    kubelogin_args,
+)
+from ops.plan import Plan, Recorded, is_secret
+from tests.helpers import fleet_of, inputs, of_type, only_clusters, plan_fleet
+
+C = "azure-weu"
+SUB = "00000000-0000-4000-8000-00000000a2e0"
+RG = "rg-acme-dev-azure-weu"
+PHYSICAL = "acme-dev-azure-weu"
+DEPLOYER = "00000000-0000-4000-8000-000000000001"
+NEW_DEPLOYER = "00000000-0000-4000-8000-0000000000ff"
+TAGS = {"fleet": "acme-dev", "environment": "dev", "owner": "platform", "managed-by": "meshfleet"}
+
+EXPECTED_COUNTS = {
+    "pulumi:providers:azure-native": 1,
+    "azure-native:resources:ResourceGroup": 1,
+    "azure-native:network:PublicIPAddress": 1,
+    "azure-native:network:NatGateway": 1,
+    "azure-native:network:VirtualNetwork": 1,
+    "azure-native:network:Subnet": 1,
+    "azure-native:managedidentity:UserAssignedIdentity": 1,
+    "azure-native:authorization:RoleAssignment": 3,
+    "azure-native:keyvault:Vault": 1,
+    "azure-native:keyvault:Key": 1,
+    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:monitor:DiagnosticSetting": 1,
+    "azure-native:containerservice:ManagedCluster": 1,
+    "azure-native:containerservice:AgentPool": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return plan_fleet(only_clusters(fleet_of("dev"), C))
+
+
+@pytest.fixture(scope="module")
+def changed() -> Plan:
+    """Protection on, and a different deployer using workload identity (CI)."""
+    fleet = only_clusters(fleet_of("dev"), C)
+    fleet["fleet"]["protect"] = True
+    fleet["fleet"]["deployers"]["azure"] = {"principalObjectId": NEW_DEPLOYER, "kubeloginMode": "workloadidentity"}
+    return plan_fleet(fleet)
+
+
+def one(plan: Plan, type_: str, name: str) -> Recorded:
+    return plan.get(type_, name)
+
+
+def cluster_of(plan: Plan) -> Recorded:
+    return one(plan, "azure-native:containerservice:ManagedCluster", f"{C}-aks")
+
+
+def role(plan: Plan, suffix: str) -> Recorded:
+    return one(plan, "azure-native:authorization:RoleAssignment", f"{C}-{suffix}")
+
+
+def k8s_provider(plan: Plan) -> Recorded:
+    return one(plan, "pulumi:providers:kubernetes", f"{C}-k8s")
+
+
+def kubeconfig_doc(plan: Plan) -> dict[str, Any]:
+    return yaml.safe_load(inputs(k8s_provider(plan))["kubeconfig"])
+
+
+def azure_resources(plan: Plan) -> list[Recorded]:
+    return [r for r in plan.resources if r.type.startswith("azure-native:")]
+
+
+# --------------------------------------------------------------------------
+# Graph shape
+
+
+def test_exact_resource_types_and_counts(plan: Plan) -> None:
+    counts: dict[str, int] = {}
+    for r in plan.resources:
+        if r.type.startswith(("azure-native:", "pulumi:providers:azure-native")):
+            counts[r.type] = counts.get(r.type, 0) + 1
+    assert counts == EXPECTED_COUNTS
+    assert of_type(plan, "azure-native:authorization:ManagementLockAtResourceGroupLevel") == []
+
+
+def test_every_azure_resource_uses_the_explicit_subscription_provider(plan: Plan) -> None:
+    provider = one(plan, "pulumi:providers:azure-native", f"{C}-network-azure")
+    assert inputs(provider)["subscriptionId"] == SUB
+    assert inputs(provider)["location"] == "westeurope"
+    for r in azure_resources(plan):
+        assert r.provider_urn == provider.urn, r.urn
+
+
+def test_physical_names_are_deterministic(plan: Plan) -> None:
+    names = {
+        ("azure-native:resources:ResourceGroup", f"{C}-network-rg"): ("resourceGroupName", RG),
+        ("azure-native:network:VirtualNetwork", f"{C}-network-vnet"): ("virtualNetworkName", f"vnet-{PHYSICAL}"),
+        ("azure-native:network:Subnet", f"{C}-network-nodes"): ("subnetName", "nodes"),
+        ("azure-native:network:NatGateway", f"{C}-network-nat"): ("natGatewayName", f"ng-{PHYSICAL}"),
+        ("azure-native:network:PublicIPAddress", f"{C}-network-egress-1"): (
+            "publicIpAddressName",
+            f"pip-{PHYSICAL}-egress-1",
+        ),
+        ("azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity"): ("resourceName", f"id-{PHYSICAL}"),
+        ("azure-native:keyvault:Vault", f"{C}-kv"): ("vaultName", key_vault_name(PHYSICAL, SUB)),
+        ("azure-native:keyvault:Key", f"{C}-kms-key"): ("keyName", "etcd-kms"),
+        ("azure-native:operationalinsights:Workspace", f"{C}-logs"): ("workspaceName", f"log-{PHYSICAL}"),
+        ("azure-native:containerservice:ManagedCluster", f"{C}-aks"): ("resourceName", PHYSICAL),
+        ("azure-native:containerservice:AgentPool", f"{C}-pool-workload"): ("agentPoolName", "workload"),
+        ("azure-native:monitor:DiagnosticSetting", f"{C}-control-plane-logs"): ("name", "control-plane-logs"),
+    }
+    for (type_, name), (key, value) in names.items():
+        assert inputs(one(plan, type_, name))[key] == value, name
+    for r in azure_resources(plan):
+        if "resourceGroupName" in inputs(r):
+            assert inputs(r)["resourceGroupName"] == RG, r.urn
+
+
+def test_fleet_tags_on_every_taggable_resource(plan: Plan) -> None:
+    untaggable = {
+        "azure-native:network:Subnet",
+        "azure-native:authorization:RoleAssignment",
+        "azure-native:monitor:DiagnosticSetting",
+    }
+    for r in azure_resources(plan):
+        if r.type not in untaggable:
+            assert inputs(r)["tags"] == TAGS, r.urn
+    assert inputs(cluster_of(plan))["agentPoolProfiles"][0]["tags"] == TAGS
+
+
+# --------------------------------------------------------------------------
+# Network and egress
+
+
+def test_nat_gateway_with_static_zone_redundant_ip_is_the_subnet_egress(plan: Plan) -> None:
+    pip = one(plan, "azure-native:network:PublicIPAddress", f"{C}-network-egress-1")
+    nat = one(plan, "azure-native:network:NatGateway", f"{C}-network-nat")
+    subnet = one(plan, "azure-native:network:Subnet", f"{C}-network-nodes")
+    pip_id = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPAddresses/pip-{PHYSICAL}-egress-1"
+    nat_id = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/natGateways/ng-{PHYSICAL}"
+    assert inputs(pip)["sku"] == {"name": "Standard", "tier": "Regional"}
+    assert inputs(pip)["publicIPAllocationMethod"] == "Static"
+    assert inputs(pip)["zones"] == ["1", "2", "3"]
+    assert inputs(nat)["sku"] == {"name": "Standard"}
+    assert inputs(nat)["publicIpAddresses"] == [{"id": pip_id}]
+    assert inputs(subnet)["natGateway"] == {"id": nat_id}
+    assert inputs(subnet)["defaultOutboundAccess"] is False
+    assert inputs(subnet)["addressPrefix"] == "10.20.0.0/16"
+    assert inputs(one(plan, "azure-native:network:VirtualNetwork", f"{C}-network-vnet"))["addressSpace"] == {
+        "addressPrefixes": ["10.20.0.0/16"]
+    }
+
+
+def test_egress_is_the_nat_ip_and_the_api_allow_list_includes_it(plan: Plan) -> None:
+    egress = plan.outputs[C]["egressCidrs"]
+    assert len(egress) == 1 and re.fullmatch(r"198\.18\.\d+\.\d+/32", egress[0])
+    allowed = inputs(cluster_of(plan))["apiServerAccessProfile"]["authorizedIPRanges"]
+    assert allowed == sorted(["198.51.100.0/28", "192.0.2.64/27", *egress])
+
+
+# --------------------------------------------------------------------------
+# The cluster
+
+
+def test_cluster_network_profile_is_cni_overlay_with_user_nat(plan: Plan) -> None:
+    cluster = inputs(cluster_of(plan))
+    assert cluster["networkProfile"] == {
+        "networkPlugin": "azure",
+        "networkPluginMode": "overlay",
+        "podCidr": "10.244.0.0/16",
+        "serviceCidr": "10.21.0.0/16",
+        "dnsServiceIP": "10.21.0.10",
+        "loadBalancerSku": "standard",
+        "outboundType": "userAssignedNATGateway",
+    }
+    assert cluster["dnsPrefix"] == PHYSICAL
+    assert cluster["kubernetesVersion"] == "1.33"
+    assert cluster["nodeResourceGroup"] == f"{RG}-nodes"
+    assert cluster["location"] == "westeurope"
+
+
+def test_system_pool_inline_and_user_pool_separate_with_autoscaling(plan: Plan) -> None:
+    subnet_id = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks/vnet-{PHYSICAL}/subnets/nodes"
+    (system,) = inputs(cluster_of(plan))["agentPoolProfiles"]
+    assert system["name"] == "system" and system["mode"] == "System"
+    assert (system["enableAutoScaling"], system["minCount"], system["maxCount"], system["count"]) == (True, 2, 4, 2)
+    assert system["availabilityZones"] == ["1", "2", "3"]
+    assert system["vnetSubnetID"] == subnet_id
+    assert system["vmSize"] == "Standard_D4s_v5"
+    assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+
+    pool = one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload")
+    p = inputs(pool)
+    assert p["mode"] == "User" and p["resourceName"] == PHYSICAL
+    assert (p["enableAutoScaling"], p["minCount"], p["maxCount"], p["count"]) == (True, 1, 6, 1)
+    assert p["availabilityZones"] == ["1", "2", "3"]
+    assert p["vnetSubnetID"] == subnet_id
+    assert pool.ignore_changes == ["count"]
+    assert pool.custom_timeouts == {"create": "30m", "update": "90m", "delete": "45m"}
+    assert cluster_of(plan).urn in pool.dependencies
+
+
+def test_cluster_ignores_autoscaled_count_and_has_long_timeouts(plan: Plan) -> None:
+    cluster = cluster_of(plan)
+    assert cluster.ignore_changes == ["agentPoolProfiles[0].count"]
+    assert cluster.custom_timeouts == {"create": "45m", "update": "90m", "delete": "45m"}
+
+
+def test_entra_rbac_local_accounts_off_oidc_and_workload_identity(plan: Plan) -> None:
+    cluster = inputs(cluster_of(plan))
+    assert cluster["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
+    assert cluster["disableLocalAccounts"] is True
+    assert cluster["enableRBAC"] is True
+    assert cluster["oidcIssuerProfile"] == {"enabled": True}
+    assert cluster["securityProfile"]["workloadIdentity"] == {"enabled": True}
+    assert cluster["securityProfile"]["defender"] == {"securityMonitoring": {"enabled": False}}
+
+
+def test_user_assigned_control_plane_identity(plan: Plan) -> None:
+    identity = one(plan, "azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity")
+    identity_id = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{PHYSICAL}"
+    assert inputs(cluster_of(plan))["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity_id]}
+    assert identity.urn in cluster_of(plan).dependencies
+
+
+def test_kms_etcd_encryption_with_key_vault_key(plan: Plan) -> None:
+    vault_name = key_vault_name(PHYSICAL, SUB)
+    kms = inputs(cluster_of(plan))["securityProfile"]["azureKeyVaultKms"]
+    assert kms["enabled"] is True and kms["keyVaultNetworkAccess"] == "Public"
+    assert re.fullmatch(rf"https://{vault_name}\.vault\.azure\.net/keys/etcd-kms/[0-9a-f]{{32}}", kms["keyId"])
+    vault = inputs(one(plan, "azure-native:keyvault:Vault", f"{C}-kv"))["properties"]
+    assert vault["enableRbacAuthorization"] is True
+    assert vault["enableSoftDelete"] is True
+    assert "enablePurgeProtection" not in vault  # dev: protection off
+    assert re.fullmatch(r"[0-9a-f-]{36}", vault["tenantId"])
+    key = inputs(one(plan, "azure-native:keyvault:Key", f"{C}-kms-key"))["properties"]
+    assert key == {"kty": "RSA", "keySize": 2048, "keyOps": ["encrypt", "decrypt"]}
+
+
+def test_auto_upgrade_never_moves_the_minor_version(plan: Plan) -> None:
+    assert inputs(cluster_of(plan))["autoUpgradeProfile"] == {
+        "upgradeChannel": "patch",
+        "nodeOSUpgradeChannel": "NodeImage",
+    }
+
+
+def test_control_plane_logs_go_to_log_analytics(plan: Plan) -> None:
+    diag = one(plan, "azure-native:monitor:DiagnosticSetting", f"{C}-control-plane-logs")
+    workspace = one(plan, "azure-native:operationalinsights:Workspace", f"{C}-logs")
+    d = inputs(diag)
+    assert [log["category"] for log in d["logs"]] == list(CONTROL_PLANE_LOGS)
+    assert set(CONTROL_PLANE_LOGS) == {
+        "kube-apiserver",
+        "kube-audit-admin",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "cluster-autoscaler",
+        "guard",
+    }
+    assert all(log["enabled"] is True for log in d["logs"])
+    assert d["resourceUri"].endswith(f"/managedClusters/{PHYSICAL}")
+    assert d["workspaceId"].endswith(f"/workspaces/log-{PHYSICAL}")
+    assert d["logAnalyticsDestinationType"] == "Dedicated"
+    assert {cluster_of(plan).urn, workspace.urn} <= set(diag.dependencies)
+
+
+# --------------------------------------------------------------------------
+# Role assignments and ordering
+
+
+def test_role_assignments_exist_before_the_cluster(plan: Plan) -> None:
+    net = role(plan, "subnet-network-contributor")
+    kms = role(plan, "kv-crypto-user")
+    n, k = inputs(net), inputs(kms)
+    assert n["scope"].endswith(f"/virtualNetworks/vnet-{PHYSICAL}/subnets/nodes")
+    assert (
+        n["roleDefinitionId"]
+        == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{NETWORK_CONTRIBUTOR}"
+    )
+    assert k["scope"].endswith(f"/vaults/{key_vault_name(PHYSICAL, SUB)}")
+    assert k["roleDefinitionId"].endswith(f"/roleDefinitions/{KEY_VAULT_CRYPTO_USER}")
+    identity = one(plan, "azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity")
+    for r in (n, k):
+        assert r["principalType"] == "ServicePrincipal"
+        assert re.fullmatch(r"[0-9a-f-]{36}", r["principalId"])
+    assert identity.urn in net.dependencies and identity.urn in kms.dependencies
+    assert {net.urn, kms.urn} <= set(cluster_of(plan).dependencies)
+
+
+def test_role_assignment_names_are_deterministic_uuids(plan: Plan) -> None:
+    expected = {
+        "subnet-network-contributor": (SUB, PHYSICAL, "subnet", NETWORK_CONTRIBUTOR),
+        "kv-crypto-user": (SUB, PHYSICAL, "kms", KEY_VAULT_CRYPTO_USER),
+        "deployer-cluster-admin": (SUB, PHYSICAL, "cluster-admin", DEPLOYER),
+    }
+    for suffix, parts in expected.items():
+        assert inputs(role(plan, suffix))["roleAssignmentName"] == str(
+            uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, "/".join(parts))
+        )
+
+
+def test_deployer_is_aks_rbac_cluster_admin_and_the_provider_waits(plan: Plan) -> None:
+    admin = role(plan, "deployer-cluster-admin")
+    a = inputs(admin)
+    assert a["principalId"] == DEPLOYER
+    assert (
+        a["roleDefinitionId"]
+        == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{AKS_RBAC_CLUSTER_ADMIN}"
+    )
+    assert AKS_RBAC_CLUSTER_ADMIN == "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+    assert (
+        a["scope"]
+        == f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{PHYSICAL}"
+    )
+    assert admin.urn in k8s_provider(plan).dependencies
+
+
+def test_in_cluster_installs_wait_for_pools_and_rbac(plan: Plan) -> None:
+    crds = one(plan, "kubernetes:yaml/v2:ConfigFile", f"{C}-gateway-api-standard")
+    pool = one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload")
+    admin = role(plan, "deployer-cluster-admin")
+    assert {pool.urn, admin.urn} <= set(crds.dependencies)
+    assert crds.provider_urn == k8s_provider(plan).urn
+
+
+# --------------------------------------------------------------------------
+# Kubeconfig, endpoint, CA
+
+
+def test_kubeconfig_is_secret_everywhere(plan: Plan) -> None:
+    assert is_secret(k8s_provider(plan).inputs["kubeconfig"])
+    assert is_secret(plan.outputs[f"{C}-kubeconfig"])
+    rendered = plan.to_json(show_secrets=False)
+    provider = next(r for r in rendered["resources"] if r["urn"] == k8s_provider(plan).urn)
+    assert provider["inputs"]["kubeconfig"] == "[secret]"
+    assert rendered["outputs"][f"{C}-kubeconfig"] == "[secret]"
+
+
+def test_kubeconfig_uses_non_interactive_kubelogin(plan: Plan) -> None:
+    doc = kubeconfig_doc(plan)
+    (user,) = doc["users"]
+    exec_ = user["user"]["exec"]
+    assert exec_["command"] == "kubelogin"
+    args = exec_["args"]
+    assert args[0] == "get-token"
+    assert args[-2:] == ["--login", "azurecli"]
+    assert args.count("--login") == 1 and "devicecode" not in args and "--client-id" not in args
+    assert args[args.index("--server-id") + 1] == "6dae42f8-4368-4678-94ff-3960e28e3630"
+    assert "--tenant-id" in args
+
+
+def test_endpoint_and_ca_match_the_cluster(plan: Plan) -> None:
+    endpoint = plan.outputs[C]["apiEndpoint"]
+    assert re.fullmatch(rf"https://{PHYSICAL}-[0-9a-f]{{8}}\.hcp\.westeurope\.azmk8s\.io:443", endpoint)
+    doc = kubeconfig_doc(plan)
+    (cluster,) = doc["clusters"]
+    assert cluster["cluster"]["server"] == endpoint
+    ca = x509.load_pem_x509_certificate(base64.b64decode(cluster["cluster"]["certificate-authority-data"]))
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+
+
+def test_provider_has_stable_cluster_identifier(plan: Plan) -> None:
+    assert inputs(k8s_provider(plan))["clusterIdentifier"] == f"meshfleet/{PHYSICAL}"
+
+
+# --------------------------------------------------------------------------
+# Deployer change and protection
+
+
+def test_deployer_change_updates_the_provider_without_replacing_it(plan: Plan, changed: Plan) -> None:
+    before, after = inputs(k8s_provider(plan)), inputs(k8s_provider(changed))
+    assert after["clusterIdentifier"] == before["clusterIdentifier"] == f"meshfleet/{PHYSICAL}"
+    assert after["kubeconfig"] != before["kubeconfig"]
+    args = kubeconfig_doc(changed)["users"][0]["user"]["exec"]["args"]
+    assert args[-2:] == ["--login", "workloadidentity"] and "--client-id" not in args
+    admin = inputs(role(changed, "deployer-cluster-admin"))
+    assert admin["principalId"] == NEW_DEPLOYER
+    assert admin["roleAssignmentName"] != inputs(role(plan, "deployer-cluster-admin"))["roleAssignmentName"]
+
+
+PROTECTED = {
+    ("azure-native:resources:ResourceGroup", f"{C}-network-rg"),
+    ("azure-native:network:VirtualNetwork", f"{C}-network-vnet"),
+    ("azure-native:network:Subnet", f"{C}-network-nodes"),
+    ("azure-native:network:NatGateway", f"{C}-network-nat"),
+    ("azure-native:network:PublicIPAddress", f"{C}-network-egress-1"),
+    ("azure-native:containerservice:ManagedCluster", f"{C}-aks"),
+    ("azure-native:keyvault:Vault", f"{C}-kv"),
+    ("azure-native:keyvault:Key", f"{C}-kms-key"),
+}
+
+
+def test_protection_off_in_dev(plan: Plan) -> None:
+    assert [r.urn for r in azure_resources(plan) if r.protect] == []
+
+
+def test_protection_on_protects_and_locks(changed: Plan) -> None:
+    assert {(r.type, r.name) for r in azure_resources(changed) if r.protect} == PROTECTED
+    (lock,) = of_type(changed, "azure-native:authorization:ManagementLockAtResourceGroupLevel")
+    assert lock.name == f"{C}-lock"
+    assert inputs(lock)["level"] == "CanNotDelete"
+    assert inputs(lock)["resourceGroupName"] == RG
+    assert cluster_of(changed).urn in lock.dependencies
+    vault = inputs(one(changed, "azure-native:keyvault:Vault", f"{C}-kv"))["properties"]
+    assert vault["enablePurgeProtection"] is True
+    counts = {t: len(of_type(changed, t)) for t in EXPECTED_COUNTS}
+    assert counts == EXPECTED_COUNTS
+
+
+# --------------------------------------------------------------------------
+# Pure helpers
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["get-token", "--server-id", "s", "--client-id", "c", "--tenant-id", "t", "--login", "devicecode"],
+        ["get-token", "-l", "interactive", "--server-id", "s", "--client-id=c", "--tenant-id", "t"],
+        ["get-token", "--login=devicecode", "--server-id", "s", "--tenant-id", "t"],
+    ],
+)
+def test_kubelogin_args_rewrite(given: list[str]) -> None:
+    assert kubelogin_args(copy.copy(given), "azurecli") == [
+        "get-token",
+        "--server-id",
+        "s",
+        "--tenant-id",
+        "t",
+        "--login",
+        "azurecli",
+    ]
+
+
+def test_default_dns_service_ip_is_the_tenth_address() -> None:
+    assert default_dns_service_ip("10.21.0.0/16") == "10.21.0.10"
+
+
+def test_key_vault_names_fit_azure_rules() -> None:
+    for physical in ("a-b", PHYSICAL, "acme-production-fleet--westeurope-cluster-with-a-long-name"):
+        name = key_vault_name(physical, SUB)
+        assert re.fullmatch(r"[a-z][a-z0-9-]{1,22}[a-z0-9]", name) and "--" not in name, name
+    assert key_vault_name(PHYSICAL, SUB) != key_vault_name(PHYSICAL, "00000000-0000-4000-8000-000000000000")
