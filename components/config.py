@@ -808,6 +808,12 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                     fix="give each node pool of a cluster a unique name",
                 )
             seen.add(pool.name)
+            if isinstance(c, AzureCluster) and j == 0 and pool.min_size < 1:
+                yield Problem(
+                    path=f"{path}.minSize",
+                    message="the first AKS node pool is the system pool, which AKS never scales to 0",
+                    fix="set minSize to 1 or more (2+ for production)",
+                )
             if pool.min_size > pool.max_size:
                 yield Problem(
                     path=f"{path}.minSize",
