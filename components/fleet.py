@@ -57,28 +57,27 @@ class Fleet(pulumi.ComponentResource):
         ports = admission_webhook_ports(spec.mesh.kind)
         self.clusters = {}
         for c in spec.clusters:
-            name = c.name
-            api = allow_list(spec, name, egress, for_api=True)
-            net = networks.get(name)
+            api = allow_list(spec, c.name, egress, for_api=True)
+            net = networks.get(c.name)
             if isinstance(c, AwsCluster) and isinstance(net, AwsNetwork):
-                handle = EksCluster(name, EksClusterArgs(spec, c, net, api, ports), child).handle
+                handle = EksCluster(c.name, EksClusterArgs(spec, c, net, api, ports), child).handle
             elif isinstance(c, AzureCluster) and isinstance(net, AzureNetwork):
-                handle = AksCluster(name, AksClusterArgs(spec, c, net, api, ports), child).handle
+                handle = AksCluster(c.name, AksClusterArgs(spec, c, net, api, ports), child).handle
             elif isinstance(c, GcpCluster) and isinstance(net, GcpNetwork):
-                handle = GkeCluster(name, GkeClusterArgs(spec, c, net, api, ports), child).handle
+                handle = GkeCluster(c.name, GkeClusterArgs(spec, c, net, api, ports), child).handle
             elif isinstance(c, ExistingCluster):
-                handle = ExistingClusterConnection(name, ExistingClusterArgs(spec, c), child).handle
+                handle = ExistingClusterConnection(c.name, ExistingClusterArgs(spec, c), child).handle
             else:  # pragma: no cover - the config union is closed
                 raise TypeError(f"no component for cloud {c.cloud}")
-            self.clusters[name] = handle
+            self.clusters[c.name] = handle
 
         gateway_api = {
-            name: GatewayApiCrds(
+            cluster: GatewayApiCrds(
                 handle.names.child("gateway-api"),
                 GatewayApiCrdsArgs(handle, spec.addons.gateway_api),
                 child,
             )
-            for name, handle in self.clusters.items()
+            for cluster, handle in self.clusters.items()
         }
 
         self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters)), child)

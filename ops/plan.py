@@ -168,6 +168,8 @@ class Plan:
     #: Provider URN -> cluster name.
     cluster_of_provider: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Outputs the simulated cloud returned, keyed by (type, name): what `pulumi up` would read back.
+    state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def by_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -293,7 +295,8 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
         resources=resources,
         outputs=outputs,
         cluster_of_provider=cluster_of_provider,
-        warnings=[w for w in warnings.messages],
+        warnings=list(warnings.messages),
+        state=context.state,
     )
 
 
