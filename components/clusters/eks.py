@@ -1,14 +1,47 @@
-"""Eks cluster. (STUB: issue 3 fills this in.)"""
+"""An EKS cluster as a careful platform engineer builds it by hand.
+
+Control plane with API authentication (access entries, no aws-auth
+ConfigMap), private endpoint plus a public endpoint limited to the fleet's
+allow-list, secrets encrypted with a rotating KMS key, all control-plane
+logs; managed add-ons pinned in config and installed in the order that
+works; managed node groups scaled by the Cluster Autoscaler; the AWS Load
+Balancer Controller for internet-facing NLBs on static Elastic IPs; a
+default gp3 StorageClass. Every in-cluster identity uses EKS Pod Identity.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
-from components.config import AwsCluster, FleetSpec
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
+from components.config import AwsCluster, FleetSpec, NodePool
 from components.handle import ClusterHandle
+from components.naming import ClusterNames, cluster_names
 from components.networks.aws import AwsNetwork
+
+#: Every control-plane log type EKS offers.
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+#: Retention of the control-plane log group (EKS would create it with no expiry).
+LOG_RETENTION_DAYS = 90
+#: Managed add-ons wait for their pods; coredns waits for nodes.
+ADDON_TIMEOUTS = pulumi.CustomTimeouts(create="30m", update="30m", delete="20m")
+#: Helm releases wait (atomic) for their workloads, which need nodes.
+HELM_TIMEOUT_SECONDS = 900
+
+KUBE_SYSTEM = "kube-system"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+#: Tag the Load Balancer Controller puts on everything it creates (value: cluster name).
+LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
 
 
 @dataclass(frozen=True)
@@ -22,9 +55,728 @@ class EksClusterArgs:
     webhook_ports: list[int]
 
 
+def partition_of(arn: str) -> str:
+    """`aws`, `aws-cn` or `aws-us-gov`: taken from the deployer's role ARN, never assumed."""
+    return arn.split(":")[1]
+
+
+def ami_type(machine_type: str) -> str:
+    """AL2023 AMI type for an instance type: Graviton families (m7g, c6gn, t4g) are arm64."""
+    return "AL2023_ARM_64_STANDARD" if re.match(r"^[a-z]+\d+g", machine_type) else "AL2023_x86_64_STANDARD"
+
+
+def assume_role_policy(service: str, pod: tuple[str, str] | None = None, cluster_name: str = "") -> str:
+    """Trust policy letting an AWS service assume a role (EKS and Pod Identity also tag the session).
+
+    With `pod` = (namespace, service account), the role is usable only by that
+    service account of this cluster: Pod Identity sets these session tags, and
+    without the conditions any association in the account could use the role.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+    }
+    if pod is not None:
+        statement["Condition"] = {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-name": cluster_name,
+                "aws:RequestTag/kubernetes-namespace": pod[0],
+                "aws:RequestTag/kubernetes-service-account": pod[1],
+            }
+        }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """Cluster Autoscaler: read the node groups' ASGs, resize only this cluster's.
+
+    Managed node groups tag their ASGs `k8s.io/cluster-autoscaler/<cluster>`
+    = owned, so the write actions are limited to this cluster's groups.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Discover",
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "autoscaling:DescribeTags",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ScaleOwnGroups",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+                    },
+                },
+            ],
+        }
+    )
+
+
+def lb_controller_policy(cluster_name: str, partition: str, region: str, account_id: str) -> str:
+    """AWS Load Balancer Controller, compact and scoped to this cluster.
+
+    AWS publishes no managed policy for the controller (AmazonEKSLoadBalancingPolicy
+    is for EKS Auto Mode's cluster role and keys on other tags). What this covers:
+    reads (ec2/elasticloadbalancing Describe*, certificates, WAF/Shield lookups);
+    the ELB service-linked role; creating load balancers and target groups
+    only when tagged `elbv2.k8s.aws/cluster=<this cluster>` and tagging them
+    (and its security groups) at creation; modifying, deleting and re-tagging
+    only what carries that tag (the tag itself is never rewritten); listener,
+    rule and target management in this account and region (listeners and
+    rules are reached through their load balancer); creating its security
+    groups and the ingress rules it adds to node security groups for targets.
+    Unlike AWS's published policy, ownership is this cluster's name, not any
+    cluster's tag, so one cluster's controller cannot touch another's NLBs.
+    """
+    # Owned by this cluster's controller, and the ownership tag itself is never rewritten.
+    owned = {
+        "StringEquals": {f"aws:ResourceTag/{LB_CONTROLLER_TAG}": cluster_name},
+        "Null": {f"aws:RequestTag/{LB_CONTROLLER_TAG}": "true"},
+    }
+    elb = f"arn:{partition}:elasticloadbalancing:{region}:{account_id}"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Read",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ec2:Describe*",
+                        "ec2:GetCoipPoolUsage",
+                        "ec2:GetSecurityGroupsForVpc",
+                        "elasticloadbalancing:Describe*",
+                        "acm:ListCertificates",
+                        "acm:DescribeCertificate",
+                        "iam:ListServerCertificates",
+                        "iam:GetServerCertificate",
+                        "cognito-idp:DescribeUserPoolClient",
+                        "wafv2:GetWebACL",
+                        "wafv2:GetWebACLForResource",
+                        "waf-regional:GetWebACL",
+                        "waf-regional:GetWebACLForResource",
+                        "shield:GetSubscriptionState",
+                        "shield:DescribeProtection",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ServiceLinkedRole",
+                    "Effect": "Allow",
+                    "Action": "iam:CreateServiceLinkedRole",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+                },
+                {
+                    "Sid": "CreateTagged",
+                    "Effect": "Allow",
+                    "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {f"aws:RequestTag/{LB_CONTROLLER_TAG}": cluster_name}},
+                },
+                {
+                    "Sid": "TagOnCreate",
+                    "Effect": "Allow",
+                    "Action": "elasticloadbalancing:AddTags",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "elasticloadbalancing:CreateAction": [
+                                "CreateLoadBalancer",
+                                "CreateTargetGroup",
+                                "CreateListener",
+                                "CreateRule",
+                            ]
+                        }
+                    },
+                },
+                {
+                    "Sid": "TagSecurityGroupOnCreate",
+                    "Effect": "Allow",
+                    "Action": "ec2:CreateTags",
+                    "Resource": f"arn:{partition}:ec2:{region}:{account_id}:security-group/*",
+                    "Condition": {
+                        "StringEquals": {
+                            "ec2:CreateAction": "CreateSecurityGroup",
+                            f"aws:RequestTag/{LB_CONTROLLER_TAG}": cluster_name,
+                        }
+                    },
+                },
+                {
+                    "Sid": "ManageOwned",
+                    "Effect": "Allow",
+                    "Action": [
+                        "elasticloadbalancing:AddTags",
+                        "elasticloadbalancing:RemoveTags",
+                        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                        "elasticloadbalancing:ModifyCapacityReservation",
+                        "elasticloadbalancing:ModifyIpPools",
+                        "elasticloadbalancing:SetIpAddressType",
+                        "elasticloadbalancing:SetSecurityGroups",
+                        "elasticloadbalancing:SetSubnets",
+                        "elasticloadbalancing:DeleteLoadBalancer",
+                        "elasticloadbalancing:ModifyTargetGroup",
+                        "elasticloadbalancing:ModifyTargetGroupAttributes",
+                        "elasticloadbalancing:DeleteTargetGroup",
+                        "ec2:CreateTags",
+                        "ec2:DeleteTags",
+                        "ec2:DeleteSecurityGroup",
+                    ],
+                    "Resource": "*",
+                    "Condition": owned,
+                },
+                {
+                    "Sid": "ListenersRulesTargets",
+                    "Effect": "Allow",
+                    "Action": [
+                        "elasticloadbalancing:CreateListener",
+                        "elasticloadbalancing:DeleteListener",
+                        "elasticloadbalancing:ModifyListener",
+                        "elasticloadbalancing:ModifyListenerAttributes",
+                        "elasticloadbalancing:AddListenerCertificates",
+                        "elasticloadbalancing:RemoveListenerCertificates",
+                        "elasticloadbalancing:CreateRule",
+                        "elasticloadbalancing:DeleteRule",
+                        "elasticloadbalancing:ModifyRule",
+                        "elasticloadbalancing:SetRulePriorities",
+                        "elasticloadbalancing:SetWebAcl",
+                        "elasticloadbalancing:RegisterTargets",
+                        "elasticloadbalancing:DeregisterTargets",
+                    ],
+                    "Resource": [
+                        f"{elb}:loadbalancer/*",
+                        f"{elb}:listener/*",
+                        f"{elb}:listener-rule/*",
+                        f"{elb}:targetgroup/*/*",
+                    ],
+                },
+                {
+                    # Its own frontend security groups, and the ingress rules it
+                    # adds to the node/cluster security groups for NLB targets.
+                    "Sid": "SecurityGroups",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ec2:CreateSecurityGroup",
+                        "ec2:AuthorizeSecurityGroupIngress",
+                        "ec2:RevokeSecurityGroupIngress",
+                    ],
+                    "Resource": "*",
+                },
+            ],
+        }
+    )
+
+
+def kubeconfig_of(
+    cluster_name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    ca_data: pulumi.Input[str],
+    region: str,
+    role_arn: str,
+) -> pulumi.Output[str]:
+    """Deployer kubeconfig using the `aws eks get-token` exec plugin (static tokens expire in ~15 minutes)."""
+    return pulumi.Output.secret(
+        pulumi.Output.json_dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+                ],
+                "users": [
+                    {
+                        "name": "deployer",
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "aws",
+                                "args": [
+                                    "eks",
+                                    "get-token",
+                                    "--cluster-name",
+                                    cluster_name,
+                                    "--region",
+                                    region,
+                                    "--role-arn",
+                                    role_arn,
+                                    "--output",
+                                    "json",
+                                ],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+                "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": "deployer"}}],
+                "current-context": cluster_name,
+            }
+        )
+    )
+
+
 class EksCluster(pulumi.ComponentResource):
+    """One EKS cluster with its node groups, add-ons, controllers and Kubernetes provider."""
+
     handle: ClusterHandle
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Eks", name, None, opts)
-        raise NotImplementedError("EksCluster")
+        spec, c, net = args.spec, args.cluster, args.network
+        meta = spec.fleet
+        names = cluster_names(meta.name, c.name)
+        deployer, versions = meta.deployers.aws, spec.addons.eks
+        ca_pin, lbc_pin = spec.addons.cluster_autoscaler, spec.addons.aws_load_balancer_controller
+        if deployer is None or versions is None or ca_pin is None or lbc_pin is None:  # pragma: no cover
+            raise ValueError("config validation requires fleet.deployers.aws and the EKS add-ons with EKS clusters")
+        deployer_role = deployer.role_arn
+        partition = partition_of(deployer_role)
+        tags = fleet_tags(meta)
+        aws_opts = pulumi.ResourceOptions(parent=self, provider=net.provider)
+
+        def opts_with(**kwargs: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(aws_opts, pulumi.ResourceOptions(**kwargs))
+
+        def managed(policy: str) -> str:
+            return f"arn:{partition}:iam::aws:policy/{policy}"
+
+        # ---- IAM: control plane and nodes
+        cluster_role = self._role(f"{name}-cluster-role", names, "cluster", "eks.amazonaws.com", tags, aws_opts)
+        cluster_attach = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-role-eks",
+            role=cluster_role.name,
+            policy_arn=managed("AmazonEKSClusterPolicy"),
+            opts=aws_opts,
+        )
+        node_role = self._role(f"{name}-node-role", names, "node", "ec2.amazonaws.com", tags, aws_opts)
+        # The CNI policy stays on the node role: aws-node must assign pod IPs
+        # before the Pod Identity agent (itself a pod) can run.
+        node_attach = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-role-{slug}", role=node_role.name, policy_arn=managed(policy), opts=aws_opts
+            )
+            for slug, policy in (
+                ("worker", "AmazonEKSWorkerNodePolicy"),
+                ("cni", "AmazonEKS_CNI_Policy"),
+                ("ecr", "AmazonEC2ContainerRegistryPullOnly"),
+            )
+        ]
+
+        # ---- Secrets encryption
+        key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"EKS secrets encryption for {names.physical}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=protected(meta, aws_opts),
+        )
+        aws.kms.Alias(
+            f"{name}-secrets-key-alias",
+            name=f"alias/{names.physical}-eks-secrets",
+            target_key_id=key.key_id,
+            opts=aws_opts,
+        )
+        # The default key policy delegates to IAM: the cluster role needs these
+        # to wrap secrets (AmazonEKSClusterPolicy has no KMS permissions).
+        cluster_kms = aws.iam.RolePolicy(
+            f"{name}-cluster-role-kms",
+            role=cluster_role.name,
+            name="secrets-encryption",
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                            "Resource": key.arn,
+                        }
+                    ],
+                }
+            ),
+            opts=aws_opts,
+        )
+
+        # EKS would create this group itself, untagged and never expiring.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{names.physical}/cluster",
+            retention_in_days=LOG_RETENTION_DAYS,
+            deletion_protection_enabled=meta.protect,
+            tags=tags,
+            opts=aws_opts,
+        )
+
+        # ---- Control plane
+        vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
+            "subnet_ids": net.private_subnet_ids,
+            "endpoint_private_access": True,
+            "endpoint_public_access": True,
+            "public_access_cidrs": args.api_allow_list,
+        }
+        access_config: aws.eks.ClusterAccessConfigArgsDict = {
+            "authentication_mode": "API",
+            # The deployer gets admin through its own access entry below; the
+            # creator's implicit entry would collide with it when they are the same role.
+            "bootstrap_cluster_creator_admin_permissions": False,
+        }
+        encryption_config: aws.eks.ClusterEncryptionConfigArgsDict = {
+            "provider": {"key_arn": key.arn},
+            "resources": ["secrets"],
+        }
+        network_config: aws.eks.ClusterKubernetesNetworkConfigArgsDict = {
+            "ip_family": "ipv4",
+            "service_ipv4_cidr": c.network.service_cidr,
+        }
+        # STANDARD would upgrade the control plane at the end of standard
+        # support, behind Pulumi's back; EXTENDED keeps the pinned version.
+        upgrade_policy: aws.eks.ClusterUpgradePolicyArgsDict = {"support_type": "EXTENDED"}
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=names.physical,
+            version=c.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=vpc_config,
+            access_config=access_config,
+            encryption_config=encryption_config,
+            kubernetes_network_config=network_config,
+            upgrade_policy=upgrade_policy,
+            enabled_cluster_log_types=LOG_TYPES,
+            # The managed add-ons below are the only copies: no self-managed
+            # vpc-cni/kube-proxy/coredns for them to conflict with.
+            bootstrap_self_managed_addons=False,
+            deletion_protection=meta.protect,
+            tags=tags,
+            opts=protected(
+                meta,
+                opts_with(
+                    custom_timeouts=CLUSTER_TIMEOUTS,
+                    # The role must hold its policies before the create (and
+                    # keep them until the delete finishes).
+                    depends_on=[cluster_attach, cluster_kms, log_group],
+                ),
+            ),
+        )
+
+        # ---- Deployer access (API authentication mode)
+        access_entry = aws.eks.AccessEntry(
+            f"{name}-deployer-access",
+            cluster_name=cluster.name,
+            principal_arn=deployer_role,
+            type="STANDARD",
+            tags=tags,
+            opts=aws_opts,
+        )
+        access_scope: aws.eks.AccessPolicyAssociationAccessScopeArgsDict = {"type": "cluster"}
+        admin = aws.eks.AccessPolicyAssociation(
+            f"{name}-deployer-admin",
+            cluster_name=cluster.name,
+            principal_arn=access_entry.principal_arn,
+            policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            access_scope=access_scope,
+            opts=aws_opts,
+        )
+
+        # ---- Add-ons before nodes: networking and the Pod Identity agent
+        def addon(addon_name: str, version: str, **kwargs: Any) -> aws.eks.Addon:
+            depends_on = kwargs.pop("depends_on", [])
+            return aws.eks.Addon(
+                f"{name}-addon-{addon_name}",
+                cluster_name=cluster.name,
+                addon_name=addon_name,
+                addon_version=version,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=tags,
+                opts=opts_with(custom_timeouts=ADDON_TIMEOUTS, depends_on=depends_on),
+                **kwargs,
+            )
+
+        vpc_cni = addon("vpc-cni", versions.vpc_cni)
+        kube_proxy = addon("kube-proxy", versions.kube_proxy)
+        pod_identity = addon("eks-pod-identity-agent", versions.pod_identity_agent)
+
+        # ---- Managed node groups
+        node_groups = [
+            self._node_group(
+                name,
+                pool,
+                cluster,
+                node_role,
+                net,
+                tags,
+                opts_with(
+                    custom_timeouts=NODE_POOL_TIMEOUTS,
+                    # The autoscaler owns the desired size after creation.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                    # Nodes join only with their policies, networking add-ons
+                    # and a NAT route to pull images.
+                    depends_on=[*node_attach, vpc_cni, kube_proxy, pod_identity, *net.egress_ready],
+                ),
+            )
+            for pool in c.node_pools
+        ]
+
+        # ---- Add-ons after nodes: their Deployments need somewhere to run
+        coredns = addon("coredns", versions.coredns, depends_on=node_groups)
+        ebs_role = self._role(
+            f"{name}-ebs-csi-role",
+            names,
+            "ebs-csi",
+            "pods.eks.amazonaws.com",
+            tags,
+            aws_opts,
+            (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT),
+        )
+        ebs_attach = aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi-role-policy",
+            role=ebs_role.name,
+            policy_arn=managed("service-role/AmazonEBSCSIDriverPolicy"),
+            opts=aws_opts,
+        )
+        ebs_identity: aws.eks.AddonPodIdentityAssociationArgsDict = {
+            "role_arn": ebs_role.arn,
+            "service_account": EBS_CSI_SERVICE_ACCOUNT,
+        }
+        ebs_csi = addon(
+            "aws-ebs-csi-driver",
+            versions.ebs_csi_driver,
+            pod_identity_associations=[ebs_identity],
+            depends_on=[*node_groups, pod_identity, ebs_attach],
+        )
+
+        # ---- Kubernetes provider
+        ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
+        kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, c.region, deployer_role)
+        provider = k8s.Provider(
+            names.k8s_provider,
+            kubeconfig=kubeconfig,
+            # A changed kubeconfig (deployer role, exec args) updates the
+            # provider instead of replacing it and every object in the cluster.
+            cluster_identifier=names.cluster_identifier,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+
+        # New EKS clusters have no default StorageClass; stateful mesh parts need one.
+        k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={
+                "name": "gp3",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "fsType": "ext4"},
+            # Bind in the zone the pod is scheduled to (EBS volumes are zonal).
+            volume_binding_mode="WaitForFirstConsumer",
+            reclaim_policy="Delete",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[ebs_csi, admin])),
+        )
+
+        # ---- Cluster Autoscaler (IAM via Pod Identity)
+        autoscaler_role = self._pod_role(
+            name, names, "autoscaler", autoscaler_policy(names.physical), tags, aws_opts, AUTOSCALER_SERVICE_ACCOUNT
+        )
+        autoscaler_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-autoscaler-identity",
+            cluster_name=cluster.name,
+            namespace=KUBE_SYSTEM,
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
+            role_arn=autoscaler_role.arn,
+            tags=tags,
+            opts=opts_with(depends_on=[pod_identity]),
+        )
+        k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            name="cluster-autoscaler",
+            chart=ca_pin.chart,
+            version=ca_pin.version,
+            repository_opts={"repo": ca_pin.repository},
+            namespace=KUBE_SYSTEM,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=HELM_TIMEOUT_SECONDS,
+            values={
+                "fullnameOverride": "cluster-autoscaler",
+                "cloudProvider": "aws",
+                "awsRegion": c.region,
+                "autoDiscovery": {
+                    "clusterName": cluster.name,
+                    # Managed node groups tag their ASGs with both keys.
+                    "tags": [
+                        "k8s.io/cluster-autoscaler/enabled",
+                        cluster.name.apply(lambda n: f"k8s.io/cluster-autoscaler/{n}"),
+                    ],
+                },
+                "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
+                "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
+            },
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, admin, autoscaler_identity])
+            ),
+        )
+
+        # ---- AWS Load Balancer Controller (IAM via Pod Identity)
+        lbc_role = self._pod_role(
+            name,
+            names,
+            "lb-controller",
+            lb_controller_policy(names.physical, partition, c.region, c.account_id),
+            tags,
+            aws_opts,
+            LB_CONTROLLER_SERVICE_ACCOUNT,
+        )
+        lbc_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-lb-controller-identity",
+            cluster_name=cluster.name,
+            namespace=KUBE_SYSTEM,
+            service_account=LB_CONTROLLER_SERVICE_ACCOUNT,
+            role_arn=lbc_role.arn,
+            tags=tags,
+            opts=opts_with(depends_on=[pod_identity]),
+        )
+        lb_controller = k8s.helm.v3.Release(
+            f"{name}-lb-controller",
+            name="aws-load-balancer-controller",
+            chart=lbc_pin.chart,
+            version=lbc_pin.version,
+            repository_opts={"repo": lbc_pin.repository},
+            namespace=KUBE_SYSTEM,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=HELM_TIMEOUT_SECONDS,
+            values={
+                "clusterName": cluster.name,
+                # Given explicitly: IMDS is not reachable from pods on nodes
+                # with a hop limit of 1, and the controller would guess them there.
+                "region": c.region,
+                "vpcId": net.vpc_id,
+                "serviceAccount": {"create": True, "name": LB_CONTROLLER_SERVICE_ACCOUNT},
+            },
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, lbc_identity])
+            ),
+        )
+
+        join = ",".join
+        self.handle = ClusterHandle(
+            name=c.name,
+            cloud="aws",
+            region=c.region,
+            names=names,
+            provider=provider,
+            api_endpoint=cluster.endpoint,
+            ca_pem=ca_data.apply(lambda data: base64.b64decode(data).decode()),
+            kubeconfig=kubeconfig,
+            node_cidr=c.network.node_cidr,
+            pod_cidr=c.network.pod_cidr,
+            service_cidr=c.network.service_cidr,
+            egress_cidrs=net.egress_cidrs,
+            protected=meta.protect,
+            ready=[*node_groups, coredns, admin, lb_controller],
+            load_balancer_annotations={
+                "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+                # One allocation per subnet, in the same order: the controller
+                # rejects a count that differs from the NLB's subnets.
+                "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
+                "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
+            },
+        )
+        self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
+
+    def _role(
+        self,
+        resource_name: str,
+        names: ClusterNames,
+        purpose: str,
+        service: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        pod: tuple[str, str] | None = None,
+    ) -> aws.iam.Role:
+        return aws.iam.Role(
+            resource_name,
+            # IAM role names are account-wide: fleet-qualified like the cluster.
+            name=f"{names.physical}-{purpose}",
+            assume_role_policy=assume_role_policy(service, pod, names.physical),
+            tags=tags,
+            opts=opts,
+        )
+
+    def _pod_role(
+        self,
+        name: str,
+        names: ClusterNames,
+        purpose: str,
+        policy: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        service_account: str,
+    ) -> aws.iam.Role:
+        role = self._role(
+            f"{name}-{purpose}-role",
+            names,
+            purpose,
+            "pods.eks.amazonaws.com",
+            tags,
+            opts,
+            (KUBE_SYSTEM, service_account),
+        )
+        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=opts)
+        return role
+
+    def _node_group(
+        self,
+        name: str,
+        pool: NodePool,
+        cluster: aws.eks.Cluster,
+        node_role: aws.iam.Role,
+        net: AwsNetwork,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> aws.eks.NodeGroup:
+        scaling: aws.eks.NodeGroupScalingConfigArgsDict = {
+            "min_size": pool.min_size,
+            "max_size": pool.max_size,
+            "desired_size": pool.min_size,
+        }
+        update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
+        return aws.eks.NodeGroup(
+            f"{name}-nodes-{pool.name}",
+            cluster_name=cluster.name,
+            node_group_name=pool.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=net.private_subnet_ids,
+            # Nodes follow the control-plane version from config.
+            version=cluster.version,
+            ami_type=ami_type(pool.machine_type),
+            capacity_type="ON_DEMAND",
+            instance_types=[pool.machine_type],
+            disk_size=pool.disk_size_gb,
+            labels=pool.labels,
+            scaling_config=scaling,
+            update_config=update,
+            tags=tags,
+            opts=opts,
+        )

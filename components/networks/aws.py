@@ -1,12 +1,62 @@
-"""Aws network of one cluster. (STUB: issue 3 fills this in.)"""
+"""The AWS network of one EKS cluster: its account's provider, VPC, subnets, NAT and static addresses.
+
+Created before any cluster: the NAT gateways' Elastic IPs are the cluster's
+egress, which every API allow-list of the fleet (this cluster's included)
+admits. The east-west gateway's Elastic IPs live here too, so the mesh's
+public addresses survive a cluster re-create and are known before it.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
+from components.common import fleet_tags, protected
 from components.config import AwsCluster, FleetSpec
+from components.naming import cluster_names
+
+#: The smallest subnet AWS accepts.
+MIN_SUBNET_PREFIX = 28
+
+
+@dataclass(frozen=True)
+class ZoneSubnets:
+    """The address ranges of one availability zone."""
+
+    zone: str
+    #: Nodes and (VPC CNI) pods: the large range.
+    private: str
+    #: NAT gateways and internet-facing NLBs only: a small range.
+    public: str
+
+
+def subnet_layout(node_cidr: str, zones: list[str]) -> list[ZoneSubnets]:
+    """Split the VPC range into one private and one public subnet per zone.
+
+    The VPC is cut into the smallest power of two of equal blocks that holds
+    one block per zone plus one spare: each zone gets a whole block as its
+    private subnet (VPC CNI gives every pod a VPC address, so nodes need the
+    room), and the spare block is cut again into the public subnets. A /16
+    over three zones gives three /18 private and three /20 public subnets.
+    The layout depends on the number of zones: changing it re-cuts the VPC
+    (every subnet is replaced), so choose the zones when creating the cluster.
+    """
+    vpc = ipaddress.IPv4Network(node_cidr)
+    count = len(zones)
+    private_bits = math.ceil(math.log2(count + 1))
+    public_bits = math.ceil(math.log2(count))
+    blocks = list(vpc.subnets(prefixlen_diff=private_bits))
+    publics = list(blocks[-1].subnets(prefixlen_diff=public_bits))
+    if publics[0].prefixlen > MIN_SUBNET_PREFIX:
+        raise ValueError(
+            f"nodeCidr {node_cidr} is too small for {count} zones: public subnets would be "
+            f"/{publics[0].prefixlen}, AWS needs at least /{MIN_SUBNET_PREFIX}; use a /16 to /20"
+        )
+    return [ZoneSubnets(zone, str(blocks[i]), str(publics[i])) for i, zone in enumerate(zones)]
 
 
 @dataclass(frozen=True)
@@ -16,9 +66,149 @@ class AwsNetworkArgs:
 
 
 class AwsNetwork(pulumi.ComponentResource):
-    #: Static egress addresses (created before any cluster).
+    """VPC, subnets, NAT with static egress and the east-west gateway's static addresses."""
+
+    #: The cluster's account and region; every AWS resource of the cluster uses it.
+    provider: aws.Provider
+    vpc_id: pulumi.Output[str]
+    #: Private subnet ids in zone order (nodes, control-plane ENIs).
+    private_subnet_ids: pulumi.Output[list[str]]
+    #: Public subnet ids in zone order (NAT, internet-facing NLBs).
+    public_subnet_ids: pulumi.Output[list[str]]
+    #: Static egress addresses (created before any cluster), as /32 CIDRs.
     egress_cidrs: pulumi.Output[list[str]]
+    #: Elastic IP allocation ids for the east-west gateway NLB, one per public subnet, zone order.
+    gateway_allocation_ids: pulumi.Output[list[str]]
+    #: The same addresses, as IPs.
+    gateway_addresses: pulumi.Output[list[str]]
+    #: What nodes need before they boot: private routes through the NAT gateways.
+    egress_ready: list[pulumi.Resource]
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:network:Aws", name, None, opts)
-        raise NotImplementedError("AwsNetwork")
+        c = args.cluster
+        meta = args.spec.fleet
+        physical = cluster_names(meta.name, c.name).physical
+        tags = fleet_tags(meta)
+        layout = subnet_layout(c.network.node_cidr, list(c.zones))
+
+        # allowed_account_ids makes a wrong ambient credential fail before any
+        # call instead of building the cluster in someone else's account.
+        self.provider = aws.Provider(
+            f"{name}-provider",
+            region=c.region,
+            allowed_account_ids=[c.account_id],
+            default_tags={"tags": tags},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        keep = protected(meta, child)
+
+        def named(suffix: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+            return {**tags, "Name": f"{physical}-{suffix}", **(extra or {})}
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=c.network.node_cidr,
+            # EKS nodes register by private DNS name; both flags are required.
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=named("vpc"),
+            opts=keep,
+        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=named("igw"), opts=child)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags=named("public"),
+            opts=child,
+        )
+
+        # The Load Balancer Controller picks subnets by these role tags; the
+        # cluster tag keeps other clusters' controllers off them.
+        cluster_tag = {f"kubernetes.io/cluster/{physical}": "shared"}
+        private_ids: list[pulumi.Output[str]] = []
+        public_ids: list[pulumi.Output[str]] = []
+        egress_ips: list[pulumi.Output[str]] = []
+        gateway_ids: list[pulumi.Output[str]] = []
+        gateway_ips: list[pulumi.Output[str]] = []
+        self.egress_ready = []
+        for z in layout:
+            public = aws.ec2.Subnet(
+                f"{name}-public-{z.zone}",
+                vpc_id=vpc.id,
+                cidr_block=z.public,
+                availability_zone=z.zone,
+                # Nothing but NAT and NLBs lives here; no instance gets a public IP.
+                map_public_ip_on_launch=False,
+                tags=named(f"public-{z.zone}", {"kubernetes.io/role/elb": "1", **cluster_tag}),
+                opts=keep,
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{z.zone}",
+                vpc_id=vpc.id,
+                cidr_block=z.private,
+                availability_zone=z.zone,
+                tags=named(f"private-{z.zone}", {"kubernetes.io/role/internal-elb": "1", **cluster_tag}),
+                opts=keep,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{z.zone}", subnet_id=public.id, route_table_id=public_rt.id, opts=child
+            )
+            # One NAT per zone: a zone outage must not cut the others' egress,
+            # and no cross-zone data charges.
+            egress_eip = aws.ec2.Eip(
+                f"{name}-egress-{z.zone}",
+                domain="vpc",
+                tags=named(f"egress-{z.zone}"),
+                opts=keep,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{z.zone}",
+                allocation_id=egress_eip.allocation_id,
+                subnet_id=public.id,
+                connectivity_type="public",
+                tags=named(f"nat-{z.zone}"),
+                # A NAT gateway needs the internet gateway attached first.
+                opts=protected(meta, pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[igw])),
+            )
+            private_rt = aws.ec2.RouteTable(
+                f"{name}-private-rt-{z.zone}",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags=named(f"private-{z.zone}"),
+                opts=child,
+            )
+            self.egress_ready.append(
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-private-{z.zone}", subnet_id=private.id, route_table_id=private_rt.id, opts=child
+                )
+            )
+            # Static addresses for the east-west gateway NLB (one per public
+            # subnet: the controller needs exactly one allocation per subnet).
+            gateway_eip = aws.ec2.Eip(
+                f"{name}-gateway-{z.zone}",
+                domain="vpc",
+                tags=named(f"gateway-{z.zone}"),
+                opts=keep,
+            )
+            private_ids.append(private.id)
+            public_ids.append(public.id)
+            egress_ips.append(egress_eip.public_ip)
+            gateway_ids.append(gateway_eip.allocation_id)
+            gateway_ips.append(gateway_eip.public_ip)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
+        self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
+        self.egress_cidrs = pulumi.Output.all(*egress_ips).apply(lambda ips: [f"{ip}/32" for ip in ips])
+        self.gateway_allocation_ids = pulumi.Output.all(*gateway_ids).apply(list)
+        self.gateway_addresses = pulumi.Output.all(*gateway_ips).apply(list)
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "egressCidrs": self.egress_cidrs,
+                "gatewayAddresses": self.gateway_addresses,
+            }
+        )
