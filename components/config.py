@@ -1092,10 +1092,12 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
 
 
 def validate(spec: FleetSpec) -> Iterable[Problem]:
-    # Trust rules parse certificates; they live beside the trust component.
+    # These rules reuse certificate parsing and network arithmetic; they live
+    # beside the components they check (imported here to avoid a cycle).
+    from components.network_rules import NETWORK_RULES
     from components.trust_rules import TRUST_RULES
 
-    for rule in (*RULES, *TRUST_RULES):
+    for rule in (*RULES, *NETWORK_RULES, *TRUST_RULES):
         yield from rule(spec)
 
 

@@ -83,6 +83,8 @@ class ClusterNames:
             "reader token secret name": reader_token_name(self.mesh_cluster),
             "egress address name": self.child("egress", "99"),
             "node role name": self.child("node", "role"),
+            # IAM role names are account-wide, at most 64 characters.
+            "longest EKS IAM role name": f"{self.physical}-lb-controller",
         }
 
 
