@@ -1,13 +1,504 @@
-"""Istio multi-primary on different networks. (STUB: issue 5 fills this in.)"""
+"""Istio multi-primary on different networks, sidecar or ambient, with canary revisions.
+
+Per cluster, in order: namespace `istio-system` labelled with the cluster's
+mesh network; secret `cacerts` (the cluster's intermediate CA under the
+fleet root); Helm releases `base` -> one `istiod` per installed revision ->
+the data plane (sidecar: the east-west gateway and the `cross-network-gateway`
+Gateway; ambient: `istio-cni`, `ztunnel` and the `istio-east-west` Gateway).
+Per ordered pair (A reads B): a reader token in B and the remote secret
+`istio-remote-secret-<B>` in A. Everything is declarative (no istioctl); the
+procedure for upgrades is docs/istio.md.
+
+Revisions: every istiod is revisioned (`1-30-3`), so versions can sit side by
+side. `mesh.stableRevision` is the one data-plane pointer: the revision tag
+(`default`), `base`'s `defaultRevision`, the east-west gateway, ztunnel and
+istio-cni all follow it. Moving it changes nothing else.
+"""
 
 from __future__ import annotations
 
-import pulumi
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.config import MeshSpec
+from components.handle import ClusterHandle
 from components.mesh import MeshArgs
+from components.naming import pair_names, revision_of
+
+NAMESPACE = "istio-system"
+NETWORK_LABEL = "topology.istio.io/network"
+
+#: The revision tag whose objects (MutatingWebhookConfiguration
+#: `istio-revision-tag-default`, Service `istiod-revision-tag-default`) the
+#: stable istiod renders. `default` is the tag that also serves namespaces
+#: labelled `istio-injection=enabled` and pods labelled
+#: `sidecar.istio.io/inject=true`, which is how the multicluster docs enable
+#: injection; istiod also takes "the revision the default tag points at" as
+#: the one that programs unlabelled (e.g. east-west) Gateways.
+STABLE_TAG = "default"
+
+#: Service account the `base` chart creates for peers' control planes.
+READER_SERVICE_ACCOUNT = "istio-reader-service-account"
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+
+#: What istioctl create-remote-secret puts on a remote secret; istiod's
+#: secret controller selects on the label and takes each data key as a
+#: cluster id.
+REMOTE_SECRET_LABEL = {"istio/multiCluster": "true"}
+REMOTE_SECRET_CLUSTER_ANNOTATION = "networking.istio.io/cluster"
+
+#: Release names. The east-west gateway's release name is also the chart's
+#: default for `app`/`istio` labels (`istio: eastwestgateway` after the
+#: chart trims `istio-`); the labels are set explicitly as well.
+BASE_RELEASE = "istio-base"
+EASTWEST_RELEASE = "istio-eastwestgateway"
+CNI_RELEASE = "istio-cni"
+ZTUNNEL_RELEASE = "ztunnel"
+EASTWEST_SELECTOR = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}
+
+#: Multi-primary needs only these on the east-west gateway: the status port
+#: (health checks of the load balancer) and the mTLS passthrough port that
+#: carries cross-network service traffic. 15012 (istiod XDS) and 15017
+#: (webhooks) serve primary-remote only and stay closed.
+EASTWEST_PORTS = (("status-port", 15021), ("tls", 15443))
+#: Ambient east-west traffic is HBONE (mTLS over HTTP CONNECT).
+HBONE_PORT = 15008
+
+#: Helm charts of the Istio repository (published names).
+CHARTS = {"base": "base", "istiod": "istiod", "gateway": "gateway", "cni": "cni", "ztunnel": "ztunnel"}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One installed Istio control plane."""
+
+    version: str
+    #: `1-30-3`: istiod's `revision` value, part of its object names.
+    name: str
+    stable: bool
+
+
+def revisions(mesh: MeshSpec) -> list[Revision]:
+    """Installed revisions, oldest first as listed; exactly one is stable."""
+    return [Revision(version=v, name=revision_of(v), stable=v == mesh.stable_version) for v in mesh.installed_versions]
+
+
+# --------------------------------------------------------------------------
+# Chart values (pure functions, tested directly)
+
+
+def base_values(mesh: MeshSpec) -> dict[str, Any]:
+    # With only revisioned istiods there is no Service `istiod`: the default
+    # validating webhook must call the stable revision's `istiod-<rev>`.
+    return {"defaultRevision": revision_of(mesh.stable_version)}
+
+
+def istiod_values(mesh: MeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "revision": revision.name,
+        # The tag objects live in exactly one release: the stable one.
+        "revisionTags": [STABLE_TAG] if revision.stable else [],
+        "global": {
+            "meshID": mesh.mesh_id,
+            "multiCluster": {"clusterName": cluster.names.mesh_cluster},
+            "network": cluster.names.mesh_network,
+        },
+        # `meshConfig.trustDomain` is the real key (`global.trustDomain` is
+        # silently ignored by the chart).
+        "meshConfig": {"trustDomain": mesh.trust_domain},
+    }
+    if mesh.mode == "ambient":
+        values["profile"] = "ambient"
+        # Top-level `env` (not `pilot.env`): both render, only this passes
+        # the values check. Without it istiod registers no `istio-east-west`
+        # GatewayClass and keeps ambient traffic in-network.
+        values["env"] = {"AMBIENT_ENABLE_MULTI_NETWORK": "true"}
+    return values
+
+
+def eastwest_gateway_values(
+    cluster: ClusterHandle, revision: Revision, source_ranges: pulumi.Input[list[str]]
+) -> dict[str, Any]:
+    """Values of the sidecar-mode east-west gateway (chart `gateway`).
+
+    The chart's `networkGateway` is deliberately NOT set: with it the chart
+    ignores `service.ports` and always exposes 15021, 15443, 15012 and 15017.
+    Everything else `networkGateway` does is set here explicitly, so the
+    gateway is the same network gateway with only the ports multi-primary
+    needs: the `topology.istio.io/network` label on pods and Service (istiod
+    finds a network's gateway by that Service label) and the proxy env
+    `ISTIO_META_REQUESTED_NETWORK_VIEW`.
+    """
+    network = cluster.names.mesh_network
+    return {
+        "name": EASTWEST_RELEASE,
+        # Injected by the stable revision; moves when the tag moves.
+        "revision": revision.name,
+        "labels": {**EASTWEST_SELECTOR, NETWORK_LABEL: network},
+        "env": {"ISTIO_META_REQUESTED_NETWORK_VIEW": network},
+        "service": {
+            "type": "LoadBalancer",
+            "ports": [
+                {"name": name, "port": port, "protocol": "TCP", "targetPort": port} for name, port in EASTWEST_PORTS
+            ],
+            # Peers' egress only: the same allow-list function as the API servers.
+            "loadBalancerSourceRanges": source_ranges,
+            # EKS: AWS Load Balancer Controller NLB (internet-facing, target
+            # type ip, static EIPs); empty elsewhere.
+            "annotations": dict(cluster.load_balancer_annotations),
+        },
+    }
+
+
+def cni_values(cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
+    values: dict[str, Any] = {"profile": "ambient", "revision": revision.name}
+    if cluster.platform:
+        values["platform"] = cluster.platform
+    return values
+
+
+def ztunnel_values(cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
+    # The ztunnel chart flattens `global.*`, but only the top-level keys pass
+    # the values check. `revision` points ztunnel's CA/XDS at istiod-<rev>.
+    values: dict[str, Any] = {
+        "profile": "ambient",
+        "revision": revision.name,
+        "network": cluster.names.mesh_network,
+        "multiCluster": {"clusterName": cluster.names.mesh_cluster},
+    }
+    if cluster.platform:
+        values["platform"] = cluster.platform
+    return values
+
+
+def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
+    """The kubeconfig istioctl create-remote-secret writes (bearer-token auth)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem.encode()).decode(),
+                },
+            }
+        ],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+        "current-context": cluster,
+        "users": [{"name": cluster, "user": {"token": token}}],
+    }
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+
+
+def _token_of(data: Mapping[str, str] | None) -> str:
+    return base64.b64decode((data or {}).get("token", "")).decode()
+
+
+# --------------------------------------------------------------------------
+# The component
+
+
+@dataclass
+class _ClusterPlane:
+    """What one cluster's install exposes to the pairwise step."""
+
+    handle: ClusterHandle
+    namespace: k8s.core.v1.Namespace
+    base: k8s.helm.v3.Release
 
 
 class IstioMesh(pulumi.ComponentResource):
+    """One Istio mesh across every cluster of the fleet."""
+
     def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:mesh:Istio", name, None, opts)
-        self.register_outputs({})
+        mesh = args.spec.mesh
+        revs = revisions(mesh)
+        stable = next(r for r in revs if r.stable)
+
+        planes = {c.name: self._install_cluster(args, c, revs, stable) for c in args.clusters}
+
+        # Per ordered pair (A reads B). Depends on B's `base` (the reader
+        # service account) through the token, and on A's namespace only:
+        # never on gateways or istiods, so a slow cluster delays nothing else.
+        self.remote_secrets: list[str] = []
+        for a in args.clusters:
+            for b in args.clusters:
+                if a.name != b.name:
+                    self._pair(planes[a.name], planes[b.name])
+                    self.remote_secrets.append(f"{a.name}/{pair_names(a.name, b.name).remote_secret}")
+
+        self.revisions = [r.name for r in revs]
+        self.stable_revision = stable.name
+        self.register_outputs(
+            {
+                "revisions": self.revisions,
+                "stableRevision": self.stable_revision,
+                "remoteSecrets": self.remote_secrets,
+            }
+        )
+
+    # ---------------------------------------------------------------- helpers
+
+    def _opts(self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*cluster.ready, *depends_on])
+
+    def _release(
+        self,
+        cluster: ClusterHandle,
+        child: str,
+        *,
+        release: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        namespace: k8s.core.v1.Namespace,
+        repository: str,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> k8s.helm.v3.Release:
+        return k8s.helm.v3.Release(
+            cluster.names.child(child),
+            name=release,
+            chart=chart,
+            version=version,
+            repository_opts={"repo": repository},
+            namespace=namespace.metadata.name,
+            values=dict(values),
+            # A failed install or upgrade is rolled back and its new objects
+            # removed: never a half-installed control plane.
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=self._opts(cluster, depends_on),
+        )
+
+    # ------------------------------------------------------------ per cluster
+
+    def _install_cluster(
+        self, args: MeshArgs, cluster: ClusterHandle, revs: list[Revision], stable: Revision
+    ) -> _ClusterPlane:
+        mesh = args.spec.mesh
+        repo = mesh.repository
+        network = cluster.names.mesh_network
+
+        # Sidecars take their network from this label's value via injection;
+        # ambient istiod reads its own network from it.
+        namespace = k8s.core.v1.Namespace(
+            cluster.names.child("istio", "namespace"),
+            metadata={"name": NAMESPACE, "labels": {NETWORK_LABEL: network}},
+            opts=self._opts(cluster),
+        )
+
+        ca = args.trust.for_cluster(cluster.name)
+        # istiod reads these four keys at start to act as an intermediate of
+        # the fleet root; root-cert.pem is the whole bundle so a root
+        # rotation (two roots) is trusted everywhere.
+        plugin_ca: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(ca.cert_pem, ca.key_pem, ca.bundle_pem, ca.chain_pem).apply(
+                lambda v: {"ca-cert.pem": v[0], "ca-key.pem": v[1], "root-cert.pem": v[2], "cert-chain.pem": v[3]}
+            )
+        )
+        cacerts = k8s.core.v1.Secret(
+            cluster.names.child("istio", "cacerts"),
+            metadata={"name": "cacerts", "namespace": namespace.metadata.name},
+            string_data=plugin_ca,
+            opts=self._opts(cluster, ca.resources),
+        )
+
+        # CRDs and the reader service account. Follows the newest version
+        # (CRDs are backwards compatible); its validator follows the tag.
+        base = self._release(
+            cluster,
+            "istio-base",
+            release=BASE_RELEASE,
+            chart=CHARTS["base"],
+            version=mesh.version,
+            values=base_values(mesh),
+            namespace=namespace,
+            repository=repo,
+        )
+
+        istiods: dict[str, k8s.helm.v3.Release] = {}
+        for rev in [r for r in revs if not r.stable] + [stable]:
+            # The stable release waits for every other revision: when the tag
+            # moves, the release losing it is upgraded (tag objects removed)
+            # before the one gaining it renders them, or Helm would refuse
+            # objects owned by another release.
+            others = list(istiods.values()) if rev.stable else []
+            istiods[rev.name] = self._release(
+                cluster,
+                f"istiod-{rev.name}",
+                release=f"istiod-{rev.name}",
+                chart=CHARTS["istiod"],
+                version=rev.version,
+                values=istiod_values(mesh, cluster, rev),
+                namespace=namespace,
+                repository=repo,
+                depends_on=[cacerts, base, *others],
+            )
+        stable_istiod = istiods[stable.name]
+
+        if mesh.mode == "sidecar":
+            self._sidecar_data_plane(args, cluster, stable, namespace, base, stable_istiod)
+        else:
+            self._ambient_data_plane(args, cluster, stable, namespace, stable_istiod)
+        return _ClusterPlane(handle=cluster, namespace=namespace, base=base)
+
+    def _sidecar_data_plane(
+        self,
+        args: MeshArgs,
+        cluster: ClusterHandle,
+        stable: Revision,
+        namespace: k8s.core.v1.Namespace,
+        base: k8s.helm.v3.Release,
+        istiod: k8s.helm.v3.Release,
+    ) -> None:
+        self._release(
+            cluster,
+            "istio-eastwestgateway",
+            release=EASTWEST_RELEASE,
+            chart=CHARTS["gateway"],
+            version=stable.version,
+            values=eastwest_gateway_values(cluster, stable, args.source_ranges[cluster.name]),
+            namespace=namespace,
+            repository=args.spec.mesh.repository,
+            depends_on=[istiod],
+        )
+        # Expose every `*.local` service of this network to the others; the
+        # gateway passes the peers' mTLS through by SNI (istio's
+        # samples/multicluster/expose-services.yaml).
+        k8s.apiextensions.CustomResource(
+            cluster.names.child("istio", "cross-network-gateway"),
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            metadata={"name": "cross-network-gateway", "namespace": namespace.metadata.name},
+            spec={
+                "selector": {"istio": EASTWEST_SELECTOR["istio"]},
+                "servers": [
+                    {
+                        "port": {"number": 15443, "name": "tls", "protocol": "TLS"},
+                        "tls": {"mode": "AUTO_PASSTHROUGH"},
+                        "hosts": ["*.local"],
+                    }
+                ],
+            },
+            # The CRD comes from base; istiod's validating webhook must answer.
+            opts=self._opts(cluster, [base, istiod]),
+        )
+
+    def _ambient_data_plane(
+        self,
+        args: MeshArgs,
+        cluster: ClusterHandle,
+        stable: Revision,
+        namespace: k8s.core.v1.Namespace,
+        istiod: k8s.helm.v3.Release,
+    ) -> None:
+        repo = args.spec.mesh.repository
+        # Per-node DaemonSets without side-by-side revisions: upgraded in
+        # place when the tag moves (docs/istio.md, cordon and drain).
+        cni = self._release(
+            cluster,
+            "istio-cni",
+            release=CNI_RELEASE,
+            chart=CHARTS["cni"],
+            version=stable.version,
+            values=cni_values(cluster, stable),
+            namespace=namespace,
+            repository=repo,
+        )
+        self._release(
+            cluster,
+            "ztunnel",
+            release=ZTUNNEL_RELEASE,
+            chart=CHARTS["ztunnel"],
+            version=stable.version,
+            values=ztunnel_values(cluster, stable),
+            namespace=namespace,
+            repository=repo,
+            depends_on=[istiod, cni],
+        )
+        gateway_spec: dict[str, Any] = {
+            "gatewayClassName": "istio-east-west",
+            "listeners": [
+                {
+                    "name": "mesh",
+                    "port": HBONE_PORT,
+                    "protocol": "HBONE",
+                    "tls": {
+                        "mode": "Terminate",
+                        "options": {"gateway.istio.io/tls-terminate-mode": "ISTIO_MUTUAL"},
+                    },
+                }
+            ],
+        }
+        if cluster.load_balancer_annotations:
+            # The class copies infrastructure annotations onto its Service.
+            # It renders no loadBalancerSourceRanges (docs/istio.md).
+            gateway_spec["infrastructure"] = {"annotations": dict(cluster.load_balancer_annotations)}
+        # istiod uses a peer's gateway only with the network label, this
+        # class and an HBONE listener terminating ISTIO_MUTUAL.
+        k8s.apiextensions.CustomResource(
+            cluster.names.child("istio", "eastwest-gateway"),
+            api_version="gateway.networking.k8s.io/v1",
+            kind="Gateway",
+            metadata={
+                "name": EASTWEST_RELEASE,
+                "namespace": namespace.metadata.name,
+                "labels": {NETWORK_LABEL: cluster.names.mesh_network},
+            },
+            spec=gateway_spec,
+            opts=self._opts(cluster, [args.gateway_api[cluster.name], istiod]),
+        )
+
+    # --------------------------------------------------------------- per pair
+
+    def _pair(self, reader: _ClusterPlane, target: _ClusterPlane) -> None:
+        names = pair_names(reader.handle.name, target.handle.name)
+        b = target.handle
+        # One long-lived token per reading peer, so one peer's access can be
+        # revoked alone. The service account comes from `base`; a token for a
+        # missing account is deleted by the token controller, so wait for it.
+        token = k8s.core.v1.Secret(
+            f"{names.stem}-reader-token",
+            metadata={
+                "name": names.reader_token,
+                "namespace": target.namespace.metadata.name,
+                "annotations": {"kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT},
+            },
+            type=SERVICE_ACCOUNT_TOKEN,
+            opts=self._opts(b, [target.base]),
+        )
+        # The token controller fills `data.token` after creation.
+        # pulumi-kubernetes waits for a service-account-token Secret's data
+        # before reporting it created (pulumi-kubernetes#2048), so the created
+        # Secret's `data` output carries the token: no Secret.get, no second
+        # read that could race the controller.
+        kubeconfig = pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
+            lambda v: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))
+        )
+        a = reader.handle
+        remote_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            kubeconfig.apply(lambda k: {b.names.mesh_cluster: k})
+        )
+        k8s.core.v1.Secret(
+            f"{names.stem}-remote-secret",
+            metadata={
+                "name": names.remote_secret,
+                "namespace": reader.namespace.metadata.name,
+                "labels": dict(REMOTE_SECRET_LABEL),
+                "annotations": {REMOTE_SECRET_CLUSTER_ANNOTATION: b.names.mesh_cluster},
+            },
+            string_data=remote_data,
+            # No depends_on: the namespace and the token (through its data)
+            # are all this secret needs. Not even the cluster's readiness
+            # list, which may hold node pools and controllers.
+            opts=pulumi.ResourceOptions(parent=self, provider=a.provider),
+        )

@@ -1,8 +1,126 @@
-"""Simulated k8s resources for the offline plan."""
+"""Simulated Kubernetes objects for the offline plan.
+
+Only what a real API server (or pulumi-kubernetes' await logic) adds to an
+object and what downstream code reads is simulated:
+
+- A Secret of type `kubernetes.io/service-account-token` comes back with
+  `data.token`, `data["ca.crt"]` and `data.namespace` (base64), filled in by
+  the token controller. pulumi-kubernetes waits for that data before it
+  reports the Secret created, so the created Secret's `data` output carries
+  the token (the remote secrets of a mesh read it from there).
+- A Helm release (`helm.v3.Release`) comes back with `status` as the provider
+  reports it after a successful install.
+- A LoadBalancer Service gets an ingress address.
+"""
 
 from __future__ import annotations
 
-from ops.sim import Call, Handler
+import base64
+import json
+from typing import Any
 
-HANDLERS: dict[str, Handler] = {}
+from pulumi.runtime import MockResourceArgs
+
+from ops.sim import Call, Handler, SimContext, unwrap
+
+SECRET = "kubernetes:core/v1:Secret"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE = "kubernetes:core/v1:Service"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+SERVICE_ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
+
+#: Documentation range (RFC 5737) for simulated load-balancer addresses.
+LOAD_BALANCER_POOL = "203.0.113.0/24"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _meta(args: MockResourceArgs) -> dict[str, Any]:
+    meta = unwrap(args.inputs.get("metadata") or {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _uid(ctx: SimContext, *parts: str) -> str:
+    h = ctx.hex(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _secret(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    if args.inputs.get("type") != SERVICE_ACCOUNT_TOKEN:
+        return {}
+    meta = _meta(args)
+    namespace = str(meta.get("namespace") or "default")
+    account = str((meta.get("annotations") or {}).get(SERVICE_ACCOUNT_ANNOTATION, "default"))
+    # A JWT-shaped token: header.claims.signature, deterministic per secret.
+    header = _b64url(json.dumps({"alg": "RS256", "kid": ctx.hex("kid", args.name)}).encode())
+    claims = _b64url(
+        json.dumps(
+            {
+                "iss": "kubernetes/serviceaccount",
+                "kubernetes.io/serviceaccount/namespace": namespace,
+                "kubernetes.io/serviceaccount/secret.name": meta.get("name", args.name),
+                "kubernetes.io/serviceaccount/service-account.name": account,
+                "sub": f"system:serviceaccount:{namespace}:{account}",
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    token = f"{header}.{claims}.{_b64url(ctx.digest('token-signature', args.name))}"
+    ca = f"-----BEGIN CERTIFICATE-----\nsimulated-cluster-ca-{ctx.hex('ca', args.provider or '')}\n-----END CERTIFICATE-----\n"
+    return {
+        "data": {"token": _b64(token), "ca.crt": _b64(ca), "namespace": _b64(namespace)},
+        "metadata": {
+            **meta,
+            "annotations": {
+                **(meta.get("annotations") or {}),
+                "kubernetes.io/service-account.uid": _uid(ctx, "sa", namespace, account, args.provider or ""),
+            },
+        },
+    }
+
+
+def _namespace(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    return {"status": {"phase": "Active"}}
+
+
+def _service(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    spec = unwrap(args.inputs.get("spec") or {})
+    if not isinstance(spec, dict) or spec.get("type") != "LoadBalancer":
+        return {}
+    ip = ctx.address(LOAD_BALANCER_POOL, "service", args.name)
+    return {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+
+
+def _helm_release(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    inputs = unwrap(args.inputs)
+    name = inputs.get("name") or args.name
+    version = str(inputs.get("version") or "")
+    return {
+        "name": name,
+        "status": {
+            "name": name,
+            "namespace": inputs.get("namespace") or "default",
+            "chart": inputs.get("chart"),
+            "version": version,
+            "appVersion": version,
+            "revision": 1,
+            "status": "deployed",
+        },
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    SECRET: _secret,
+    NAMESPACE: _namespace,
+    SERVICE: _service,
+    HELM_RELEASE: _helm_release,
+}
 CALLS: dict[str, Call] = {}
