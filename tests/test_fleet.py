@@ -63,8 +63,10 @@ def test_clusters_depend_on_each_other_only_through_egress_and_mesh_credentials(
             if theirs is None or theirs == mine:
                 continue
             dep_r = by_urn[dep]
-            pair_credential = dep_r.type == "kubernetes:core/v1:Secret" and r.type == "kubernetes:core/v1:Secret"
-            assert dep_r.type in EGRESS_TYPES or pair_credential, f"{r.urn} depends on {dep}"
+            # A remote secret in A carries B's endpoint, CA and reader token:
+            # the one place a cluster reads another cluster's outputs.
+            credential = r.type == "kubernetes:core/v1:Secret" and r.name == f"{mine}-reads-{theirs}-remote-secret"
+            assert dep_r.type in EGRESS_TYPES or credential, f"{r.urn} depends on {dep}"
 
 
 def test_every_cloud_resource_names_its_provider(dev):
