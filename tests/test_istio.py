@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from components.config import ConfigError, load_fleet
 from ops.plan import Plan, Recorded, manifests, write_plan
-from tests.helpers import ROOT, SHARED, fleet_of, inputs, plan_fleet
+from tests.helpers import ROOT, SHARED, fleet_of, inputs, plan_fleet, plan_stack
 
 NS = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -171,8 +171,6 @@ def test_cacerts_has_the_four_plugin_keys_as_a_secret(four: Plan) -> None:
 def test_cacerts_chain_verifies_to_the_fleet_root(local: Plan) -> None:
     for c in clusters(local):
         data = inputs(one(local, SECRET, c, "cacerts"))["stringData"]
-        if not data["ca-cert.pem"]:
-            pytest.skip("fleet trust is still a stub (empty PEMs)")
         cert = x509.load_pem_x509_certificate(data["ca-cert.pem"].encode())
         chain = x509.load_pem_x509_certificates(data["cert-chain.pem"].encode())
         roots = x509.load_pem_x509_certificates(data["root-cert.pem"].encode())
@@ -448,6 +446,8 @@ def _validate(plan: Plan, tmp: Path) -> None:
     assert run.stdout.strip().splitlines()[-1].split(",")[1].strip() == "0 invalid"
     for path in sorted(root.rglob("helm/*.yaml")):
         release_doc = yaml.safe_load(path.read_text())
+        if release_doc["repository"] != plan.spec.mesh.repository:
+            continue  # cluster add-ons (autoscaler, LB controller): no upstream defaults here
         values_file = tmp / f"{path.parent.parent.name}-{path.stem}.values.yaml"
         values_file.write_text(yaml.safe_dump(release_doc["values"]))
         chart = f"istio/{CHART_DIR[release_doc['chart']]}"
@@ -457,7 +457,7 @@ def _validate(plan: Plan, tmp: Path) -> None:
         assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
 
 
-@pytest.mark.parametrize("fixture", ["local", "ambient"])
+@pytest.mark.parametrize("fixture", ["local", "ambient", "dev", "dev_ambient"])
 def test_manifests_validate_upstream(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     _validate(request.getfixturevalue(fixture), tmp_path)
 
@@ -483,21 +483,27 @@ def test_golden_manifests(local: Plan) -> None:
 
 
 # --------------------------------------------------------------------------
-# Clouds (while the cloud components are being written, skipped if they do not plan)
+# Clouds
+
+
+@pytest.fixture(scope="module")
+def dev() -> Plan:
+    return plan_stack("dev")
+
+
+@pytest.fixture(scope="module")
+def dev_ambient() -> Plan:
+    fleet = fleet_of("dev")
+    fleet["mesh"]["mode"] = "ambient"
+    return plan_fleet(fleet, stack="dev")
 
 
 @pytest.fixture(scope="module")
 def mixed() -> Plan:
+    """Every cloud plus an existing cluster: five clusters, twenty ordered pairs."""
     fleet = fleet_of("dev")
-    fleet["clusters"] += fleet_of("local")["clusters"]
-    try:
-        return plan_fleet(fleet)
-    except NotImplementedError as exc:  # pragma: no cover - until the cloud issues land
-        pytest.skip(f"cloud components do not plan yet: {exc}")
-    except Exception as exc:  # pragma: no cover
-        if "components/mesh" in repr(exc):
-            raise
-        pytest.skip(f"cloud components do not plan yet: {exc!r}")
+    fleet["clusters"] += fleet_of("local")["clusters"][:2]
+    return plan_fleet(fleet)
 
 
 def test_mixed_five_cluster_fleet(mixed: Plan) -> None:
