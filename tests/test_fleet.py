@@ -108,3 +108,29 @@ def test_every_taggable_cloud_resource_carries_the_fleet_tags(dev):
 
     violations = [v for r in dev.resources if r.custom for v in missing_fleet_tags(r.type, inputs(r))]
     assert violations == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_resource_graph_per_cluster_matches_golden(stack, dev):
+    """Exact resource types and counts per cluster (tests/golden/tree-<stack>.txt; UPDATE_GOLDEN=1 to accept)."""
+    import os
+
+    from ops.plan import render_tree
+    from tests.helpers import ROOT
+
+    plan = dev if stack == "dev" else plan_stack(stack)
+    tree = render_tree(plan) + "\n"
+    golden = ROOT / "tests" / "golden" / f"tree-{stack}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(tree)
+    assert golden.read_text() == tree
+
+
+def test_dev_plan_files_are_byte_identical(dev, tmp_path):
+    from ops.plan import write_plan
+
+    a = write_plan(dev, tmp_path / "a", show_secrets=True)
+    b = write_plan(plan_stack("dev"), tmp_path / "b", show_secrets=True)
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    for pa, pb in zip(a, b, strict=True):
+        assert pa.read_bytes() == pb.read_bytes(), pa
