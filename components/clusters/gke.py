@@ -142,9 +142,9 @@ class GkeCluster(pulumi.ComponentResource):
             labels=labels,
             opts=protected(meta, child),
         )
-        # Read, not created: the project number names the GKE service agent.
-        project = organizations.Project.get(
-            f"{name}-project", f"projects/{c.project}", opts=pulumi.ResourceOptions(parent=self, provider=net.provider)
+        # Looked up, not managed: the project number names the GKE service agent.
+        project = organizations.get_project_output(
+            project_id=c.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider)
         )
         # Without this grant before the cluster exists, creating it fails:
         # the GKE service agent, not the deployer, calls KMS.

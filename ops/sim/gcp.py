@@ -247,14 +247,7 @@ def _get_project(args: MockCallArgs, ctx: SimContext) -> dict[str, Any]:
     return {**_project_facts(ctx, project), "id": f"projects/{project}"}
 
 
-def _project(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
-    """`Project.get` (a read): the id is `projects/<id>` or the bare project id."""
-    project = str(args.resource_id or args.name).rsplit("/", 1)[-1]
-    return {**_project_facts(ctx, project), "__id": f"projects/{project}", "deletionPolicy": "PREVENT"}
-
-
 HANDLERS: dict[str, Handler] = {
-    "gcp:organizations/project:Project": _project,
     "gcp:compute/network:Network": _network,
     "gcp:compute/subnetwork:Subnetwork": _subnetwork,
     "gcp:compute/address:Address": _address,
