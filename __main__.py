@@ -21,3 +21,7 @@ for name, cluster in sorted(fleet.clusters.items()):
     )
     if cluster.kubeconfig is not None:
         pulumi.export(f"{name}-kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+
+# The roots every workload trusts (public certificates): what a client
+# outside the mesh needs to verify it.
+pulumi.export("trustBundle", fleet.trust.bundle_pem)
