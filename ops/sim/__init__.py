@@ -15,14 +15,21 @@ import hashlib
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 #: The sentinel key the SDK uses for a secret value inside a property map.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+#: Order of the P-256 group: derived scalars must lie in [1, order).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 #: Default pinned clock of plans and tests.
 DEFAULT_NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,6 +57,48 @@ class SimContext:
 
     def hex(self, *parts: str, length: int = 16) -> str:
         return self.digest(*parts).hex()[:length]
+
+    def ec_key(self, *parts: str) -> ec.EllipticCurvePrivateKey:
+        """A P-256 key derived from the seed and `parts`: the same key every run."""
+        scalar = 1 + int.from_bytes(self.digest("ec-key", *parts), "big") % (P256_ORDER - 1)
+        return ec.derive_private_key(scalar, ec.SECP256R1())
+
+    def api_server_ca(self, common_name: str, *parts: str, years: int) -> str:
+        """A real, deterministic self-signed Kubernetes API server CA (PEM).
+
+        What the clouds hand back as cluster CA data: a P-256 CA whose
+        certificate verifies, so downstream kubeconfigs and remote secrets
+        carry something a client would accept.
+        """
+        key = self.ec_key("api-server-ca", *parts)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(int.from_bytes(self.digest("api-server-ca-serial", *parts)[:16], "big") >> 1)
+            .not_valid_before(self.now)
+            .not_valid_after(self.now + timedelta(days=365 * years))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
 
     def address(self, pool: str, *parts: str) -> str:
         """A deterministic address inside `pool` (e.g. a documentation range)."""

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pulumi.runtime import MockResourceArgs
 
 from ops.sim import Call, Handler, SimContext
@@ -31,9 +26,6 @@ EIP_POOL = "198.19.0.0/16"
 PROVIDER_TYPE = "pulumi:providers:aws"
 EIP_TYPE = "aws:ec2/eip:Eip"
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
-
-#: P-256 group order: simulated CA keys are derived below it.
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 # --------------------------------------------------------------------------
@@ -260,37 +252,8 @@ def _eks_arn(kind: str, path: str, args: MockResourceArgs, ctx: SimContext) -> s
 
 
 def cluster_ca_pem(ctx: SimContext, cluster: str) -> bytes:
-    """A real self-signed Kubernetes CA, the same bytes for the same cluster and clock."""
-    secret = 1 + int.from_bytes(ctx.digest("eks-ca", cluster), "big") % (_P256_ORDER - 1)
-    key = ec.derive_private_key(secret, ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(int.from_bytes(ctx.digest("eks-ca-serial", cluster)[:16], "big") >> 1)
-        .not_valid_before(ctx.now)
-        .not_valid_after(ctx.now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    """EKS's cluster CA (CN `kubernetes`, 10 years)."""
+    return ctx.api_server_ca("kubernetes", "eks", cluster, years=10).encode()
 
 
 def _eks_cluster(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:

@@ -10,15 +10,10 @@ a value and two runs give the same bytes.
 from __future__ import annotations
 
 import base64
-import datetime
 import uuid
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 
 from ops.sim import Call, Handler, SimContext, unwrap
@@ -236,39 +231,8 @@ def _client_config(args: MockCallArgs, ctx: SimContext) -> dict[str, Any]:
 
 
 def cluster_ca_pem(ctx: SimContext, cluster_id: str) -> str:
-    """A real, deterministic self-signed CA for a cluster's API server (AKS names it `ca`)."""
-    key = ec.derive_private_key(
-        int.from_bytes(ctx.digest("aks-ca-key", cluster_id), "big") % (2**255 - 19) + 1, ec.SECP256R1()
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
-    not_before = ctx.now - datetime.timedelta(hours=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(int.from_bytes(ctx.digest("aks-ca-serial", cluster_id)[:16], "big") >> 1)
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + datetime.timedelta(days=365 * 30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    """AKS's cluster CA (CN `ca`, 30 years)."""
+    return ctx.api_server_ca("ca", "aks", cluster_id, years=30)
 
 
 def _find_cluster(ctx: SimContext, rg: str, name: str) -> dict[str, Any] | None:

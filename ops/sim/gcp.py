@@ -11,13 +11,8 @@ from __future__ import annotations
 import base64
 import ipaddress
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 
 from ops.sim import Call, Handler, SimContext, unwrap
@@ -27,8 +22,6 @@ CONTAINER = "https://container.googleapis.com/v1"
 #: Pools the simulated public addresses come from (Google-owned ranges).
 EGRESS_POOL = "34.0.0.0/10"
 ENDPOINT_POOL = "35.190.0.0/16"
-#: P-256 group order: derived private keys must lie in [1, n-1].
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def _inputs(args: MockResourceArgs) -> dict[str, Any]:
@@ -131,38 +124,9 @@ def _account(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
 
 
 def _cluster_ca(ctx: SimContext, project: str, location: str, name: str) -> str:
-    """A self-signed cluster CA like GKE's (CN a UUID, 30 years), deterministic."""
-    secret = 1 + int.from_bytes(ctx.digest("gke-ca-key", project, location, name), "big") % (_P256_ORDER - 1)
-    key = ec.derive_private_key(secret, ec.SECP256R1())
+    """GKE's cluster CA (CN a UUID, 30 years)."""
     cn = str(uuid.UUID(bytes=ctx.digest("gke-ca-cn", project, location, name)[:16], version=4))
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(int.from_bytes(ctx.digest("gke-ca-serial", project, location, name)[:16], "big") >> 1)
-        .not_valid_before(ctx.now)
-        .not_valid_after(ctx.now + timedelta(days=365 * 30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return ctx.api_server_ca(cn, "gke", project, location, name, years=30)
 
 
 def _cluster(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
