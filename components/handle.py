@@ -52,3 +52,29 @@ class ClusterHandle:
     load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Value of the charts' `platform` setting (Istio cni/ztunnel need `gke`).
     platform: str | None = None
+
+
+def cluster_provider(
+    names: ClusterNames,
+    parent: pulumi.Resource,
+    *,
+    kubeconfig: pulumi.Input[str] | None = None,
+    context: str | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> k8s.Provider:
+    """The Kubernetes provider a cluster component owns and exposes.
+
+    `cluster_identifier` is the cluster's stable id: a changed kubeconfig
+    (token, exec arguments, deployer) then updates the provider instead of
+    replacing it, which would re-create every object in the cluster.
+    Server-side apply gives each field manager its own fields, so objects
+    that controllers also touch do not fight Pulumi.
+    """
+    return k8s.Provider(
+        names.k8s_provider,
+        kubeconfig=kubeconfig,
+        context=context,
+        cluster_identifier=names.cluster_identifier,
+        enable_server_side_apply=True,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )

@@ -24,12 +24,11 @@ import pulumi_azure_native.keyvault as keyvault
 import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
-import pulumi_kubernetes as k8s
 import yaml
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
 from components.config import AzureCluster, FleetSpec, NodePool
-from components.handle import ClusterHandle
+from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
 from components.networks.azure import AzureNetwork
 
@@ -438,16 +437,8 @@ class AksCluster(pulumi.ComponentResource):
         # The CA is public; keep it readable even if the credentials are secret.
         ca_pem = pulumi.Output.unsecret(encoded.apply(ca_pem_of))
 
-        provider = k8s.Provider(
-            names.k8s_provider,
-            kubeconfig=kubeconfig,
-            # Stable id: a changed kubeconfig (login mode, deployer) updates the
-            # provider instead of replacing it and every object in the cluster.
-            cluster_identifier=names.cluster_identifier,
-            enable_server_side_apply=True,
-            # Azure RBAC: without the deployer's grant every call is forbidden.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin_role]),
-        )
+        # Azure RBAC: without the deployer's grant every call is forbidden.
+        provider = cluster_provider(names, self, kubeconfig=kubeconfig, depends_on=[admin_role])
 
         api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
 from components.config import AwsCluster, FleetSpec, NodePool
-from components.handle import ClusterHandle
+from components.handle import ClusterHandle, cluster_provider
 from components.naming import ClusterNames, cluster_names
 from components.networks.aws import AwsNetwork
 
@@ -565,15 +565,7 @@ class EksCluster(pulumi.ComponentResource):
         # ---- Kubernetes provider
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, c.region, deployer_role)
-        provider = k8s.Provider(
-            names.k8s_provider,
-            kubeconfig=kubeconfig,
-            # A changed kubeconfig (deployer role, exec args) updates the
-            # provider instead of replacing it and every object in the cluster.
-            cluster_identifier=names.cluster_identifier,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider = cluster_provider(names, self, kubeconfig=kubeconfig)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         # New EKS clusters have no default StorageClass; stateful mesh parts need one.

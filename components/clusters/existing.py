@@ -6,10 +6,9 @@ import base64
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.config import ExistingCluster, FleetSpec
-from components.handle import ClusterHandle
+from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
 
 
@@ -32,16 +31,7 @@ class ExistingClusterConnection(pulumi.ComponentResource):
         kubeconfig: pulumi.Output[str] | None = None
         if c.kubeconfig is not None:
             kubeconfig = pulumi.Output.secret(c.kubeconfig.get_secret_value())
-        provider = k8s.Provider(
-            names.k8s_provider,
-            kubeconfig=kubeconfig,
-            context=c.context,
-            cluster_identifier=names.cluster_identifier,
-            # Server-side apply gives field ownership per manager, so objects
-            # other tools (mesh operators) also touch do not fight Pulumi.
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider = cluster_provider(names, self, kubeconfig=kubeconfig, context=c.context)
         ca_pem = base64.b64decode(c.ca_data).decode() if _is_base64(c.ca_data) else c.ca_data
         self.handle = ClusterHandle(
             name=c.name,

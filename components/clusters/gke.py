@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
 from components.config import FleetSpec, GcpCluster
-from components.handle import ClusterHandle
+from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
 from components.networks.gcp import GcpNetwork
 
@@ -322,15 +321,7 @@ class GkeCluster(pulumi.ComponentResource):
             lambda v: kubeconfig_for(physical, v[0], v[1])
         )
         kubeconfig: pulumi.Output[str] = pulumi.Output.secret(plain)
-        provider = k8s.Provider(
-            names.k8s_provider,
-            kubeconfig=kubeconfig,
-            # Stable id: a changed kubeconfig updates the provider instead of
-            # replacing it (and with it every object in the cluster).
-            cluster_identifier=names.cluster_identifier,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider = cluster_provider(names, self, kubeconfig=kubeconfig)
 
         api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
         self.handle = ClusterHandle(
