@@ -585,17 +585,17 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         # ---- Cluster Autoscaler (IAM via Pod Identity)
-        autoscaler_role = self._pod_role(
-            name, names, "autoscaler", autoscaler_policy(names.physical), tags, aws_opts, AUTOSCALER_SERVICE_ACCOUNT
-        )
-        autoscaler_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-autoscaler-identity",
-            cluster_name=cluster.name,
-            namespace=KUBE_SYSTEM,
-            service_account=AUTOSCALER_SERVICE_ACCOUNT,
-            role_arn=autoscaler_role.arn,
-            tags=tags,
-            opts=opts_with(depends_on=[pod_identity]),
+        identity_opts = opts_with(depends_on=[pod_identity])
+        autoscaler_identity = self._pod_identity(
+            name,
+            names,
+            "autoscaler",
+            autoscaler_policy(names.physical),
+            AUTOSCALER_SERVICE_ACCOUNT,
+            cluster,
+            tags,
+            aws_opts,
+            identity_opts,
         )
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler",
@@ -628,23 +628,16 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         # ---- AWS Load Balancer Controller (IAM via Pod Identity)
-        lbc_role = self._pod_role(
+        lbc_identity = self._pod_identity(
             name,
             names,
             "lb-controller",
             lb_controller_policy(names.physical, partition, c.region, c.account_id),
+            LB_CONTROLLER_SERVICE_ACCOUNT,
+            cluster,
             tags,
             aws_opts,
-            LB_CONTROLLER_SERVICE_ACCOUNT,
-        )
-        lbc_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-lb-controller-identity",
-            cluster_name=cluster.name,
-            namespace=KUBE_SYSTEM,
-            service_account=LB_CONTROLLER_SERVICE_ACCOUNT,
-            role_arn=lbc_role.arn,
-            tags=tags,
-            opts=opts_with(depends_on=[pod_identity]),
+            identity_opts,
         )
         lb_controller = k8s.helm.v3.Release(
             f"{name}-lb-controller",
@@ -716,16 +709,19 @@ class EksCluster(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _pod_role(
+    def _pod_identity(
         self,
         name: str,
         names: ClusterNames,
         purpose: str,
         policy: str,
+        service_account: str,
+        cluster: aws.eks.Cluster,
         tags: dict[str, str],
         opts: pulumi.ResourceOptions,
-        service_account: str,
-    ) -> aws.iam.Role:
+        association_opts: pulumi.ResourceOptions,
+    ) -> aws.eks.PodIdentityAssociation:
+        """An IAM role with an inline policy, assumable only by one kube-system service account."""
         role = self._role(
             f"{name}-{purpose}-role",
             names,
@@ -736,7 +732,15 @@ class EksCluster(pulumi.ComponentResource):
             (KUBE_SYSTEM, service_account),
         )
         aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=opts)
-        return role
+        return aws.eks.PodIdentityAssociation(
+            f"{name}-{purpose}-identity",
+            cluster_name=cluster.name,
+            namespace=KUBE_SYSTEM,
+            service_account=service_account,
+            role_arn=role.arn,
+            tags=tags,
+            opts=association_opts,
+        )
 
     def _node_group(
         self,
