@@ -8,12 +8,10 @@ directly under the mocks. Chains are checked with real `openssl verify`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
-import os
+import dataclasses
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +30,7 @@ import ops.plan
 from components.config import ConfigError
 from components.trust import FleetTrust, TrustArgs
 from components.trust_rules import CLOCK_ENV, trust_clock
-from ops.plan import Plan
+from ops.plan import Plan, pinned_clock
 from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
 from ops.sim import tls as simtls
 from ops.stackconfig import spec_of
@@ -65,22 +63,9 @@ class Traced:
         return unwrap(self.state[(type_, name)])
 
 
-class _Capture(SimContext):
-    instances: list[SimContext] = []
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _Capture.instances.append(self)
-
-
 def traced_plan(fleet: dict[str, Any], now: datetime = DEFAULT_NOW) -> Traced:
-    original = ops.plan.SimContext
-    ops.plan.SimContext = _Capture  # type: ignore[misc]
-    try:
-        plan = plan_fleet(fleet, now=now)
-    finally:
-        ops.plan.SimContext = original  # type: ignore[misc]
-    return Traced(plan, _Capture.instances[-1].state)
+    plan = plan_fleet(fleet, now=now)
+    return Traced(plan, plan.state)
 
 
 @dataclass
@@ -115,29 +100,13 @@ class AgedCloud(SimulatedCloud):
         self.ages = {SELF_SIGNED: root_age, LOCALLY_SIGNED: intermediate_age}
 
     def new_resource(self, args: Any) -> Any:
-        now = self.context.now
-        self.context.now = now - self.ages.get(args.typ, timedelta(0))
-        try:
-            return super().new_resource(args)
-        finally:
-            self.context.now = now
-
-
-@contextlib.contextmanager
-def _clock(now: datetime) -> Iterator[None]:
-    old = os.environ.get(CLOCK_ENV)
-    os.environ[CLOCK_ENV] = now.isoformat()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(CLOCK_ENV, None)
-        else:
-            os.environ[CLOCK_ENV] = old
+        # A copy, not a change: registrations run on several threads at once.
+        aged = dataclasses.replace(self.context, now=self.context.now - self.ages.get(args.typ, timedelta(0)))
+        return self.simulate(args, aged)
 
 
 def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = None) -> TrustRun:
-    with _clock(now):
+    with pinned_clock(now):
         spec = spec_of(config_with(fleet))
     context = SimContext(project="meshfleet", stack="test", now=now)
     sim = cloud(context) if cloud else SimulatedCloud(context)
@@ -145,7 +114,7 @@ def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = N
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        with _clock(now):
+        with pinned_clock(now):
             mocks.set_mocks(sim, project="meshfleet", stack="test", preview=False, logger=_Log(result.warnings))  # type: ignore[arg-type]
             trust = FleetTrust(f"{spec.fleet.name}-trust", TrustArgs(spec, [c.name for c in spec.clusters]))
 
@@ -267,12 +236,12 @@ def with_trust(fleet: dict[str, Any], **trust: Any) -> dict[str, Any]:
 
 
 def accepted(fleet: dict[str, Any]) -> None:
-    with _clock(DEFAULT_NOW):
+    with pinned_clock(DEFAULT_NOW):
         spec_of(config_with(fleet))
 
 
 def problems_of(fleet: dict[str, Any]) -> list[tuple[str, str]]:
-    with _clock(DEFAULT_NOW), pytest.raises(ConfigError) as err:
+    with pinned_clock(DEFAULT_NOW), pytest.raises(ConfigError) as err:
         spec_of(config_with(fleet))
     return [(p.path, p.message) for p in err.value.problems]
 

@@ -141,15 +141,22 @@ class SimulatedCloud(Mocks):
         self.handlers, self.calls = _registry()
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return self.simulate(args, self.context)
+
+    def simulate(self, args: MockResourceArgs, context: SimContext) -> tuple[str | None, dict[str, Any]]:
+        """Answer one registration under `context`.
+
+        Registrations arrive on several threads at once: a caller that needs
+        another clock for one resource passes a copy of the context (its
+        `state` is shared) rather than changing the shared one.
+        """
         handler = self.handlers.get(args.typ)
-        outputs: Mapping[str, Any] = handler(args, self.context) if handler else {}
+        outputs: Mapping[str, Any] = handler(args, context) if handler else {}
         state = {**args.inputs, **outputs}
         resource_id = str(
-            state.pop("__id", None)
-            or args.resource_id
-            or f"{args.name}-{self.context.hex(args.typ, args.name, length=8)}"
+            state.pop("__id", None) or args.resource_id or f"{args.name}-{context.hex(args.typ, args.name, length=8)}"
         )
-        self.context.state[(args.typ, args.name)] = state
+        context.state[(args.typ, args.name)] = state
         return resource_id, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
