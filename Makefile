@@ -13,6 +13,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# Byte-compile the SDKs once: with PYTHONDONTWRITEBYTECODE set (common in
+	# CI images) every plan would otherwise re-compile them (about 2x slower).
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import logging
 import os
 import runpy
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -235,6 +238,53 @@ def run_plan(
         return _run(project_dir, config, now, prevalidate)
 
 
+class _InlineExecutor(ThreadPoolExecutor):
+    """Runs each submitted call at once, on the calling (event loop) thread."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the awaiting coroutine
+            future.set_exception(exc)
+        return future
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A fresh event loop whose mock RPCs run on the loop's own thread.
+
+    The SDK sends each registration to the (mock) monitor through the loop's
+    default executor, normally a thread pool. Offline there is no I/O to wait
+    for, and one thread keeps the simulated cloud free of races and avoids a
+    CPython 3.11 bug (gh-106905): ast.parse on two threads at once (pytest's
+    assertion rewriting, traceback formatting) corrupts a shared counter and
+    later fails with "AST constructor recursion depth mismatch". The monitor
+    copes with being called inside the running loop (pulumi's _sync_await).
+    """
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(_InlineExecutor())
+    # Futures abandoned after a failure (a bad config, a RunError) report
+    # "exception never retrieved" from their finalizers, at whatever moment
+    # the garbage collector runs them. The default handler formats a
+    # traceback there, which in CPython 3.11 may run ast.parse inside
+    # another ast.parse and break it (gh-106905). The failure itself already
+    # reached the caller; keep only the message.
+    loop.set_exception_handler(_note_abandoned)
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+def _note_abandoned(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    logging.getLogger("meshfleet.plan").debug("%s", context.get("message"))
+
+
+def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a plan's loop after collecting what it abandoned (see new_event_loop)."""
+    gc.collect()
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
 @contextlib.contextmanager
 def pinned_clock(now: datetime) -> Iterator[None]:
     """Clock-dependent checks (certificate expiry) read the plan's clock from CLOCK_ENV."""
@@ -257,8 +307,7 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
     monitor = RecordingMonitor(sim)
     warnings = _Warnings()
 
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = new_event_loop()
     try:
         set_all_config(config.runtime_config(), config.secret_keys)
         mocks.set_mocks(
@@ -277,8 +326,7 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
     finally:
         settings.reset_options()
         set_all_config({}, [])
-        asyncio.set_event_loop(None)
-        loop.close()
+        close_event_loop(loop)
 
     spec = spec_of(config)
     resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)

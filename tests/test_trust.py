@@ -7,7 +7,6 @@ directly under the mocks. Chains are checked with real `openssl verify`.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import shutil
@@ -30,7 +29,7 @@ import ops.plan
 from components.config import ConfigError
 from components.trust import FleetTrust, TrustArgs
 from components.trust_rules import CLOCK_ENV, trust_clock
-from ops.plan import Plan, pinned_clock
+from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
 from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
 from ops.sim import tls as simtls
 from ops.stackconfig import spec_of
@@ -111,8 +110,7 @@ def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = N
     context = SimContext(project="meshfleet", stack="test", now=now)
     sim = cloud(context) if cloud else SimulatedCloud(context)
     result = TrustRun()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = new_event_loop()
     try:
         with pinned_clock(now):
             mocks.set_mocks(sim, project="meshfleet", stack="test", preview=False, logger=_Log(result.warnings))  # type: ignore[arg-type]
@@ -138,8 +136,7 @@ def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = N
             loop.run_until_complete(wait_for_rpcs())
     finally:
         settings.reset_options()
-        asyncio.set_event_loop(None)
-        loop.close()
+        close_event_loop(loop)
     return result
 
 
