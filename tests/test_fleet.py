@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -134,3 +135,24 @@ def test_dev_plan_files_are_byte_identical(dev, tmp_path):
     assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
     for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes(), pa
+
+
+def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
+    """Each rotation phase on the dev fleet: no cloud resource, cluster, node pool or control plane changes."""
+    new_root = {"name": "root-2027", "source": "generated", "algorithm": "ECDSA-P256", "validityHours": 87600}
+
+    def phase(roots: list[dict], signing: str | None = None):
+        fleet = fleet_of("dev")
+        old_root = {"name": "root-2026", "source": "generated", "algorithm": "ECDSA-P256", "validityHours": 87600}
+        fleet["trust"] = {"roots": [old_root if r == "old" else new_root for r in roots]}
+        if signing:
+            fleet["trust"]["signingRoot"] = signing
+        return plan_fleet(fleet, stack="dev")
+
+    plans = [dev, phase(["old", "new"]), phase(["old", "new"], "root-2027"), phase(["new"])]
+    for before, after in itertools.pairwise(plans):
+        left = {r.urn: r for r in before.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
+        right = {r.urn: r for r in after.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
+        assert left.keys() == right.keys()
+        changed = sorted(right[u].name for u in left if left[u].inputs != right[u].inputs)
+        assert changed == [f"{c.name}-istio-cacerts" for c in sorted(dev.spec.clusters, key=lambda c: c.name)]
