@@ -16,6 +16,7 @@ are snake_case (`pod_cidr`).
 from __future__ import annotations
 
 import copy
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -621,10 +622,11 @@ def _problem_from_pydantic(err: Any) -> Problem:
     got = err.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return Problem(
             path=path,
             message=f"unknown key {loc[-1]!r}; allowed keys here: {', '.join(allowed)}",
-            fix="remove it or correct its spelling (keys are camelCase)",
+            fix=f"did you mean {close[0]!r}?" if close else "remove it or correct its spelling (keys are camelCase)",
         )
     if kind == "missing":
         return Problem(path=path, message="required but missing", fix=f"set {path}")

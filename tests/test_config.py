@@ -199,7 +199,15 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         setting("clusters[0].podCidr", "10.0.0.0/16"),
         "clusters[0].podCidr",
         "unknown key 'podCidr'; allowed keys here: apiEndpoint, caData",
-        "spelling",
+        "remove it or correct its spelling",
+    ),
+    (
+        "misspelled-key",
+        "local",
+        setting("mesh.revison", ["1.30.3"]),
+        "mesh.revison",
+        "unknown key 'revison'; allowed keys here: kind, meshId",
+        "did you mean 'revisions'?",
     ),
     (
         "unknown-cloud",
