@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"meshfleet: {exc}", file=sys.stderr)
         return 2
     print(render_tree(plan))
+    for path in config.placeholders:
+        print(f"note: {path} is encrypted; planned with a placeholder (offline plans cannot decrypt)")
     if args.out:
         written = write_plan(plan, args.out, show_secrets=args.show_secrets)
         print(f"wrote {len(written)} files to {args.out}")

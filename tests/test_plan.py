@@ -130,3 +130,17 @@ def test_readme_quick_start_is_exactly_two_commands():
     readme = (ROOT / "README.md").read_text()
     quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     assert [line for line in quick.splitlines() if line.strip()] == ["make plan", "make test"]
+
+
+def test_cli_names_encrypted_values_it_could_not_read(tmp_path, capsys):
+    import yaml
+
+    fleet = fleet_of("local")
+    fleet["clusters"][0].pop("context")
+    fleet["clusters"][0]["kubeconfig"] = {"secure": "v1:abcdef"}
+    stack = tmp_path / "Pulumi.enc.yaml"
+    stack.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": fleet}}))
+    assert cli.main(["plan", "--config", str(stack)]) == 0
+    out = capsys.readouterr().out
+    assert "note: meshfleet:fleet.clusters[0].kubeconfig is encrypted; planned with a placeholder" in out
+    assert "v1:abcdef" not in out
