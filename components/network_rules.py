@@ -20,9 +20,9 @@ from components.config import (
 from components.networks import aws, azure, gcp
 
 #: How many CIDRs each cloud accepts on its API server allow-list.
-#: EKS: 40 public access CIDRs; GKE: 50 authorized networks (public endpoint);
+#: EKS: 40 public access CIDRs; GKE: 100 authorized networks (clusters with private nodes; 50 for public clusters);
 #: AKS: 200 authorized IP ranges.
-API_ALLOW_LIST_LIMITS = {"aws": 40, "gcp": 50, "azure": 200}
+API_ALLOW_LIST_LIMITS = {"aws": 40, "gcp": 100, "azure": 200}
 
 
 def egress_address_count(cluster: AwsCluster | AzureCluster | GcpCluster | ExistingCluster) -> int:

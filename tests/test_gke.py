@@ -12,8 +12,9 @@ from cryptography import x509
 
 from components.clusters.gke import node_account_id
 from components.config import GcpCluster, NodePool
-from components.networks.gcp import egress_address_count
+from components.networks.gcp import NODE_POOL_MAX_SURGE, egress_address_count
 from ops.plan import Plan, Recorded, render_value
+from ops.sim import unwrap
 from tests.helpers import fleet_of, inputs, of_type, only_clusters, plan_fleet
 
 CLUSTER = "gcp-euw1"
@@ -36,7 +37,7 @@ EXPECTED_TYPES = {
     "gcp:kms/cryptoKey:CryptoKey": 1,
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 1,
     "gcp:serviceaccount/account:Account": 1,
-    "gcp:projects/iAMMember:IAMMember": 5,
+    "gcp:projects/iAMMember:IAMMember": 2,
     "gcp:container/cluster:Cluster": 1,
     "gcp:container/nodePool:NodePool": 1,
 }
@@ -139,6 +140,9 @@ def test_network_is_custom_mode_with_pod_and_service_ranges(plan: Plan) -> None:
 def test_cloud_nat_uses_only_the_reserved_addresses(plan: Plan) -> None:
     address = one(plan, "gcp:compute/address:Address")
     assert inputs(address)["addressType"] == "EXTERNAL"
+    # Regional, Premium tier: what Cloud NAT takes as NAT IPs.
+    assert inputs(address)["region"] == REGION
+    assert inputs(address)["networkTier"] == "PREMIUM"
     nat = inputs(one(plan, "gcp:compute/routerNat:RouterNat"))
     assert nat["natIpAllocateOption"] == "MANUAL_ONLY"
     assert nat["natIps"] == [
@@ -147,6 +151,10 @@ def test_cloud_nat_uses_only_the_reserved_addresses(plan: Plan) -> None:
     assert nat["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
     assert nat["router"] == f"{PHYSICAL}-router"
     assert nat["logConfig"] == {"enable": True, "filter": "ERRORS_ONLY"}
+    # Dynamic port allocation: powers of two, and no endpoint-independent mapping.
+    assert nat["enableDynamicPortAllocation"] is True
+    assert nat["enableEndpointIndependentMapping"] is False
+    assert (nat["minPortsPerVm"], nat["maxPortsPerVm"]) == (256, 4096)
     assert address.urn in one(plan, "gcp:compute/routerNat:RouterNat").dependencies
 
 
@@ -157,6 +165,8 @@ def test_egress_is_the_reserved_address_and_in_the_api_allow_list(plan: Plan) ->
     # Exactly the allow-list: operators, CI runners, and (alone in this fleet) its own egress.
     assert [b["cidrBlock"] for b in mans["cidrBlocks"]] == sorted(["198.51.100.0/28", "192.0.2.64/27", *egress])
     assert mans["gcpPublicCidrsAccessEnabled"] is False
+    # The allow-list guards the public endpoint only; the VPC keeps the internal one.
+    assert mans["privateEndpointEnforcementEnabled"] is False
 
 
 def test_private_nodes_and_control_plane_range(plan: Plan) -> None:
@@ -176,6 +186,19 @@ def test_private_nodes_and_control_plane_range(plan: Plan) -> None:
     assert cluster["initialNodeCount"] == 1
 
 
+def test_control_plane_is_psc_based_with_an_endpoint_subnet_of_the_configured_range(plan: Plan) -> None:
+    """Current GKE: no VPC peering; the given /28 becomes GKE's endpoint subnet in our VPC."""
+    state = unwrap(plan.state[("gcp:container/cluster:Cluster", "gcp-euw1-cluster")])
+    private = state["privateClusterConfig"]
+    assert private["masterIpv4CidrBlock"] == CONTROL_PLANE
+    assert private["peeringName"] == ""
+    assert private["privateEndpoint"] == "172.16.0.34"
+    assert private["privateEndpointSubnetwork"].startswith(f"projects/{PROJECT}/regions/{REGION}/subnetworks/gke-")
+    assert private["privateEndpointSubnetwork"].endswith("-pe-subnet")
+    # The webhook rule's source is that same range.
+    assert inputs(one(plan, "gcp:compute/firewall:Firewall"))["sourceRanges"] == [CONTROL_PLANE]
+
+
 def test_identity_dataplane_channel_and_logging(plan: Plan) -> None:
     cluster = inputs(one(plan, "gcp:container/cluster:Cluster"))
     assert cluster["workloadIdentityConfig"] == {"workloadPool": f"{PROJECT}.svc.id.goog"}
@@ -183,7 +206,10 @@ def test_identity_dataplane_channel_and_logging(plan: Plan) -> None:
     # Dataplane V2 enforces NetworkPolicy itself; the Calico addon must stay off.
     assert "networkPolicy" not in cluster
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
+    # A floor within the channel: no ignore_changes, no node pool version.
     assert cluster["minMasterVersion"] == "1.33"
+    assert "nodeVersion" not in cluster
+    assert "version" not in inputs(one(plan, "gcp:container/nodePool:NodePool"))
     assert cluster["loggingConfig"]["enableComponents"] == [
         "SYSTEM_COMPONENTS",
         "APISERVER",
@@ -221,7 +247,13 @@ def test_node_pool_autoscales_without_a_fixed_count(plan: Plan) -> None:
     assert p["initialNodeCount"] == 1
     assert "nodeCount" not in p
     assert pool.ignore_changes == ["initialNodeCount"]
+    assert p["autoscaling"]["locationPolicy"] == "BALANCED"
+    # Per-zone bounds (GKE), never mixed with total limits.
+    assert "totalMinNodeCount" not in p["autoscaling"] and "totalMaxNodeCount" not in p["autoscaling"]
+    # No node_locations: the pool spans the cluster's zones.
+    assert "nodeLocations" not in p
     assert p["management"] == {"autoRepair": True, "autoUpgrade": True}
+    assert p["upgradeSettings"] == {"strategy": "SURGE", "maxSurge": NODE_POOL_MAX_SURGE, "maxUnavailable": 0}
     assert p["cluster"] == PHYSICAL and p["location"] == REGION
     node = p["nodeConfig"]
     assert node["machineType"] == "e2-standard-4"
@@ -239,12 +271,10 @@ def test_node_pool_autoscales_without_a_fixed_count(plan: Plan) -> None:
 
 def test_node_service_account_roles(plan: Plan) -> None:
     members = [inputs(r) for r in of_type(plan, "gcp:projects/iAMMember:IAMMember", CLUSTER)]
+    # GKE's predefined minimum for node service accounts, plus image pulls.
     assert sorted(m["role"] for m in members) == [
         "roles/artifactregistry.reader",
-        "roles/logging.logWriter",
-        "roles/monitoring.metricWriter",
-        "roles/monitoring.viewer",
-        "roles/stackdriver.resourceMetadata.writer",
+        "roles/container.defaultNodeServiceAccount",
     ]
     assert {m["member"] for m in members} == {f"serviceAccount:{PHYSICAL}-nodes@{PROJECT}.iam.gserviceaccount.com"}
     assert {m["project"] for m in members} == {PROJECT}
@@ -256,6 +286,9 @@ def test_firewall_opens_istio_webhook_from_the_control_plane(plan: Plan) -> None
     assert fw["sourceRanges"] == [CONTROL_PLANE]
     assert fw["allows"] == [{"protocol": "tcp", "ports": ["15017"]}]
     assert fw["targetServiceAccounts"] == [f"{PHYSICAL}-nodes@{PROJECT}.iam.gserviceaccount.com"]
+    # Service-account target only: GCP rejects mixing it with target tags.
+    assert "targetTags" not in fw and "sourceTags" not in fw
+    assert fw["priority"] == 1000
     assert fw["network"] == f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/global/networks/{PHYSICAL}"
 
 
@@ -287,8 +320,13 @@ def test_kubeconfig_is_a_secret_using_the_gke_auth_plugin(plan: Plan) -> None:
     assert render_value(plan.outputs, show_secrets=False)[f"{CLUSTER}-kubeconfig"] == "[secret]"
     kubeconfig = json.loads(inputs(provider)["kubeconfig"])
     user = kubeconfig["users"][0]["user"]
-    assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
-    assert user["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert user["exec"] == {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "gke-gcloud-auth-plugin",
+        "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+        "provideClusterInfo": True,
+        "interactiveMode": "Never",
+    }
     assert "token" not in user
     server = kubeconfig["clusters"][0]["cluster"]["server"]
     assert server == plan.outputs[CLUSTER]["apiEndpoint"]
@@ -344,6 +382,10 @@ def test_egress_address_count_covers_the_pools_maxima() -> None:
     # 3 zones x 100 nodes x 256 ports need two addresses of 64512 ports.
     assert egress_address_count(_gcp_cluster([(1, 100)])) == 2
     assert egress_address_count(_gcp_cluster([(0, 1)], zones=1)) == 1
+    # One address gives 64512 / 256 = 252 VMs their minimum ports; a pool of
+    # 252 per zone plus its surge node needs a second address.
+    assert egress_address_count(_gcp_cluster([(0, 252 - NODE_POOL_MAX_SURGE)], zones=1)) == 1
+    assert egress_address_count(_gcp_cluster([(0, 252)], zones=1)) == 2
 
 
 def test_node_account_id_fits_30_characters() -> None:

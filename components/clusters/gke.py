@@ -28,18 +28,18 @@ from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, 
 from components.config import FleetSpec, GcpCluster
 from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
-from components.networks.gcp import GcpNetwork
+from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
 
 #: Node credentials: the scope is the broadest, the node service account's
 #: roles are what actually limit it (Google's recommendation).
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-#: The least a node needs: write logs and metrics, read its metadata, pull
-#: images. The default compute service account has Editor on the project.
+#: The least a node needs. `container.defaultNodeServiceAccount` is GKE's
+#: predefined minimum for node service accounts (logs, metrics, autoscaler
+#: metrics, resource metadata; "Configure GKE node service accounts", CIS GKE
+#: 5.2.1); image pulls from Artifact Registry are the one documented
+#: addition. The default compute service account has Editor on the project.
 NODE_ROLES = (
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
-    "roles/monitoring.viewer",
-    "roles/stackdriver.resourceMetadata.writer",
+    "roles/container.defaultNodeServiceAccount",
     "roles/artifactregistry.reader",
 )
 #: Control-plane logs plus workloads' stdout (audit logs are always on).
@@ -121,10 +121,15 @@ class GkeCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=net.provider)
 
         # --- Application-layer secrets encryption -------------------------
-        # The key ring must be in the cluster's region. Key rings and keys
-        # can never be deleted in Cloud KMS (destroy only drops them from the
-        # state and schedules key versions for destruction), so a destroyed
-        # stack cannot re-create them under the same name: protect them.
+        # The key ring must be in the cluster's location (its region, for a
+        # regional cluster). Key rings and keys can never be deleted in Cloud
+        # KMS: destroying the CryptoKey only drops it from the state and
+        # schedules all its versions for destruction, the KeyRing is just
+        # forgotten. So an unprotected stack (dev) that is destroyed and
+        # brought up again fails with 409 "already exists" on both names:
+        # `pulumi import` the ring and key (ids are in the state's history)
+        # before the next `up`, or use another fleet name. Protected stacks
+        # never get there.
         key_ring = kms.KeyRing(
             f"{name}-keyring",
             name=physical,
@@ -208,6 +213,15 @@ class GkeCluster(pulumi.ComponentResource):
                 # Public endpoint stays: peers in other clouds read this API
                 # server; master authorized networks limit who may.
                 "enable_private_endpoint": False,
+                # Still accepted on current GKE, where new clusters reach
+                # their control plane through Private Service Connect, not
+                # VPC peering: GKE then creates its own `gke-...-pe-subnet`
+                # with exactly this /28 in our VPC and puts the control
+                # plane's internal endpoint there (without it, GKE would take
+                # an address from the node subnet). So the range stays ours
+                # and known before the cluster exists: the webhook firewall
+                # rule below and the fleet's overlap checks rely on it.
+                # Changing it replaces the cluster.
                 "master_ipv4_cidr_block": c.network.control_plane_cidr,
                 "master_global_access_config": {"enabled": True},
             },
@@ -215,14 +229,22 @@ class GkeCluster(pulumi.ComponentResource):
                 "cidr_blocks": args.api_allow_list.apply(_cidr_blocks),
                 # Otherwise any Google Cloud VM's address may reach the API.
                 "gcp_public_cidrs_access_enabled": False,
+                # The allow-list guards the public endpoint. The internal
+                # one serves this VPC (nodes, pods); enforcing the list there
+                # too would need the node and pod ranges on it, and those
+                # would count against the authorized-network limit.
+                "private_endpoint_enforcement_enabled": False,
             },
             workload_identity_config={"workload_pool": f"{c.project}.svc.id.goog"},
             # Dataplane V2 (eBPF) enforces NetworkPolicy itself; enabling the
             # Calico network_policy addon as well is rejected.
             datapath_provider="ADVANCED_DATAPATH",
             release_channel={"channel": c.release_channel},
-            # A floor: GKE upgrades within the channel, and this never pulls
-            # the cluster back (no diff on master_version).
+            # A floor, not a pin: GKE auto-upgrades within the channel and
+            # the provider only acts when this floor rises above the running
+            # master_version (never a downgrade, no perpetual diff), so no
+            # ignore_changes here. Node pools set no `version`: with a
+            # release channel they follow the control plane by auto-upgrade.
             min_master_version=c.kubernetes_version,
             database_encryption={"state": "ENCRYPTED", "key_name": secrets_key.id},
             logging_config={"enable_components": list(LOGGED_COMPONENTS)},
@@ -265,7 +287,8 @@ class GkeCluster(pulumi.ComponentResource):
                     "location_policy": "BALANCED",
                 },
                 management={"auto_repair": True, "auto_upgrade": True},
-                upgrade_settings={"strategy": "SURGE", "max_surge": 1, "max_unavailable": 0},
+                # Surge nodes need NAT ports too: egress_address_count counts them.
+                upgrade_settings={"strategy": "SURGE", "max_surge": NODE_POOL_MAX_SURGE, "max_unavailable": 0},
                 node_config={
                     "machine_type": pool.machine_type,
                     "disk_size_gb": pool.disk_size_gb,
@@ -295,9 +318,15 @@ class GkeCluster(pulumi.ComponentResource):
         ]
 
         # --- Control plane -> nodes on the mesh's webhook ports ------------
-        # Private clusters' own firewall rule admits the control plane only
-        # on 443 and 10250; admission webhooks (Istio's 15017) time out
-        # without this.
+        # GKE's own rule admits the control plane only on 443 and 10250, and
+        # the API server calls webhooks on the pod's port (endpoint routing),
+        # so Istio's 15017 times out without this. The source is the
+        # control-plane /28: the peered master range on VPC-peering clusters,
+        # the GKE-made endpoint subnet on PSC clusters (see
+        # master_ipv4_cidr_block above). The target is the node service
+        # account, not GKE's generated `gke-<cluster>-<hash>-node` tag, which
+        # is unknown before the cluster exists; a service-account target
+        # covers the nodes' alias (pod) ranges too.
         ready: list[pulumi.Resource] = list(pools)
         if args.webhook_ports:
             webhooks = compute.Firewall(

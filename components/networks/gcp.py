@@ -28,17 +28,24 @@ PORTS_PER_NAT_ADDRESS = 64512
 #: allocation lends busy nodes more, up to the maximum.
 NAT_MIN_PORTS_PER_VM = 256
 NAT_MAX_PORTS_PER_VM = 4096
+#: Extra nodes a surge upgrade adds per zone and pool (GKE applies the node
+#: pool's upgrade settings zone by zone); components/clusters/gke.py sets
+#: the pools' max_surge from this, so NAT sizing and upgrades agree.
+NODE_POOL_MAX_SURGE = 1
 
 
 def egress_address_count(cluster: GcpCluster) -> int:
     """Static NAT addresses needed so every node, at the pools' maxima, gets its minimum ports.
 
     With MANUAL_ONLY allocation Cloud NAT never adds addresses by itself: a
-    node that finds no free ports has no egress. Sized from the validated
-    config (per-zone maxima times zones), kept as small as that allows since
-    every address lands in every peer's allow-list.
+    node that finds no free ports has no egress. With dynamic port allocation
+    each VM first receives `min_ports_per_vm`, so one address serves
+    64512 / min VMs (Cloud NAT port-allocation docs). GKE autoscaler bounds
+    are per zone, and a surge upgrade adds `NODE_POOL_MAX_SURGE` nodes per
+    zone and pool; the count stays as small as that allows since every
+    address lands in every peer's allow-list.
     """
-    max_nodes = sum(p.max_size for p in cluster.node_pools) * len(cluster.zones)
+    max_nodes = sum(p.max_size + NODE_POOL_MAX_SURGE for p in cluster.node_pools) * len(cluster.zones)
     return max(1, math.ceil(max_nodes * NAT_MIN_PORTS_PER_VM / PORTS_PER_NAT_ADDRESS))
 
 
@@ -154,7 +161,8 @@ class GcpNetwork(pulumi.ComponentResource):
             # Primary and secondary ranges: pods egress through the NAT too.
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
             enable_dynamic_port_allocation=True,
-            # Endpoint-independent mapping cannot be combined with dynamic allocation.
+            # Endpoint-independent mapping cannot be combined with dynamic
+            # allocation; with it, both port bounds must be powers of two.
             enable_endpoint_independent_mapping=False,
             min_ports_per_vm=NAT_MIN_PORTS_PER_VM,
             max_ports_per_vm=NAT_MAX_PORTS_PER_VM,

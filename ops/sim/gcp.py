@@ -140,12 +140,19 @@ def _cluster(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     labels = i.get("resourceLabels") or {}
     private = dict(i.get("privateClusterConfig") or {})
     if private:
+        # Current GKE connects nodes to the control plane through Private
+        # Service Connect: no peering (empty peeringName); a given master
+        # CIDR becomes a GKE-made endpoint subnet in the cluster's VPC, and
+        # the internal endpoint takes its second address.
         cp = private.get("masterIpv4CidrBlock", "172.16.0.0/28")
+        region = loc if loc.count("-") == 1 else loc.rsplit("-", 1)[0]
+        pe_subnet = f"gke-{n[:28]}-{ctx.hex('gke-pe-subnet', p, loc, n, length=8)}-pe-subnet"
         private.update(
             {
                 "privateEndpoint": str(ipaddress.IPv4Network(cp).network_address + 2),
                 "publicEndpoint": endpoint,
-                "peeringName": f"gke-n{ctx.hex('gke-peering', p, n, length=16)}-peer",
+                "privateEndpointSubnetwork": f"projects/{p}/regions/{region}/subnetworks/{pe_subnet}",
+                "peeringName": "",
             }
         )
     return {
