@@ -183,6 +183,11 @@ class AzureDeployer(Model):
         description="Non-interactive kubelogin login mode written into AKS kubeconfigs: "
         "`azurecli` for operators, `workloadidentity` for CI with federated credentials.",
     )
+    principal_type: Literal["User", "ServicePrincipal", "Group"] | None = Field(
+        default=None,
+        description="Entra object type of principalObjectId (ARM rejects a role assignment whose type does not "
+        "match). Default: ServicePrincipal with kubeloginMode workloadidentity, else User.",
+    )
 
 
 class GcpDeployer(Model):

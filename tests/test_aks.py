@@ -6,7 +6,8 @@ import base64
 import copy
 import re
 import uuid
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -16,12 +17,16 @@ from components.clusters.aks import (
     AKS_RBAC_CLUSTER_ADMIN,
     CONTROL_PLANE_LOGS,
     KEY_VAULT_CRYPTO_USER,
+    MAX_AUTHORIZED_IP_RANGES,
     NETWORK_CONTRIBUTOR,
     ROLE_ASSIGNMENT_NAMESPACE,
+    authorized_ip_ranges,
     default_dns_service_ip,
+    deployer_principal_type,
     key_vault_name,
     kubelogin_args,
 )
+from components.config import AzureDeployer
 from ops.plan import Plan, Recorded, is_secret
 from tests.helpers import fleet_of, inputs, of_type, only_clusters, plan_fleet
 
@@ -170,6 +175,16 @@ def test_nat_gateway_with_static_zone_redundant_ip_is_the_subnet_egress(plan: Pl
     }
 
 
+def test_nat_is_on_the_subnet_before_the_cluster_exists(plan: Plan) -> None:
+    """outboundType userAssignedNATGateway needs the NAT gateway on the node subnet at create."""
+    nat = one(plan, "azure-native:network:NatGateway", f"{C}-network-nat")
+    subnet = one(plan, "azure-native:network:Subnet", f"{C}-network-nodes")
+    cluster = cluster_of(plan)
+    assert nat.urn in subnet.dependencies
+    assert subnet.urn in cluster.dependencies
+    assert inputs(cluster)["networkProfile"]["outboundType"] == "userAssignedNATGateway"
+
+
 def test_egress_is_the_nat_ip_and_the_api_allow_list_includes_it(plan: Plan) -> None:
     egress = plan.outputs[C]["egressCidrs"]
     assert len(egress) == 1 and re.fullmatch(r"198\.18\.\d+\.\d+/32", egress[0])
@@ -207,10 +222,13 @@ def test_system_pool_inline_and_user_pool_separate_with_autoscaling(plan: Plan) 
     assert system["vnetSubnetID"] == subnet_id
     assert system["vmSize"] == "Standard_D4s_v5"
     assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    # Pools follow the control plane's configured major.minor.
+    assert system["orchestratorVersion"] == "1.33"
 
     pool = one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload")
     p = inputs(pool)
     assert p["mode"] == "User" and p["resourceName"] == PHYSICAL
+    assert p["orchestratorVersion"] == "1.33"
     assert (p["enableAutoScaling"], p["minCount"], p["maxCount"], p["count"]) == (True, 1, 6, 1)
     assert p["availabilityZones"] == ["1", "2", "3"]
     assert p["vnetSubnetID"] == subnet_id
@@ -327,6 +345,8 @@ def test_deployer_is_aks_rbac_cluster_admin_and_the_provider_waits(plan: Plan) -
         == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{AKS_RBAC_CLUSTER_ADMIN}"
     )
     assert AKS_RBAC_CLUSTER_ADMIN == "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+    # The SDK would send `User` for any principal: the type is explicit.
+    assert a["principalType"] == "User"  # azurecli: an operator
     assert (
         a["scope"]
         == f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{PHYSICAL}"
@@ -360,12 +380,9 @@ def test_kubeconfig_uses_non_interactive_kubelogin(plan: Plan) -> None:
     (user,) = doc["users"]
     exec_ = user["user"]["exec"]
     assert exec_["command"] == "kubelogin"
-    args = exec_["args"]
-    assert args[0] == "get-token"
-    assert args[-2:] == ["--login", "azurecli"]
-    assert args.count("--login") == 1 and "devicecode" not in args and "--client-id" not in args
-    assert args[args.index("--server-id") + 1] == "6dae42f8-4368-4678-94ff-3960e28e3630"
-    assert "--tenant-id" in args
+    # Exactly what `kubelogin convert-kubeconfig -l azurecli` writes: the
+    # tenant comes from `az login`, never from the kubeconfig.
+    assert exec_["args"] == ["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]
 
 
 def test_endpoint_and_ca_match_the_cluster(plan: Plan) -> None:
@@ -391,14 +408,19 @@ def test_deployer_change_updates_the_provider_without_replacing_it(plan: Plan, c
     assert after["clusterIdentifier"] == before["clusterIdentifier"] == f"meshfleet/{PHYSICAL}"
     assert after["kubeconfig"] != before["kubeconfig"]
     args = kubeconfig_doc(changed)["users"][0]["user"]["exec"]["args"]
-    assert args[-2:] == ["--login", "workloadidentity"] and "--client-id" not in args
+    # Client id, tenant and token file come from the CI environment (AZURE_*).
+    assert args == ["get-token", "--login", "workloadidentity", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]
     admin = inputs(role(changed, "deployer-cluster-admin"))
     assert admin["principalId"] == NEW_DEPLOYER
+    # Workload identity federates a service principal (ARM rejects a mismatched type).
+    assert admin["principalType"] == "ServicePrincipal"
     assert admin["roleAssignmentName"] != inputs(role(plan, "deployer-cluster-admin"))["roleAssignmentName"]
 
 
 PROTECTED = {
     ("azure-native:resources:ResourceGroup", f"{C}-network-rg"),
+    # AKS cannot survive losing the identity that reads the KMS key.
+    ("azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity"),
     ("azure-native:network:VirtualNetwork", f"{C}-network-vnet"),
     ("azure-native:network:Subnet", f"{C}-network-nodes"),
     ("azure-native:network:NatGateway", f"{C}-network-nat"),
@@ -419,7 +441,12 @@ def test_protection_on_protects_and_locks(changed: Plan) -> None:
     assert lock.name == f"{C}-lock"
     assert inputs(lock)["level"] == "CanNotDelete"
     assert inputs(lock)["resourceGroupName"] == RG
-    assert cluster_of(changed).urn in lock.dependencies
+    # Everything in the group that the cluster does not depend on is a
+    # dependency of the lock, so unprotecting removes the lock first.
+    pool = one(changed, "azure-native:containerservice:AgentPool", f"{C}-pool-workload")
+    diag = one(changed, "azure-native:monitor:DiagnosticSetting", f"{C}-control-plane-logs")
+    admin = role(changed, "deployer-cluster-admin")
+    assert {cluster_of(changed).urn, pool.urn, diag.urn, admin.urn} <= set(lock.dependencies)
     vault = inputs(one(changed, "azure-native:keyvault:Vault", f"{C}-kv"))["properties"]
     assert vault["enablePurgeProtection"] is True
     counts = {t: len(of_type(changed, t)) for t in EXPECTED_COUNTS}
@@ -439,15 +466,26 @@ def test_protection_on_protects_and_locks(changed: Plan) -> None:
     ],
 )
 def test_kubelogin_args_rewrite(given: list[str]) -> None:
-    assert kubelogin_args(copy.copy(given), "azurecli") == [
+    assert kubelogin_args(copy.copy(given), "azurecli") == ["get-token", "--login", "azurecli", "--server-id", "s"]
+    assert kubelogin_args(copy.copy(given), "workloadidentity") == [
         "get-token",
+        "--login",
+        "workloadidentity",
         "--server-id",
         "s",
-        "--tenant-id",
-        "t",
-        "--login",
-        "azurecli",
     ]
+
+
+def test_kubelogin_args_need_a_server_id() -> None:
+    with pytest.raises(ValueError, match="--server-id"):
+        kubelogin_args(["get-token", "--login", "devicecode"], "azurecli")
+
+
+def test_authorized_ip_ranges_limit() -> None:
+    ok = [f"198.51.100.{i}/32" for i in range(MAX_AUTHORIZED_IP_RANGES)]
+    assert authorized_ip_ranges(ok) == ok
+    with pytest.raises(ValueError, match="at most 200"):
+        authorized_ip_ranges([*ok, "203.0.113.0/32"])
 
 
 def test_default_dns_service_ip_is_the_tenth_address() -> None:
@@ -459,3 +497,12 @@ def test_key_vault_names_fit_azure_rules() -> None:
         name = key_vault_name(physical, SUB)
         assert re.fullmatch(r"[a-z][a-z0-9-]{1,22}[a-z0-9]", name) and "--" not in name, name
     assert key_vault_name(PHYSICAL, SUB) != key_vault_name(PHYSICAL, "00000000-0000-4000-8000-000000000000")
+
+
+def test_deployer_principal_type() -> None:
+    assert deployer_principal_type(AzureDeployer(principal_object_id=DEPLOYER)) == "User"
+    wi = AzureDeployer(principal_object_id=DEPLOYER, kubelogin_mode="workloadidentity")
+    assert deployer_principal_type(wi) == "ServicePrincipal"
+    # An explicit type (a future config field) wins, e.g. an operators' group.
+    explicit = cast(AzureDeployer, SimpleNamespace(principal_type="Group", kubelogin_mode="azurecli"))
+    assert deployer_principal_type(explicit) == "Group"

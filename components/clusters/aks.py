@@ -27,7 +27,7 @@ import pulumi_azure_native.operationalinsights as operationalinsights
 import yaml
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
-from components.config import AzureCluster, FleetSpec, NodePool
+from components.config import AzureCluster, AzureDeployer, FleetSpec, NodePool
 from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
 from components.networks.azure import AzureNetwork
@@ -52,9 +52,9 @@ CONTROL_PLANE_LOGS = (
 #: are named by GUID; a random one would be replaced on every stack rebuild).
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
 
-#: kubelogin flags (with a value) that belong to the interactive login the
-#: API returns and mean nothing, or the wrong thing, in the chosen mode.
-_KUBELOGIN_DROP = {"--login", "-l", "--client-id"}
+#: AKS rejects more authorized IP ranges than this on a public API server
+#: (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, "Limitations").
+MAX_AUTHORIZED_IP_RANGES = 200
 
 
 @dataclass(frozen=True)
@@ -94,26 +94,32 @@ def default_dns_service_ip(service_cidr: str) -> str:
     return str(ipaddress.IPv4Network(service_cidr)[10])
 
 
-def kubelogin_args(args: list[str], login_mode: str) -> list[str]:
-    """`kubelogin get-token` arguments rewritten to a non-interactive login mode.
+def _flag_value(args: list[str], flag: str) -> str | None:
+    """Value of `flag` in `--flag value` or `--flag=value` form."""
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+    return None
 
-    The API returns `--login devicecode` with kubelogin's public client id;
-    `azurecli` reuses the operator's `az login`, `workloadidentity` reads
-    AZURE_CLIENT_ID/AZURE_FEDERATED_TOKEN_FILE from CI. Server id, tenant
-    and environment stay.
+
+def kubelogin_args(args: list[str], login_mode: str) -> list[str]:
+    """`kubelogin get-token` arguments for a non-interactive login mode.
+
+    The API returns `--login devicecode` with kubelogin's public client id,
+    the tenant and the environment. This writes exactly what `kubelogin
+    convert-kubeconfig -l azurecli|workloadidentity` writes: only the
+    server id stays. `azurecli` takes tenant and cloud from the operator's
+    `az login` (a `--tenant-id` breaks an `az login --identity` session,
+    Azure/kubelogin#123); `workloadidentity` reads AZURE_CLIENT_ID,
+    AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST
+    from the CI environment.
     """
-    out: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        flag, has_value, _ = arg.partition("=")
-        if flag in _KUBELOGIN_DROP:
-            skip = not has_value
-            continue
-        out.append(arg)
-    return [*out, "--login", login_mode]
+    server_id = _flag_value(args, "--server-id")
+    if not server_id:
+        raise ValueError("the AKS exec kubeconfig has no kubelogin --server-id")
+    return ["get-token", "--login", login_mode, "--server-id", server_id]
 
 
 def exec_kubeconfig(encoded: str, login_mode: str) -> str:
@@ -133,12 +139,44 @@ def ca_pem_of(encoded: str) -> str:
     return base64.b64decode(data).decode()
 
 
+def authorized_ip_ranges(cidrs: list[str]) -> list[str]:
+    """The API allow-list, refused here rather than half-way through an ARM update when too long."""
+    if len(cidrs) > MAX_AUTHORIZED_IP_RANGES:
+        raise ValueError(
+            f"{len(cidrs)} API server authorized IP ranges; AKS accepts at most {MAX_AUTHORIZED_IP_RANGES} "
+            "(fewer operator/CI CIDRs, or aggregate them)"
+        )
+    return cidrs
+
+
+def deployer_principal_type(deployer: AzureDeployer) -> authorization.PrincipalType:
+    """The Entra object type of the deploying principal, for its role assignment.
+
+    ARM refuses a role assignment whose principalType differs from the
+    principal's real type (UnmatchedPrincipalType), and the SDK sends
+    `User` when none is given. An explicit `principalType` in config wins;
+    otherwise workload identity means a service
+    principal (app registration or managed identity) and the Azure CLI
+    login an operator, i.e. a user.
+    """
+    if deployer.principal_type is not None:
+        return authorization.PrincipalType(deployer.principal_type)
+    if deployer.kubelogin_mode == "workloadidentity":
+        return authorization.PrincipalType.SERVICE_PRINCIPAL
+    return authorization.PrincipalType.USER
+
+
 def _pool_profile(
-    pool: NodePool, zones: list[str], subnet_id: pulumi.Input[str], tags: dict[str, str]
+    pool: NodePool, zones: list[str], subnet_id: pulumi.Input[str], tags: dict[str, str], version: str
 ) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
     """Settings shared by the inline system pool and the separate user pools."""
     return {
         "name": pool.name,
+        # Pools follow the control plane's configured version. Unset, a pool
+        # keeps its creation version when the control plane is upgraded
+        # (pulumi-azure-native#2094); `major.minor` lets the `patch` channel
+        # move patches without a diff (API: orchestratorVersion).
+        "orchestrator_version": version,
         "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
         "vm_size": pool.machine_type,
         "os_type": containerservice.OSType.LINUX,
@@ -181,13 +219,16 @@ class AksCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=net.provider)
         keep = protected(meta, child)
 
+        # Protected like the KMS key: AKS does not support deleting the KMS
+        # key, its vault or the identity that reads it (etcd would become
+        # undecryptable; learn.microsoft.com/azure/aks/use-kms-etcd-encryption).
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-identity",
             resource_name_=f"id-{names.physical}",
             resource_group_name=rg,
             location=c.region,
             tags=tags,
-            opts=child,
+            opts=keep,
         )
         # With a custom VNet the control plane manages the node subnet (and
         # load balancers in it): it needs Network Contributor there before
@@ -238,9 +279,12 @@ class AksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=keep,
         )
-        # Created through ARM (control plane), so the deployer needs no data-plane
-        # role. Rotating it means a new version and a cluster update with the new
-        # key id: the AKS KMS plugin decrypts with the version it was given.
+        # Created through ARM (Microsoft.KeyVault/vaults/keys, management plane:
+        # the deployer's Contributor/Owner suffices, no data-plane "Key Vault
+        # Crypto Officer"). RSA with encrypt/decrypt: the KMS plugin calls the
+        # vault's encrypt and decrypt operations with the exact key version it
+        # is given, so rotating means a new version and a cluster update with
+        # the new versioned key id.
         kms_key = keyvault.Key(
             f"{name}-kms-key",
             key_name="etcd-kms",
@@ -276,12 +320,14 @@ class AksCluster(pulumi.ComponentResource):
         )
 
         # The first node pool is the system pool, inline: AKS cannot create a
-        # cluster without one. ARM does not update inline pools after creation,
-        # so later changes to it need `az aks nodepool update` (then refresh).
-        # When user pools exist, the system pool only runs critical add-ons,
-        # so workloads (and the mesh) land on them.
+        # cluster without one (mode System). Its immutable settings (VM size,
+        # zones, disk) cannot change through the cluster (azure-native docs:
+        # replaceOnChanges, or change in Azure then refresh). When user pools
+        # exist, the system pool only runs critical add-ons, so workloads (and
+        # the mesh) land on them.
+        version = c.kubernetes_version
         system, *user_pools = c.node_pools
-        system_profile = _pool_profile(system, zones, net.subnet_id, tags)
+        system_profile = _pool_profile(system, zones, net.subnet_id, tags, version)
         system_profile["mode"] = containerservice.AgentPoolMode.SYSTEM
         # A system pool never scales to zero.
         system_profile["count"] = max(system.min_size, 1)
@@ -324,7 +370,7 @@ class AksCluster(pulumi.ComponentResource):
             disable_local_accounts=True,
             # Public API restricted to the allow-list, which includes this
             # cluster's own NAT egress: nodes reach their API through it.
-            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list},
+            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list.apply(authorized_ip_ranges)},
             auto_upgrade_profile={
                 # Config allows only patch/node-image/none: stable/rapid would
                 # move the minor version behind Pulumi's back.
@@ -348,7 +394,12 @@ class AksCluster(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     depends_on=[subnet_role, kms_role],
                     custom_timeouts=CLUSTER_TIMEOUTS,
-                    # The autoscaler owns node counts.
+                    # The autoscaler owns the system pool's count. Only that
+                    # path: ignoring all of agentPoolProfiles makes updates
+                    # resend stale pool lists that ARM rejects ("A new agent
+                    # pool was introduced", pulumi-azure-native#2719). Pools
+                    # missing from the cluster's PUT are left alone by ARM, so
+                    # the separate AgentPool resources do not fight it.
                     ignore_changes=["agentPoolProfiles[0].count"],
                 ),
             ),
@@ -356,7 +407,7 @@ class AksCluster(pulumi.ComponentResource):
 
         self.agent_pools = []
         for pool in user_pools:
-            profile = _pool_profile(pool, zones, net.subnet_id, tags)
+            profile = _pool_profile(pool, zones, net.subnet_id, tags, version)
             self.agent_pools.append(
                 containerservice.AgentPool(
                     f"{name}-pool-{pool.name}",
@@ -364,6 +415,7 @@ class AksCluster(pulumi.ComponentResource):
                     resource_group_name=rg,
                     resource_name_=self.cluster.name,
                     mode=containerservice.AgentPoolMode.USER,
+                    orchestrator_version=version,
                     type=profile["type"],
                     vm_size=profile["vm_size"],
                     os_type=profile["os_type"],
@@ -386,7 +438,7 @@ class AksCluster(pulumi.ComponentResource):
 
         # Resource-specific tables (AKSAudit, AKSControlPlane, ...) instead of
         # the legacy AzureDiagnostics table.
-        monitor.DiagnosticSetting(
+        diagnostics = monitor.DiagnosticSetting(
             f"{name}-control-plane-logs",
             name="control-plane-logs",
             resource_uri=self.cluster.id,
@@ -399,6 +451,10 @@ class AksCluster(pulumi.ComponentResource):
         # The deploying principal administers the cluster through Azure RBAC
         # (local accounts are off). Its object id is part of the name, so a
         # new deployer gets a new assignment created before the old is removed.
+        # Its principal type must be right (see deployer_principal_type).
+        # Azure RBAC grants can take a few minutes to reach the API server:
+        # a first `up` may see 403s from the Kubernetes provider and succeed
+        # when re-run (no wait resource: pulumi-time is not a dependency).
         admin_role = authorization.RoleAssignment(
             f"{name}-deployer-cluster-admin",
             role_assignment_name=role_assignment_name(
@@ -407,21 +463,29 @@ class AksCluster(pulumi.ComponentResource):
             scope=self.cluster.id,
             role_definition_id=role_definition_id(sub, AKS_RBAC_CLUSTER_ADMIN),
             principal_id=deployer.principal_object_id,
+            principal_type=deployer_principal_type(deployer),
             opts=child,
         )
 
         if meta.protect:
             # AKS has no deletion-protection flag: a CanNotDelete lock on the
-            # resource group is Azure's equivalent. It blocks deleting anything
-            # in the group (cluster, pools, network, vault, role assignments
-            # scoped there) until protection is switched off in config first.
+            # resource group is Azure's equivalent. Updates and upgrades go on
+            # (node images replace VMs in the separate node resource group,
+            # which is not locked), but every delete in this group and its
+            # children is refused: removing a user pool or replacing the
+            # deployer's role assignment needs `fleet.protect: false` first.
+            # The lock depends on everything in the group that the cluster
+            # does not, so unprotecting deletes the lock before any of them.
             authorization.ManagementLockAtResourceGroupLevel(
                 f"{name}-lock",
                 lock_name="meshfleet-protect",
                 level=authorization.LockLevel.CAN_NOT_DELETE,
                 notes=f"meshfleet fleet {meta.name}: set fleet.protect=false before deleting cluster {c.name}",
                 resource_group_name=rg,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.cluster])),
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(depends_on=[self.cluster, *self.agent_pools, diagnostics, admin_role]),
+                ),
             )
 
         credentials = containerservice.list_managed_cluster_user_credentials_output(
