@@ -454,6 +454,11 @@ class EksAddons(Model):
     coredns: PinnedVersion
     pod_identity_agent: PinnedVersion
     ebs_csi_driver: PinnedVersion
+    cluster_autoscaler_image: PinnedVersion = Field(
+        description="Cluster Autoscaler image tag (e.g. v1.33.6). Its minor must equal every EKS cluster's "
+        "kubernetesVersion: the autoscaler is released per Kubernetes minor, and the chart's default image "
+        "follows the newest release."
+    )
 
 
 class Addons(Model):
@@ -986,6 +991,20 @@ def _rule_deployers_and_addons(spec: FleetSpec) -> Iterable[Problem]:
                 )
 
 
+def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
+    eks = spec.addons.eks
+    if eks is None:
+        return
+    for i, c in enumerate(spec.clusters):
+        if isinstance(c, AwsCluster) and not eks.cluster_autoscaler_image.startswith(f"v{c.kubernetes_version}."):
+            yield Problem(
+                path="addons.eks.clusterAutoscalerImage",
+                message=f"{eks.cluster_autoscaler_image} does not match Kubernetes {c.kubernetes_version} of "
+                f"clusters[{i}] ({c.name}); the autoscaler must match the cluster's minor version",
+                fix=f"pin a v{c.kubernetes_version}.x Cluster Autoscaler release (and keep EKS clusters on one minor)",
+            )
+
+
 def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
     mesh = spec.mesh
     if mesh.mode == "ambient" and mesh.kind != "istio":
@@ -1093,6 +1112,7 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_zones,
     _rule_existing_access,
     _rule_deployers_and_addons,
+    _rule_eks_autoscaler_image,
     _rule_mesh,
     _rule_trust,
 )

@@ -202,6 +202,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "remove it or correct its spelling",
     ),
     (
+        "eks-autoscaler-minor",
+        "dev",
+        setting("addons", {"eks": {"clusterAutoscalerImage": "v1.32.4"}}),
+        "addons.eks.clusterAutoscalerImage",
+        "v1.32.4 does not match Kubernetes 1.33 of clusters[0] (aws-use1)",
+        "pin a v1.33.x Cluster Autoscaler release",
+    ),
+    (
         "misspelled-key",
         "local",
         setting("mesh.revison", ["1.30.3"]),

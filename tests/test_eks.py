@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from components.clusters.eks import LOG_TYPES, ami_type, autoscaler_policy, lb_controller_policy
+from components.clusters.eks import (
+    LOG_TYPES,
+    ami_type,
+    autoscaler_image_tag,
+    autoscaler_policy,
+    lb_controller_policy,
+)
 from components.networks.aws import subnet_layout
 from ops.plan import Plan, Recorded, is_secret
 from ops.sim.aws import EIP_POOL
@@ -194,6 +200,8 @@ def test_gateway_eips_feed_the_load_balancer_annotations(plan: Plan) -> None:
         "service.beta.kubernetes.io/aws-load-balancer-type": "external",
         "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
         "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        # Every EIP reaches every gateway pod, whatever zone it runs in.
+        "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
     }
     allocations = annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"].split(",")
     subnets = annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"].split(",")
@@ -295,6 +303,19 @@ def test_deployer_access_entry_and_cluster_admin_association(plan: Plan) -> None
         "principalArn": DEPLOYER,
     }
     assert entry.urn in assoc.dependencies
+    # The Kubernetes provider (so every in-cluster object) waits for the association.
+    assert assoc.urn in k8s_provider(plan).dependencies
+
+
+def test_in_cluster_installs_of_the_fleet_wait_for_nodes_access_storage_and_lb_controller(plan: Plan) -> None:
+    crds = one(plan, "kubernetes:yaml/v2:ConfigFile", f"{CLUSTER}-gateway-api-standard")
+    assert {
+        urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"),
+        urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-coredns"),
+        urn(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", f"{CLUSTER}-deployer-admin"),
+        urn(plan, "kubernetes:storage.k8s.io/v1:StorageClass", f"{CLUSTER}-gp3"),
+        urn(plan, "kubernetes:helm.sh/v3:Release", f"{CLUSTER}-lb-controller"),
+    } <= set(crds.dependencies)
 
 
 # --------------------------------------------------------------------------
@@ -324,6 +345,7 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(plan: Plan) -> Non
     ]
     for r in addon.values():
         assert inputs(r)["resolveConflictsOnCreate"] == "OVERWRITE"
+        assert inputs(r)["resolveConflictsOnUpdate"] == "OVERWRITE"
 
 
 def test_node_group_autoscaling_bounds_and_ignored_desired_size(plan: Plan) -> None:
@@ -380,6 +402,9 @@ def test_cluster_autoscaler_release_and_pod_identity(plan: Plan) -> None:
     }
     assert (values["cloudProvider"], values["awsRegion"]) == ("aws", "us-east-1")
     assert values["rbac"]["serviceAccount"] == {"create": True, "name": "cluster-autoscaler"}
+    # The image follows the cluster's minor, pinned in config (addons.eks.clusterAutoscalerImage),
+    # never the chart's default (the newest autoscaler).
+    assert values["image"] == {"tag": "v1.33.6"}
     assert release.provider_urn == k8s_provider(plan).urn
     identity = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{CLUSTER}-autoscaler-identity")
     assert {k: inputs(identity)[k] for k in ("clusterName", "namespace", "serviceAccount", "roleArn")} == {
@@ -389,7 +414,11 @@ def test_cluster_autoscaler_release_and_pod_identity(plan: Plan) -> None:
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{PHYSICAL}-autoscaler",
     }
     deps = set(release.dependencies)
-    assert {identity.urn, urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")} <= deps
+    assert {
+        identity.urn,
+        urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"),
+        urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-coredns"),
+    } <= deps
 
 
 def test_load_balancer_controller_release_and_pod_identity(plan: Plan) -> None:
@@ -407,6 +436,8 @@ def test_load_balancer_controller_release_and_pod_identity(plan: Plan) -> None:
     assert (values["clusterName"], values["region"]) == (PHYSICAL, "us-east-1")
     assert values["vpcId"].startswith("vpc-")
     assert values["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller"}
+    # Only Services that ask for it (type `external`); no takeover of every LoadBalancer.
+    assert values["enableServiceMutatorWebhook"] is False
     assert urn(plan, "aws:ec2/vpc:Vpc", f"{NET}-vpc") in release.property_dependencies["values"]
     identity = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{CLUSTER}-lb-controller-identity")
     assert (inputs(identity)["serviceAccount"], inputs(identity)["namespace"]) == (
@@ -516,7 +547,14 @@ def test_subnet_layout_rejects_a_range_too_small() -> None:
     ("machine", "ami"),
     [
         ("m6i.large", "AL2023_x86_64_STANDARD"),
-        ("g5.xlarge", "AL2023_x86_64_STANDARD"),
+        ("c7i.2xlarge", "AL2023_x86_64_STANDARD"),
+        # GPU and Neuron families need the accelerated AMIs (drivers).
+        ("g5.xlarge", "AL2023_x86_64_NVIDIA"),
+        ("p4d.24xlarge", "AL2023_x86_64_NVIDIA"),
+        ("g5g.xlarge", "AL2023_ARM_64_NVIDIA"),
+        ("inf2.xlarge", "AL2023_x86_64_NEURON"),
+        # g4ad is AMD, not NVIDIA: no accelerated AL2023 variant.
+        ("g4ad.xlarge", "AL2023_x86_64_STANDARD"),
         ("m7g.large", "AL2023_ARM_64_STANDARD"),
         ("c6gn.xlarge", "AL2023_ARM_64_STANDARD"),
         ("t4g.medium", "AL2023_ARM_64_STANDARD"),
@@ -536,3 +574,20 @@ def test_controller_policies_are_scoped_to_the_cluster() -> None:
     assert by_sid["ManageOwned"]["Condition"]["StringEquals"] == {"aws:ResourceTag/elbv2.k8s.aws/cluster": "c1"}
     assert "elasticloadbalancing:DeleteLoadBalancer" in by_sid["ManageOwned"]["Action"]
     assert all(f":eu-west-1:{ACCOUNT}:" in arn for arn in by_sid["ListenersRulesTargets"]["Resource"])
+    # Re-tagging without the ownership condition reaches listeners and rules only, never
+    # another cluster's load balancers or target groups.
+    assert by_sid["TagListenersAndRules"]["Resource"] == [
+        f"arn:aws:elasticloadbalancing:eu-west-1:{ACCOUNT}:listener/*",
+        f"arn:aws:elasticloadbalancing:eu-west-1:{ACCOUNT}:listener-rule/*",
+    ]
+    unconditioned_tagging = [
+        s for s in lbc["Statement"] if "elasticloadbalancing:AddTags" in s["Action"] and "Condition" not in s
+    ]
+    assert [s["Sid"] for s in unconditioned_tagging] == ["TagListenersAndRules"]
+
+
+def test_autoscaler_image_tag_must_match_the_kubernetes_minor() -> None:
+    assert autoscaler_image_tag("v1.33.6", "1.33") == "v1.33.6"
+    for wrong in ("v1.34.0", "v1.3.1", "1.33.6"):
+        with pytest.raises(ValueError, match=r"does not match Kubernetes 1\.33"):
+            autoscaler_image_tag(wrong, "1.33")

@@ -30,6 +30,7 @@ SECRET = "kubernetes:core/v1:Secret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ISTIO_GATEWAY = "kubernetes:networking.istio.io/v1:Gateway"
 K8S_GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 REPO = "https://istio-release.storage.googleapis.com/charts"
 VALIDATOR = SHARED / "tools" / "k8s_validate.py"
@@ -190,6 +191,7 @@ def test_istiod_values(four: Plan) -> None:
         assert (body["chart"], body["version"], body["namespace"]) == ("istiod", "1.30.3", "istio-system")
         assert body["repositoryOpts"] == {"repo": REPO}
         assert body["atomic"] is True and body["cleanupOnFail"] is True
+        assert (body["timeout"], body["maxHistory"]) == (300, 10)
         assert values(r) == {
             "revision": "1-30-3",
             "revisionTags": ["default"],
@@ -197,6 +199,35 @@ def test_istiod_values(four: Plan) -> None:
             "meshConfig": {"trustDomain": "cluster.local"},
         }
         assert r.provider_urn.endswith(f"::{c}-k8s")
+
+
+#: Release -> Helm wait timeout (s): the control plane waits for a Deployment,
+#: the gateway for its cloud load balancer, the node agents for every node.
+RELEASE_TIMEOUTS = {
+    "istio-base": 300,
+    "istiod-1-30-3": 300,
+    "istio-eastwestgateway": 900,
+    "istio-cni": 1800,
+    "ztunnel": 1800,
+}
+
+
+@pytest.mark.parametrize("fixture", ["four", "ambient"])
+def test_release_failure_handling(fixture: str, request: pytest.FixtureRequest) -> None:
+    plan: Plan = request.getfixturevalue(fixture)
+    for c in clusters(plan):
+        found = in_cluster(plan, RELEASE, c)
+        assert found
+        for r in found:
+            body = inputs(r)
+            # atomic: a failed install/upgrade is rolled back (and needs Helm's
+            # wait, so no skipAwait); cleanupOnFail removes the new objects.
+            assert body["atomic"] is True and body["cleanupOnFail"] is True, r.urn
+            assert "skipAwait" not in body and "waitForJobs" not in body, r.urn
+            assert body["timeout"] == RELEASE_TIMEOUTS[body["name"]], r.urn
+            assert body["maxHistory"] == 10, r.urn
+            assert body["repositoryOpts"] == {"repo": REPO}
+            assert r.provider_urn.endswith(f"::{c}-k8s")
 
 
 def test_base_points_the_default_validator_at_the_stable_revision(four: Plan) -> None:
@@ -306,8 +337,11 @@ def test_dependency_order(four: Plan) -> None:
         for peer in clusters(four):
             if peer == c:
                 continue
-            # The token in c for peer waits for c's base (the service account).
-            assert base in deps(one(four, SECRET, c, f"istio-reader-token-{peer}"))
+            # The token in c for peer waits for c's base (the service account)
+            # and c's stable istiod (its reader ClusterRoleBinding).
+            token = one(four, SECRET, c, f"istio-reader-token-{peer}")
+            assert {base, f"{c}-istiod-1-30-3"} <= deps(token)
+            assert f"{c}-istio-eastwestgateway" not in deps(token)
             # The remote secret in c waits for nothing of c but the namespace.
             remote = one(four, SECRET, c, f"istio-remote-secret-{peer}")
             resources = by_urn(four)
@@ -342,11 +376,48 @@ def test_ambient_resource_set(ambient: Plan) -> None:
                     "tls": {"mode": "Terminate", "options": {"gateway.istio.io/tls-terminate-mode": "ISTIO_MUTUAL"}},
                 }
             ],
+            "infrastructure": {
+                "parametersRef": {"group": "", "kind": "ConfigMap", "name": "istio-eastwestgateway-options"},
+            },
         }
         crds = [r for r in ambient.by_type(CONFIG_FILE) if ambient.cluster_of(r) == c]
         assert len(crds) == 1
         assert crds[0].name in deps(gw), "the east-west Gateway waits for the Gateway API CRDs"
         assert f"{c}-istiod-1-30-3" in deps(gw)
+        assert f"{c}-istio-eastwest-options" in deps(gw), "the parameters ConfigMap exists first"
+        assert [k8s_name_of(r) for r in in_cluster(ambient, CONFIG_MAP, c)] == ["istio-eastwestgateway-options"]
+
+
+def test_ambient_eastwest_service_admits_only_the_peers(ambient: Plan) -> None:
+    for c in clusters(ambient):
+        r = one(ambient, CONFIG_MAP, c, "istio-eastwestgateway-options")
+        body = inputs(r)
+        # parametersRef is resolved in the Gateway's own namespace.
+        assert body["metadata"]["namespace"] == "istio-system"
+        # istiod accepts only deployment/service/serviceAccount/
+        # horizontalPodAutoscaler/podDisruptionBudget keys.
+        assert list(body["data"]) == ["service"]
+        overlay = yaml.safe_load(body["data"]["service"])
+        peers = sorted(cidr for p in clusters(ambient) if p != c for cidr in egress(ambient, p))
+        assert overlay == {"spec": {"loadBalancerSourceRanges": peers}}
+        assert peers and egress(ambient, c)[0] not in peers
+        assert r.provider_urn.endswith(f"::{c}-k8s")
+
+
+def test_ambient_eastwest_on_eks_keeps_the_nlb_annotations(dev_ambient: Plan) -> None:
+    for c in dev_ambient.spec.clusters:
+        infra = inputs(one(dev_ambient, K8S_GATEWAY, c.name, "istio-eastwestgateway"))["spec"]["infrastructure"]
+        assert infra["parametersRef"] == {"group": "", "kind": "ConfigMap", "name": "istio-eastwestgateway-options"}
+        annotations = infra.get("annotations", {})
+        if c.cloud == "aws":
+            assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+            assert annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"].startswith("eipalloc-")
+        else:
+            assert annotations == {}
+        overlay = yaml.safe_load(
+            inputs(one(dev_ambient, CONFIG_MAP, c.name, "istio-eastwestgateway-options"))["data"]["service"]
+        )
+        assert len(overlay["spec"]["loadBalancerSourceRanges"]) >= len(dev_ambient.spec.clusters) - 1
 
 
 def test_ambient_values(ambient: Plan) -> None:
@@ -466,7 +537,7 @@ def test_golden_manifests(local: Plan) -> None:
     rendered = {
         rel: text
         for rel, text in manifests(local).items()
-        if rel.split("/", 1)[1].startswith(("helm/", "namespace-", "secret-", "gateway-"))
+        if rel.split("/", 1)[1].startswith(("helm/", "namespace-", "secret-", "gateway-", "configmap-istio-system-"))
     }
     if os.environ.get("UPDATE_GOLDEN"):
         for old in GOLDEN.rglob("*.yaml"):
@@ -526,6 +597,14 @@ def test_mixed_five_cluster_fleet(mixed: Plan) -> None:
             assert annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"].startswith("eipalloc-")
         else:
             assert not any(k.startswith("service.beta.kubernetes.io/aws") for k in annotations)
+
+
+def test_eastwest_service_overlay_is_a_service_patch() -> None:
+    from components.mesh.istio import eastwest_service_overlay
+
+    assert yaml.safe_load(eastwest_service_overlay(["198.51.100.7/32", "203.0.113.9/32"])) == {
+        "spec": {"loadBalancerSourceRanges": ["198.51.100.7/32", "203.0.113.9/32"]}
+    }
 
 
 def test_gke_platform_reaches_cni_and_ztunnel() -> None:

@@ -60,9 +60,45 @@ def partition_of(arn: str) -> str:
     return arn.split(":")[1]
 
 
+#: Instance families that need an accelerated AL2023 AMI (EKS user guide, "Use
+#: EKS-optimized accelerated AMIs for GPU instances"): the standard AMI has no
+#: NVIDIA or Neuron drivers, so a GPU node would join but its devices stay unusable.
+ACCELERATED_AMI_FAMILIES: dict[str, frozenset[str]] = {
+    "AL2023_x86_64_NVIDIA": frozenset(
+        {"p6-b300", "p6-b200", "p5", "p5e", "p5en", "p4d", "p4de", "p3", "p3dn"}
+        | {"g7e", "gr6", "g6", "g6e", "g6f", "gr6f", "g5", "g4dn"}
+    ),
+    "AL2023_ARM_64_NVIDIA": frozenset({"p6e-gb200", "p6e-gb300", "g5g"}),
+    "AL2023_x86_64_NEURON": frozenset({"inf1", "inf2", "trn1", "trn1n", "trn2"}),
+}
+
+
 def ami_type(machine_type: str) -> str:
-    """AL2023 AMI type for an instance type: Graviton families (m7g, c6gn, t4g) are arm64."""
-    return "AL2023_ARM_64_STANDARD" if re.match(r"^[a-z]+\d+g", machine_type) else "AL2023_x86_64_STANDARD"
+    """AL2023 AMI type for an instance type.
+
+    GPU and Inferentia/Trainium families get the accelerated variant; other
+    Graviton families (m7g, c6gn, t4g) are arm64; everything else x86_64.
+    """
+    family = machine_type.split(".", 1)[0]
+    for ami, families in ACCELERATED_AMI_FAMILIES.items():
+        if family in families:
+            return ami
+    return "AL2023_ARM_64_STANDARD" if re.match(r"^[a-z]+\d+g", family) else "AL2023_x86_64_STANDARD"
+
+
+def autoscaler_image_tag(tag: str, kubernetes_version: str) -> str:
+    """The Cluster Autoscaler image tag, checked against the cluster's minor version.
+
+    The autoscaler simulates the scheduler of its own Kubernetes minor and is
+    released per minor (upstream: use the version matching the cluster);
+    the chart's default image follows the newest release instead.
+    """
+    if not tag.startswith(f"v{kubernetes_version}."):
+        raise ValueError(
+            f"Cluster Autoscaler image {tag} does not match Kubernetes {kubernetes_version}: "
+            f"pin a v{kubernetes_version}.x release"
+        )
+    return tag
 
 
 def assume_role_policy(service: str, pod: tuple[str, str] | None = None, cluster_name: str = "") -> str:
@@ -140,7 +176,8 @@ def lb_controller_policy(cluster_name: str, partition: str, region: str, account
     (and its security groups) at creation; modifying, deleting and re-tagging
     only what carries that tag (the tag itself is never rewritten); listener,
     rule and target management in this account and region (listeners and
-    rules are reached through their load balancer); creating its security
+    rules are reached through their load balancer), and tagging listeners
+    and rules, which need not carry the ownership tag; creating its security
     groups and the ingress rules it adds to node security groups for targets.
     Unlike AWS's published policy, ownership is this cluster's name, not any
     cluster's tag, so one cluster's controller cannot touch another's NLBs.
@@ -266,6 +303,14 @@ def lb_controller_policy(cluster_name: str, partition: str, region: str, account
                         f"{elb}:listener-rule/*",
                         f"{elb}:targetgroup/*/*",
                     ],
+                },
+                {
+                    # Listeners and rules may not carry the ownership tag; AWS's
+                    # published policy tags them unconditionally too.
+                    "Sid": "TagListenersAndRules",
+                    "Effect": "Allow",
+                    "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+                    "Resource": [f"{elb}:listener/*", f"{elb}:listener-rule/*"],
                 },
                 {
                     # Its own frontend security groups, and the ingress rules it
@@ -565,11 +610,14 @@ class EksCluster(pulumi.ComponentResource):
         # ---- Kubernetes provider
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, c.region, deployer_role)
-        provider = cluster_provider(names, self, kubeconfig=kubeconfig)
+        # Every in-cluster object waits for the deployer's admin association
+        # (an access entry alone grants no Kubernetes permissions), whoever
+        # uses the provider: the objects below, the fleet and the mesh.
+        provider = cluster_provider(names, self, kubeconfig=kubeconfig, depends_on=[admin])
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         # New EKS clusters have no default StorageClass; stateful mesh parts need one.
-        k8s.storage.v1.StorageClass(
+        storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={
                 "name": "gp3",
@@ -597,6 +645,25 @@ class EksCluster(pulumi.ComponentResource):
             aws_opts,
             identity_opts,
         )
+        autoscaler_values: dict[str, Any] = {
+            "fullnameOverride": "cluster-autoscaler",
+            "cloudProvider": "aws",
+            # Given explicitly: the chart defaults to us-east-1.
+            "awsRegion": c.region,
+            "autoDiscovery": {
+                "clusterName": cluster.name,
+                # Managed node groups tag their ASGs with both keys.
+                "tags": [
+                    "k8s.io/cluster-autoscaler/enabled",
+                    cluster.name.apply(lambda n: f"k8s.io/cluster-autoscaler/{n}"),
+                ],
+            },
+            "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
+            "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
+        }
+        autoscaler_values["image"] = {
+            "tag": autoscaler_image_tag(versions.cluster_autoscaler_image, c.kubernetes_version)
+        }
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler",
             name="cluster-autoscaler",
@@ -607,23 +674,10 @@ class EksCluster(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=HELM_TIMEOUT_SECONDS,
-            values={
-                "fullnameOverride": "cluster-autoscaler",
-                "cloudProvider": "aws",
-                "awsRegion": c.region,
-                "autoDiscovery": {
-                    "clusterName": cluster.name,
-                    # Managed node groups tag their ASGs with both keys.
-                    "tags": [
-                        "k8s.io/cluster-autoscaler/enabled",
-                        cluster.name.apply(lambda n: f"k8s.io/cluster-autoscaler/{n}"),
-                    ],
-                },
-                "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
-                "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
-            },
+            values=autoscaler_values,
+            # It reaches the AWS APIs by name: cluster DNS must run first.
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, admin, autoscaler_identity])
+                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, autoscaler_identity])
             ),
         )
 
@@ -656,6 +710,10 @@ class EksCluster(pulumi.ComponentResource):
                 "region": c.region,
                 "vpcId": net.vpc_id,
                 "serviceAccount": {"create": True, "name": LB_CONTROLLER_SERVICE_ACCOUNT},
+                # By default (v2.5+) its webhook stamps loadBalancerClass on every
+                # new LoadBalancer Service, taking all of them over. Off: it
+                # serves only Services that ask for it (type `external` below).
+                "enableServiceMutatorWebhook": False,
             },
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, lbc_identity])
@@ -677,7 +735,7 @@ class EksCluster(pulumi.ComponentResource):
             service_cidr=c.network.service_cidr,
             egress_cidrs=net.egress_cidrs,
             protected=meta.protect,
-            ready=[*node_groups, coredns, admin, lb_controller],
+            ready=[*node_groups, coredns, admin, storage_class, lb_controller],
             load_balancer_annotations={
                 "service.beta.kubernetes.io/aws-load-balancer-type": "external",
                 "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
@@ -686,6 +744,9 @@ class EksCluster(pulumi.ComponentResource):
                 # rejects a count that differs from the NLB's subnets.
                 "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
                 "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
+                # NLB cross-zone is off by default: a zone's EIP would only reach
+                # gateway pods in that zone, and peers may dial any of the EIPs.
+                "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
             },
         )
         self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})

@@ -4,10 +4,12 @@ Per cluster, in order: namespace `istio-system` labelled with the cluster's
 mesh network; secret `cacerts` (the cluster's intermediate CA under the
 fleet root); Helm releases `base` -> one `istiod` per installed revision ->
 the data plane (sidecar: the east-west gateway and the `cross-network-gateway`
-Gateway; ambient: `istio-cni`, `ztunnel` and the `istio-east-west` Gateway).
-Per ordered pair (A reads B): a reader token in B and the remote secret
-`istio-remote-secret-<B>` in A. Everything is declarative (no istioctl); the
-procedure for upgrades is docs/istio.md.
+Gateway; ambient: `istio-cni`, `ztunnel`, the `istio-east-west` Gateway and
+the ConfigMap that restricts its Service's source ranges).
+Per ordered pair (A reads B): a reader token in B (after B's `base`, which
+creates the account, and B's stable istiod, which binds its read access) and
+the remote secret `istio-remote-secret-<B>` in A. Everything is declarative
+(no istioctl); the procedure for upgrades is docs/istio.md.
 
 Revisions: every istiod is revisioned (`1-30-3`), so versions can sit side by
 side. `mesh.stableRevision` is the one data-plane pointer: the revision tag
@@ -72,6 +74,30 @@ HBONE_PORT = 15008
 
 #: Helm charts of the Istio repository (published names).
 CHARTS = {"base": "base", "istiod": "istiod", "gateway": "gateway", "cni": "cni", "ztunnel": "ztunnel"}
+
+#: ConfigMap the ambient east-west Gateway names in
+#: `spec.infrastructure.parametersRef`. istiod's gateway deployment
+#: controller (1.30: pilot/pkg/config/kube/gatewaycommon) reads it from the
+#: Gateway's own namespace and strategic-merges its `service` key over the
+#: Service it generates; the class template itself renders no
+#: loadBalancerSourceRanges.
+EASTWEST_OPTIONS = "istio-eastwestgateway-options"
+
+#: Helm waits (atomic implies --wait) per release. A failed wait rolls the
+#: release back, so these bound real cloud work, not only pod starts:
+#: - control plane (base, istiod): CRDs and one Deployment;
+#: - east-west gateway: Helm's wait also requires a LoadBalancer Service to
+#:   have `status.loadBalancer.ingress` (helm pkg/kube/ready.go), i.e. the
+#:   cloud load balancer provisioned (NLB through the AWS LBC takes minutes);
+#: - ztunnel and istio-cni: Helm waits until every node runs the updated pod,
+#:   and the ztunnel chart replaces one node at a time (maxSurge 1,
+#:   maxUnavailable 0), so the time grows with the node count.
+CONTROL_PLANE_TIMEOUT = 300
+GATEWAY_TIMEOUT = 900
+NODE_AGENT_TIMEOUT = 1800
+#: pulumi-kubernetes passes maxHistory 0 (unlimited) to `helm upgrade` when
+#: unset; every canary step adds a release Secret. 10 is helm's CLI default.
+MAX_HISTORY = 10
 
 
 @dataclass(frozen=True)
@@ -177,6 +203,15 @@ def ztunnel_values(cluster: ClusterHandle, revision: Revision) -> dict[str, Any]
     return values
 
 
+def eastwest_service_overlay(source_ranges: list[str]) -> str:
+    """The `service` key of the ambient east-west Gateway's parameters ConfigMap.
+
+    A strategic-merge patch of the generated Service; a plain string list
+    such as `loadBalancerSourceRanges` is replaced, not merged.
+    """
+    return yaml.safe_dump({"spec": {"loadBalancerSourceRanges": list(source_ranges)}}, sort_keys=True)
+
+
 def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
     """The kubeconfig istioctl create-remote-secret writes (bearer-token auth)."""
     doc = {
@@ -212,7 +247,13 @@ class _ClusterPlane:
 
     handle: ClusterHandle
     namespace: k8s.core.v1.Namespace
+    #: Creates `istio-reader-service-account`.
     base: k8s.helm.v3.Release
+    #: The stable istiod: the istiod chart (not base) renders the reader
+    #: ClusterRole/Binding `istio-reader-clusterrole-<rev>-istio-system`
+    #: that gives that account its read access. The stable revision is the
+    #: one never removed by a canary step.
+    reader_rbac: k8s.helm.v3.Release
 
 
 class IstioMesh(pulumi.ComponentResource):
@@ -226,9 +267,10 @@ class IstioMesh(pulumi.ComponentResource):
 
         planes = {c.name: self._install_cluster(args, c, revs, stable) for c in args.clusters}
 
-        # Per ordered pair (A reads B). Depends on B's `base` (the reader
-        # service account) through the token, and on A's namespace only:
-        # never on gateways or istiods, so a slow cluster delays nothing else.
+        # Per ordered pair (A reads B). Depends on B's `base` and stable
+        # istiod (the reader service account and its ClusterRoleBinding)
+        # through the token, and on A's namespace only: never on gateways or
+        # A's own releases, so a slow cluster delays nothing else.
         self.remote_secrets: list[str] = []
         for a in args.clusters:
             for b in args.clusters:
@@ -262,6 +304,7 @@ class IstioMesh(pulumi.ComponentResource):
         values: Mapping[str, Any],
         namespace: k8s.core.v1.Namespace,
         repository: str,
+        timeout: int = CONTROL_PLANE_TIMEOUT,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.helm.v3.Release:
         return k8s.helm.v3.Release(
@@ -276,6 +319,10 @@ class IstioMesh(pulumi.ComponentResource):
             # removed: never a half-installed control plane.
             atomic=True,
             cleanup_on_fail=True,
+            # skip_await stays false: atomic needs Helm's wait to judge
+            # success. No Istio chart renders a Job, so no wait_for_jobs.
+            timeout=timeout,
+            max_history=MAX_HISTORY,
             opts=self._opts(cluster, depends_on),
         )
 
@@ -349,7 +396,7 @@ class IstioMesh(pulumi.ComponentResource):
             self._sidecar_data_plane(args, cluster, stable, namespace, base, stable_istiod)
         else:
             self._ambient_data_plane(args, cluster, stable, namespace, stable_istiod)
-        return _ClusterPlane(handle=cluster, namespace=namespace, base=base)
+        return _ClusterPlane(handle=cluster, namespace=namespace, base=base, reader_rbac=stable_istiod)
 
     def _sidecar_data_plane(
         self,
@@ -369,6 +416,7 @@ class IstioMesh(pulumi.ComponentResource):
             values=eastwest_gateway_values(cluster, stable, args.source_ranges[cluster.name]),
             namespace=namespace,
             repository=args.spec.mesh.repository,
+            timeout=GATEWAY_TIMEOUT,
             depends_on=[istiod],
         )
         # Expose every `*.local` service of this network to the others; the
@@ -413,6 +461,7 @@ class IstioMesh(pulumi.ComponentResource):
             values=cni_values(cluster, stable),
             namespace=namespace,
             repository=repo,
+            timeout=NODE_AGENT_TIMEOUT,
         )
         self._release(
             cluster,
@@ -423,7 +472,19 @@ class IstioMesh(pulumi.ComponentResource):
             values=ztunnel_values(cluster, stable),
             namespace=namespace,
             repository=repo,
+            timeout=NODE_AGENT_TIMEOUT,
             depends_on=[istiod, cni],
+        )
+        # The class renders its own Service with no loadBalancerSourceRanges;
+        # istiod overlays this ConfigMap's `service` patch on it (the
+        # Gateway's parametersRef). Peers' egress only, as in sidecar mode.
+        options = k8s.core.v1.ConfigMap(
+            cluster.names.child("istio", "eastwest-options"),
+            metadata={"name": EASTWEST_OPTIONS, "namespace": namespace.metadata.name},
+            data=pulumi.Output.from_input(args.source_ranges[cluster.name]).apply(
+                lambda ranges: {"service": eastwest_service_overlay(ranges)}
+            ),
+            opts=self._opts(cluster),
         )
         gateway_spec: dict[str, Any] = {
             "gatewayClassName": "istio-east-west",
@@ -439,10 +500,14 @@ class IstioMesh(pulumi.ComponentResource):
                 }
             ],
         }
+        infrastructure: dict[str, Any] = {
+            # Only a core ConfigMap in the Gateway's namespace is accepted.
+            "parametersRef": {"group": "", "kind": "ConfigMap", "name": EASTWEST_OPTIONS},
+        }
         if cluster.load_balancer_annotations:
             # The class copies infrastructure annotations onto its Service.
-            # It renders no loadBalancerSourceRanges (docs/istio.md).
-            gateway_spec["infrastructure"] = {"annotations": dict(cluster.load_balancer_annotations)}
+            infrastructure["annotations"] = dict(cluster.load_balancer_annotations)
+        gateway_spec["infrastructure"] = infrastructure
         # istiod uses a peer's gateway only with the network label, this
         # class and an HBONE listener terminating ISTIO_MUTUAL.
         k8s.apiextensions.CustomResource(
@@ -455,7 +520,9 @@ class IstioMesh(pulumi.ComponentResource):
                 "labels": {NETWORK_LABEL: cluster.names.mesh_network},
             },
             spec=gateway_spec,
-            opts=self._opts(cluster, [args.gateway_api[cluster.name], istiod]),
+            # The ConfigMap first: istiod renders nothing for a Gateway whose
+            # parametersRef is missing (it logs and waits for the ConfigMap).
+            opts=self._opts(cluster, [args.gateway_api[cluster.name], istiod, options]),
         )
 
     # --------------------------------------------------------------- per pair
@@ -466,6 +533,8 @@ class IstioMesh(pulumi.ComponentResource):
         # One long-lived token per reading peer, so one peer's access can be
         # revoked alone. The service account comes from `base`; a token for a
         # missing account is deleted by the token controller, so wait for it.
+        # Its permissions come from istiod's reader ClusterRoleBinding: wait
+        # for that too, so a peer never starts with a token it cannot use.
         token = k8s.core.v1.Secret(
             f"{names.stem}-reader-token",
             metadata={
@@ -474,7 +543,7 @@ class IstioMesh(pulumi.ComponentResource):
                 "annotations": {"kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT},
             },
             type=SERVICE_ACCOUNT_TOKEN,
-            opts=self._opts(b, [target.base]),
+            opts=self._opts(b, [target.base, target.reader_rbac]),
         )
         # The token controller fills `data.token` after creation.
         # pulumi-kubernetes waits for a service-account-token Secret's data
