@@ -620,3 +620,17 @@ def test_gke_platform_reaches_cni_and_ztunnel() -> None:
     eks: Any = SimpleNamespace(names=cluster_names("acme", "aws-use1"), platform=None, load_balancer_annotations={})
     # There is no `eks` platform in the charts: an unknown one fails the render.
     assert "platform" not in cni_values(eks, rev) and "platform" not in ztunnel_values(eks, rev)
+
+
+@pytest.mark.parametrize("mode", ["sidecar", "ambient"])
+def test_single_cluster_fleet_exposes_no_east_west_gateway(mode: str) -> None:
+    """No peers: no gateway, since an empty loadBalancerSourceRanges would admit anyone."""
+    fleet = fleet_of("local")
+    fleet["clusters"] = fleet["clusters"][:1]
+    fleet["mesh"]["mode"] = mode
+    plan = plan_fleet(fleet)
+    releases = sorted(k8s_name_of(r) for r in plan.by_type(RELEASE))
+    expected = ["istio-base", "istiod-1-30-3"] + (["istio-cni", "ztunnel"] if mode == "ambient" else [])
+    assert releases == sorted(expected)
+    assert [r for r in plan.resources if r.type.endswith(":Gateway")] == []
+    assert [r for r in plan.by_type("kubernetes:core/v1:ConfigMap")] == []

@@ -392,10 +392,15 @@ class IstioMesh(pulumi.ComponentResource):
             )
         stable_istiod = istiods[stable.name]
 
+        # With no peer there is nothing to expose, and an east-west gateway
+        # whose source ranges are empty would admit the whole internet (an
+        # empty loadBalancerSourceRanges means "anyone" on every cloud).
+        has_peers = len(args.clusters) > 1
         if mesh.mode == "sidecar":
-            self._sidecar_data_plane(args, cluster, stable, namespace, base, stable_istiod)
+            if has_peers:
+                self._sidecar_data_plane(args, cluster, stable, namespace, base, stable_istiod)
         else:
-            self._ambient_data_plane(args, cluster, stable, namespace, stable_istiod)
+            self._ambient_data_plane(args, cluster, stable, namespace, stable_istiod, has_peers)
         return _ClusterPlane(handle=cluster, namespace=namespace, base=base, reader_rbac=stable_istiod)
 
     def _sidecar_data_plane(
@@ -448,6 +453,7 @@ class IstioMesh(pulumi.ComponentResource):
         stable: Revision,
         namespace: k8s.core.v1.Namespace,
         istiod: k8s.helm.v3.Release,
+        has_peers: bool,
     ) -> None:
         repo = args.spec.mesh.repository
         # Per-node DaemonSets without side-by-side revisions: upgraded in
@@ -475,6 +481,8 @@ class IstioMesh(pulumi.ComponentResource):
             timeout=NODE_AGENT_TIMEOUT,
             depends_on=[istiod, cni],
         )
+        if not has_peers:
+            return
         # The class renders its own Service with no loadBalancerSourceRanges;
         # istiod overlays this ConfigMap's `service` patch on it (the
         # Gateway's parametersRef). Peers' egress only, as in sidecar mode.
