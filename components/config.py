@@ -1005,8 +1005,20 @@ def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+#: Meshes this release installs. The schema already names the others so stack
+#: configs need no migration when their installers land.
+INSTALLABLE_MESHES = ("istio",)
+
+
 def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
     mesh = spec.mesh
+    if mesh.kind not in INSTALLABLE_MESHES:
+        yield Problem(
+            path="mesh.kind",
+            message=f"this meshfleet release installs {', '.join(INSTALLABLE_MESHES)} only; {mesh.kind} is not "
+            "installed yet (nothing would be deployed for it)",
+            fix="set mesh.kind: istio",
+        )
     if mesh.mode == "ambient" and mesh.kind != "istio":
         yield Problem(
             path="mesh.mode",

@@ -28,6 +28,9 @@ from components.trust import FleetTrust, TrustArgs
 
 Network = AwsNetwork | AzureNetwork | GcpNetwork
 
+#: The installer of each mesh kind (components.config.INSTALLABLE_MESHES).
+MESH_INSTALLERS: dict[str, type[IstioMesh]] = {"istio": IstioMesh}
+
 
 class Fleet(pulumi.ComponentResource):
     """Every cluster of a stack, their trust chain and the mesh across them."""
@@ -89,7 +92,7 @@ class Fleet(pulumi.ComponentResource):
             gateway_api=gateway_api,
             source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},
         )
-        if spec.mesh.kind == "istio":
-            IstioMesh(f"{name}-istio", mesh_args, child)
+        # Config validation admits only meshes this release installs (INSTALLABLE_MESHES).
+        MESH_INSTALLERS[spec.mesh.kind](f"{name}-{spec.mesh.kind}", mesh_args, child)
 
         self.register_outputs({"clusters": sorted(self.clusters)})

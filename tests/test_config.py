@@ -210,6 +210,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x Cluster Autoscaler release",
     ),
     (
+        "mesh-not-installable-yet",
+        "local",
+        both(setting("mesh.kind", "consul"), setting("mesh.version", "2.0.3")),
+        "mesh.kind",
+        "installs istio only; consul is not installed yet",
+        "mesh.kind: istio",
+    ),
+    (
         "misspelled-key",
         "local",
         setting("mesh.revison", ["1.30.3"]),
