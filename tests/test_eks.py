@@ -61,6 +61,14 @@ def plan() -> Plan:
 
 
 @pytest.fixture(scope="module")
+def with_peer() -> Plan:
+    """The EKS cluster beside one existing peer: the mesh then exposes an east-west gateway."""
+    fleet = only_clusters(fleet_of("dev"), CLUSTER)
+    fleet["clusters"].append(fleet_of("local")["clusters"][0])
+    return plan_fleet(fleet)
+
+
+@pytest.fixture(scope="module")
 def changed() -> Plan:
     """Protection on and another deploying role: what an operator changes later."""
     fleet = only_clusters(fleet_of("dev"), CLUSTER)
@@ -186,7 +194,8 @@ def test_egress_is_the_nat_eips_as_distinct_host_cidrs(plan: Plan) -> None:
         assert net.prefixlen == 32 and net.subnet_of(ipaddress.IPv4Network(EIP_POOL)), cidr
 
 
-def test_gateway_eips_feed_the_load_balancer_annotations(plan: Plan) -> None:
+def test_gateway_eips_feed_the_load_balancer_annotations(with_peer: Plan) -> None:
+    plan = with_peer
     annotated = [
         values["service"]["annotations"]
         for r in plan.resources
