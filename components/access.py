@@ -36,11 +36,11 @@ def allow_list(
     sources = [egress[name] for name in sorted(egress) if for_api or name != cluster]
 
     def combine(lists: list[list[str]]) -> list[str]:
-        return sorted({_as_cidr(c) for group in ([static], lists) for cidrs in group for c in cidrs})
+        return sorted({c for group in ([static], lists) for cidrs in group for c in host_cidrs(cidrs)})
 
     return pulumi.Output.all(*sources).apply(lambda lists: combine(list(lists)))
 
 
-def _as_cidr(address: str) -> str:
-    """Egress addresses are single IPs; allow-lists want CIDRs."""
-    return address if "/" in address else f"{address}/32"
+def host_cidrs(addresses: list[str]) -> list[str]:
+    """Egress addresses are single IPs; allow-lists want CIDRs (`/32`)."""
+    return [a if "/" in a else f"{a}/32" for a in addresses]

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 #: Environment variable pinning the clock (set by the offline plan: `meshfleet plan --now`).
 CLOCK_ENV = "MESHFLEET_NOW"
-#: How the offline plan shows an encrypted config value (ops.stackconfig).
+#: How the offline plan shows an encrypted config value it cannot decrypt
+#: (ops.stackconfig writes it; trust checks and the tls simulator skip it).
 OFFLINE_PLACEHOLDER = "[encrypted value"
 
 

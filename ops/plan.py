@@ -34,6 +34,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
 from components.naming import cluster_names
+from components.trust_rules import CLOCK_ENV
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext, SimulatedCloud
 from ops.stackconfig import StackConfig, spec_of
 
@@ -42,8 +43,6 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: The SDK's sentinel key for a resource reference.
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
-#: Environment variable carrying the pinned clock to the program (components.trust_rules).
-CLOCK_ENV = "MESHFLEET_NOW"
 
 
 @dataclass
@@ -96,7 +95,6 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, sim: SimulatedCloud):
         super().__init__(sim)
         self.recorded: dict[str, Recorded] = {}
-        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -108,11 +106,6 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().ReadResource(request)
         self._record(response.urn, request, request.properties, read=True)
         return response
-
-    def RegisterResourceOutputs(self, request: Any) -> Any:
-        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
-            self.stack_outputs = json_format.MessageToDict(request.outputs)
-        return super().RegisterResourceOutputs(request)
 
     def _record(self, urn: str, request: Any, props: Any, *, read: bool) -> None:
         timeouts = getattr(request, "customTimeouts", None)

@@ -19,6 +19,7 @@ import yaml
 from pulumi.runtime.config import get_config
 
 from components.config import ConfigError, FleetSpec, load_fleet
+from components.trust_rules import OFFLINE_PLACEHOLDER
 
 FLEET_KEY = "fleet"
 DEFAULTS_KEY = "defaults"
@@ -115,7 +116,7 @@ def _replace_secure(value: Any, path: str, found: list[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
             found.append(path)
-            return f"[encrypted value {path}: not available offline]"
+            return f"{OFFLINE_PLACEHOLDER} {path}: not available offline]"
         return {k: _replace_secure(v, f"{path}.{k}", found) for k, v in value.items()}
     if isinstance(value, list):
         return [_replace_secure(v, f"{path}[{i}]", found) for i, v in enumerate(value)]

@@ -17,10 +17,8 @@ from components.clusters.aks import (
     AKS_RBAC_CLUSTER_ADMIN,
     CONTROL_PLANE_LOGS,
     KEY_VAULT_CRYPTO_USER,
-    MAX_AUTHORIZED_IP_RANGES,
     NETWORK_CONTRIBUTOR,
     ROLE_ASSIGNMENT_NAMESPACE,
-    authorized_ip_ranges,
     default_dns_service_ip,
     deployer_principal_type,
     key_vault_name,
@@ -479,13 +477,6 @@ def test_kubelogin_args_rewrite(given: list[str]) -> None:
 def test_kubelogin_args_need_a_server_id() -> None:
     with pytest.raises(ValueError, match="--server-id"):
         kubelogin_args(["get-token", "--login", "devicecode"], "azurecli")
-
-
-def test_authorized_ip_ranges_limit() -> None:
-    ok = [f"198.51.100.{i}/32" for i in range(MAX_AUTHORIZED_IP_RANGES)]
-    assert authorized_ip_ranges(ok) == ok
-    with pytest.raises(ValueError, match="at most 200"):
-        authorized_ip_ranges([*ok, "203.0.113.0/32"])
 
 
 def test_default_dns_service_ip_is_the_tenth_address() -> None:

@@ -13,7 +13,6 @@ import pytest
 from components.clusters.eks import (
     LOG_TYPES,
     ami_type,
-    autoscaler_image_tag,
     autoscaler_policy,
     lb_controller_policy,
 )
@@ -593,10 +592,3 @@ def test_controller_policies_are_scoped_to_the_cluster() -> None:
         s for s in lbc["Statement"] if "elasticloadbalancing:AddTags" in s["Action"] and "Condition" not in s
     ]
     assert [s["Sid"] for s in unconditioned_tagging] == ["TagListenersAndRules"]
-
-
-def test_autoscaler_image_tag_must_match_the_kubernetes_minor() -> None:
-    assert autoscaler_image_tag("v1.33.6", "1.33") == "v1.33.6"
-    for wrong in ("v1.34.0", "v1.3.1", "1.33.6"):
-        with pytest.raises(ValueError, match=r"does not match Kubernetes 1\.33"):
-            autoscaler_image_tag(wrong, "1.33")

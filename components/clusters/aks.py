@@ -52,10 +52,6 @@ CONTROL_PLANE_LOGS = (
 #: are named by GUID; a random one would be replaced on every stack rebuild).
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
 
-#: AKS rejects more authorized IP ranges than this on a public API server
-#: (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, "Limitations").
-MAX_AUTHORIZED_IP_RANGES = 200
-
 
 @dataclass(frozen=True)
 class AksClusterArgs:
@@ -137,16 +133,6 @@ def ca_pem_of(encoded: str) -> str:
     doc: dict[str, Any] = yaml.safe_load(base64.b64decode(encoded))
     data = doc["clusters"][0]["cluster"]["certificate-authority-data"]
     return base64.b64decode(data).decode()
-
-
-def authorized_ip_ranges(cidrs: list[str]) -> list[str]:
-    """The API allow-list, refused here rather than half-way through an ARM update when too long."""
-    if len(cidrs) > MAX_AUTHORIZED_IP_RANGES:
-        raise ValueError(
-            f"{len(cidrs)} API server authorized IP ranges; AKS accepts at most {MAX_AUTHORIZED_IP_RANGES} "
-            "(fewer operator/CI CIDRs, or aggregate them)"
-        )
-    return cidrs
 
 
 def deployer_principal_type(deployer: AzureDeployer) -> authorization.PrincipalType:
@@ -370,7 +356,8 @@ class AksCluster(pulumi.ComponentResource):
             disable_local_accounts=True,
             # Public API restricted to the allow-list, which includes this
             # cluster's own NAT egress: nodes reach their API through it.
-            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list.apply(authorized_ip_ranges)},
+            # At most 200 ranges: checked with the config (components/network_rules.py).
+            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list},
             auto_upgrade_profile={
                 # Config allows only patch/node-image/none: stable/rapid would
                 # move the minor version behind Pulumi's back.

@@ -86,21 +86,6 @@ def ami_type(machine_type: str) -> str:
     return "AL2023_ARM_64_STANDARD" if re.match(r"^[a-z]+\d+g", family) else "AL2023_x86_64_STANDARD"
 
 
-def autoscaler_image_tag(tag: str, kubernetes_version: str) -> str:
-    """The Cluster Autoscaler image tag, checked against the cluster's minor version.
-
-    The autoscaler simulates the scheduler of its own Kubernetes minor and is
-    released per minor (upstream: use the version matching the cluster);
-    the chart's default image follows the newest release instead.
-    """
-    if not tag.startswith(f"v{kubernetes_version}."):
-        raise ValueError(
-            f"Cluster Autoscaler image {tag} does not match Kubernetes {kubernetes_version}: "
-            f"pin a v{kubernetes_version}.x release"
-        )
-    return tag
-
-
 def assume_role_policy(service: str, pod: tuple[str, str] | None = None, cluster_name: str = "") -> str:
     """Trust policy letting an AWS service assume a role (EKS and Pod Identity also tag the session).
 
@@ -661,9 +646,9 @@ class EksCluster(pulumi.ComponentResource):
             "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
             "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
         }
-        autoscaler_values["image"] = {
-            "tag": autoscaler_image_tag(versions.cluster_autoscaler_image, c.kubernetes_version)
-        }
+        # The autoscaler is released per Kubernetes minor; config validation
+        # ties this tag to the cluster's minor (chart default: the newest).
+        autoscaler_values["image"] = {"tag": versions.cluster_autoscaler_image}
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler",
             name="cluster-autoscaler",

@@ -260,7 +260,8 @@ class GkeCluster(pulumi.ComponentResource):
                 pulumi.ResourceOptions.merge(
                     child,
                     pulumi.ResourceOptions(
-                        depends_on=[key_grant],
+                        # The temporary default pool already runs as the node account.
+                        depends_on=[key_grant, *node_grants],
                         custom_timeouts=CLUSTER_TIMEOUTS,
                         # Both describe only the removed default pool; a
                         # change to either would replace the cluster.

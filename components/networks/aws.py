@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import AwsCluster, FleetSpec
 from components.naming import cluster_names
@@ -202,7 +203,7 @@ class AwsNetwork(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
         self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
-        self.egress_cidrs = pulumi.Output.all(*egress_ips).apply(lambda ips: [f"{ip}/32" for ip in ips])
+        self.egress_cidrs = pulumi.Output.all(*egress_ips).apply(host_cidrs)
         self.gateway_allocation_ids = pulumi.Output.all(*gateway_ids).apply(list)
         self.gateway_addresses = pulumi.Output.all(*gateway_ips).apply(list)
         self.register_outputs(

@@ -15,6 +15,7 @@ import pulumi_azure_native as azure_native
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
+from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import AzureCluster, FleetSpec
 from components.naming import cluster_names
@@ -135,9 +136,7 @@ class AzureNetwork(pulumi.ComponentResource):
         )
         self.subnet_id = self.subnet.id
 
-        self.egress_cidrs = pulumi.Output.all(*[ip.ip_address for ip in self.public_ips]).apply(
-            lambda addresses: [f"{a}/32" for a in addresses]
-        )
+        self.egress_cidrs = pulumi.Output.all(*[ip.ip_address for ip in self.public_ips]).apply(host_cidrs)
         self.register_outputs(
             {
                 "resourceGroupName": self.resource_group_name,

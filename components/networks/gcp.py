@@ -16,6 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pulumi_gcp import compute
 
+from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import FleetSpec, GcpCluster
 from components.naming import cluster_names
@@ -172,9 +173,7 @@ class GcpNetwork(pulumi.ComponentResource):
 
         self.network_self_link = network.self_link
         self.subnetwork_self_link = subnet.self_link
-        self.egress_cidrs = pulumi.Output.all(*[a.address for a in self.egress_addresses]).apply(
-            lambda ips: [f"{ip}/32" for ip in ips]
-        )
+        self.egress_cidrs = pulumi.Output.all(*[a.address for a in self.egress_addresses]).apply(host_cidrs)
         self.register_outputs(
             {
                 "egressCidrs": self.egress_cidrs,

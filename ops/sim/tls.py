@@ -41,15 +41,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.name import _ASN1Type  # the only way to pick an attribute's string type
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, ObjectIdentifier
 
+from components.trust_rules import OFFLINE_PLACEHOLDER
 from ops.sim import SECRET_SIG, SECRET_SIG_VALUE, Call, Handler, SimContext, unwrap
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 CERT_REQUEST = "tls:index/certRequest:CertRequest"
 LOCALLY_SIGNED_CERT = "tls:index/locallySignedCert:LocallySignedCert"
-
-#: What an encrypted config value looks like offline (ops.stackconfig).
-OFFLINE_PLACEHOLDER = "[encrypted value"
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
