@@ -381,8 +381,9 @@ class MeshSpec(Model):
     )
     stable_revision: PinnedVersion | None = Field(
         default=None,
-        description="Version the `stable` revision tag points to (where unlabelled namespaces' "
-        "sidecars come from). Default: `version`. Must be one of `revisions`.",
+        description="Version the `default` revision tag points to: namespaces labelled "
+        "`istio-injection=enabled` (or `istio.io/rev=default`) get their sidecars from it, and the east-west "
+        "gateway, ztunnel and istio-cni run it. Default: `version`. Must be one of `revisions`.",
     )
 
     @property
@@ -417,7 +418,7 @@ class RootCa(Model):
 class TrustSpec(Model):
     """One root per fleet (two during a rotation), one intermediate CA per cluster.
 
-    Rotation (README, "Rotating the root"): add the new root second in
+    Rotation (docs/trust.md, "Rotating the root"): add the new root second in
     `roots` (phase 1: bundle = both, intermediates still signed by the old
     root), set `signingRoot` to it (phase 2), then remove the old root
     (phase 3). Wait one workload-certificate lifetime between phases.
@@ -624,12 +625,24 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
+def _secret_keys() -> frozenset[str]:
+    """camelCase keys of every encrypted (SecretStr) field: their values are never echoed."""
+    models = [FleetSpec, FleetMeta, AwsCluster, AzureCluster, GcpCluster, ExistingCluster, TrustSpec, RootCa]
+    return frozenset(
+        field.alias or name
+        for model in models
+        for name, field in model.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    )
+
+
 def _problem_from_pydantic(err: Any) -> Problem:
     loc = tuple(err["loc"])
     path = _path(loc)
     kind = err["type"]
     ctx = err.get("ctx", {}) or {}
-    got = err.get("input")
+    secret = any(part in _secret_keys() for part in loc if isinstance(part, str))
+    got = "[secret]" if secret else err.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

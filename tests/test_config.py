@@ -607,3 +607,13 @@ def test_encrypted_values_get_placeholders(tmp_path: Path):
     assert config.secret_keys == ["meshfleet:fleet"]
     assert config.placeholders == ["meshfleet:fleet.clusters[0].kubeconfig"]
     assert config.value("fleet")["clusters"][0]["kubeconfig"].startswith("[encrypted value")
+
+
+def test_wrong_typed_secret_value_is_never_echoed():
+    fleet = fleet_of("local")
+    fleet["clusters"][0].pop("context")
+    fleet["clusters"][0]["kubeconfig"] = {"token": "hunter2-do-not-print"}
+    problems = problems_of(fleet)
+    text = "\n".join(p.render() for p in problems)
+    assert "clusters[0].kubeconfig" in text
+    assert "hunter2" not in text and "[secret]" in text
