@@ -627,7 +627,16 @@ def _model_of(annotation: Any) -> Any:
 
 def _secret_keys() -> frozenset[str]:
     """camelCase keys of every encrypted (SecretStr) field: their values are never echoed."""
-    models = [FleetSpec, FleetMeta, AwsCluster, AzureCluster, GcpCluster, ExistingCluster, TrustSpec, RootCa]
+    models: list[type[BaseModel]] = [
+        FleetSpec,
+        FleetMeta,
+        AwsCluster,
+        AzureCluster,
+        GcpCluster,
+        ExistingCluster,
+        TrustSpec,
+        RootCa,
+    ]
     return frozenset(
         field.alias or name
         for model in models
