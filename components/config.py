@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.naming import MAX_LABEL, cluster_names, is_dns_label
+from components.naming import cluster_names, is_dns_label
 
 #: The schema version this code reads. Older configs are migrated (MIGRATIONS).
 CURRENT_SCHEMA_VERSION = 1
@@ -793,11 +793,11 @@ def _rule_cloud_names(spec: FleetSpec) -> Iterable[Problem]:
                     f"{len(names.physical)} characters; GKE allows at most 40",
                     fix="shorten the cluster name or fleet.name",
                 )
-        for role, value in names.derived().items():
-            if len(value) > MAX_LABEL:
+        for role, value, limit in names.derived(c.cloud):
+            if len(value) > limit:
                 yield Problem(
                     path=f"clusters[{i}].name",
-                    message=f"derived {role} {value!r} has {len(value)} characters; at most {MAX_LABEL} fit a DNS label",
+                    message=f"derived {role} {value!r} has {len(value)} characters; at most {limit} are allowed",
                     fix="shorten the cluster name (or fleet.name)",
                 )
         for j, pool in enumerate(c.node_pools if not isinstance(c, ExistingCluster) else []):

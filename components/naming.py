@@ -70,22 +70,37 @@ class ClusterNames:
         """
         return f"meshfleet/{self.physical}"
 
-    def derived(self) -> dict[str, str]:
-        """Every derived name that must fit in a DNS label, keyed by its role.
+    def derived(self, cloud: str) -> list[tuple[str, str, int]]:
+        """(role, name, limit) of every name this cluster sends to a cloud or to Kubernetes.
 
-        Validation checks each against MAX_LABEL, so a long cluster name is
-        rejected before any resource exists rather than by a cloud API later.
+        Validation checks each against its limit, so a long cluster or fleet
+        name is rejected before any resource exists rather than by a cloud
+        API half-way through `pulumi up`.
         """
-        return {
-            "physical cluster name": self.physical,
-            "mesh network": self.mesh_network,
-            "remote secret name": remote_secret_name(self.mesh_cluster),
-            "reader token secret name": reader_token_name(self.mesh_cluster),
-            "egress address name": self.child("egress", "99"),
-            "node role name": self.child("node", "role"),
-            # IAM role names are account-wide, at most 64 characters.
-            "longest EKS IAM role name": f"{self.physical}-lb-controller",
-        }
+        names = [
+            # Kubernetes label values (topology.istio.io/network) and Secret names.
+            ("mesh network", self.mesh_network, MAX_LABEL),
+            ("remote secret name", remote_secret_name(self.mesh_cluster), MAX_LABEL),
+            ("reader token secret name", reader_token_name(self.mesh_cluster), MAX_LABEL),
+        ]
+        if cloud == "aws":
+            names += [
+                ("EKS cluster name", self.physical, 100),
+                # IAM role names are account-wide, at most 64 characters.
+                ("longest EKS IAM role name", f"{self.physical}-lb-controller", 64),
+            ]
+        elif cloud == "azure":
+            names += [
+                ("AKS cluster name", self.physical, MAX_LABEL),
+                ("AKS DNS prefix", self.physical, 54),
+                ("Log Analytics workspace name", f"log-{self.physical}", MAX_LABEL),
+                ("AKS node resource group", f"rg-{self.physical}-nodes", 80),
+            ]
+        elif cloud == "gcp":
+            # Compute resource names are RFC 1035 labels (GKE's own 40-character
+            # cluster limit is a separate rule).
+            names.append(("longest GCP resource name", f"{self.physical}-cp-webhooks", MAX_LABEL))
+        return names
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,18 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "local",
         setting("clusters[0].name", "k" * 60),
         "clusters[0].name",
-        "at most 63 fit a DNS label",
+        "derived mesh network 'kkkk",
+        "shorten the cluster name",
+    ),
+    (
+        "aks-dns-prefix-too-long",
+        "dev",
+        both(
+            setting("fleet.name", "acme-platform-fleet-dev"),
+            setting("clusters[1].name", "azure-westeurope-primary-cluster"),
+        ),
+        "clusters[1].name",
+        "derived AKS DNS prefix 'acme-platform-fleet-dev-azure-westeurope-primary-cluster' has 56 characters; at most 54",
         "shorten the cluster name",
     ),
     (
