@@ -15,6 +15,7 @@ are snake_case (`pod_cidr`).
 
 from __future__ import annotations
 
+import base64
 import copy
 import difflib
 import ipaddress
@@ -22,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
+from cryptography import x509
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -990,6 +992,40 @@ def _rule_existing_access(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+def ca_pem_of(ca_data: str) -> str:
+    """The PEM behind `caData`: base64 of a PEM (as in a kubeconfig) or a PEM itself."""
+    text = ca_data.strip()
+    if not text.startswith("-----BEGIN"):
+        text = base64.b64decode(text, validate=True).decode()
+    return text
+
+
+def _rule_existing_ca(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, ExistingCluster):
+            continue
+        try:
+            cert = x509.load_pem_x509_certificate(ca_pem_of(c.ca_data).encode())
+        except ValueError:
+            yield Problem(
+                path=f"clusters[{i}].caData",
+                message="is not a PEM certificate (or base64 of one); peers could not verify this API server",
+                fix="copy certificate-authority-data from the cluster's kubeconfig (`kind get kubeconfig --name N`)",
+            )
+            continue
+        constraints = (
+            cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            if any(e.oid == x509.ExtensionOID.BASIC_CONSTRAINTS for e in cert.extensions)
+            else None
+        )
+        if constraints is None or not constraints.ca:
+            yield Problem(
+                path=f"clusters[{i}].caData",
+                message=f"the certificate ({cert.subject.rfc4514_string()}) is not a CA",
+                fix="use the API server's CA certificate, not its serving certificate",
+            )
+
+
 def _rule_deployers_and_addons(spec: FleetSpec) -> Iterable[Problem]:
     clouds = {c.cloud for c in spec.clusters}
     for cloud in ("aws", "azure", "gcp"):
@@ -1145,6 +1181,7 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_kubernetes_versions,
     _rule_zones,
     _rule_existing_access,
+    _rule_existing_ca,
     _rule_deployers_and_addons,
     _rule_eks_autoscaler_image,
     _rule_mesh,

@@ -229,6 +229,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "mesh.kind: istio",
     ),
     (
+        "existing-ca-not-pem",
+        "local",
+        setting("clusters[0].caData", "bm90IGEgY2VydGlmaWNhdGU="),
+        "clusters[0].caData",
+        "is not a PEM certificate (or base64 of one)",
+        "certificate-authority-data",
+    ),
+    (
         "misspelled-key",
         "local",
         setting("mesh.revison", ["1.30.3"]),
@@ -628,3 +636,33 @@ def test_wrong_typed_secret_value_is_never_echoed():
     text = "\n".join(p.render() for p in problems)
     assert "clusters[0].kubeconfig" in text
     assert "hunter2" not in text and "[secret]" in text
+
+
+def test_existing_ca_must_be_a_ca_certificate():
+    import base64
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    serving = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    fleet = fleet_of("local")
+    fleet["clusters"][0]["caData"] = base64.b64encode(serving.public_bytes(serialization.Encoding.PEM)).decode()
+    (problem,) = [p for p in problems_of(fleet) if p.path == "clusters[0].caData"]
+    assert problem.message == "the certificate (CN=kube-apiserver) is not a CA"
+    assert "not its serving certificate" in problem.fix

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ExistingCluster, FleetSpec
+from components.config import ExistingCluster, FleetSpec, ca_pem_of
 from components.handle import ClusterHandle, cluster_provider
 from components.naming import cluster_names
 
@@ -32,7 +31,7 @@ class ExistingClusterConnection(pulumi.ComponentResource):
         if c.kubeconfig is not None:
             kubeconfig = pulumi.Output.secret(c.kubeconfig.get_secret_value())
         provider = cluster_provider(names, self, kubeconfig=kubeconfig, context=c.context)
-        ca_pem = base64.b64decode(c.ca_data).decode() if _is_base64(c.ca_data) else c.ca_data
+        ca_pem = ca_pem_of(c.ca_data)
         self.handle = ClusterHandle(
             name=c.name,
             cloud="existing",
@@ -49,10 +48,3 @@ class ExistingClusterConnection(pulumi.ComponentResource):
             protected=args.spec.fleet.protect,
         )
         self.register_outputs({"apiEndpoint": c.api_endpoint})
-
-
-def _is_base64(value: str) -> bool:
-    try:
-        return base64.b64decode(value, validate=True).startswith(b"-----BEGIN")
-    except ValueError:
-        return False
