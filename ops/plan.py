@@ -177,7 +177,18 @@ class Plan:
         return matches[0]
 
     def cluster_of(self, resource: Recorded) -> str | None:
+        """The cluster whose Kubernetes provider `resource` uses (in-cluster objects)."""
         return self.cluster_of_provider.get(resource.provider_urn)
+
+    def owner_of(self, resource: Recorded) -> str | None:
+        """The cluster a resource belongs to: by its Kubernetes provider, else by
+        its name (cloud resources are named `<cluster>-...`, components.naming);
+        None for fleet-wide resources (trust)."""
+        by_provider = self.cluster_of(resource)
+        if by_provider is not None:
+            return by_provider
+        names = sorted((c.name for c in self.spec.clusters), key=len, reverse=True)
+        return next((n for n in names if resource.name == n or resource.name.startswith(n + "-")), None)
 
     def to_json(self, show_secrets: bool = False) -> dict[str, Any]:
         return {
@@ -418,7 +429,7 @@ def render_tree(plan: Plan) -> str:
     for r in plan.resources:
         if r.type.startswith("meshfleet:"):
             continue
-        owner = plan.cluster_of(r) or _cluster_from_name(plan, r) or "(fleet)"
+        owner = plan.owner_of(r) or "(fleet)"
         counts = by_cluster.setdefault(owner, {})
         counts[r.type] = counts.get(r.type, 0) + 1
     lines = [f"meshfleet plan: project {plan.project}, stack {plan.stack}, {len(plan.resources)} resources"]
@@ -430,9 +441,3 @@ def render_tree(plan: Plan) -> str:
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
-
-
-def _cluster_from_name(plan: Plan, r: Recorded) -> str | None:
-    """Cloud resources belong to the cluster whose name prefixes theirs (naming.child)."""
-    names = sorted((c.name for c in plan.spec.clusters), key=len, reverse=True)
-    return next((n for n in names if r.name == n or r.name.startswith(n + "-")), None)

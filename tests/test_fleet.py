@@ -48,9 +48,7 @@ def test_each_allow_list_is_operators_ci_peers_and_own_egress(dev):
 
 
 def owner(plan, urn: str) -> str | None:
-    r = next(r for r in plan.resources if r.urn == urn)
-    names = sorted((c.name for c in plan.spec.clusters), key=len, reverse=True)
-    return plan.cluster_of(r) or next((n for n in names if r.name.startswith(n + "-")), None)
+    return plan.owner_of(next(r for r in plan.resources if r.urn == urn))
 
 
 def test_clusters_depend_on_each_other_only_through_egress_and_mesh_credentials(dev):
