@@ -8,7 +8,7 @@ cloud component's internals, so adding a cloud never touches the meshes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -78,3 +78,22 @@ def cluster_provider(
         enable_server_side_apply=True,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
+
+
+def kubeconfig_document(
+    name: pulumi.Input[str], server: pulumi.Input[str], ca_data: pulumi.Input[str], user: dict[str, Any]
+) -> dict[str, Any]:
+    """A one-cluster kubeconfig: cluster, context and user all called `name`.
+
+    `ca_data` is base64 (kubeconfig `certificate-authority-data`); `user` is
+    the auth block (an `exec` plugin for deployers, a `token` for peers).
+    Values may be Outputs: serialize with `pulumi.Output.json_dumps`.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [{"name": name, "user": user}],
+    }

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
 from components.config import AwsCluster, FleetSpec, NodePool
-from components.handle import ClusterHandle, cluster_provider
+from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.naming import ClusterNames, cluster_names
 from components.networks.aws import AwsNetwork
 
@@ -322,42 +322,27 @@ def kubeconfig_of(
     role_arn: str,
 ) -> pulumi.Output[str]:
     """Deployer kubeconfig using the `aws eks get-token` exec plugin (static tokens expire in ~15 minutes)."""
+    exec_plugin = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": [
+                "eks",
+                "get-token",
+                "--cluster-name",
+                cluster_name,
+                "--region",
+                region,
+                "--role-arn",
+                role_arn,
+                "--output",
+                "json",
+            ],
+            "interactiveMode": "Never",
+        }
+    }
     return pulumi.Output.secret(
-        pulumi.Output.json_dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
-                ],
-                "users": [
-                    {
-                        "name": "deployer",
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "aws",
-                                "args": [
-                                    "eks",
-                                    "get-token",
-                                    "--cluster-name",
-                                    cluster_name,
-                                    "--region",
-                                    region,
-                                    "--role-arn",
-                                    role_arn,
-                                    "--output",
-                                    "json",
-                                ],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-                "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": "deployer"}}],
-                "current-context": cluster_name,
-            }
-        )
+        pulumi.Output.json_dumps(kubeconfig_document(cluster_name, endpoint, ca_data, exec_plugin))
     )
 
 

@@ -19,14 +19,13 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
 from components.config import FleetSpec, GcpCluster
-from components.handle import ClusterHandle, cluster_provider
+from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.naming import cluster_names
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
 
@@ -67,30 +66,16 @@ def gke_service_agent(project_number: str) -> str:
 
 def kubeconfig_for(cluster_name: str, endpoint: str, ca_data: str) -> str:
     """A kubeconfig that gets short-lived tokens from `gke-gcloud-auth-plugin` (JSON is valid YAML)."""
-    doc: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": cluster_name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_data}}
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "gke-gcloud-auth-plugin",
-                        "installHint": "Install gke-gcloud-auth-plugin: "
-                        "gcloud components install gke-gcloud-auth-plugin",
-                        "provideClusterInfo": True,
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
+    exec_plugin = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "gke-gcloud-auth-plugin",
+            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+            "provideClusterInfo": True,
+            "interactiveMode": "Never",
+        }
     }
+    doc = kubeconfig_document(cluster_name, f"https://{endpoint}", ca_data, exec_plugin)
     return json.dumps(doc, indent=2, sort_keys=True)
 
 

@@ -29,7 +29,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config import MeshSpec
-from components.handle import ClusterHandle
+from components.handle import ClusterHandle, kubeconfig_document
 from components.mesh import MeshArgs
 from components.naming import pair_names, revision_of
 
@@ -214,22 +214,8 @@ def eastwest_service_overlay(source_ranges: list[str]) -> str:
 
 def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
     """The kubeconfig istioctl create-remote-secret writes (bearer-token auth)."""
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster,
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca_pem.encode()).decode(),
-                },
-            }
-        ],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-        "current-context": cluster,
-        "users": [{"name": cluster, "user": {"token": token}}],
-    }
+    ca_data = base64.b64encode(ca_pem.encode()).decode()
+    doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
     return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
 
 
