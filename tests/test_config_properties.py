@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -108,3 +109,227 @@ def test_valid_generated_fleets_plan(fleet):
     providers = plan.by_type("pulumi:providers:kubernetes")
     assert sorted(p.name for p in providers) == sorted(f"{c['name']}-k8s" for c in fleet["clusters"])
     assert set(plan.cluster_of_provider.values()) == {c["name"] for c in fleet["clusters"]}
+
+
+# --------------------------------------------------------------------------
+# Valid cloud fleets (EKS, AKS, GKE) always plan
+
+#: Instance types / VM sizes / machine types each cloud offers in the stacks' regions.
+MACHINE_TYPES = {
+    "aws": ["m6i.large", "m6i.xlarge", "c6i.xlarge", "r6i.large"],
+    "azure": ["Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5"],
+    "gcp": ["e2-standard-4", "e2-standard-8", "n2-standard-4"],
+}
+
+#: Node pool names valid per cloud (config.py `_pool_name_problems`), kept short.
+POOL_NAMES = {
+    "aws": st.from_regex(r"[a-zA-Z0-9][-a-zA-Z0-9_]{0,15}", fullmatch=True),
+    "azure": st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True),
+    "gcp": st.from_regex(r"[a-z]([-a-z0-9]{0,14}[a-z0-9])?", fullmatch=True),
+}
+
+#: Cluster names valid everywhere: a DNS label starting with a letter (GKE), short
+#: enough that `<fleet>-<cluster>` stays within GKE's 40 characters.
+CLUSTER_NAMES = st.from_regex(r"[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,5}){0,2}", fullmatch=True)
+
+#: Allowed prefix lengths per (cloud, range), all within the documented limits:
+#: EKS VPC /16-/20 (config.py fix text; AWS VPCs are /16-/28), EKS service /12-/24,
+#: GKE pod secondary range /9-/21, AKS service CIDR smaller than /12.
+PREFIXES = {
+    ("aws", "nodeCidr"): (16, 20),
+    ("aws", "podCidr"): (14, 20),
+    ("aws", "serviceCidr"): (16, 24),
+    ("azure", "nodeCidr"): (16, 24),
+    ("azure", "podCidr"): (14, 20),
+    ("azure", "serviceCidr"): (16, 24),
+    ("gcp", "nodeCidr"): (16, 24),
+    ("gcp", "podCidr"): (14, 18),
+    ("gcp", "serviceCidr"): (16, 24),
+}
+
+
+#: Root key algorithms; RSA-3072 one time in four, since the simulator derives RSA keys
+#: deterministically in pure Python (seconds per plan) and the test must stay bounded.
+ALGORITHMS = st.sampled_from(["ECDSA-P256", "ECDSA-P384", "ECDSA-P256", "RSA-3072"])
+
+
+def _subnet_of(draw: st.DrawFn, block: ipaddress.IPv4Network, low: int, high: int) -> ipaddress.IPv4Network:
+    """A subnet of `block` with a drawn prefix length in [low, high] at a drawn position."""
+    prefix = draw(st.integers(max(low, block.prefixlen), high))
+    index = draw(st.integers(0, 2 ** (prefix - block.prefixlen) - 1))
+    return ipaddress.IPv4Network((int(block.network_address) + index * 2 ** (32 - prefix), prefix))
+
+
+def _version(draw: st.DrawFn, cloud: str, eks_minor: int) -> str:
+    """A pinned Kubernetes version in the format the cloud takes (config.py `_VERSION_RULES`)."""
+    if cloud == "aws":
+        return f"1.{eks_minor}"  # EKS: major.minor only; one minor for every EKS cluster (autoscaler image)
+    minor = draw(st.integers(31, 34))
+    if not draw(st.booleans()):
+        return f"1.{minor}"
+    patch = draw(st.integers(0, 9))
+    return f"1.{minor}.{patch}" if cloud == "azure" else f"1.{minor}.{patch}-gke.{draw(st.integers(1000, 2400))}"
+
+
+def _node_pools(draw: st.DrawFn, cloud: str) -> list[dict[str, Any]]:
+    names = draw(st.lists(POOL_NAMES[cloud], min_size=1, max_size=3, unique=True))
+    pools = []
+    for i, name in enumerate(names):
+        # The first AKS pool is the system pool, which never scales to zero.
+        low = draw(st.integers(1 if cloud == "azure" and i == 0 else 0, 4))
+        high = draw(st.integers(max(low, 1), low + 8))
+        pool: dict[str, Any] = {
+            "name": name,
+            "machineType": draw(st.sampled_from(MACHINE_TYPES[cloud])),
+            "minSize": low,
+            "maxSize": high,
+        }
+        if draw(st.booleans()):
+            pool["diskSizeGb"] = draw(st.sampled_from([20, 64, 128, 512]))
+        if draw(st.booleans()):
+            pool["labels"] = {"meshfleet.io/workload": draw(st.sampled_from(["general", "mesh", "batch"]))}
+        pools.append(pool)
+    return pools
+
+
+@st.composite
+def cloud_fleets(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid fleets of 1-4 EKS/AKS/GKE clusters varied from the dev or prod stack.
+
+    Clusters are copies of the base stack's clusters (repeats allowed, in any
+    order) with new names, zones, node pools, versions and disjoint ranges:
+    every node, pod and service range gets its own /14 block of 10.0.0.0/8
+    (EKS service ranges: their own /16 of 172.20.0.0/14, private and outside
+    the VPC), every GKE control plane its own /28 of 172.16.0.0/16, and every
+    AKS DNS service IP a usable address inside its service range.
+    """
+    fleet = copy.deepcopy(BASES[draw(st.sampled_from(["dev", "prod"]))])
+    templates = fleet["clusters"]
+    picks = draw(st.lists(st.integers(0, len(templates) - 1), min_size=1, max_size=4))
+    kept = [t["name"] for t in templates]
+    names = draw(st.lists(st.sampled_from(kept) | CLUSTER_NAMES, min_size=len(picks), max_size=len(picks), unique=True))
+    blocks = draw(st.lists(st.integers(0, 63), min_size=3 * len(picks), max_size=3 * len(picks), unique=True))
+    eks_services = draw(st.lists(st.integers(20, 23), min_size=len(picks), max_size=len(picks), unique=True))
+    control_planes = draw(st.lists(st.integers(0, 4095), min_size=len(picks), max_size=len(picks), unique=True))
+    eks_minor = draw(st.integers(31, 34))
+
+    clusters = []
+    for i, (pick, name) in enumerate(zip(picks, names, strict=True)):
+        c = copy.deepcopy(templates[pick])
+        cloud = c["cloud"]
+        c["name"] = name
+        # Zones: any non-empty subset of the region's zones in any order; EKS needs two.
+        c["zones"] = draw(st.permutations(c["zones"]))[: draw(st.integers(2 if cloud == "aws" else 1, 3))]
+        c["kubernetesVersion"] = _version(draw, cloud, eks_minor)
+        c["nodePools"] = _node_pools(draw, cloud)
+        network: dict[str, Any] = {}
+        for j, key in enumerate(("nodeCidr", "podCidr", "serviceCidr")):
+            block = ipaddress.IPv4Network(f"10.{4 * blocks[3 * i + j]}.0.0/14")
+            if cloud == "aws" and key == "serviceCidr" and draw(st.booleans()):
+                block = ipaddress.IPv4Network(f"172.{eks_services[i]}.0.0/16")
+            network[key] = str(_subnet_of(draw, block, *PREFIXES[cloud, key]))
+        if cloud == "azure" and draw(st.booleans()):
+            svc = ipaddress.IPv4Network(network["serviceCidr"])
+            network["dnsServiceIp"] = str(svc.network_address + draw(st.integers(2, min(svc.num_addresses - 2, 254))))
+        if cloud == "gcp":
+            network["controlPlaneCidr"] = str(
+                ipaddress.IPv4Network((int(ipaddress.IPv4Address("172.16.0.0")) + 16 * control_planes[i], 28))
+            )
+            c["releaseChannel"] = draw(st.sampled_from(["RAPID", "REGULAR", "STABLE", "EXTENDED"]))
+        c["network"] = network
+        clusters.append(c)
+    fleet["clusters"] = clusters
+
+    meta = fleet["fleet"]
+    meta["protect"] = draw(st.booleans())
+    meta["environment"] = draw(st.sampled_from(["dev", "staging", "production"]))
+    meta["apiAccess"]["operatorCidrs"] = draw(
+        st.lists(st.sampled_from(["198.51.100.0/28", "203.0.113.0/24"]), max_size=2, unique=True)
+    )
+
+    mesh = fleet["mesh"]
+    mesh["mode"] = draw(st.sampled_from(["sidecar", "ambient"]))
+    if draw(st.booleans()):
+        mesh["revisions"] = ["1.29.4", DEFAULTS["mesh"]["version"]]
+        mesh["stableRevision"] = draw(st.sampled_from(mesh["revisions"]))
+
+    roots = draw(
+        st.lists(st.sampled_from(["root-2026", "root-2027", "fleet-root"]), min_size=1, max_size=2, unique=True)
+    )
+    fleet["trust"] = {
+        "roots": [
+            {
+                "name": root,
+                "source": "generated",
+                "algorithm": draw(ALGORITHMS),
+                "validityHours": draw(st.sampled_from([17520, 43800, 87600])),
+            }
+            for root in roots
+        ],
+    }
+    if draw(st.booleans()):
+        fleet["trust"]["signingRoot"] = draw(st.sampled_from(roots))
+
+    if any(c["cloud"] == "aws" for c in clusters):
+        # The autoscaler is released per Kubernetes minor; kube-proxy follows the cluster's minor too.
+        fleet["addons"] = {
+            "eks": {
+                **DEFAULTS["addons"]["eks"],
+                "clusterAutoscalerImage": f"v1.{eks_minor}.0",
+                "kubeProxy": f"v1.{eks_minor}.0-eksbuild.1",
+            }
+        }
+    return fleet
+
+
+#: Per cloud: the cluster's resource type and name, and its node pools' (`{cluster}`, `{pool}`).
+CLUSTER_RESOURCES = {
+    "aws": ("aws:eks/cluster:Cluster", "{cluster}-cluster"),
+    "azure": ("azure-native:containerservice:ManagedCluster", "{cluster}-aks"),
+    "gcp": ("gcp:container/cluster:Cluster", "{cluster}-cluster"),
+}
+POOL_RESOURCES = {
+    "aws": ("aws:eks/nodeGroup:NodeGroup", "{cluster}-nodes-{pool}"),
+    "azure": ("azure-native:containerservice:AgentPool", "{cluster}-pool-{pool}"),
+    "gcp": ("gcp:container/nodePool:NodePool", "{cluster}-pool-{pool}"),
+}
+
+
+def remote_secret_names(plan: Any) -> set[str]:
+    return {
+        r.name
+        for r in plan.by_type("kubernetes:core/v1:Secret")
+        if "-reads-" in r.name and r.name.endswith("-remote-secret")
+    }
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cloud_fleets())
+def test_valid_generated_cloud_fleets_plan(fleet):
+    spec = load_fleet(DEFAULTS, fleet)  # a rejection here is a generator bug
+    names = [c["name"] for c in fleet["clusters"]]
+    assert [c.name for c in spec.clusters] == names
+
+    plan = plan_fleet(fleet)
+
+    providers = plan.by_type("pulumi:providers:kubernetes")
+    assert sorted(p.name for p in providers) == sorted(f"{n}-k8s" for n in names)
+    assert set(plan.cluster_of_provider.values()) == set(names)
+    for cloud, (type_, pattern) in CLUSTER_RESOURCES.items():
+        found = plan.by_type(type_)
+        expected = [pattern.format(cluster=c["name"]) for c in fleet["clusters"] if c["cloud"] == cloud]
+        assert sorted(r.name for r in found) == sorted(expected)
+        assert all(r.protect is fleet["fleet"]["protect"] for r in found)
+    for cloud, (type_, pattern) in POOL_RESOURCES.items():
+        expected = [
+            pattern.format(cluster=c["name"], pool=pool["name"])
+            for c in fleet["clusters"]
+            if c["cloud"] == cloud
+            # The first AKS pool is the system pool, declared inside the managed cluster.
+            for pool in (c["nodePools"][1:] if cloud == "azure" else c["nodePools"])
+        ]
+        assert sorted(r.name for r in plan.by_type(type_)) == sorted(expected)
+
+    secrets = remote_secret_names(plan)
+    assert len(secrets) == len(names) * (len(names) - 1)
+    assert secrets == {f"{a}-reads-{b}-remote-secret" for a in names for b in names if a != b}
