@@ -7,6 +7,7 @@ resource exists.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from components.config import (
@@ -39,6 +40,13 @@ def egress_address_count(cluster: AwsCluster | AzureCluster | GcpCluster | Exist
 def _rule_eks_node_cidr(spec: FleetSpec) -> Iterable[Problem]:
     for i, c in enumerate(spec.clusters):
         if isinstance(c, AwsCluster):
+            if ipaddress.IPv4Network(c.network.node_cidr).prefixlen < 16:
+                yield Problem(
+                    path=f"clusters[{i}].network.nodeCidr",
+                    message=f"{c.network.node_cidr} is larger than a /16; an AWS VPC CIDR block is /16 to /28",
+                    fix="use a /16 to /20 for the VPC (pods take VPC addresses on EKS)",
+                )
+                continue
             try:
                 aws.subnet_layout(c.network.node_cidr, list(c.zones))
             except ValueError as exc:
@@ -47,6 +55,16 @@ def _rule_eks_node_cidr(spec: FleetSpec) -> Iterable[Problem]:
                     message=str(exc).split("; use")[0],
                     fix="use a /16 to /20 for the VPC (pods take VPC addresses on EKS)",
                 )
+
+
+def _rule_aks_service_cidr(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        if isinstance(c, AzureCluster) and ipaddress.IPv4Network(c.network.service_cidr).prefixlen <= 12:
+            yield Problem(
+                path=f"clusters[{i}].network.serviceCidr",
+                message=f"{c.network.service_cidr} is too large; AKS requires a service CIDR smaller than /12",
+                fix="use a /16 (or anything from /13 down)",
+            )
 
 
 def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
@@ -64,4 +82,4 @@ def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
-NETWORK_RULES = (_rule_eks_node_cidr, _rule_allow_list_size)
+NETWORK_RULES = (_rule_eks_node_cidr, _rule_aks_service_cidr, _rule_allow_list_size)
