@@ -66,6 +66,13 @@ def drop_key(path: str, key: str) -> Mutation:
     return apply
 
 
+def drop_key_top(key: str) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        doc[key] = None
+
+    return apply
+
+
 def add_root(doc: dict[str, Any]) -> None:
     doc["trust"] = {"roots": [{"name": "a"}, {"name": "a"}]}
 
@@ -275,6 +282,98 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "clusters[1].nodePools[0].minSize",
         "the system pool, which AKS never scales to 0",
         "minSize to 1",
+    ),
+    (
+        "schema-version-missing",
+        "local",
+        drop_key_top("schemaVersion"),
+        "schemaVersion",
+        "missing or not an integer",
+        "schemaVersion: 1",
+    ),
+    (
+        "cloud-missing",
+        "local",
+        drop_key("clusters.0", "cloud"),
+        "clusters[0].cloud",
+        "required but missing; allowed values: aws, azure",
+        "which cloud",
+    ),
+    (
+        "format-mismatch",
+        "dev",
+        setting("clusters[0].accountId", "1234"),
+        "clusters[0].accountId",
+        "'1234' does not match the required format",
+        "config reference",
+    ),
+    (
+        "eks-pool-name",
+        "dev",
+        setting("clusters[0].nodePools[0].name", "-bad"),
+        "clusters[0].nodePools[0].name",
+        "not a valid EKS node group name",
+        "rename the node pool",
+    ),
+    (
+        "duplicate-pool",
+        "dev",
+        setting("clusters[1].nodePools[1].name", "system"),
+        "clusters[1].nodePools[1].name",
+        "'system' is used by another node pool of 'azure-weu'",
+        "unique name",
+    ),
+    (
+        "aks-dns-ip-not-ip",
+        "dev",
+        setting("clusters[1].network.dnsServiceIp", "ten"),
+        "clusters[1].network.dnsServiceIp",
+        "'ten' is not an IPv4 address",
+        "10.0.0.10",
+    ),
+    (
+        "repeated-zone",
+        "dev",
+        setting("clusters[2].zones", ["europe-west1-b", "europe-west1-b"]),
+        "clusters[2].zones",
+        "repeats a zone",
+        "each zone once",
+    ),
+    (
+        "gcp-zone-region",
+        "dev",
+        setting("clusters[2].zones", ["us-central1-a"]),
+        "clusters[2].zones",
+        "['us-central1-a'] are not zones of europe-west1",
+        "europe-west1-b",
+    ),
+    (
+        "revisions-not-istio",
+        "local",
+        both(
+            setting("mesh.kind", "linkerd"),
+            setting("mesh.version", "2026.8.3"),
+            setting("mesh.revisions", ["2026.8.3"]),
+        ),
+        "mesh.revisions",
+        "revisions are an Istio feature",
+        "remove mesh.revisions",
+    ),
+    (
+        "revisions-repeat",
+        "local",
+        setting("mesh.revisions", ["1.30.3", "1.30.3"]),
+        "mesh.revisions",
+        "list each version once, at most three side by side",
+        "remove duplicate",
+    ),
+    (
+        "generated-root-with-pem",
+        "local",
+        setting("trust", {"roots": [{"name": "r", "certificatePem": "x"}]}),
+        "trust.roots[0]",
+        "only read for source: provided",
+        "source: provided",
     ),
     (
         "misspelled-key",
@@ -706,3 +805,11 @@ def test_existing_ca_must_be_a_ca_certificate():
     (problem,) = [p for p in problems_of(fleet) if p.path == "clusters[0].caData"]
     assert problem.message == "the certificate (CN=kube-apiserver) is not a CA"
     assert "not its serving certificate" in problem.fix
+
+
+def test_config_must_be_a_map():
+    from components.config import parse
+
+    with pytest.raises(ConfigError) as err:
+        parse(["not", "a", "map"])  # type: ignore[arg-type]
+    assert err.value.problems[0].message == "the config must be a map"
