@@ -10,38 +10,19 @@ to the 2-cluster fleet so they compare across machines.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from typing import Any
 
 from components.config import load_fleet
-from tests.helpers import fleet_of, plan_fleet, stack_config
+from tests.helpers import existing_fleet, plan_fleet, stack_config
 
 SIZES = (2, 4, 8)
 ROUNDS = 3
 
 
 def fleet_with(n: int) -> dict[str, Any]:
-    base = fleet_of("local")
-    template = base["clusters"][0]
-    clusters = []
-    for i in range(n):
-        c = copy.deepcopy(template)
-        c.update(
-            name=f"c{i}",
-            context=f"kind-c{i}",
-            apiEndpoint=f"https://172.18.2.{i + 2}:6443",
-            egressCidrs=[f"172.18.2.{i + 2}/32"],
-            network={
-                "nodeCidr": f"172.18.2.{i + 2}/32",
-                "podCidr": f"10.{100 + 2 * i}.0.0/16",
-                "serviceCidr": f"10.{101 + 2 * i}.0.0/16",
-            },
-        )
-        clusters.append(c)
-    base["clusters"] = clusters
-    return base
+    return existing_fleet([f"c{i}" for i in range(n)])
 
 
 def best(fn: Callable[[], object]) -> float:

@@ -63,3 +63,27 @@ def inputs(r: Recorded, show_secrets: bool = True) -> dict[str, Any]:
     from ops.plan import render_value
 
     return render_value(r.inputs, show_secrets)
+
+
+def existing_fleet(names: list[str], mode: str = "sidecar") -> dict[str, Any]:
+    """A valid fleet of existing clusters with the given names: distinct endpoints, disjoint ranges."""
+    fleet = fleet_of("local")
+    template = fleet["clusters"][0]
+    clusters = []
+    for i, name in enumerate(names):
+        c = copy.deepcopy(template)
+        c.update(
+            name=name,
+            context=f"kind-{name}",
+            apiEndpoint=f"https://172.18.1.{i + 2}:6443",
+            egressCidrs=[f"172.18.1.{i + 2}/32"],
+            network={
+                "nodeCidr": f"172.18.1.{i + 2}/32",
+                "podCidr": f"10.{100 + 2 * i}.0.0/16",
+                "serviceCidr": f"10.{101 + 2 * i}.0.0/16",
+            },
+        )
+        clusters.append(c)
+    fleet["clusters"] = clusters
+    fleet["mesh"]["mode"] = mode
+    return fleet

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, load_fleet
-from tests.helpers import fleet_of, plan_fleet, stack_config
+from tests.helpers import existing_fleet, fleet_of, plan_fleet, stack_config
 
 DEFAULTS = stack_config("local").value("defaults")
 BASES = {name: fleet_of(name) for name in ("local", "dev", "prod")}
@@ -80,26 +80,7 @@ def existing_fleets(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True), min_size=count, max_size=count, unique=True)
     )
     mode = draw(st.sampled_from(["sidecar", "ambient"]))
-    template = BASES["local"]["clusters"][0]
-    clusters = []
-    for i, name in enumerate(names):
-        c = copy.deepcopy(template)
-        c.update(
-            name=name,
-            context=f"kind-{name}",
-            apiEndpoint=f"https://172.18.1.{i + 2}:6443",
-            egressCidrs=[f"172.18.1.{i + 2}/32"],
-            network={
-                "nodeCidr": f"172.18.1.{i + 2}/32",
-                "podCidr": f"10.{100 + 2 * i}.0.0/16",
-                "serviceCidr": f"10.{101 + 2 * i}.0.0/16",
-            },
-        )
-        clusters.append(c)
-    fleet = copy.deepcopy(BASES["local"])
-    fleet["clusters"] = clusters
-    fleet["mesh"]["mode"] = mode
-    return fleet
+    return existing_fleet(names, mode)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
