@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.config import FleetMeta
 
@@ -31,3 +35,44 @@ def protected(meta: FleetMeta, opts: pulumi.ResourceOptions | None = None) -> pu
 CLUSTER_TIMEOUTS = pulumi.CustomTimeouts(create="45m", update="90m", delete="45m")
 #: Node pools drain node by node on update.
 NODE_POOL_TIMEOUTS = pulumi.CustomTimeouts(create="30m", update="90m", delete="45m")
+
+
+#: Release history Helm keeps per release: pulumi-kubernetes passes
+#: maxHistory 0 (unlimited) to `helm upgrade` when unset, and every upgrade
+#: adds a release Secret. 10 is the Helm CLI's default.
+HELM_MAX_HISTORY = 10
+
+
+def helm_release(
+    resource_name: str,
+    *,
+    release: str,
+    chart: str,
+    version: str,
+    repository: str,
+    namespace: pulumi.Input[str],
+    values: Mapping[str, Any],
+    timeout: int,
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A pinned Helm release that never stays half-installed.
+
+    `atomic` rolls a failed install or upgrade back and `cleanup_on_fail`
+    removes what it created; `skip_await` stays off because atomic needs
+    Helm's wait to judge success. `timeout` (seconds) must cover what Helm
+    waits for (a cloud load balancer, a DaemonSet on every node).
+    """
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release,
+        chart=chart,
+        version=version,
+        repository_opts={"repo": repository},
+        namespace=namespace,
+        values=dict(values),
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
+        max_history=HELM_MAX_HISTORY,
+        opts=opts,
+    )

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, helm_release, protected
 from components.config import AwsCluster, FleetSpec, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.naming import ClusterNames, cluster_names
@@ -634,15 +634,13 @@ class EksCluster(pulumi.ComponentResource):
         # The autoscaler is released per Kubernetes minor; config validation
         # ties this tag to the cluster's minor (chart default: the newest).
         autoscaler_values["image"] = {"tag": versions.cluster_autoscaler_image}
-        k8s.helm.v3.Release(
+        helm_release(
             f"{name}-cluster-autoscaler",
-            name="cluster-autoscaler",
+            release="cluster-autoscaler",
             chart=ca_pin.chart,
             version=ca_pin.version,
-            repository_opts={"repo": ca_pin.repository},
+            repository=ca_pin.repository,
             namespace=KUBE_SYSTEM,
-            atomic=True,
-            cleanup_on_fail=True,
             timeout=HELM_TIMEOUT_SECONDS,
             values=autoscaler_values,
             # It reaches the AWS APIs by name: cluster DNS must run first.
@@ -663,15 +661,13 @@ class EksCluster(pulumi.ComponentResource):
             aws_opts,
             identity_opts,
         )
-        lb_controller = k8s.helm.v3.Release(
+        lb_controller = helm_release(
             f"{name}-lb-controller",
-            name="aws-load-balancer-controller",
+            release="aws-load-balancer-controller",
             chart=lbc_pin.chart,
             version=lbc_pin.version,
-            repository_opts={"repo": lbc_pin.repository},
+            repository=lbc_pin.repository,
             namespace=KUBE_SYSTEM,
-            atomic=True,
-            cleanup_on_fail=True,
             timeout=HELM_TIMEOUT_SECONDS,
             values={
                 "clusterName": cluster.name,

@@ -28,6 +28,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.common import helm_release
 from components.config import MeshSpec
 from components.handle import ClusterHandle, kubeconfig_document
 from components.mesh import MeshArgs
@@ -95,9 +96,6 @@ EASTWEST_OPTIONS = "istio-eastwestgateway-options"
 CONTROL_PLANE_TIMEOUT = 300
 GATEWAY_TIMEOUT = 900
 NODE_AGENT_TIMEOUT = 1800
-#: pulumi-kubernetes passes maxHistory 0 (unlimited) to `helm upgrade` when
-#: unset; every canary step adds a release Secret. 10 is helm's CLI default.
-MAX_HISTORY = 10
 
 
 @dataclass(frozen=True)
@@ -293,22 +291,16 @@ class IstioMesh(pulumi.ComponentResource):
         timeout: int = CONTROL_PLANE_TIMEOUT,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.helm.v3.Release:
-        return k8s.helm.v3.Release(
+        return helm_release(
             cluster.names.child(child),
-            name=release,
+            release=release,
             chart=chart,
             version=version,
-            repository_opts={"repo": repository},
+            repository=repository,
             namespace=namespace.metadata.name,
-            values=dict(values),
-            # A failed install or upgrade is rolled back and its new objects
-            # removed: never a half-installed control plane.
-            atomic=True,
-            cleanup_on_fail=True,
-            # skip_await stays false: atomic needs Helm's wait to judge
-            # success. No Istio chart renders a Job, so no wait_for_jobs.
+            values=values,
+            # No Istio chart renders a Job, so no wait_for_jobs.
             timeout=timeout,
-            max_history=MAX_HISTORY,
             opts=self._opts(cluster, depends_on),
         )
 
