@@ -592,3 +592,13 @@ def test_controller_policies_are_scoped_to_the_cluster() -> None:
         s for s in lbc["Statement"] if "elasticloadbalancing:AddTags" in s["Action"] and "Condition" not in s
     ]
     assert [s["Sid"] for s in unconditioned_tagging] == ["TagListenersAndRules"]
+
+
+def test_add_on_releases_never_stay_half_installed(plan: Plan) -> None:
+    for release, chart, pin in (
+        ("cluster-autoscaler", "cluster-autoscaler", "9.50.1"),
+        ("lb-controller", "aws-load-balancer-controller", "1.14.1"),
+    ):
+        r = inputs(one(plan, "kubernetes:helm.sh/v3:Release", f"{CLUSTER}-{release}"))
+        assert (r["chart"], r["version"], r["namespace"]) == (chart, pin, "kube-system")
+        assert (r["atomic"], r["cleanupOnFail"], r["maxHistory"], r["timeout"]) == (True, True, 10, 900)
