@@ -13,7 +13,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.naming import ClusterNames
+from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSpec, GcpCluster
+from components.naming import ClusterNames, cluster_names
 
 Cloud = Literal["aws", "azure", "gcp", "existing"]
 
@@ -52,6 +53,41 @@ class ClusterHandle:
     load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Value of the charts' `platform` setting (Istio cni/ztunnel need `gke`).
     platform: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        spec: FleetSpec,
+        cluster: AwsCluster | AzureCluster | GcpCluster | ExistingCluster,
+        *,
+        provider: k8s.Provider,
+        api_endpoint: pulumi.Output[str],
+        ca_pem: pulumi.Output[str],
+        kubeconfig: pulumi.Output[str] | None,
+        egress_cidrs: pulumi.Output[list[str]],
+        ready: list[pulumi.Resource] | None = None,
+        load_balancer_annotations: dict[str, pulumi.Input[str]] | None = None,
+        platform: str | None = None,
+    ) -> ClusterHandle:
+        """A handle whose config-derived facts (names, region, ranges, protection) come from the config."""
+        return cls(
+            name=cluster.name,
+            cloud=cluster.cloud,
+            region=cluster.region,
+            names=cluster_names(spec.fleet.name, cluster.name),
+            provider=provider,
+            api_endpoint=api_endpoint,
+            ca_pem=ca_pem,
+            kubeconfig=kubeconfig,
+            node_cidr=cluster.network.node_cidr,
+            pod_cidr=cluster.network.pod_cidr,
+            service_cidr=cluster.network.service_cidr,
+            egress_cidrs=egress_cidrs,
+            protected=spec.fleet.protect,
+            ready=list(ready or []),
+            load_balancer_annotations=dict(load_balancer_annotations or {}),
+            platform=platform,
+        )
 
 
 def cluster_provider(

@@ -493,20 +493,14 @@ class AksCluster(pulumi.ComponentResource):
 
         api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
-        self.handle = ClusterHandle(
-            name=c.name,
-            cloud="azure",
-            region=c.region,
-            names=names,
+        self.handle = ClusterHandle.of(
+            args.spec,
+            c,
             provider=provider,
             api_endpoint=api_endpoint,
             ca_pem=ca_pem,
             kubeconfig=kubeconfig,
-            node_cidr=c.network.node_cidr,
-            pod_cidr=c.network.pod_cidr,
-            service_cidr=c.network.service_cidr,
             egress_cidrs=net.egress_cidrs,
-            protected=meta.protect,
             ready=[*self.agent_pools, admin_role],
         )
         self.register_outputs(

@@ -687,20 +687,14 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         join = ",".join
-        self.handle = ClusterHandle(
-            name=c.name,
-            cloud="aws",
-            region=c.region,
-            names=names,
+        self.handle = ClusterHandle.of(
+            spec,
+            c,
             provider=provider,
             api_endpoint=cluster.endpoint,
             ca_pem=ca_data.apply(lambda data: base64.b64decode(data).decode()),
             kubeconfig=kubeconfig,
-            node_cidr=c.network.node_cidr,
-            pod_cidr=c.network.pod_cidr,
-            service_cidr=c.network.service_cidr,
             egress_cidrs=net.egress_cidrs,
-            protected=meta.protect,
             ready=[*node_groups, coredns, admin, storage_class, lb_controller],
             load_balancer_annotations={
                 "service.beta.kubernetes.io/aws-load-balancer-type": "external",

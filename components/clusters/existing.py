@@ -32,19 +32,13 @@ class ExistingClusterConnection(pulumi.ComponentResource):
             kubeconfig = pulumi.Output.secret(c.kubeconfig.get_secret_value())
         provider = cluster_provider(names, self, kubeconfig=kubeconfig, context=c.context)
         ca_pem = ca_pem_of(c.ca_data)
-        self.handle = ClusterHandle(
-            name=c.name,
-            cloud="existing",
-            region=c.region,
-            names=names,
+        self.handle = ClusterHandle.of(
+            args.spec,
+            c,
             provider=provider,
             api_endpoint=pulumi.Output.from_input(c.api_endpoint),
             ca_pem=pulumi.Output.from_input(ca_pem),
             kubeconfig=kubeconfig,
-            node_cidr=c.network.node_cidr,
-            pod_cidr=c.network.pod_cidr,
-            service_cidr=c.network.service_cidr,
             egress_cidrs=pulumi.Output.from_input(list(c.egress_cidrs)),
-            protected=args.spec.fleet.protect,
         )
         self.register_outputs({"apiEndpoint": c.api_endpoint})

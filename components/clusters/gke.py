@@ -339,20 +339,14 @@ class GkeCluster(pulumi.ComponentResource):
         provider = cluster_provider(names, self, kubeconfig=kubeconfig)
 
         api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
-        self.handle = ClusterHandle(
-            name=c.name,
-            cloud="gcp",
-            region=c.region,
-            names=names,
+        self.handle = ClusterHandle.of(
+            args.spec,
+            c,
             provider=provider,
             api_endpoint=api_endpoint,
             ca_pem=ca_data.apply(lambda b64: base64.b64decode(b64).decode()),
             kubeconfig=kubeconfig,
-            node_cidr=c.network.node_cidr,
-            pod_cidr=c.network.pod_cidr,
-            service_cidr=c.network.service_cidr,
             egress_cidrs=net.egress_cidrs,
-            protected=meta.protect,
             ready=ready,
             # Istio cni/ztunnel need it (GKE's non-default CNI bin dir).
             platform="gke",
