@@ -196,14 +196,7 @@ class FleetTrust(pulumi.ComponentResource):
     def _root(self, name: str, spec: FleetSpec, root: RootCa, keep: pulumi.ResourceOptions) -> FleetRoot:
         if root.source == "provided":
             return _provided_root(root)
-        algorithm, curve, bits = KEY_PARAMS[root.algorithm]
-        key = tls.PrivateKey(
-            f"{name}-{root.name}-key",
-            algorithm=algorithm,
-            ecdsa_curve=curve,
-            rsa_bits=bits,
-            opts=keep,
-        )
+        key = _private_key(f"{name}-{root.name}-key", root.algorithm, keep)
         cert = tls.SelfSignedCert(
             f"{name}-{root.name}-cert",
             private_key_pem=key.private_key_pem,
@@ -238,14 +231,7 @@ class FleetTrust(pulumi.ComponentResource):
         dns_names: list[str],
     ) -> tuple[ClusterCa, pulumi.Output[str]]:
         trust = spec.trust
-        algorithm, curve, bits = KEY_PARAMS[signing.algorithm]
-        key = tls.PrivateKey(
-            f"{name}-{cluster}-ca-key",
-            algorithm=algorithm,
-            ecdsa_curve=curve,
-            rsa_bits=bits,
-            opts=keep,
-        )
+        key = _private_key(f"{name}-{cluster}-ca-key", signing.algorithm, keep)
         csr = tls.CertRequest(
             f"{name}-{cluster}-ca-csr",
             private_key_pem=key.private_key_pem,
@@ -289,6 +275,12 @@ class FleetTrust(pulumi.ComponentResource):
             validity_end_time=cert.validity_end_time,
         )
         return ca, cert.validity_end_time
+
+
+def _private_key(resource_name: str, algorithm: str, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
+    """A CA key of a config algorithm (ECDSA-P256, ECDSA-P384, RSA-3072)."""
+    kind, curve, bits = KEY_PARAMS[algorithm]
+    return tls.PrivateKey(resource_name, algorithm=kind, ecdsa_curve=curve, rsa_bits=bits, opts=opts)
 
 
 def _provided_root(root: RootCa) -> FleetRoot:
