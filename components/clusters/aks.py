@@ -74,6 +74,29 @@ def role_definition_id(subscription_id: str, role: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 
 
+def grant(
+    resource_name: str,
+    subscription_id: str,
+    role: str,
+    *,
+    scope: pulumi.Input[str],
+    principal_id: pulumi.Input[str],
+    principal_type: authorization.PrincipalType,
+    name_parts: tuple[str, ...],
+    opts: pulumi.ResourceOptions,
+) -> authorization.RoleAssignment:
+    """A role assignment with a deterministic GUID name derived from `name_parts`."""
+    return authorization.RoleAssignment(
+        resource_name,
+        role_assignment_name=role_assignment_name(subscription_id, *name_parts),
+        scope=scope,
+        role_definition_id=role_definition_id(subscription_id, role),
+        principal_id=principal_id,
+        principal_type=principal_type,
+        opts=opts,
+    )
+
+
 def key_vault_name(physical: str, subscription_id: str) -> str:
     """Key Vault names are global DNS labels: 3-24 chars, a letter first, no `--`.
 
@@ -219,15 +242,16 @@ class AksCluster(pulumi.ComponentResource):
         # With a custom VNet the control plane manages the node subnet (and
         # load balancers in it): it needs Network Contributor there before
         # the cluster exists, or the create fails half-way.
-        subnet_role = authorization.RoleAssignment(
+        # A new identity takes a while to replicate in Entra ID; naming the
+        # principal type lets ARM skip the lookup that would fail.
+        subnet_role = grant(
             f"{name}-subnet-network-contributor",
-            role_assignment_name=role_assignment_name(sub, names.physical, "subnet", NETWORK_CONTRIBUTOR),
+            sub,
+            NETWORK_CONTRIBUTOR,
             scope=net.subnet_id,
-            role_definition_id=role_definition_id(sub, NETWORK_CONTRIBUTOR),
             principal_id=identity.principal_id,
-            # A new identity takes a while to replicate in Entra ID; naming
-            # the principal type lets ARM skip the lookup that would fail.
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            name_parts=(names.physical, "subnet", NETWORK_CONTRIBUTOR),
             opts=child,
         )
 
@@ -284,13 +308,14 @@ class AksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=keep,
         )
-        kms_role = authorization.RoleAssignment(
+        kms_role = grant(
             f"{name}-kv-crypto-user",
-            role_assignment_name=role_assignment_name(sub, names.physical, "kms", KEY_VAULT_CRYPTO_USER),
+            sub,
+            KEY_VAULT_CRYPTO_USER,
             scope=vault.id,
-            role_definition_id=role_definition_id(sub, KEY_VAULT_CRYPTO_USER),
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            name_parts=(names.physical, "kms", KEY_VAULT_CRYPTO_USER),
             opts=child,
         )
 
@@ -442,15 +467,14 @@ class AksCluster(pulumi.ComponentResource):
         # Azure RBAC grants can take a few minutes to reach the API server:
         # a first `up` may see 403s from the Kubernetes provider and succeed
         # when re-run (no wait resource: pulumi-time is not a dependency).
-        admin_role = authorization.RoleAssignment(
+        admin_role = grant(
             f"{name}-deployer-cluster-admin",
-            role_assignment_name=role_assignment_name(
-                sub, names.physical, "cluster-admin", deployer.principal_object_id
-            ),
+            sub,
+            AKS_RBAC_CLUSTER_ADMIN,
             scope=self.cluster.id,
-            role_definition_id=role_definition_id(sub, AKS_RBAC_CLUSTER_ADMIN),
             principal_id=deployer.principal_object_id,
             principal_type=deployer_principal_type(deployer),
+            name_parts=(names.physical, "cluster-admin", deployer.principal_object_id),
             opts=child,
         )
 
