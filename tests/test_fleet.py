@@ -154,3 +154,13 @@ def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
         assert left.keys() == right.keys()
         changed = sorted(right[u].name for u in left if left[u].inputs != right[u].inputs)
         assert changed == [f"{c.name}-istio-cacerts" for c in sorted(dev.spec.clusters, key=lambda c: c.name)]
+
+
+def test_dev_plan_json_has_every_contract_field(dev):
+    from tests.test_plan import CONTRACT_FIELDS
+
+    doc = dev.to_json(show_secrets=False)
+    assert set(doc) == {"project", "stack", "resources", "outputs"}
+    assert len(doc["resources"]) == len(dev.resources) > 100
+    for r in doc["resources"]:
+        assert set(r) >= CONTRACT_FIELDS, r["urn"]
