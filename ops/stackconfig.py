@@ -19,7 +19,7 @@ import yaml
 from pulumi.runtime.config import get_config
 
 from components.config import ConfigError, FleetSpec, load_fleet
-from components.trust_rules import OFFLINE_PLACEHOLDER
+from components.config.offline import OFFLINE_PLACEHOLDER
 
 FLEET_KEY = "fleet"
 DEFAULTS_KEY = "defaults"

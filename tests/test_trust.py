@@ -27,8 +27,8 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 import ops.plan
 from components.config import ConfigError
+from components.config.offline import CLOCK_ENV, trust_clock
 from components.trust import FleetTrust, TrustArgs
-from components.trust_rules import CLOCK_ENV, trust_clock
 from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
 from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
 from ops.sim import tls as simtls
