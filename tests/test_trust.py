@@ -30,8 +30,9 @@ from components.config import ConfigError
 from components.config.offline import CLOCK_ENV, trust_clock
 from components.trust import FleetTrust, TrustArgs
 from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
-from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
+from ops.sim import DEFAULT_NOW, SimContext, unwrap
 from ops.sim import tls as simtls
+from ops.sim.cloud import SimulatedCloud
 from ops.stackconfig import spec_of
 from tests.helpers import config_with, fleet_of, inputs, only_clusters, plan_fleet
 
