@@ -645,7 +645,7 @@ def test_provided_root_offline_placeholder_signs_with_stand_in() -> None:
 
 
 # --------------------------------------------------------------------------
-# Plan-time checks (components.trust_rules), one per message
+# Plan-time checks (components.config.rules.provided_roots), one per message
 
 
 def _provided(cert_pem: str, key_pem: str, **extra: Any) -> dict[str, Any]:
