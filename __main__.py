@@ -2,8 +2,8 @@
 
 import pulumi
 
+from components.config.runtime import load_from_runtime
 from components.fleet import Fleet
-from ops.stackconfig import load_from_runtime
 
 spec = load_from_runtime()
 fleet = Fleet(spec.fleet.name, spec)

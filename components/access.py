@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components.config import FleetSpec
+from components.netcalc import host_cidrs
 
 
 def allow_list(
@@ -39,8 +40,3 @@ def allow_list(
         return sorted({c for group in ([static], lists) for cidrs in group for c in host_cidrs(cidrs)})
 
     return pulumi.Output.all(*sources).apply(lambda lists: combine(list(lists)))
-
-
-def host_cidrs(addresses: list[str]) -> list[str]:
-    """Egress addresses are single IPs; allow-lists want CIDRs (`/32`)."""
-    return [a if "/" in a else f"{a}/32" for a in addresses]

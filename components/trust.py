@@ -26,7 +26,7 @@ from cryptography import x509
 
 from components.common import protected
 from components.config import FleetSpec, RootCa
-from components.trust_rules import trust_clock
+from components.config.offline import trust_clock
 
 #: Config algorithm -> (tls algorithm, ecdsa_curve, rsa_bits). The curve is always explicit:
 #: the provider's default curve is P-224, which no mesh accepts.
@@ -290,7 +290,7 @@ def _provided_root(root: RootCa) -> FleetRoot:
     pem = root.certificate_pem.strip() + "\n"
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:  # rejected by trust_rules at plan time
+    except ValueError:  # rejected by components/config/rules/provided_roots.py at plan time
         raise pulumi.RunError(f"trust: provided root {root.name!r} is not a PEM certificate") from None
     end = cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     return FleetRoot(

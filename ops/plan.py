@@ -33,9 +33,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
+from components.config.offline import CLOCK_ENV
 from components.naming import cluster_names
-from components.trust_rules import CLOCK_ENV
-from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext, SimulatedCloud
+from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
+from ops.sim.cloud import SimulatedCloud
 from ops.stackconfig import StackConfig, spec_of
 
 #: The SDK's sentinel for a value not known at plan time.

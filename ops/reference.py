@@ -1,7 +1,7 @@
 """The README's config reference, generated from the config models.
 
 Each field is documented once, in its `Field(description=...)` in
-components/config.py; this renders those descriptions as Markdown tables so
+components/config/models.py; this renders those descriptions as Markdown tables so
 the README can never drift (a test compares them).
 """
 

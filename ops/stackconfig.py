@@ -1,10 +1,10 @@
-"""Reading stack config the way the Pulumi CLI does.
+"""Reading stack files offline, the way the Pulumi CLI does.
 
-Inside `pulumi up` the engine hands the program its config; `load_from_runtime`
-reads it. Offline, `read_stack_config` reads `Pulumi.yaml` (project-level
-values) and `stacks/Pulumi.<stack>.yaml` exactly as the CLI would: a stack
-value replaces the project value of the same key whole (the deep merge of
-fleet defaults is meshfleet's own, in components.config).
+`read_stack_config` reads `Pulumi.yaml` (project-level values) and
+`stacks/Pulumi.<stack>.yaml` exactly as the CLI would: a stack value replaces
+the project value of the same key whole (the deep merge of fleet defaults is
+meshfleet's own, in components.config). Inside `pulumi up` the program reads
+its config from the engine instead (components/config/runtime.py).
 """
 
 from __future__ import annotations
@@ -14,33 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
-from pulumi.runtime.config import get_config
 
-from components.config import ConfigError, FleetSpec, load_fleet
-from components.trust_rules import OFFLINE_PLACEHOLDER
-
-FLEET_KEY = "fleet"
-DEFAULTS_KEY = "defaults"
-
-
-def load_from_runtime() -> FleetSpec:
-    """The validated fleet spec of the running stack; a bad config stops the program cleanly."""
-    project = pulumi.get_project()
-    defaults = _json(get_config(f"{project}:{DEFAULTS_KEY}"))
-    stack = _json(get_config(f"{project}:{FLEET_KEY}"))
-    try:
-        return load_fleet(defaults, stack)
-    except ConfigError as exc:
-        # RunError ends `pulumi up` with this message and no stack trace.
-        raise pulumi.RunError(exc.render()) from None
-
-
-def _json(value: Any) -> Any:
-    if value is None or not isinstance(value, str):
-        return value
-    return json.loads(value)
+from components.config import DEFAULTS_KEY, FLEET_KEY, FleetSpec, load_fleet
+from components.config.offline import OFFLINE_PLACEHOLDER
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ MACHINE_TYPES = {
     "gcp": ["e2-standard-4", "e2-standard-8", "n2-standard-4"],
 }
 
-#: Node pool names valid per cloud (config.py `_pool_name_problems`), kept short.
+#: Node pool names valid per cloud (config/rules/names.py `_pool_name_problems`), kept short.
 POOL_NAMES = {
     "aws": st.from_regex(r"[a-zA-Z0-9][-a-zA-Z0-9_]{0,15}", fullmatch=True),
     "azure": st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True),
@@ -114,7 +114,7 @@ POOL_NAMES = {
 CLUSTER_NAMES = st.from_regex(r"[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,5}){0,2}", fullmatch=True)
 
 #: Allowed prefix lengths per (cloud, range), all within the documented limits:
-#: EKS VPC /16-/20 (config.py fix text; AWS VPCs are /16-/28), EKS service /12-/24,
+#: EKS VPC /16-/20 (config/rules/networks.py fix text; AWS VPCs are /16-/28), EKS service /12-/24,
 #: GKE pod secondary range /9-/21, AKS service CIDR smaller than /12.
 PREFIXES = {
     ("aws", "nodeCidr"): (16, 20),
@@ -142,7 +142,7 @@ def _subnet_of(draw: st.DrawFn, block: ipaddress.IPv4Network, low: int, high: in
 
 
 def _version(draw: st.DrawFn, cloud: str, eks_minor: int) -> str:
-    """A pinned Kubernetes version in the format the cloud takes (config.py `_VERSION_RULES`)."""
+    """A pinned Kubernetes version in the format the cloud takes (config/rules/versions.py `_VERSION_RULES`)."""
     if cloud == "aws":
         return f"1.{eks_minor}"  # EKS: major.minor only; one minor for every EKS cluster (autoscaler image)
     minor = draw(st.integers(31, 34))

@@ -27,11 +27,12 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 import ops.plan
 from components.config import ConfigError
+from components.config.offline import CLOCK_ENV, trust_clock
 from components.trust import FleetTrust, TrustArgs
-from components.trust_rules import CLOCK_ENV, trust_clock
 from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
-from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
+from ops.sim import DEFAULT_NOW, SimContext, unwrap
 from ops.sim import tls as simtls
+from ops.sim.cloud import SimulatedCloud
 from ops.stackconfig import spec_of
 from tests.helpers import config_with, fleet_of, inputs, only_clusters, plan_fleet
 
@@ -644,7 +645,7 @@ def test_provided_root_offline_placeholder_signs_with_stand_in() -> None:
 
 
 # --------------------------------------------------------------------------
-# Plan-time checks (components.trust_rules), one per message
+# Plan-time checks (components.config.rules.provided_roots), one per message
 
 
 def _provided(cert_pem: str, key_pem: str, **extra: Any) -> dict[str, Any]:

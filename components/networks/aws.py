@@ -8,56 +8,15 @@ public addresses survive a cluster re-create and are known before it.
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import AwsCluster, FleetSpec
 from components.naming import cluster_names
-
-#: The smallest subnet AWS accepts.
-MIN_SUBNET_PREFIX = 28
-
-
-@dataclass(frozen=True)
-class ZoneSubnets:
-    """The address ranges of one availability zone."""
-
-    zone: str
-    #: Nodes and (VPC CNI) pods: the large range.
-    private: str
-    #: NAT gateways and internet-facing NLBs only: a small range.
-    public: str
-
-
-def subnet_layout(node_cidr: str, zones: list[str]) -> list[ZoneSubnets]:
-    """Split the VPC range into one private and one public subnet per zone.
-
-    The VPC is cut into the smallest power of two of equal blocks that holds
-    one block per zone plus one spare: each zone gets a whole block as its
-    private subnet (VPC CNI gives every pod a VPC address, so nodes need the
-    room), and the spare block is cut again into the public subnets. A /16
-    over three zones gives three /18 private and three /20 public subnets.
-    The layout depends on the number of zones: changing it re-cuts the VPC
-    (every subnet is replaced), so choose the zones when creating the cluster.
-    """
-    vpc = ipaddress.IPv4Network(node_cidr)
-    count = len(zones)
-    private_bits = math.ceil(math.log2(count + 1))
-    public_bits = math.ceil(math.log2(count))
-    blocks = list(vpc.subnets(prefixlen_diff=private_bits))
-    publics = list(blocks[-1].subnets(prefixlen_diff=public_bits))
-    if publics[0].prefixlen > MIN_SUBNET_PREFIX:
-        raise ValueError(
-            f"nodeCidr {node_cidr} is too small for {count} zones: public subnets would be "
-            f"/{publics[0].prefixlen}, AWS needs at least /{MIN_SUBNET_PREFIX}; use a /16 to /20"
-        )
-    return [ZoneSubnets(zone, str(blocks[i]), str(publics[i])) for i, zone in enumerate(zones)]
+from components.netcalc import host_cidrs, subnet_layout
 
 
 @dataclass(frozen=True)

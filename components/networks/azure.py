@@ -15,14 +15,10 @@ import pulumi_azure_native as azure_native
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
-from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import AzureCluster, FleetSpec
 from components.naming import cluster_names
-
-#: One Standard NAT public IP gives 64,512 SNAT ports; one per cluster is plenty
-#: for control-plane and mesh traffic and keeps peers' allow-lists short.
-EGRESS_ADDRESSES = 1
+from components.netcalc import AZURE_EGRESS_ADDRESSES, host_cidrs
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ class AzureNetwork(pulumi.ComponentResource):
                 tags=tags,
                 opts=keep,
             )
-            for i in range(1, EGRESS_ADDRESSES + 1)
+            for i in range(1, AZURE_EGRESS_ADDRESSES + 1)
         ]
 
         # A Standard NAT gateway is a zonal resource that cannot span zones;

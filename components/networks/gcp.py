@@ -9,45 +9,24 @@ names, so they are created before any cluster exists.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 from pulumi_gcp import compute
 
-from components.access import host_cidrs
 from components.common import fleet_tags, protected
 from components.config import FleetSpec, GcpCluster
 from components.naming import cluster_names
+from components.netcalc import NAT_MAX_PORTS_PER_VM, NAT_MIN_PORTS_PER_VM, gcp_nat_address_count, host_cidrs
 
-#: Ports one NAT address offers (65536 minus the 1024 well-known ports).
-PORTS_PER_NAT_ADDRESS = 64512
-#: Cloud NAT port allocation per VM. Pods share their node's allocation
-#: (alias IP ranges are NATed with the node), and mesh sidecars open many
-#: connections, so the default minimum of 64 exhausts quickly; dynamic
-#: allocation lends busy nodes more, up to the maximum.
-NAT_MIN_PORTS_PER_VM = 256
-NAT_MAX_PORTS_PER_VM = 4096
-#: Extra nodes a surge upgrade adds per zone and pool (GKE applies the node
-#: pool's upgrade settings zone by zone); components/clusters/gke.py sets
-#: the pools' max_surge from this, so NAT sizing and upgrades agree.
-NODE_POOL_MAX_SURGE = 1
+# components/clusters/gke.py reads the surge from here (explicit re-export).
+from components.netcalc import NODE_POOL_MAX_SURGE as NODE_POOL_MAX_SURGE
 
 
 def egress_address_count(cluster: GcpCluster) -> int:
-    """Static NAT addresses needed so every node, at the pools' maxima, gets its minimum ports.
-
-    With MANUAL_ONLY allocation Cloud NAT never adds addresses by itself: a
-    node that finds no free ports has no egress. With dynamic port allocation
-    each VM first receives `min_ports_per_vm`, so one address serves
-    64512 / min VMs (Cloud NAT port-allocation docs). GKE autoscaler bounds
-    are per zone, and a surge upgrade adds `NODE_POOL_MAX_SURGE` nodes per
-    zone and pool; the count stays as small as that allows since every
-    address lands in every peer's allow-list.
-    """
-    max_nodes = sum(p.max_size + NODE_POOL_MAX_SURGE for p in cluster.node_pools) * len(cluster.zones)
-    return max(1, math.ceil(max_nodes * NAT_MIN_PORTS_PER_VM / PORTS_PER_NAT_ADDRESS))
+    """Static NAT addresses of the cluster (components.netcalc.gcp_nat_address_count)."""
+    return gcp_nat_address_count([p.max_size for p in cluster.node_pools], len(cluster.zones))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The simulated cloud behind the offline plan.
 
-`SimulatedCloud` answers the mock runtime's resource registrations and
-function calls with realistic, deterministic outputs: endpoints, CA data,
+`SimulatedCloud` (ops/sim/cloud.py) answers the mock runtime's resource
+registrations and function calls with realistic, deterministic outputs: endpoints, CA data,
 addresses, real certificates. Each cloud keeps its answers in its own
 module (`ops/sim/aws.py`, ...) as a `HANDLERS` map from type token to a
 function, and `CALLS` for invokes. Everything derives from the resource's
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+from pulumi.runtime import MockCallArgs, MockResourceArgs
 
 #: The sentinel key the SDK uses for a secret value inside a property map.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -120,48 +120,3 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
-
-
-def _registry() -> tuple[dict[str, Handler], dict[str, Call]]:
-    from ops.sim import aws, azure, gcp, k8s, tls
-
-    handlers: dict[str, Handler] = {}
-    calls: dict[str, Call] = {}
-    for module in (aws, azure, gcp, k8s, tls):
-        handlers.update(module.HANDLERS)
-        calls.update(module.CALLS)
-    return handlers, calls
-
-
-class SimulatedCloud(Mocks):
-    """Pulumi mocks backed by the per-cloud simulators."""
-
-    def __init__(self, context: SimContext):
-        self.context = context
-        self.handlers, self.calls = _registry()
-
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        return self.simulate(args, self.context)
-
-    def simulate(self, args: MockResourceArgs, context: SimContext) -> tuple[str | None, dict[str, Any]]:
-        """Answer one registration under `context`.
-
-        Registrations arrive on several threads at once: a caller that needs
-        another clock for one resource passes a copy of the context (its
-        `state` is shared) rather than changing the shared one.
-        """
-        handler = self.handlers.get(args.typ)
-        outputs: Mapping[str, Any] = handler(args, context) if handler else {}
-        state = {**args.inputs, **outputs}
-        resource_id = str(
-            state.pop("__id", None) or args.resource_id or f"{args.name}-{context.hex(args.typ, args.name, length=8)}"
-        )
-        context.state[(args.typ, args.name)] = state
-        return resource_id, state
-
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        # The mock monitor iterates the failures list: never return None.
-        fn = self.calls.get(args.token)
-        if fn is None:
-            return {}, []
-        return fn(args, self.context), []

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.name import _ASN1Type  # the only way to pick an attribute's string type
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, ObjectIdentifier
 
-from components.trust_rules import OFFLINE_PLACEHOLDER
+from components.config.offline import OFFLINE_PLACEHOLDER
 from ops.sim import SECRET_SIG, SECRET_SIG_VALUE, Call, Handler, SimContext, unwrap
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"

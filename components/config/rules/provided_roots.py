@@ -1,7 +1,7 @@
-"""Plan-time checks of the trust config: bring-your-own roots and expiry.
+"""Plan-time checks of bring-your-own roots: certificate, key, algorithm and expiry.
 
 Each rule is a pure function of the spec (and of `trust_clock()`), run by
-components.config.validate before anything is created. Only errors live
+components.config.rules.validate before anything is created. Only errors live
 here; certificates that merely expire soon are reported as `pulumi` warnings
 by components.trust at run time.
 
@@ -12,35 +12,17 @@ there and run at `pulumi up`, when the engine hands the program the key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from components.config import Problem
-
-if TYPE_CHECKING:
-    from components.config import FleetSpec, RootCa
-
-#: Environment variable pinning the clock (set by the offline plan: `meshfleet plan --now`).
-CLOCK_ENV = "MESHFLEET_NOW"
-#: How the offline plan shows an encrypted config value it cannot decrypt
-#: (ops.stackconfig writes it; trust checks and the tls simulator skip it).
-OFFLINE_PLACEHOLDER = "[encrypted value"
-
-
-def trust_clock() -> datetime:
-    """Now, in UTC: the pinned clock of an offline plan if set, else the wall clock."""
-    pinned = os.environ.get(CLOCK_ENV)
-    if not pinned:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from components.config.errors import Problem
+from components.config.models import FleetSpec, RootCa
+from components.config.offline import OFFLINE_PLACEHOLDER, trust_clock
 
 
 def key_algorithm_of(key: object) -> str | None:
@@ -211,26 +193,11 @@ def rule_provided_root_outlived(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
-def rule_renewal_window(spec: FleetSpec) -> Iterable[Problem]:
-    trust = spec.trust
-    # The warning window is also the intermediates' early-renewal window: a window as long as
-    # their validity would re-issue them at every `pulumi up`.
-    if trust.expiry_warning_hours >= trust.intermediate_validity_hours:
-        yield Problem(
-            path="trust.expiryWarningHours",
-            message=f"{trust.expiry_warning_hours} h is not shorter than trust.intermediateValidityHours "
-            f"({trust.intermediate_validity_hours} h): intermediates, renewed inside this window, "
-            "would be re-issued at every `pulumi up`",
-            fix="keep expiryWarningHours well below intermediateValidityHours (defaults: 720 and 8760)",
-        )
-
-
-TRUST_RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     rule_provided_root_parses,
     rule_provided_root_is_ca,
     rule_provided_root_algorithm,
     rule_provided_key_matches,
     rule_provided_root_expired,
     rule_provided_root_outlived,
-    rule_renewal_window,
 )

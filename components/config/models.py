@@ -1,0 +1,443 @@
+"""The stack config's models: every field typed and documented once.
+
+A stack config lives in `stacks/Pulumi.<stack>.yaml` under the key
+`meshfleet:fleet`. Every field is documented once, here, in its
+`Field(description=...)`; the README's config reference is generated from
+these models (`meshfleet docs`). YAML keys are camelCase (`podCidr`); Python
+attributes are snake_case (`pod_cidr`). Cross-field rules live in
+components/config/rules/, error translation in errors.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+from components.naming import is_dns_label
+
+CLOUDS = ("aws", "azure", "gcp", "existing")
+SUPPORTED_MESHES = ("istio", "linkerd", "consul")
+
+
+# --------------------------------------------------------------------------
+# Field types
+
+
+#: Separates a field validator's message from its fix (split by components.config.errors).
+FIX_SEPARATOR = " || fix: "
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(
+            f"{value!r} is not an IPv4 CIDR with its host bits zero ({exc})"
+            f"{FIX_SEPARATOR}write it as a network address, like 10.20.0.0/16"
+        ) from None
+    return str(net)
+
+
+def _dns_label(value: str) -> str:
+    if not is_dns_label(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label"
+            f"{FIX_SEPARATOR}use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _pinned(value: str) -> str:
+    if value.strip().lower() in {"latest", "stable", "edge", "default", "*", ""} or not re.search(r"\d", value):
+        raise ValueError(
+            f"{value!r} is not a pinned version"
+            f"{FIX_SEPARATOR}pin an exact version such as 1.30.3, so every `pulumi up` installs the same thing"
+        )
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+PinnedVersion = Annotated[str, AfterValidator(_pinned)]
+
+
+class Model(BaseModel):
+    """Base of every config model: frozen, strict, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+# --------------------------------------------------------------------------
+# Fleet
+
+
+class ApiAccess(Model):
+    """Who may reach every cluster's Kubernetes API (besides the clusters themselves)."""
+
+    operator_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs of operators' networks (VPN egress, office) allowed to reach API servers.",
+    )
+    ci_runner_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="Egress CIDRs of the CI runners that run `pulumi up`; they need the API too.",
+    )
+
+
+class AwsDeployer(Model):
+    role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+        description="IAM role that runs `pulumi up`; granted EKS cluster admin through an access entry "
+        "and assumed by the kubeconfig's `aws eks get-token --role-arn`.",
+    )
+
+
+class AzureDeployer(Model):
+    principal_object_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="Entra ID object id of the principal that runs `pulumi up`; "
+        "granted 'Azure Kubernetes Service RBAC Cluster Admin' on each AKS cluster.",
+    )
+    kubelogin_mode: Literal["azurecli", "workloadidentity"] = Field(
+        default="azurecli",
+        description="Non-interactive kubelogin login mode written into AKS kubeconfigs: "
+        "`azurecli` for operators, `workloadidentity` for CI with federated credentials.",
+    )
+    principal_type: Literal["User", "ServicePrincipal", "Group"] | None = Field(
+        default=None,
+        description="Entra object type of principalObjectId (ARM rejects a role assignment whose type does not "
+        "match). Default: ServicePrincipal with kubeloginMode workloadidentity, else User.",
+    )
+
+
+class GcpDeployer(Model):
+    service_account: str = Field(
+        pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$",
+        description="Service account email that runs `pulumi up` (GKE grants its project IAM role cluster access).",
+    )
+
+
+class Deployers(Model):
+    """The identity `pulumi up` runs as, per cloud. Required for each cloud the fleet uses."""
+
+    aws: AwsDeployer | None = None
+    azure: AzureDeployer | None = None
+    gcp: GcpDeployer | None = None
+
+
+class FleetMeta(Model):
+    name: DnsLabel = Field(
+        description="Fleet name: prefix of every physical cloud name and value of the `fleet` tag. "
+        "Include the environment (e.g. acme-prod) when stacks share an account.",
+    )
+    environment: Literal["dev", "staging", "production"] = Field(
+        description="Environment tag on every taggable resource."
+    )
+    owner: DnsLabel = Field(description="Owning team, tagged on every taggable resource.")
+    protect: bool = Field(
+        description="The stack's one protection setting: `true` marks clusters, networks, NAT, "
+        "egress addresses, KMS keys and root CAs `protect`ed and turns on each cloud's own "
+        "deletion protection; `false` turns both off (dev stacks).",
+    )
+    api_access: ApiAccess = Field(default_factory=ApiAccess)
+    deployers: Deployers = Field(default_factory=Deployers)
+
+
+# --------------------------------------------------------------------------
+# Clusters
+
+
+class NodePool(Model):
+    name: str = Field(
+        description="Node pool name. AKS: 1-12 lowercase letters/digits starting with a letter; "
+        "GKE: DNS label starting with a letter, at most 40 chars; EKS: at most 63 chars."
+    )
+    machine_type: str = Field(
+        min_length=1,
+        description="Instance type (EKS m6i.large), VM size (AKS Standard_D4s_v5) or machine type (GKE e2-standard-4).",
+    )
+    min_size: int = Field(ge=0, description="Autoscaler lower bound, per pool (GKE: per zone).")
+    max_size: int = Field(ge=1, description="Autoscaler upper bound, per pool (GKE: per zone).")
+    disk_size_gb: int = Field(default=100, ge=20, le=2048, description="OS disk size in GiB.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
+
+
+class Network(Model):
+    """The cluster's address ranges; no two clusters of a fleet may overlap.
+
+    `podCidr` means different things per cloud: on EKS (VPC CNI) pods take
+    VPC addresses, so it is reserved and used only for the overlap check and
+    the mesh; on AKS it is the CNI-overlay pod range (not routable off the
+    cluster); on GKE it is the subnet's secondary range for pods; on existing
+    clusters it is whatever the CNI was configured with.
+    """
+
+    node_cidr: Cidr = Field(
+        description="Node network: EKS VPC CIDR, AKS VNet CIDR, GKE subnet primary range, existing node network."
+    )
+    pod_cidr: Cidr = Field(description="Pod range (meaning per cloud: see above).")
+    service_cidr: Cidr = Field(description="Kubernetes Service range (EKS: private, /12 to /24, outside the VPC).")
+
+
+class AzureNetwork(Network):
+    dns_service_ip: str | None = Field(
+        default=None,
+        description="Cluster DNS Service IP; inside serviceCidr and not its first address. Default: the 10th address.",
+    )
+
+
+class GcpNetwork(Network):
+    control_plane_cidr: Cidr = Field(
+        description="Private control-plane range of the GKE cluster: a /28, private, overlapping nothing."
+    )
+
+
+class ClusterBase(Model):
+    name: DnsLabel = Field(
+        description="Cluster name, unique in the fleet; names the mesh cluster and every child resource."
+    )
+    region: str = Field(min_length=1, description="Cloud region (us-east-1, westeurope, europe-west1).")
+    zones: list[str] = Field(
+        min_length=1,
+        description="Explicit zones the cluster spans (never derived from the region: not every "
+        "region has an `a` zone).",
+    )
+    kubernetes_version: PinnedVersion = Field(
+        description="Kubernetes version: EKS `major.minor`; AKS `major.minor` or `major.minor.patch`; "
+        "GKE `major.minor` or a full GKE version (minimum version within the release channel)."
+    )
+    node_pools: list[NodePool] = Field(min_length=1)
+
+
+class AwsCluster(ClusterBase):
+    cloud: Literal["aws"]
+    account_id: str = Field(pattern=r"^\d{12}$", description="AWS account id the cluster lives in.")
+    network: Network
+
+
+class AzureCluster(ClusterBase):
+    cloud: Literal["azure"]
+    subscription_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="Azure subscription id.",
+    )
+    network: AzureNetwork
+    upgrade_channel: Literal["patch", "node-image", "none"] = Field(
+        default="patch",
+        description="AKS auto-upgrade channel. `stable`/`rapid` are not offered: they move the minor "
+        "version behind Pulumi's back, so the next `pulumi up` would try to downgrade.",
+    )
+
+
+class GcpCluster(ClusterBase):
+    cloud: Literal["gcp"]
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="Google Cloud project id.")
+    network: GcpNetwork
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] = Field(
+        default="REGULAR",
+        description="GKE release channel; `kubernetesVersion` pins the minimum control-plane version within it.",
+    )
+
+
+class ExistingCluster(Model):
+    """A cluster meshfleet does not create (on-prem, kind): it supplies the same facts from config."""
+
+    cloud: Literal["existing"]
+    name: DnsLabel = Field(description="Cluster name, unique in the fleet.")
+    region: str = Field(default="on-prem", min_length=1, description="Free-form location label.")
+    kubeconfig: SecretStr | None = Field(
+        default=None,
+        description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`). "
+        "Exactly one of kubeconfig and context.",
+    )
+    context: str | None = Field(
+        default=None, description="A context of the deployer's own kubeconfig, instead of `kubeconfig`."
+    )
+    api_endpoint: str = Field(
+        pattern=r"^https://[^\s/]+(:\d+)?/?$",
+        description="API server URL reachable from the peers (not 127.0.0.1: a kind cluster needs "
+        "its container's address or a forwarded port on a routable host).",
+    )
+    ca_data: str = Field(
+        min_length=1, description="Base64 PEM of the API server's CA (kubeconfig `certificate-authority-data`)."
+    )
+    egress_cidrs: list[Cidr] = Field(
+        min_length=1, description="Addresses this cluster's traffic leaves from; peers allow them."
+    )
+    network: Network
+
+
+def ca_pem_of(ca_data: str) -> str:
+    """The PEM behind `caData`: base64 of a PEM (as in a kubeconfig) or a PEM itself."""
+    text = ca_data.strip()
+    if not text.startswith("-----BEGIN"):
+        text = base64.b64decode(text, validate=True).decode()
+    return text
+
+
+Cluster = Annotated[AwsCluster | AzureCluster | GcpCluster | ExistingCluster, Field(discriminator="cloud")]
+
+
+# --------------------------------------------------------------------------
+# Mesh, trust, add-ons, policies
+
+
+class MeshSpec(Model):
+    kind: Literal["istio", "linkerd", "consul"] = Field(description="The one mesh of the fleet.")
+    version: PinnedVersion = Field(
+        description="Mesh version to install; also the chart version (Istio 1.30.3, Linkerd edge 2026.8.3, consul-k8s 2.0.3). "
+        "With Istio revisions this is the newest revision."
+    )
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    mode: Literal["sidecar", "ambient"] = Field(
+        default="sidecar", description="Data-plane mode; `ambient` is Istio only (beta for multicluster)."
+    )
+    topology: Literal["multi-primary", "primary-remote"] = Field(
+        default="multi-primary",
+        description="Control-plane topology; every cluster runs its own control plane (`multi-primary`).",
+    )
+    mesh_id: DnsLabel = Field(description="Mesh id shared by every cluster (Istio `global.meshID`).")
+    trust_domain: str = Field(
+        default="cluster.local",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="SPIFFE trust domain shared by every cluster of the mesh.",
+    )
+    revisions: list[PinnedVersion] | None = Field(
+        default=None,
+        description="Istio control-plane versions installed side by side (canary upgrades). "
+        "Default: [version]. Must contain `version`.",
+    )
+    stable_revision: PinnedVersion | None = Field(
+        default=None,
+        description="Version the `default` revision tag points to: namespaces labelled "
+        "`istio-injection=enabled` (or `istio.io/rev=default`) get their sidecars from it, and the east-west "
+        "gateway, ztunnel and istio-cni run it. Default: `version`. Must be one of `revisions`.",
+    )
+
+    @property
+    def installed_versions(self) -> list[str]:
+        return list(self.revisions or [self.version])
+
+    @property
+    def stable_version(self) -> str:
+        return self.stable_revision or self.version
+
+
+class RootCa(Model):
+    name: DnsLabel = Field(
+        description="Root name; names the root's resources, so a rotation adds a root rather than renaming one."
+    )
+    source: Literal["generated", "provided"] = Field(
+        default="generated",
+        description="`generated`: Pulumi creates the key and self-signed certificate. "
+        "`provided`: bring your own (certificatePem + encrypted privateKeyPem).",
+    )
+    algorithm: Literal["ECDSA-P256", "ECDSA-P384", "RSA-3072"] = Field(
+        default="ECDSA-P256",
+        description="Key algorithm. ECDSA-P256 works with every supported mesh; Linkerd requires it.",
+    )
+    validity_hours: int = Field(default=87600, ge=24, description="Validity of a generated root (default 10 years).")
+    certificate_pem: str | None = Field(default=None, description="PEM certificate of a provided root.")
+    private_key_pem: SecretStr | None = Field(
+        default=None, description="PEM private key of a provided root, as an encrypted config value."
+    )
+
+
+class TrustSpec(Model):
+    """One root per fleet (two during a rotation), one intermediate CA per cluster.
+
+    Rotation (docs/trust.md, "Rotating the root"): add the new root second in
+    `roots` (phase 1: bundle = both, intermediates still signed by the old
+    root), set `signingRoot` to it (phase 2), then remove the old root
+    (phase 3). Wait one workload-certificate lifetime between phases.
+    """
+
+    roots: list[RootCa] = Field(min_length=1, max_length=2)
+    signing_root: str | None = Field(
+        default=None,
+        description="Name of the root that signs the intermediates. Default: the first root.",
+    )
+    intermediate_validity_hours: int = Field(
+        default=8760, ge=24, description="Validity of each cluster's intermediate CA (default 1 year)."
+    )
+    expiry_warning_hours: int = Field(
+        default=720, ge=0, description="Warn when a certificate expires within this window."
+    )
+
+    @property
+    def signing_root_name(self) -> str:
+        return self.signing_root or self.roots[0].name
+
+
+class ChartPin(Model):
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository.")
+    chart: str = Field(min_length=1, description="Chart name.")
+    version: PinnedVersion = Field(description="Chart version.")
+
+
+class EksAddons(Model):
+    """EKS managed add-on versions (`aws eks describe-addon-versions`), pinned per fleet."""
+
+    vpc_cni: PinnedVersion
+    kube_proxy: PinnedVersion
+    coredns: PinnedVersion
+    pod_identity_agent: PinnedVersion
+    ebs_csi_driver: PinnedVersion
+    cluster_autoscaler_image: PinnedVersion = Field(
+        description="Cluster Autoscaler image tag (e.g. v1.33.6). Its minor must equal every EKS cluster's "
+        "kubernetesVersion: the autoscaler is released per Kubernetes minor, and the chart's default image "
+        "follows the newest release."
+    )
+
+
+class Addons(Model):
+    """Versions of everything the fleet installs besides the mesh, pinned once."""
+
+    gateway_api: PinnedVersion = Field(
+        description="Gateway API release whose standard-channel CRDs the fleet installs in every cluster."
+    )
+    eks: EksAddons | None = Field(default=None, description="Required when the fleet has an EKS cluster.")
+    aws_load_balancer_controller: ChartPin | None = Field(
+        default=None, description="Required with EKS: NLBs with static EIPs for east-west gateways."
+    )
+    cluster_autoscaler: ChartPin | None = Field(
+        default=None, description="Required with EKS: scales the managed node groups."
+    )
+
+
+class PolicySpec(Model):
+    """A shared mesh policy, compiled per mesh (filled in by the policy issue)."""
+
+    kind: Literal["mtls"] = Field(description="Policy kind.")
+    mode: Literal["strict", "permissive"] = Field(default="strict")
+    namespaces: list[DnsLabel] = Field(
+        default_factory=list, description="Namespaces it applies to; empty means mesh-wide."
+    )
+
+
+class FleetSpec(Model):
+    """A whole stack config (`meshfleet:fleet` merged over the project `defaults`)."""
+
+    schema_version: Literal[1] = Field(description="Config schema version; see MIGRATIONS.")
+    fleet: FleetMeta
+    clusters: list[Cluster] = Field(min_length=1, description="The clusters of the fleet.")
+    mesh: MeshSpec
+    trust: TrustSpec
+    addons: Addons
+    policies: dict[DnsLabel, PolicySpec] = Field(
+        default_factory=dict, description="Shared policies keyed by name, so stacks add to the defaults."
+    )
+
+    def cluster(self, name: str) -> AwsCluster | AzureCluster | GcpCluster | ExistingCluster:
+        return next(c for c in self.clusters if c.name == name)

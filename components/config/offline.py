@@ -1,0 +1,27 @@
+"""What differs when a config is checked offline: the pinned clock and unreadable secrets.
+
+`meshfleet plan` pins the clock (`--now`) through CLOCK_ENV, so certificate
+expiry checks give the same answer on every run, and it replaces encrypted
+config values, which cannot be decrypted without the stack's secrets
+provider, with marked placeholders that the checks and the simulator skip.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+#: Environment variable pinning the clock (set by the offline plan: `meshfleet plan --now`).
+CLOCK_ENV = "MESHFLEET_NOW"
+#: How the offline plan shows an encrypted config value it cannot decrypt
+#: (ops.stackconfig writes it; trust checks and the tls simulator skip it).
+OFFLINE_PLACEHOLDER = "[encrypted value"
+
+
+def trust_clock() -> datetime:
+    """Now, in UTC: the pinned clock of an offline plan if set, else the wall clock."""
+    pinned = os.environ.get(CLOCK_ENV)
+    if not pinned:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

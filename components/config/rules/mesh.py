@@ -1,0 +1,127 @@
+"""The mesh: a kind this release installs, a mode and topology it supports, its revisions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from components.config.errors import ConfigError, Problem
+from components.config.models import (
+    SUPPORTED_MESHES,
+    FleetSpec,
+)
+
+#: Meshes users still name, and where to go instead.
+RETIRED_MESHES: dict[str, str] = {
+    "appmesh": (
+        "AWS App Mesh was shut down on 2026-09-30. Migrate to Istio (kind: istio), "
+        "which runs on EKS with the same Envoy data plane; AWS's own guide points "
+        "App Mesh users to Amazon ECS Service Connect or VPC Lattice for non-Kubernetes workloads."
+    ),
+    "osm": (
+        "Open Service Mesh was archived by the CNCF in 2023 and gets no fixes. "
+        "Its maintainers point users to Istio; choose kind: istio (or linkerd)."
+    ),
+    "traefik-mesh": (
+        "Traefik Mesh is no longer developed (no release since 2022). "
+        "Choose kind: linkerd for a lightweight mesh, or kind: istio."
+    ),
+    "smi": (
+        "SMI (Service Mesh Interface) was archived in 2023; its successor is the "
+        "Gateway API GAMMA initiative, which Istio and Linkerd implement. "
+        "Choose kind: istio or linkerd and express routing with Gateway API."
+    ),
+}
+
+
+def reject_retired_mesh(raw: Mapping[str, Any]) -> None:
+    """Stop before parsing when mesh.kind names a retired mesh: the fix is a different mesh, not a typo."""
+    mesh = raw.get("mesh")
+    kind = mesh.get("kind") if isinstance(mesh, Mapping) else None
+    if isinstance(kind, str) and kind.lower() in RETIRED_MESHES:
+        raise ConfigError(
+            [
+                Problem(
+                    path="mesh.kind",
+                    message=f"{kind!r} is retired: {RETIRED_MESHES[kind.lower()]}",
+                    fix=f"set mesh.kind to one of: {', '.join(SUPPORTED_MESHES)}",
+                )
+            ]
+        )
+
+
+#: Meshes this release installs. The schema already names the others so stack
+#: configs need no migration when their installers land.
+INSTALLABLE_MESHES = ("istio",)
+
+
+def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
+    mesh = spec.mesh
+    if mesh.kind not in INSTALLABLE_MESHES:
+        yield Problem(
+            path="mesh.kind",
+            message=f"this meshfleet release installs {', '.join(INSTALLABLE_MESHES)} only; {mesh.kind} is not "
+            "installed yet (nothing would be deployed for it)",
+            fix="set mesh.kind: istio",
+        )
+    if mesh.mode == "ambient" and mesh.kind != "istio":
+        yield Problem(
+            path="mesh.mode",
+            message=f"ambient mode is Istio only; {mesh.kind} has no ambient data plane",
+            fix="set mesh.mode: sidecar, or mesh.kind: istio",
+        )
+    if mesh.topology == "primary-remote":
+        if mesh.mode == "ambient":
+            yield Problem(
+                path="mesh.topology",
+                message="Istio ambient multicluster supports only multi-primary on multiple networks; "
+                "primary-remote is not supported upstream",
+                fix="set mesh.topology: multi-primary, or mesh.mode: sidecar",
+            )
+        else:
+            yield Problem(
+                path="mesh.topology",
+                message="meshfleet installs a control plane in every cluster; primary-remote is not supported yet",
+                fix="set mesh.topology: multi-primary",
+            )
+    if mesh.kind != "istio" and (mesh.revisions is not None or mesh.stable_revision is not None):
+        yield Problem(
+            path="mesh.revisions",
+            message=f"revisions are an Istio feature; {mesh.kind} upgrades in place",
+            fix="remove mesh.revisions and mesh.stableRevision",
+        )
+    installed = mesh.installed_versions
+    if mesh.version not in installed:
+        yield Problem(
+            path="mesh.revisions",
+            message=f"{installed} does not contain mesh.version {mesh.version!r}",
+            fix="add mesh.version to mesh.revisions (the newest installed revision)",
+        )
+    if len(set(installed)) != len(installed) or len(installed) > 3:
+        yield Problem(
+            path="mesh.revisions",
+            message=f"{installed}: list each version once, at most three side by side",
+            fix="remove duplicate or old revisions",
+        )
+    if mesh.stable_version not in installed:
+        yield Problem(
+            path="mesh.stableRevision",
+            message=f"{mesh.stable_version!r} is not an installed revision; allowed values: {', '.join(installed)}",
+            fix="point the stable tag at an installed revision",
+        )
+    if mesh.kind == "istio" and not all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in installed):
+        yield Problem(
+            path="mesh.version",
+            message=f"Istio versions are major.minor.patch; got {installed}",
+            fix="write e.g. 1.30.3",
+        )
+    if mesh.kind == "linkerd" and any(r.algorithm != "ECDSA-P256" for r in spec.trust.roots):
+        yield Problem(
+            path="trust.roots",
+            message="Linkerd requires ECDSA P-256 trust anchors and issuers",
+            fix="set trust.roots[*].algorithm: ECDSA-P256",
+        )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_mesh,)

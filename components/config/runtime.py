@@ -1,0 +1,37 @@
+"""The stack config inside `pulumi up`: read from the engine, validated, or a clean stop.
+
+The program (`__main__.py`) calls `load_from_runtime`; the offline tooling
+reads stack files itself (ops/stackconfig.py) and calls `load_fleet` the same
+way. This is the one config module that imports pulumi.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import get_config
+
+from components.config.errors import ConfigError
+from components.config.loader import DEFAULTS_KEY, FLEET_KEY, load_fleet
+from components.config.models import FleetSpec
+
+
+def load_from_runtime() -> FleetSpec:
+    """The validated fleet spec of the running stack; a bad config stops the program cleanly."""
+    project = pulumi.get_project()
+    defaults = _json(get_config(f"{project}:{DEFAULTS_KEY}"))
+    stack = _json(get_config(f"{project}:{FLEET_KEY}"))
+    try:
+        return load_fleet(defaults, stack)
+    except ConfigError as exc:
+        # RunError ends `pulumi up` with this message and no stack trace.
+        raise pulumi.RunError(exc.render()) from None
+
+
+def _json(value: Any) -> Any:
+    """The engine passes object values as JSON strings."""
+    if value is None or not isinstance(value, str):
+        return value
+    return json.loads(value)
