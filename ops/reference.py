@@ -34,13 +34,16 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`clusters[].network` (azure, adds)", cfg.AzureNetwork),
     ("`clusters[].network` (gcp, adds)", cfg.GcpNetwork),
     ("`clusters[].nodePools[]`", cfg.NodePool),
-    ("`mesh`", cfg.MeshSpec),
+    ("`mesh` with `kind: istio`", cfg.IstioMeshSpec),
+    ("`mesh` with `kind: linkerd`", cfg.LinkerdMeshSpec),
+    ("`mesh` with `kind: consul`", cfg.ConsulMeshSpec),
     ("`trust`", cfg.TrustSpec),
     ("`trust.roots[]`", cfg.RootCa),
     ("`addons`", cfg.Addons),
     ("`addons.eks`", cfg.EksAddons),
     ("`addons.awsLoadBalancerController`, `addons.clusterAutoscaler`", cfg.ChartPin),
-    ("`policies.<name>`", cfg.PolicySpec),
+    ("`policies`", cfg.Policies),
+    ("`policies.rules.<name>`", cfg.PolicySpec),
 ]
 
 

@@ -230,7 +230,11 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "mesh-not-installable-yet",
         "local",
-        both(setting("mesh.kind", "consul"), setting("mesh.version", "2.0.3")),
+        both(
+            setting("mesh.kind", "consul"),
+            setting("mesh.version", "2.0.3"),
+            setting("mesh.repository", "https://helm.releases.hashicorp.com"),
+        ),
         "mesh.kind",
         "installs istio only; consul is not installed yet",
         "mesh.kind: istio",
@@ -289,7 +293,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         drop_key_top("schemaVersion"),
         "schemaVersion",
         "missing or not an integer",
-        "schemaVersion: 1",
+        "schemaVersion: 2",
     ),
     (
         "cloud-missing",
@@ -592,6 +596,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         both(
             setting("mesh.kind", "linkerd"),
             setting("mesh.version", "2026.8.3"),
+            setting("mesh.repository", "https://helm.linkerd.io/edge"),
             setting("trust", {"roots": [{"name": "r", "algorithm": "RSA-3072"}]}),
         ),
         "trust.roots",
@@ -699,9 +704,9 @@ def test_deep_merge_maps_merge_lists_replace():
 
 def test_stack_policies_merge_with_defaults_by_name():
     fleet = fleet_of("local")
-    fleet["policies"] = {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}
+    fleet["policies"] = {"rules": {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}}
     spec = load_fleet(defaults(), fleet)
-    assert sorted(spec.policies) == ["mesh-mtls", "team-a"]
+    assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]
 
 
 def test_migration_steps_run_in_order(monkeypatch):
@@ -718,7 +723,7 @@ def test_migration_steps_run_in_order(monkeypatch):
     old["fleetName"] = old["fleet"].pop("name")
     spec = load_fleet(defaults(), old)
     assert spec.fleet.name == "local"
-    assert spec.schema_version == 1
+    assert spec.schema_version == 2
 
 
 def test_migration_missing_step_is_a_clean_error():
@@ -813,3 +818,72 @@ def test_config_must_be_a_map():
     with pytest.raises(ConfigError) as err:
         parse(["not", "a", "map"])  # type: ignore[arg-type]
     assert err.value.problems[0].message == "the config must be a map"
+
+
+# --------------------------------------------------------------------------
+# Schema 2: the mesh union on `kind`, policy rules under `policies.rules`
+
+
+def v1_defaults() -> dict[str, Any]:
+    """The project defaults as schema 1 wrote them (flat policies), literally."""
+    old = defaults()
+    old["schemaVersion"] = 1
+    old["policies"] = {"mesh-mtls": {"kind": "mtls", "mode": "strict"}}
+    return old
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
+def test_every_v1_stack_migrates_to_the_same_spec(stack):
+    assert load_fleet(v1_defaults(), fleet_of(stack)) == load_fleet(defaults(), fleet_of(stack))
+
+
+def test_v1_stack_layer_with_flat_policies_over_v2_defaults():
+    fleet = fleet_of("local")
+    fleet["schemaVersion"] = 1
+    fleet["policies"] = {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}
+    spec = load_fleet(defaults(), fleet)
+    assert spec.schema_version == 2
+    assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]
+    assert spec.policies.rules["team-a"].mode == "permissive"
+
+
+def test_v1_linkerd_mesh_drops_the_istio_defaults_it_never_meant():
+    raw = {"schemaVersion": 1, "mesh": {"kind": "linkerd", "mode": "sidecar", "topology": "multi-primary"}}
+    assert migrate(raw)["mesh"] == {"kind": "linkerd"}
+    kept = {"schemaVersion": 1, "mesh": {"kind": "linkerd", "mode": "ambient"}}
+    assert migrate(kept)["mesh"] == {"kind": "linkerd", "mode": "ambient"}
+
+
+def test_a_stack_mesh_of_another_kind_replaces_the_default_mesh_whole():
+    stack_mesh = {"kind": "linkerd", "version": "2026.6.3", "repository": "https://helm.linkerd.io/edge", "meshId": "m"}
+    merged = cfg.merge_layers(defaults(), {"mesh": stack_mesh})
+    assert merged["mesh"] == stack_mesh
+    same_kind = cfg.merge_layers(defaults(), {"mesh": {"meshId": "m"}})
+    assert same_kind["mesh"]["repository"] == "https://istio-release.storage.googleapis.com/charts"
+    assert same_kind["mesh"]["meshId"] == "m"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mode", "sidecar", "ambient mode is Istio only"),
+        ("topology", "multi-primary", "topology is an Istio choice"),
+        ("revisions", ["2026.6.3"], "revisions are an Istio feature; linkerd upgrades in place"),
+        ("stableRevision", "2026.6.3", "revisions are an Istio feature; linkerd upgrades in place"),
+    ],
+)
+def test_istio_only_fields_on_another_kind_say_so(field, value, message):
+    fleet = fleet_of("local")
+    fleet["mesh"] = {
+        "kind": "linkerd",
+        "version": "2026.6.3",
+        "repository": "https://helm.linkerd.io/edge",
+        "meshId": "local",
+        field: value,
+    }
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults(), fleet)
+    (problem,) = err.value.problems
+    assert problem.path == f"mesh.{field}"
+    assert message in problem.message
+    assert "remove mesh." in problem.fix

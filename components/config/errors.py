@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from components.config.models import (
     CLOUDS,
     FIX_SEPARATOR,
+    SUPPORTED_MESHES,
     AwsCluster,
     AzureCluster,
     ExistingCluster,
@@ -68,6 +69,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
         # segments to pydantic's location; users never wrote those.
         if i >= 2 and loc[i - 2] == "clusters" and isinstance(loc[i - 1], int) and part in CLOUDS:
             continue
+        if i >= 1 and loc[i - 1] == "mesh" and part in SUPPORTED_MESHES:
+            continue
         if part.endswith("[key]"):
             continue
         out += f".{part}" if out else part
@@ -96,13 +99,14 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 
 def _model_of(annotation: Any) -> Any:
-    """The BaseModel (or {tag: model} for the cluster union) behind a field annotation."""
+    """The BaseModel (or {tag: model} for the cluster and mesh unions) behind a field annotation."""
     args = getattr(annotation, "__args__", ())
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
     if len(models) > 1:
-        return {get_args(m.model_fields["cloud"].annotation)[0]: m for m in models}
+        tag = "cloud" if "cloud" in models[0].model_fields else "kind"
+        return {get_args(m.model_fields[tag].annotation)[0]: m for m in models}
     if models:
         return models[0]
     for arg in args:
@@ -113,6 +117,12 @@ def _model_of(annotation: Any) -> Any:
     if meta is not None and hasattr(annotation, "__metadata__"):
         return _model_of(meta)
     return None
+
+
+def _quoted_choice(values: tuple[str, ...]) -> str:
+    """'a', 'b' or 'c', as pydantic words a literal's allowed values."""
+    quoted = [repr(v) for v in values]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _secret_keys() -> frozenset[str]:
@@ -158,6 +168,13 @@ def problem_from_pydantic(err: Any) -> Problem:
             path=path,
             message=f"{got!r} is not allowed; allowed values: {ctx.get('expected')}",
             fix="use one of the allowed values",
+        )
+    if kind in ("union_tag_invalid", "union_tag_not_found") and path == "mesh":
+        return Problem(
+            path="mesh.kind",
+            message=(f"{ctx.get('tag')!r} is not allowed" if kind == "union_tag_invalid" else "required but missing")
+            + f"; allowed values: {_quoted_choice(SUPPORTED_MESHES)}",
+            fix="use one of the allowed values for mesh.kind",
         )
     if kind == "union_tag_invalid":
         return Problem(

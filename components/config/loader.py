@@ -12,10 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.config.errors import ConfigError, Problem, problem_from_pydantic
-from components.config.migrations import deep_merge, migrate
+from components.config.migrations import merge_layers, migrate
 from components.config.models import FleetSpec
 from components.config.rules import validate
-from components.config.rules.mesh import reject_retired_mesh
+from components.config.rules.mesh import reject_foreign_mesh_fields, reject_retired_mesh
 
 #: The project's config keys (`meshfleet:fleet` in a stack file, `meshfleet:defaults` in Pulumi.yaml).
 FLEET_KEY = "fleet"
@@ -34,8 +34,10 @@ def load_fleet(defaults: Mapping[str, Any] | None, stack: Mapping[str, Any] | No
                 )
             ]
         )
-    merged = deep_merge(defaults or {}, stack)
-    return parse(merged)
+    if not isinstance(stack, Mapping):
+        return parse(stack)
+    reject_retired_mesh(stack)
+    return parse(merge_layers(defaults or {}, stack))
 
 
 def parse(raw: Mapping[str, Any]) -> FleetSpec:
@@ -46,6 +48,7 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
         )
     reject_retired_mesh(raw)
     data = migrate(dict(raw))
+    reject_foreign_mesh_fields(data)
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:

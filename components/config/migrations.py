@@ -15,7 +15,7 @@ from typing import Any
 from components.config.errors import ConfigError, Problem
 
 #: The schema version this code reads. Older configs are migrated (MIGRATIONS).
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -28,9 +28,58 @@ def deep_merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
+def merge_layers(defaults: Mapping[str, Any], stack: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack's `meshfleet:fleet` over the project defaults, each layer migrated first.
+
+    `schemaVersion` usually lives in the defaults only, so a stack layer
+    without one is read in the defaults' version. One exception to the deep
+    merge: a stack whose `mesh.kind` differs from the defaults' replaces the
+    default mesh whole, since one mesh's fields (Istio's revisions, Linkerd's
+    charts) mean nothing to another.
+    """
+    version = stack.get("schemaVersion", defaults.get("schemaVersion"))
+    if defaults:
+        defaults = migrate({**defaults, "schemaVersion": defaults.get("schemaVersion", version)})
+    stack = migrate({**stack, "schemaVersion": version})
+    merged = deep_merge(defaults, stack)
+    default_mesh, stack_mesh = defaults.get("mesh"), stack.get("mesh")
+    if (
+        isinstance(default_mesh, Mapping)
+        and isinstance(stack_mesh, Mapping)
+        and "kind" in stack_mesh
+        and stack_mesh.get("kind") != default_mesh.get("kind")
+    ):
+        merged["mesh"] = copy.deepcopy(dict(stack_mesh))
+    return merged
+
+
+#: Fields v1 accepted on every mesh kind that only ever meant something to Istio.
+_ISTIO_ONLY_DEFAULTS = {"mode": "sidecar", "topology": "multi-primary"}
+
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2: the mesh is a union on `kind`; policies nest their rules under `rules`.
+
+    v1 named Linkerd and Consul but could not install them, so the only
+    meaning to carry over for them is that `mode: sidecar` and
+    `topology: multi-primary` were defaults: drop those (anything else is
+    left for validation to report). v1 `policies` (name -> rule) become
+    `policies.rules`.
+    """
+    mesh = raw.get("mesh")
+    if isinstance(mesh, dict) and mesh.get("kind") in ("linkerd", "consul"):
+        for key, default in _ISTIO_ONLY_DEFAULTS.items():
+            if mesh.get(key) == default:
+                del mesh[key]
+    if isinstance(raw.get("policies"), Mapping):
+        raw["policies"] = {"rules": raw["policies"]}
+    return raw
+
+
 #: MIGRATIONS[n] turns a schemaVersion n config into schemaVersion n + 1.
-#: A migration is a pure function of the raw dict; it never drops meaning.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+#: A migration is a pure function of the raw dict (one layer: the defaults or
+#: a stack's value); it never drops meaning.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:

@@ -293,25 +293,32 @@ Cluster = Annotated[AwsCluster | AzureCluster | GcpCluster | ExistingCluster, Fi
 # Mesh, trust, add-ons, policies
 
 
-class MeshSpec(Model):
-    kind: Literal["istio", "linkerd", "consul"] = Field(description="The one mesh of the fleet.")
-    version: PinnedVersion = Field(
-        description="Mesh version to install; also the chart version (Istio 1.30.3, Linkerd edge 2026.8.3, consul-k8s 2.0.3). "
-        "With Istio revisions this is the newest revision."
-    )
-    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
-    mode: Literal["sidecar", "ambient"] = Field(
-        default="sidecar", description="Data-plane mode; `ambient` is Istio only (beta for multicluster)."
-    )
-    topology: Literal["multi-primary", "primary-remote"] = Field(
-        default="multi-primary",
-        description="Control-plane topology; every cluster runs its own control plane (`multi-primary`).",
-    )
+class MeshBase(Model):
+    """What every mesh kind shares: identity of the mesh across clusters."""
+
     mesh_id: DnsLabel = Field(description="Mesh id shared by every cluster (Istio `global.meshID`).")
     trust_domain: str = Field(
         default="cluster.local",
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="SPIFFE trust domain shared by every cluster of the mesh.",
+    )
+
+
+class IstioMeshSpec(MeshBase):
+    """Istio, multi-primary on multiple networks (one network per cluster)."""
+
+    kind: Literal["istio"] = Field(description="The one mesh of the fleet.")
+    version: PinnedVersion = Field(
+        description="Istio version to install; also the chart version (e.g. 1.30.3). "
+        "With revisions this is the newest revision."
+    )
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    mode: Literal["sidecar", "ambient"] = Field(
+        default="sidecar", description="Data-plane mode; `ambient` is beta for multicluster."
+    )
+    topology: Literal["multi-primary", "primary-remote"] = Field(
+        default="multi-primary",
+        description="Control-plane topology; every cluster runs its own control plane (`multi-primary`).",
     )
     revisions: list[PinnedVersion] | None = Field(
         default=None,
@@ -332,6 +339,27 @@ class MeshSpec(Model):
     @property
     def stable_version(self) -> str:
         return self.stable_revision or self.version
+
+
+class LinkerdMeshSpec(MeshBase):
+    """Linkerd (edge channel), linked pairwise through multicluster gateways."""
+
+    kind: Literal["linkerd"] = Field(description="The one mesh of the fleet.")
+    version: PinnedVersion = Field(description="Linkerd edge chart version (`2026.M.N`, e.g. 2026.6.3).")
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+
+
+class ConsulMeshSpec(MeshBase):
+    """Consul, one datacenter per cluster, peered through mesh gateways."""
+
+    kind: Literal["consul"] = Field(description="The one mesh of the fleet.")
+    version: PinnedVersion = Field(description="`consul` Helm chart version (consul-k8s, e.g. 2.0.3).")
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+
+
+#: The one mesh of the fleet, by `kind`. A stack whose mesh kind differs from
+#: the project default's replaces the default mesh whole (config/migrations.py).
+MeshSpec = Annotated[IstioMeshSpec | LinkerdMeshSpec | ConsulMeshSpec, Field(discriminator="kind")]
 
 
 class RootCa(Model):
@@ -417,7 +445,7 @@ class Addons(Model):
 
 
 class PolicySpec(Model):
-    """A shared mesh policy, compiled per mesh (filled in by the policy issue)."""
+    """A shared mesh policy rule, compiled per mesh."""
 
     kind: Literal["mtls"] = Field(description="Policy kind.")
     mode: Literal["strict", "permissive"] = Field(default="strict")
@@ -426,18 +454,24 @@ class PolicySpec(Model):
     )
 
 
+class Policies(Model):
+    """Shared mesh policies."""
+
+    rules: dict[DnsLabel, PolicySpec] = Field(
+        default_factory=dict, description="Policy rules keyed by name, so a stack adds to or overrides the defaults."
+    )
+
+
 class FleetSpec(Model):
     """A whole stack config (`meshfleet:fleet` merged over the project `defaults`)."""
 
-    schema_version: Literal[1] = Field(description="Config schema version; see MIGRATIONS.")
+    schema_version: Literal[2] = Field(description="Config schema version; see MIGRATIONS.")
     fleet: FleetMeta
     clusters: list[Cluster] = Field(min_length=1, description="The clusters of the fleet.")
     mesh: MeshSpec
     trust: TrustSpec
     addons: Addons
-    policies: dict[DnsLabel, PolicySpec] = Field(
-        default_factory=dict, description="Shared policies keyed by name, so stacks add to the defaults."
-    )
+    policies: Policies = Field(default_factory=Policies)
 
     def cluster(self, name: str) -> AwsCluster | AzureCluster | GcpCluster | ExistingCluster:
         return next(c for c in self.clusters if c.name == name)

@@ -29,7 +29,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.common import helm_release
-from components.config import MeshSpec
+from components.config import FleetSpec, IstioMeshSpec
 from components.handle import ClusterHandle, kubeconfig_document
 from components.mesh import MeshArgs
 from components.naming import pair_names, revision_of
@@ -108,7 +108,14 @@ class Revision:
     stable: bool
 
 
-def revisions(mesh: MeshSpec) -> list[Revision]:
+def istio_spec(spec: FleetSpec) -> IstioMeshSpec:
+    """The fleet's mesh as Istio's spec (the fleet only builds IstioMesh for `kind: istio`)."""
+    if not isinstance(spec.mesh, IstioMeshSpec):
+        raise TypeError(f"IstioMesh built for mesh kind {spec.mesh.kind!r}")
+    return spec.mesh
+
+
+def revisions(mesh: IstioMeshSpec) -> list[Revision]:
     """Installed revisions, oldest first as listed; exactly one is stable."""
     return [Revision(version=v, name=revision_of(v), stable=v == mesh.stable_version) for v in mesh.installed_versions]
 
@@ -117,13 +124,13 @@ def revisions(mesh: MeshSpec) -> list[Revision]:
 # Chart values (pure functions, tested directly)
 
 
-def base_values(mesh: MeshSpec) -> dict[str, Any]:
+def base_values(mesh: IstioMeshSpec) -> dict[str, Any]:
     # With only revisioned istiods there is no Service `istiod`: the default
     # validating webhook must call the stable revision's `istiod-<rev>`.
     return {"defaultRevision": revision_of(mesh.stable_version)}
 
 
-def istiod_values(mesh: MeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
+def istiod_values(mesh: IstioMeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
     values: dict[str, Any] = {
         "revision": revision.name,
         # The tag objects live in exactly one release: the stable one.
@@ -245,7 +252,7 @@ class IstioMesh(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:mesh:Istio", name, None, opts)
-        mesh = args.spec.mesh
+        mesh = istio_spec(args.spec)
         revs = revisions(mesh)
         stable = next(r for r in revs if r.stable)
 
@@ -309,7 +316,7 @@ class IstioMesh(pulumi.ComponentResource):
     def _install_cluster(
         self, args: MeshArgs, cluster: ClusterHandle, revs: list[Revision], stable: Revision
     ) -> _ClusterPlane:
-        mesh = args.spec.mesh
+        mesh = istio_spec(args.spec)
         repo = mesh.repository
         network = cluster.names.mesh_network
 
@@ -398,7 +405,7 @@ class IstioMesh(pulumi.ComponentResource):
             version=stable.version,
             values=eastwest_gateway_values(cluster, stable, args.source_ranges[cluster.name]),
             namespace=namespace,
-            repository=args.spec.mesh.repository,
+            repository=istio_spec(args.spec).repository,
             timeout=GATEWAY_TIMEOUT,
             depends_on=[istiod],
         )
@@ -433,7 +440,7 @@ class IstioMesh(pulumi.ComponentResource):
         istiod: k8s.helm.v3.Release,
         has_peers: bool,
     ) -> None:
-        repo = args.spec.mesh.repository
+        repo = istio_spec(args.spec).repository
         # Per-node DaemonSets without side-by-side revisions: upgraded in
         # place when the tag moves (docs/istio.md, cordon and drain).
         cni = self._release(

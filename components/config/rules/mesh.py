@@ -10,6 +10,7 @@ from components.config.errors import ConfigError, Problem
 from components.config.models import (
     SUPPORTED_MESHES,
     FleetSpec,
+    IstioMeshSpec,
 )
 
 #: Meshes users still name, and where to go instead.
@@ -55,6 +56,39 @@ def reject_retired_mesh(raw: Mapping[str, Any]) -> None:
 #: configs need no migration when their installers land.
 INSTALLABLE_MESHES = ("istio",)
 
+#: Fields only Istio has, and what another kind does instead (checked before
+#: parsing, so the message explains rather than saying "unknown field").
+ISTIO_ONLY_FIELDS: dict[str, tuple[str, str]] = {
+    "mode": (
+        "ambient mode is Istio only, and the mode an Istio choice; {kind} runs sidecar proxies only",
+        "remove mesh.mode (the data plane is sidecar proxies), or set mesh.kind: istio",
+    ),
+    "topology": ("{kind} runs a control plane in every cluster; topology is an Istio choice", "remove mesh.topology"),
+    "revisions": (
+        "revisions are an Istio feature; {kind} upgrades in place",
+        "remove mesh.revisions and mesh.stableRevision",
+    ),
+    "stableRevision": (
+        "revisions are an Istio feature; {kind} upgrades in place",
+        "remove mesh.revisions and mesh.stableRevision",
+    ),
+}
+
+
+def reject_foreign_mesh_fields(raw: Mapping[str, Any]) -> None:
+    """Istio-only fields on another mesh kind: one clear problem per field, before parsing."""
+    mesh = raw.get("mesh")
+    if not isinstance(mesh, Mapping) or mesh.get("kind") not in ("linkerd", "consul"):
+        return
+    kind = mesh["kind"]
+    problems = [
+        Problem(path=f"mesh.{key}", message=message.format(kind=kind), fix=fix)
+        for key, (message, fix) in ISTIO_ONLY_FIELDS.items()
+        if key in mesh
+    ]
+    if problems:
+        raise ConfigError(problems)
+
 
 def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
     mesh = spec.mesh
@@ -65,12 +99,17 @@ def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
             "installed yet (nothing would be deployed for it)",
             fix="set mesh.kind: istio",
         )
-    if mesh.mode == "ambient" and mesh.kind != "istio":
+    if mesh.kind == "linkerd" and any(r.algorithm != "ECDSA-P256" for r in spec.trust.roots):
         yield Problem(
-            path="mesh.mode",
-            message=f"ambient mode is Istio only; {mesh.kind} has no ambient data plane",
-            fix="set mesh.mode: sidecar, or mesh.kind: istio",
+            path="trust.roots",
+            message="Linkerd requires ECDSA P-256 trust anchors and issuers",
+            fix="set trust.roots[*].algorithm: ECDSA-P256",
         )
+    if isinstance(mesh, IstioMeshSpec):
+        yield from _istio_rules(mesh)
+
+
+def _istio_rules(mesh: IstioMeshSpec) -> Iterable[Problem]:
     if mesh.topology == "primary-remote":
         if mesh.mode == "ambient":
             yield Problem(
@@ -85,12 +124,6 @@ def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
                 message="meshfleet installs a control plane in every cluster; primary-remote is not supported yet",
                 fix="set mesh.topology: multi-primary",
             )
-    if mesh.kind != "istio" and (mesh.revisions is not None or mesh.stable_revision is not None):
-        yield Problem(
-            path="mesh.revisions",
-            message=f"revisions are an Istio feature; {mesh.kind} upgrades in place",
-            fix="remove mesh.revisions and mesh.stableRevision",
-        )
     installed = mesh.installed_versions
     if mesh.version not in installed:
         yield Problem(
@@ -110,17 +143,11 @@ def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
             message=f"{mesh.stable_version!r} is not an installed revision; allowed values: {', '.join(installed)}",
             fix="point the stable tag at an installed revision",
         )
-    if mesh.kind == "istio" and not all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in installed):
+    if not all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in installed):
         yield Problem(
             path="mesh.version",
             message=f"Istio versions are major.minor.patch; got {installed}",
             fix="write e.g. 1.30.3",
-        )
-    if mesh.kind == "linkerd" and any(r.algorithm != "ECDSA-P256" for r in spec.trust.roots):
-        yield Problem(
-            path="trust.roots",
-            message="Linkerd requires ECDSA P-256 trust anchors and issuers",
-            fix="set trust.roots[*].algorithm: ECDSA-P256",
         )
 
 
