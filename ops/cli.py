@@ -5,6 +5,7 @@
     meshfleet docs [--check]
     meshfleet history --stack NAME [--json]
     meshfleet rollback --stack NAME --to VERSION [--yes] [--allow-protected-deletes]
+    meshfleet diagram [--stack NAME | --plan PLAN_JSON] [-o fleet.mmd|.dot|.svg|.png]
 
 Exit codes: 0 success, 2 invalid stack config or usage (message on stderr,
 no traceback).
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
-from ops import history, reference, rollback
+from ops import diagram, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import read_stack_config
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     # Subcommands living in their own modules set `handler`.
     history.add_subcommand(sub, PROJECT_DIR)
     rollback.add_subcommand(sub, PROJECT_DIR)
+    diagram.add_subcommand(sub, PROJECT_DIR)
     return parser
 
 
