@@ -116,6 +116,7 @@ def test_pull_requests_test_everything_and_preview_same_repo_branches_only() -> 
     doc = _workflow("preview.yml")
     assert list(doc["on"]) == ["pull_request"]
     assert doc["permissions"] == {"contents": "read"}
+    assert doc["concurrency"]["cancel-in-progress"] is False
     test = doc["jobs"]["test"]
     assert test["runs-on"] == "ubuntu-latest"
     assert "permissions" not in test
