@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint typecheck unit install clean bench schema
+.PHONY: plan test lint actionlint typecheck unit install clean bench schema
 
 # Create the virtualenv and install pinned dependencies (re-run when pins change).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -28,6 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The GitHub workflows and local actions under .github/ (the wheel bundles the
+# actionlint binary: no download at install time).
+actionlint: $(STAMP)
+	$(BIN)/actionlint
+
 # One mypy run over the program (the cloud SDKs make a cold run take minutes;
 # the cache stays in .mypy_cache, out of git). `__main__.py` is named as a
 # file, so no other `__main__` module (a policy pack's) can shadow it.
@@ -37,7 +42,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2
 
-test: lint typecheck unit
+test: lint actionlint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -3,6 +3,9 @@
     meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
     meshfleet schema
     meshfleet docs [--check]
+    meshfleet history --stack NAME [--json]
+    meshfleet rollback --stack NAME --to VERSION [--yes] [--allow-protected-deletes]
+    meshfleet diagram [--stack NAME | --plan PLAN_JSON] [-o fleet.mmd|.dot|.svg|.png]
 
 Exit codes: 0 success, 2 invalid stack config or usage (message on stderr,
 no traceback).
@@ -17,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
-from ops import reference
+from ops import diagram, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import read_stack_config
@@ -49,11 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the stack config JSON schema")
     docs = sub.add_parser("docs", help="regenerate the README's config reference from the models")
     docs.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
+    # Subcommands living in their own modules set `handler`.
+    history.add_subcommand(sub, PROJECT_DIR)
+    rollback.add_subcommand(sub, PROJECT_DIR)
+    diagram.add_subcommand(sub, PROJECT_DIR)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     if args.command == "schema":
         print(json.dumps(FleetSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True))
         return 0
