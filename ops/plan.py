@@ -37,6 +37,7 @@ from components.config.offline import CLOCK_ENV
 from components.naming import cluster_names
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
 from ops.sim.cloud import SimulatedCloud
+from ops.sim.pools import stack_pools
 from ops.stackconfig import StackConfig, spec_of
 
 #: The SDK's sentinel for a value not known at plan time.
@@ -307,7 +308,7 @@ def pinned_clock(now: datetime) -> Iterator[None]:
 def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: bool) -> Plan:
     if prevalidate:
         spec_of(config)
-    context = SimContext(project=config.project, stack=config.stack, now=now)
+    context = SimContext(project=config.project, stack=config.stack, now=now, pools=stack_pools(project_dir, config))
     sim = SimulatedCloud(context)
     monitor = RecordingMonitor(sim)
     warnings = _Warnings()

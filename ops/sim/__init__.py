@@ -4,9 +4,12 @@
 registrations and function calls with realistic, deterministic outputs: endpoints, CA data,
 addresses, real certificates. Each cloud keeps its answers in its own
 module (`ops/sim/aws.py`, ...) as a `HANDLERS` map from type token to a
-function, and `CALLS` for invokes. Everything derives from the resource's
-type and name, a fixed seed and the pinned clock: no randomness, no wall
-clock, so two runs give the same bytes.
+function, and `CALLS` for invokes. Every generated id, key and certificate
+derives from a fixed seed, the resource's URN (project, stack, type and
+name) and the pinned clock; public addresses come sequentially from the
+stack's own block of each pool (`ops/sim/pools.py`). No randomness, no wall
+clock: two runs give the same bytes, and two stacks never share an id or an
+address.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pulumi.runtime import MockCallArgs, MockResourceArgs
+
+from ops.sim.pools import AddressPools
 
 #: The sentinel key the SDK uses for a secret value inside a property map.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -45,18 +50,40 @@ class SimContext:
     seed: bytes = b"meshfleet-offline-plan"
     #: Outputs of resources simulated so far, keyed by (type, name).
     state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Where public addresses come from; by default the scratch block of every
+    #: pool, which no stack of the project uses (the offline plan passes the
+    #: stack's own, `pools.stack_pools`). Copies of a context share it.
+    pools: AddressPools | None = None
 
-    def digest(self, *parts: str) -> bytes:
+    def __post_init__(self) -> None:
+        if self.pools is None:
+            self.pools = AddressPools(self.stack)
+
+    def digest(self, *parts: str, shared: bool = False) -> bytes:
+        """SHA-256 of the seed, the stack's project and name, and `parts`.
+
+        Handlers pass the resource's type and name (or the physical name
+        derived from them): with the project and stack that is what its URN
+        holds, so two stacks never get the same id, key or certificate.
+        `shared=True` leaves the stack out, for facts of the world a stack
+        reads rather than creates (a GCP project's number, a GKE release):
+        every stack sees the same.
+        """
         h = hashlib.sha256(self.seed)
-        for part in parts:
+        for part in parts if shared else (self.project, self.stack, *parts):
             h.update(b"\x00" + part.encode())
         return h.digest()
 
-    def number(self, *parts: str, modulo: int) -> int:
-        return int.from_bytes(self.digest(*parts)[:8], "big") % modulo
+    def number(self, *parts: str, modulo: int, shared: bool = False) -> int:
+        return int.from_bytes(self.digest(*parts, shared=shared)[:8], "big") % modulo
 
     def hex(self, *parts: str, length: int = 16) -> str:
         return self.digest(*parts).hex()[:length]
+
+    def allocate(self, pool: str, typ: str, name: str) -> str:
+        """The public address of resource (`typ`, `name`) from this stack's block of `pool`."""
+        pools = self.pools or AddressPools(self.stack)
+        return pools.allocate(pool, typ, name)
 
     def ec_key(self, *parts: str) -> ec.EllipticCurvePrivateKey:
         """A P-256 key derived from the seed and `parts`: the same key every run."""
@@ -101,7 +128,8 @@ class SimContext:
         return cert.public_bytes(serialization.Encoding.PEM).decode()
 
     def address(self, pool: str, *parts: str) -> str:
-        """A deterministic address inside `pool` (e.g. a documentation range)."""
+        """A deterministic address inside `pool` chosen by hash: private addresses
+        inside a configured subnet only (public ones come from `allocate`)."""
         net = ipaddress.IPv4Network(pool)
         offset = 1 + self.number(*parts, modulo=net.num_addresses - 2)
         return str(net.network_address + offset)

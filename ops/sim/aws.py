@@ -2,8 +2,9 @@
 
 Outputs look like the real ones (ids with their AWS prefixes, ARNs carrying
 the provider's account and region, EKS endpoints and a real CA certificate)
-and are deterministic: everything derives from the resource's type and name
-through the SimContext. The account and region come from the resource's
+and are deterministic: ids derive from the resource's URN (stack, type and
+name) through the SimContext, Elastic IPs come from the stack's own block of
+EIP_POOL. The account and region come from the resource's
 explicit `aws.Provider` (meshfleet creates one per cluster).
 """
 
@@ -19,9 +20,10 @@ from ops.sim import Call, Handler, SimContext
 
 #: Public addresses of simulated Elastic IPs: the upper half of the RFC 2544
 #: benchmarking range, disjoint from the other simulators' pools (Azure
-#: 198.18.0.0/16, GCP 34.0.0.0/10, Kubernetes load balancers 203.0.113.0/24)
-#: and from the documentation ranges stacks use for operators, so egress
-#: addresses never collide across clusters or clouds.
+#: 198.18.0.0/16, GCP 34.0.0.0/10 and 35.190.0.0/16, Kubernetes load
+#: balancers 100.64.0.0/16) and from the documentation ranges stacks use for
+#: operators, so egress addresses never collide across clusters or clouds
+#: (and, by ops/sim/pools.py, never across stacks).
 EIP_POOL = "198.19.0.0/16"
 PROVIDER_TYPE = "pulumi:providers:aws"
 EIP_TYPE = "aws:ec2/eip:Eip"
@@ -111,16 +113,6 @@ def _internet_gateway(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]
     return {"__id": rid, "arn": _ec2_arn("internet-gateway", rid, args, ctx), "ownerId": _account(args, ctx)}
 
 
-def _public_ip(args: MockResourceArgs, ctx: SimContext) -> str:
-    """A stable address from the pool, never one another simulated EIP already holds."""
-    taken = {s.get("publicIp") for (typ, _), s in ctx.state.items() if typ == EIP_TYPE}
-    for attempt in range(256):
-        ip = ctx.address(EIP_POOL, args.name, str(attempt))
-        if ip not in taken:
-            return ip
-    raise RuntimeError(f"simulated Elastic IP pool {EIP_POOL} is exhausted")
-
-
 def _public_dns(ip: str, region: str) -> str:
     host = "ec2-" + ip.replace(".", "-")
     return f"{host}.compute-1.amazonaws.com" if region == "us-east-1" else f"{host}.{region}.compute.amazonaws.com"
@@ -128,7 +120,7 @@ def _public_dns(ip: str, region: str) -> str:
 
 def _eip(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     rid = _ec2_id("eipalloc", args, ctx)
-    ip = _public_ip(args, ctx)
+    ip = ctx.allocate(EIP_POOL, args.typ, args.name)
     return {
         "__id": rid,
         "allocationId": rid,

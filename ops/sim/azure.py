@@ -18,7 +18,8 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs
 
 from ops.sim import Call, Handler, SimContext, unwrap
 
-#: Where simulated public IPs come from (RFC 2544 benchmarking range: never routed).
+#: Where simulated public IPs come from (RFC 2544 benchmarking range: never
+#: routed), each stack from its own block (ops/sim/pools.py).
 PUBLIC_IP_POOL = "198.18.0.0/16"
 #: kubelogin's well-known ids, as AKS writes them into exec kubeconfigs.
 AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -26,8 +27,8 @@ KUBELOGIN_CLIENT_ID = "80faf920-1908-4b52-b5ef-a8e7bedfc67a"
 PROVIDER_TYPE = "pulumi:providers:azure-native"
 
 
-def _guid(ctx: SimContext, *parts: str) -> str:
-    return str(uuid.UUID(bytes=ctx.digest(*parts)[:16], version=4))
+def _guid(ctx: SimContext, *parts: str, shared: bool = False) -> str:
+    return str(uuid.UUID(bytes=ctx.digest(*parts, shared=shared)[:16], version=4))
 
 
 def _provider_inputs(args: MockResourceArgs | MockCallArgs, ctx: SimContext) -> dict[str, Any]:
@@ -38,11 +39,11 @@ def _provider_inputs(args: MockResourceArgs | MockCallArgs, ctx: SimContext) -> 
 
 
 def _subscription(args: MockResourceArgs | MockCallArgs, ctx: SimContext) -> str:
-    return str(_provider_inputs(args, ctx).get("subscriptionId") or _guid(ctx, "subscription"))
+    return str(_provider_inputs(args, ctx).get("subscriptionId") or _guid(ctx, "subscription", shared=True))
 
 
 def tenant_id(ctx: SimContext) -> str:
-    return _guid(ctx, "azure-tenant", ctx.project, ctx.stack)
+    return _guid(ctx, "azure-tenant")
 
 
 def _rg_id(args: MockResourceArgs, ctx: SimContext) -> str:
@@ -76,7 +77,7 @@ def _resource_group(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
 
 def _public_ip(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     out = _arm("Microsoft.Network/publicIPAddresses", "publicIpAddressName")(args, ctx)
-    out["ipAddress"] = ctx.address(PUBLIC_IP_POOL, "azure-public-ip", out["__id"])
+    out["ipAddress"] = ctx.allocate(PUBLIC_IP_POOL, args.typ, args.name)
     out["resourceGuid"] = _guid(ctx, out["__id"])
     return out
 

@@ -1,9 +1,10 @@
 """Simulated Google Cloud resources for the offline plan.
 
 Outputs look like the real API's: compute self links, KMS resource ids,
-service account emails, public addresses from Google's ranges, and a GKE
-cluster CA that is a real self-signed certificate with a key derived from
-the cluster's name, so the same config always yields the same bytes.
+service account emails, public addresses from Google's ranges (each stack
+from its own block), and a GKE cluster CA that is a real self-signed
+certificate with a key derived from the cluster's URN, so the same config
+always yields the same bytes and two stacks never share one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ops.sim import Call, Handler, SimContext, unwrap
 
 COMPUTE = "https://www.googleapis.com/compute/v1"
 CONTAINER = "https://container.googleapis.com/v1"
-#: Pools the simulated public addresses come from (Google-owned ranges).
+#: Pools the simulated public addresses come from (Google-owned ranges), each
+#: stack from its own block (ops/sim/pools.py).
 EGRESS_POOL = "34.0.0.0/10"
 ENDPOINT_POOL = "35.190.0.0/16"
 
@@ -29,7 +31,7 @@ def _inputs(args: MockResourceArgs) -> dict[str, Any]:
 
 
 def _project_number(ctx: SimContext, project: str) -> str:
-    return str(100000000000 + ctx.number("gcp-project-number", project, modulo=900000000000))
+    return str(100000000000 + ctx.number("gcp-project-number", project, modulo=900000000000, shared=True))
 
 
 def _network(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def _address(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     labels = i.get("labels") or {}
     return {
         **out,
-        "address": ctx.address(EGRESS_POOL, "gcp-address", i["project"], i["region"], i.get("name", args.name)),
+        "address": ctx.allocate(EGRESS_POOL, args.typ, args.name),
         "status": "RESERVED",
         "users": [],
         "effectiveLabels": labels,
@@ -132,10 +134,12 @@ def _cluster_ca(ctx: SimContext, project: str, location: str, name: str) -> str:
 def _cluster(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     i = _inputs(args)
     p, loc, n = i["project"], i["location"], i.get("name", args.name)
-    endpoint = ctx.address(ENDPOINT_POOL, "gke-endpoint", p, loc, n)
+    endpoint = ctx.allocate(ENDPOINT_POOL, args.typ, args.name)
     version = str(i.get("minMasterVersion") or "1.33")
     full_version = (
-        version if "-gke." in version else f"{version}.5-gke.{1000 + ctx.number('gke-version', version, modulo=900)}"
+        version
+        if "-gke." in version
+        else f"{version}.5-gke.{1000 + ctx.number('gke-version', version, modulo=900, shared=True)}"
     )
     labels = i.get("resourceLabels") or {}
     private = dict(i.get("privateClusterConfig") or {})

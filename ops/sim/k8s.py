@@ -31,8 +31,11 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 SERVICE_ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
 
-#: Documentation range (RFC 5737) for simulated load-balancer addresses.
-LOAD_BALANCER_POOL = "203.0.113.0/24"
+#: Simulated load-balancer addresses: RFC 6598 shared address space (never
+#: routed on the internet), large enough for a block per stack and cluster
+#: (ops/sim/pools.py) and disjoint from the clouds' pools and the
+#: documentation ranges stacks use for operators.
+LOAD_BALANCER_POOL = "100.64.0.0/16"
 
 
 def _b64(text: str) -> str:
@@ -95,7 +98,7 @@ def _service(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     spec = unwrap(args.inputs.get("spec") or {})
     if not isinstance(spec, dict) or spec.get("type") != "LoadBalancer":
         return {}
-    ip = ctx.address(LOAD_BALANCER_POOL, "service", args.name)
+    ip = ctx.allocate(LOAD_BALANCER_POOL, args.typ, args.name)
     return {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
 
 

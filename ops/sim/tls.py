@@ -1,9 +1,11 @@
 """Simulated tls resources: real certificates, encoded as terraform-provider-tls encodes them.
 
-Every key, signature and serial is derived from the resource's type, name
-and inputs, and every certificate starts at the plan's pinned clock, so two
-plans give the same bytes. What the simulation mirrors (pulumi-tls 5.6.x,
-upstream terraform-provider-tls v4.2.1/v4.3.0, Go crypto/x509):
+Every key, signature and serial is derived from a fixed seed, the
+resource's URN (project, stack, type, name) and its inputs, and every
+certificate starts at the plan's pinned clock, so two plans give the same
+bytes and two stacks never share a key. What the simulation mirrors
+(pulumi-tls 5.6.x, upstream terraform-provider-tls v4.2.1/v4.3.0, Go
+crypto/x509):
 
 - BasicConstraints is always written and always critical, for CA and
   non-CA certificates alike (the provider sets BasicConstraintsValid).

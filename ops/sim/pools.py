@@ -1,0 +1,119 @@
+"""Where simulated public addresses come from: one block per stack, one sub-block per cluster.
+
+Each simulated cloud draws its public addresses (Elastic IPs, Azure public
+IPs, GCP addresses, GKE endpoints, load balancers) from a pool of its own.
+A pool is carved into `STACK_BLOCKS` equal blocks, and each block into
+`OWNER_BLOCKS` sub-blocks:
+
+- the block of a stack is its rank among the project's stacks (the
+  `Pulumi.<stack>.yaml` files, sorted by name); a stack with no file there
+  (a test's, a `--config` file's) takes the last block, `SCRATCH`, which no
+  project stack can have. Two stacks of a project therefore never share an
+  address: their blocks are disjoint by construction, not by luck of a hash.
+- inside a stack's block, sub-block 0 is fleet-wide and sub-block `i` is the
+  `i`-th cluster of the stack config (config order, so appending a cluster
+  moves no one). A resource belongs to the cluster whose name prefixes its
+  Pulumi name (`<cluster>-...`, components.naming.ClusterNames.child).
+- inside a sub-block, addresses are handed out sequentially, one per
+  resource (the same resource asked twice gets the same address). The
+  counter is per (pool, cluster): registrations of different clusters may
+  interleave in any order without changing anyone's address, and one
+  cluster's addresses of one pool are created by one component in one loop,
+  so they register in that loop's order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from components.config import ConfigError
+from ops.stackconfig import StackConfig, read_project, spec_of
+
+#: Blocks per pool: at most STACK_BLOCKS - 1 project stacks, plus SCRATCH.
+STACK_BLOCKS = 16
+SCRATCH = STACK_BLOCKS - 1
+#: Sub-blocks per stack block: fleet-wide, then at most OWNER_BLOCKS - 1 clusters.
+OWNER_BLOCKS = 64
+FLEET_WIDE = 0
+
+
+def project_stacks(stacks_dir: Path) -> tuple[str, ...]:
+    """Names of the stacks that have a `Pulumi.<stack>.yaml` in `stacks_dir`, sorted."""
+    return tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")))
+
+
+def carve(pool: str, index: int, parts: int) -> ipaddress.IPv4Network:
+    """The `index`-th of `parts` equal blocks of `pool` (`parts` a power of two)."""
+    net = ipaddress.IPv4Network(pool)
+    bits = parts.bit_length() - 1
+    if parts != 1 << bits or net.prefixlen + bits > 32:
+        raise ValueError(f"cannot carve {pool} into {parts} blocks")
+    if not 0 <= index < parts:
+        raise ValueError(f"block {index} of {parts} does not exist")
+    size = net.num_addresses >> bits
+    return ipaddress.IPv4Network((int(net.network_address) + index * size, net.prefixlen + bits))
+
+
+class AddressPools:
+    """Sequential, per-stack, per-cluster address allocation (see the module docstring)."""
+
+    def __init__(self, stack: str, stacks: Iterable[str] = (), clusters: Iterable[str] = ()):
+        self.stack = stack
+        self.stacks = tuple(sorted(set(stacks)))
+        self.clusters = tuple(clusters)
+        if len(self.stacks) > SCRATCH:
+            raise ValueError(
+                f"the simulated cloud has address blocks for {SCRATCH} stacks; the project has "
+                f"{len(self.stacks)}: raise STACK_BLOCKS in ops/sim/pools.py"
+            )
+        if len(self.clusters) >= OWNER_BLOCKS:
+            raise ValueError(
+                f"the simulated cloud has address blocks for {OWNER_BLOCKS - 1} clusters per stack; stack "
+                f"{stack} has {len(self.clusters)}: raise OWNER_BLOCKS in ops/sim/pools.py"
+            )
+        self.stack_block = self.stacks.index(stack) if stack in self.stacks else SCRATCH
+        # Longest names first: cluster `aws-use1` must win over a cluster `aws`.
+        self._by_prefix = sorted(((c, i + 1) for i, c in enumerate(self.clusters)), key=lambda p: -len(p[0]))
+        self._issued: dict[tuple[str, int], dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def owner(self, name: str) -> int:
+        """Sub-block of the resource named `name`: its cluster's, else fleet-wide."""
+        for cluster, block in self._by_prefix:
+            if name == cluster or name.startswith(cluster + "-"):
+                return block
+        return FLEET_WIDE
+
+    def block(self, pool: str, owner: int) -> ipaddress.IPv4Network:
+        """The sub-block of `pool` that this stack's `owner` draws from."""
+        return carve(str(carve(pool, self.stack_block, STACK_BLOCKS)), owner, OWNER_BLOCKS)
+
+    def allocate(self, pool: str, typ: str, name: str) -> str:
+        """The address of resource (`typ`, `name`) in `pool`: the next free one of its sub-block."""
+        owner = self.owner(name)
+        block = self.block(pool, owner)
+        with self._lock:
+            issued = self._issued.setdefault((pool, owner), {})
+            identity = f"{typ}::{name}"
+            if identity not in issued:
+                # Skip the block's first and last address: they read as network/broadcast.
+                if len(issued) >= block.num_addresses - 2:
+                    raise RuntimeError(
+                        f"simulated address block {block} of pool {pool} (stack {self.stack}) is exhausted"
+                    )
+                issued[identity] = str(block.network_address + 1 + len(issued))
+            return issued[identity]
+
+
+def stack_pools(project_dir: Path, config: StackConfig) -> AddressPools:
+    """The address pools of the stack `config` describes, among its project's stacks."""
+    stacks_dir = project_dir / str(read_project(project_dir).get("stackConfigDir", "."))
+    try:
+        clusters = [c.name for c in spec_of(config).clusters]
+    except ConfigError:
+        # The program itself stops on a bad config before any address is asked for.
+        clusters = []
+    return AddressPools(config.stack, project_stacks(stacks_dir), clusters)
