@@ -21,10 +21,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, helm_release, protected
-from components.config import AwsCluster, FleetSpec, NodePool
+from components.clusters.build import ClusterBuild
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
+from components.config import AwsCluster, ChartPin, EksAddons, FleetSpec, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
-from components.naming import ClusterNames, cluster_names
+from components.naming import ClusterNames
 from components.networks.aws import AwsNetwork
 
 #: Every control-plane log type EKS offers.
@@ -346,6 +347,39 @@ def kubeconfig_of(
     )
 
 
+@dataclass(frozen=True)
+class _Roles:
+    """The control plane's and the nodes' IAM roles, with the policies each must hold first."""
+
+    cluster: aws.iam.Role
+    cluster_policies: list[pulumi.Resource]
+    node: aws.iam.Role
+    node_policies: list[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class _NodeAddons:
+    """Managed add-ons nodes need to join: pod networking and the Pod Identity agent."""
+
+    vpc_cni: aws.eks.Addon
+    kube_proxy: aws.eks.Addon
+    pod_identity: aws.eks.Addon
+
+
+@dataclass(frozen=True)
+class _KubernetesAccess:
+    """The deployer's kubeconfig, the provider built on it and the cluster's CA (base64)."""
+
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str]
+    ca_data: pulumi.Output[str]
+
+
+def managed_policy(partition: str, policy: str) -> str:
+    """ARN of an AWS managed IAM policy in the deployer's partition."""
+    return f"arn:{partition}:iam::aws:policy/{policy}"
+
+
 class EksCluster(pulumi.ComponentResource):
     """One EKS cluster with its node groups, add-ons, controllers and Kubernetes provider."""
 
@@ -353,38 +387,49 @@ class EksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Eks", name, None, opts)
-        spec, c, net = args.spec, args.cluster, args.network
-        meta = spec.fleet
-        names = cluster_names(meta.name, c.name)
-        deployer, versions = meta.deployers.aws, spec.addons.eks
-        ca_pin, lbc_pin = spec.addons.cluster_autoscaler, spec.addons.aws_load_balancer_controller
+        b = ClusterBuild.of(self, name, args.spec, args.cluster, args.network)
+        deployer, versions = b.meta.deployers.aws, b.spec.addons.eks
+        ca_pin, lbc_pin = b.spec.addons.cluster_autoscaler, b.spec.addons.aws_load_balancer_controller
         if deployer is None or versions is None or ca_pin is None or lbc_pin is None:  # pragma: no cover
             raise ValueError("config validation requires fleet.deployers.aws and the EKS add-ons with EKS clusters")
-        deployer_role = deployer.role_arn
-        partition = partition_of(deployer_role)
-        tags = fleet_tags(meta)
-        aws_opts = pulumi.ResourceOptions(parent=self, provider=net.provider)
+        partition = partition_of(deployer.role_arn)
 
-        def opts_with(**kwargs: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions.merge(aws_opts, pulumi.ResourceOptions(**kwargs))
+        roles = self._identities(b, partition)
+        key, key_grant = self._secrets_encryption(b, roles.cluster)
+        log_group = self._control_plane_logs(b)
+        cluster = self._control_plane(b, args.api_allow_list, roles, key, [key_grant, log_group])
+        admin = self._deployer_access(b, cluster, deployer.role_arn, partition)
+        node_addons = self._addons_before_nodes(b, cluster, versions)
+        node_groups = self._node_pools(b, cluster, roles, node_addons)
+        coredns, ebs_csi = self._addons_after_nodes(b, cluster, versions, partition, node_groups, node_addons)
+        access = self._kubernetes_provider(b, cluster, deployer.role_arn, admin)
+        storage_class = self._storage_class(b, access.provider, [ebs_csi, admin])
+        # Controllers run on the nodes, and reach AWS by name: cluster DNS first.
+        running: list[pulumi.Resource] = [*node_groups, coredns, admin]
+        self._cluster_autoscaler(b, cluster, access.provider, ca_pin, versions, node_addons, running)
+        lb_controller = self._lb_controller(b, cluster, access.provider, lbc_pin, partition, node_addons, running)
+        self.handle = self._handle(b, cluster, access, [*running, storage_class, lb_controller])
+        self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
 
-        def managed(policy: str) -> str:
-            return f"arn:{partition}:iam::aws:policy/{policy}"
-
-        # ---- IAM: control plane and nodes
-        cluster_role = self._role(f"{name}-cluster-role", names, "cluster", "eks.amazonaws.com", tags, aws_opts)
+    def _identities(self, b: ClusterBuild[AwsCluster, AwsNetwork], partition: str) -> _Roles:
+        """IAM: the control plane's role and the nodes' role, with their managed policies."""
+        name, names = b.name, b.names
+        cluster_role = self._role(f"{name}-cluster-role", names, "cluster", "eks.amazonaws.com", b.tags, b.child)
         cluster_attach = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-role-eks",
             role=cluster_role.name,
-            policy_arn=managed("AmazonEKSClusterPolicy"),
-            opts=aws_opts,
+            policy_arn=managed_policy(partition, "AmazonEKSClusterPolicy"),
+            opts=b.child,
         )
-        node_role = self._role(f"{name}-node-role", names, "node", "ec2.amazonaws.com", tags, aws_opts)
+        node_role = self._role(f"{name}-node-role", names, "node", "ec2.amazonaws.com", b.tags, b.child)
         # The CNI policy stays on the node role: aws-node must assign pod IPs
         # before the Pod Identity agent (itself a pod) can run.
-        node_attach = [
+        node_attach: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-role-{slug}", role=node_role.name, policy_arn=managed(policy), opts=aws_opts
+                f"{name}-node-role-{slug}",
+                role=node_role.name,
+                policy_arn=managed_policy(partition, policy),
+                opts=b.child,
             )
             for slug, policy in (
                 ("worker", "AmazonEKSWorkerNodePolicy"),
@@ -392,25 +437,32 @@ class EksCluster(pulumi.ComponentResource):
                 ("ecr", "AmazonEC2ContainerRegistryPullOnly"),
             )
         ]
+        return _Roles(
+            cluster=cluster_role, cluster_policies=[cluster_attach], node=node_role, node_policies=node_attach
+        )
 
-        # ---- Secrets encryption
+    def _secrets_encryption(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster_role: aws.iam.Role
+    ) -> tuple[aws.kms.Key, aws.iam.RolePolicy]:
+        """A rotating KMS key for Kubernetes secrets, and the cluster role's grant to use it."""
+        name, names = b.name, b.names
         key = aws.kms.Key(
             f"{name}-secrets-key",
             description=f"EKS secrets encryption for {names.physical}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            tags=tags,
-            opts=protected(meta, aws_opts),
+            tags=b.tags,
+            opts=protected(b.meta, b.child),
         )
         aws.kms.Alias(
             f"{name}-secrets-key-alias",
             name=f"alias/{names.physical}-eks-secrets",
             target_key_id=key.key_id,
-            opts=aws_opts,
+            opts=b.child,
         )
         # The default key policy delegates to IAM: the cluster role needs these
         # to wrap secrets (AmazonEKSClusterPolicy has no KMS permissions).
-        cluster_kms = aws.iam.RolePolicy(
+        grant = aws.iam.RolePolicy(
             f"{name}-cluster-role-kms",
             role=cluster_role.name,
             name="secrets-encryption",
@@ -426,25 +478,36 @@ class EksCluster(pulumi.ComponentResource):
                     ],
                 }
             ),
-            opts=aws_opts,
+            opts=b.child,
         )
+        return key, grant
 
+    def _control_plane_logs(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> aws.cloudwatch.LogGroup:
         # EKS would create this group itself, untagged and never expiring.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-control-plane-logs",
-            name=f"/aws/eks/{names.physical}/cluster",
+        return aws.cloudwatch.LogGroup(
+            f"{b.name}-control-plane-logs",
+            name=f"/aws/eks/{b.names.physical}/cluster",
             retention_in_days=LOG_RETENTION_DAYS,
-            deletion_protection_enabled=meta.protect,
-            tags=tags,
-            opts=aws_opts,
+            deletion_protection_enabled=b.meta.protect,
+            tags=b.tags,
+            opts=b.child,
         )
 
-        # ---- Control plane
+    def _control_plane(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        api_allow_list: pulumi.Output[list[str]],
+        roles: _Roles,
+        key: aws.kms.Key,
+        prerequisites: list[pulumi.Resource],
+    ) -> aws.eks.Cluster:
+        """The EKS control plane: private and allow-listed public endpoint, API authentication, encrypted secrets."""
+        c = b.cluster
         vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
-            "subnet_ids": net.private_subnet_ids,
+            "subnet_ids": b.network.private_subnet_ids,
             "endpoint_private_access": True,
             "endpoint_public_access": True,
-            "public_access_cidrs": args.api_allow_list,
+            "public_access_cidrs": api_allow_list,
         }
         access_config: aws.eks.ClusterAccessConfigArgsDict = {
             "authentication_mode": "API",
@@ -463,11 +526,11 @@ class EksCluster(pulumi.ComponentResource):
         # STANDARD would upgrade the control plane at the end of standard
         # support, behind Pulumi's back; EXTENDED keeps the pinned version.
         upgrade_policy: aws.eks.ClusterUpgradePolicyArgsDict = {"support_type": "EXTENDED"}
-        cluster = aws.eks.Cluster(
-            f"{name}-cluster",
-            name=names.physical,
+        return aws.eks.Cluster(
+            f"{b.name}-cluster",
+            name=b.names.physical,
             version=c.kubernetes_version,
-            role_arn=cluster_role.arn,
+            role_arn=roles.cluster.arn,
             vpc_config=vpc_config,
             access_config=access_config,
             encryption_config=encryption_config,
@@ -477,118 +540,166 @@ class EksCluster(pulumi.ComponentResource):
             # The managed add-ons below are the only copies: no self-managed
             # vpc-cni/kube-proxy/coredns for them to conflict with.
             bootstrap_self_managed_addons=False,
-            deletion_protection=meta.protect,
-            tags=tags,
+            deletion_protection=b.meta.protect,
+            tags=b.tags,
             opts=protected(
-                meta,
-                opts_with(
+                b.meta,
+                b.opts(
                     custom_timeouts=CLUSTER_TIMEOUTS,
                     # The role must hold its policies before the create (and
                     # keep them until the delete finishes).
-                    depends_on=[cluster_attach, cluster_kms, log_group],
+                    depends_on=[*roles.cluster_policies, *prerequisites],
                 ),
             ),
         )
 
-        # ---- Deployer access (API authentication mode)
+    def _deployer_access(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, deployer_role: str, partition: str
+    ) -> aws.eks.AccessPolicyAssociation:
+        """Deployer access (API authentication mode): an access entry with cluster admin."""
         access_entry = aws.eks.AccessEntry(
-            f"{name}-deployer-access",
+            f"{b.name}-deployer-access",
             cluster_name=cluster.name,
             principal_arn=deployer_role,
             type="STANDARD",
-            tags=tags,
-            opts=aws_opts,
+            tags=b.tags,
+            opts=b.child,
         )
         access_scope: aws.eks.AccessPolicyAssociationAccessScopeArgsDict = {"type": "cluster"}
-        admin = aws.eks.AccessPolicyAssociation(
-            f"{name}-deployer-admin",
+        return aws.eks.AccessPolicyAssociation(
+            f"{b.name}-deployer-admin",
             cluster_name=cluster.name,
             principal_arn=access_entry.principal_arn,
             policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
             access_scope=access_scope,
-            opts=aws_opts,
+            opts=b.child,
         )
 
-        # ---- Add-ons before nodes: networking and the Pod Identity agent
-        def addon(addon_name: str, version: str, **kwargs: Any) -> aws.eks.Addon:
-            depends_on = kwargs.pop("depends_on", [])
-            return aws.eks.Addon(
-                f"{name}-addon-{addon_name}",
-                cluster_name=cluster.name,
-                addon_name=addon_name,
-                addon_version=version,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=tags,
-                opts=opts_with(custom_timeouts=ADDON_TIMEOUTS, depends_on=depends_on),
-                **kwargs,
-            )
+    def _addon(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        addon_name: str,
+        version: str,
+        depends_on: list[pulumi.Resource] | None = None,
+        **kwargs: Any,
+    ) -> aws.eks.Addon:
+        """A managed add-on at its pinned version; EKS's copy wins over in-cluster edits."""
+        return aws.eks.Addon(
+            f"{b.name}-addon-{addon_name}",
+            cluster_name=cluster.name,
+            addon_name=addon_name,
+            addon_version=version,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=b.tags,
+            opts=b.opts(custom_timeouts=ADDON_TIMEOUTS, depends_on=depends_on or []),
+            **kwargs,
+        )
 
-        vpc_cni = addon("vpc-cni", versions.vpc_cni)
-        kube_proxy = addon("kube-proxy", versions.kube_proxy)
-        pod_identity = addon("eks-pod-identity-agent", versions.pod_identity_agent)
+    def _addons_before_nodes(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, versions: EksAddons
+    ) -> _NodeAddons:
+        """Add-ons before nodes: networking and the Pod Identity agent."""
+        return _NodeAddons(
+            vpc_cni=self._addon(b, cluster, "vpc-cni", versions.vpc_cni),
+            kube_proxy=self._addon(b, cluster, "kube-proxy", versions.kube_proxy),
+            pod_identity=self._addon(b, cluster, "eks-pod-identity-agent", versions.pod_identity_agent),
+        )
 
-        # ---- Managed node groups
-        node_groups = [
+    def _node_pools(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, roles: _Roles, addons: _NodeAddons
+    ) -> list[pulumi.Resource]:
+        """Managed node groups, one per configured pool."""
+        net = b.network
+        return [
             self._node_group(
-                name,
+                b.name,
                 pool,
                 cluster,
-                node_role,
+                roles.node,
                 net,
-                tags,
-                opts_with(
+                b.tags,
+                b.opts(
                     custom_timeouts=NODE_POOL_TIMEOUTS,
                     # The autoscaler owns the desired size after creation.
                     ignore_changes=["scalingConfig.desiredSize"],
                     # Nodes join only with their policies, networking add-ons
                     # and a NAT route to pull images.
-                    depends_on=[*node_attach, vpc_cni, kube_proxy, pod_identity, *net.egress_ready],
+                    depends_on=[
+                        *roles.node_policies,
+                        addons.vpc_cni,
+                        addons.kube_proxy,
+                        addons.pod_identity,
+                        *net.egress_ready,
+                    ],
                 ),
             )
-            for pool in c.node_pools
+            for pool in b.cluster.node_pools
         ]
 
-        # ---- Add-ons after nodes: their Deployments need somewhere to run
-        coredns = addon("coredns", versions.coredns, depends_on=node_groups)
+    def _addons_after_nodes(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        versions: EksAddons,
+        partition: str,
+        node_groups: list[pulumi.Resource],
+        node_addons: _NodeAddons,
+    ) -> tuple[aws.eks.Addon, aws.eks.Addon]:
+        """Add-ons after nodes (their Deployments need somewhere to run): coredns and the EBS CSI driver."""
+        name = b.name
+        coredns = self._addon(b, cluster, "coredns", versions.coredns, depends_on=node_groups)
         ebs_role = self._role(
             f"{name}-ebs-csi-role",
-            names,
+            b.names,
             "ebs-csi",
             "pods.eks.amazonaws.com",
-            tags,
-            aws_opts,
+            b.tags,
+            b.child,
             (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT),
         )
         ebs_attach = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-role-policy",
             role=ebs_role.name,
-            policy_arn=managed("service-role/AmazonEBSCSIDriverPolicy"),
-            opts=aws_opts,
+            policy_arn=managed_policy(partition, "service-role/AmazonEBSCSIDriverPolicy"),
+            opts=b.child,
         )
         ebs_identity: aws.eks.AddonPodIdentityAssociationArgsDict = {
             "role_arn": ebs_role.arn,
             "service_account": EBS_CSI_SERVICE_ACCOUNT,
         }
-        ebs_csi = addon(
+        ebs_csi = self._addon(
+            b,
+            cluster,
             "aws-ebs-csi-driver",
             versions.ebs_csi_driver,
             pod_identity_associations=[ebs_identity],
-            depends_on=[*node_groups, pod_identity, ebs_attach],
+            depends_on=[*node_groups, node_addons.pod_identity, ebs_attach],
         )
+        return coredns, ebs_csi
 
-        # ---- Kubernetes provider
+    def _kubernetes_provider(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        deployer_role: str,
+        admin: aws.eks.AccessPolicyAssociation,
+    ) -> _KubernetesAccess:
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
-        kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, c.region, deployer_role)
+        kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, b.cluster.region, deployer_role)
         # Every in-cluster object waits for the deployer's admin association
         # (an access entry alone grants no Kubernetes permissions), whoever
         # uses the provider: the objects below, the fleet and the mesh.
-        provider = cluster_provider(names, self, kubeconfig=kubeconfig, depends_on=[admin])
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        provider = cluster_provider(b.names, self, kubeconfig=kubeconfig, depends_on=[admin])
+        return _KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_data=ca_data)
 
+    def _storage_class(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], provider: k8s.Provider, after: list[pulumi.Resource]
+    ) -> k8s.storage.v1.StorageClass:
         # New EKS clusters have no default StorageClass; stateful mesh parts need one.
-        storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-gp3",
+        return k8s.storage.v1.StorageClass(
+            f"{b.name}-gp3",
             metadata={
                 "name": "gp3",
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
@@ -599,23 +710,33 @@ class EksCluster(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             reclaim_policy="Delete",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[ebs_csi, admin])),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
         )
 
-        # ---- Cluster Autoscaler (IAM via Pod Identity)
-        identity_opts = opts_with(depends_on=[pod_identity])
-        autoscaler_identity = self._pod_identity(
+    def _cluster_autoscaler(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        provider: k8s.Provider,
+        pin: ChartPin,
+        versions: EksAddons,
+        node_addons: _NodeAddons,
+        running: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """Cluster Autoscaler (IAM via Pod Identity)."""
+        name, c = b.name, b.cluster
+        identity = self._pod_identity(
             name,
-            names,
+            b.names,
             "autoscaler",
-            autoscaler_policy(names.physical),
+            autoscaler_policy(b.names.physical),
             AUTOSCALER_SERVICE_ACCOUNT,
             cluster,
-            tags,
-            aws_opts,
-            identity_opts,
+            b.tags,
+            b.child,
+            b.opts(depends_on=[node_addons.pod_identity]),
         )
-        autoscaler_values: dict[str, Any] = {
+        values: dict[str, Any] = {
             "fullnameOverride": "cluster-autoscaler",
             "cloudProvider": "aws",
             # Given explicitly: the chart defaults to us-east-1.
@@ -633,40 +754,49 @@ class EksCluster(pulumi.ComponentResource):
         }
         # The autoscaler is released per Kubernetes minor; config validation
         # ties this tag to the cluster's minor (chart default: the newest).
-        autoscaler_values["image"] = {"tag": versions.cluster_autoscaler_image}
-        helm_release(
+        values["image"] = {"tag": versions.cluster_autoscaler_image}
+        return helm_release(
             f"{name}-cluster-autoscaler",
             release="cluster-autoscaler",
-            chart=ca_pin.chart,
-            version=ca_pin.version,
-            repository=ca_pin.repository,
+            chart=pin.chart,
+            version=pin.version,
+            repository=pin.repository,
             namespace=KUBE_SYSTEM,
             timeout=HELM_TIMEOUT_SECONDS,
-            values=autoscaler_values,
+            values=values,
             # It reaches the AWS APIs by name: cluster DNS must run first.
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, autoscaler_identity])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*running, identity]),
         )
 
-        # ---- AWS Load Balancer Controller (IAM via Pod Identity)
-        lbc_identity = self._pod_identity(
+    def _lb_controller(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        provider: k8s.Provider,
+        pin: ChartPin,
+        partition: str,
+        node_addons: _NodeAddons,
+        running: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """AWS Load Balancer Controller (IAM via Pod Identity)."""
+        name, c = b.name, b.cluster
+        identity = self._pod_identity(
             name,
-            names,
+            b.names,
             "lb-controller",
-            lb_controller_policy(names.physical, partition, c.region, c.account_id),
+            lb_controller_policy(b.names.physical, partition, c.region, c.account_id),
             LB_CONTROLLER_SERVICE_ACCOUNT,
             cluster,
-            tags,
-            aws_opts,
-            identity_opts,
+            b.tags,
+            b.child,
+            b.opts(depends_on=[node_addons.pod_identity]),
         )
-        lb_controller = helm_release(
+        return helm_release(
             f"{name}-lb-controller",
             release="aws-load-balancer-controller",
-            chart=lbc_pin.chart,
-            version=lbc_pin.version,
-            repository=lbc_pin.repository,
+            chart=pin.chart,
+            version=pin.version,
+            repository=pin.repository,
             namespace=KUBE_SYSTEM,
             timeout=HELM_TIMEOUT_SECONDS,
             values={
@@ -674,28 +804,33 @@ class EksCluster(pulumi.ComponentResource):
                 # Given explicitly: IMDS is not reachable from pods on nodes
                 # with a hop limit of 1, and the controller would guess them there.
                 "region": c.region,
-                "vpcId": net.vpc_id,
+                "vpcId": b.network.vpc_id,
                 "serviceAccount": {"create": True, "name": LB_CONTROLLER_SERVICE_ACCOUNT},
                 # By default (v2.5+) its webhook stamps loadBalancerClass on every
                 # new LoadBalancer Service, taking all of them over. Off: it
                 # serves only Services that ask for it (type `external` below).
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, lbc_identity])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*running, identity]),
         )
 
-        join = ",".join
-        self.handle = ClusterHandle.of(
-            spec,
-            c,
-            provider=provider,
+    def _handle(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        access: _KubernetesAccess,
+        ready: list[pulumi.Resource],
+    ) -> ClusterHandle:
+        net, join = b.network, ",".join
+        return ClusterHandle.of(
+            b.spec,
+            b.cluster,
+            provider=access.provider,
             api_endpoint=cluster.endpoint,
-            ca_pem=ca_data.apply(lambda data: base64.b64decode(data).decode()),
-            kubeconfig=kubeconfig,
+            ca_pem=access.ca_data.apply(lambda data: base64.b64decode(data).decode()),
+            kubeconfig=access.kubeconfig,
             egress_cidrs=net.egress_cidrs,
-            ready=[*node_groups, coredns, admin, storage_class, lb_controller],
+            ready=ready,
             load_balancer_annotations={
                 "service.beta.kubernetes.io/aws-load-balancer-type": "external",
                 "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
@@ -709,7 +844,6 @@ class EksCluster(pulumi.ComponentResource):
                 "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
             },
         )
-        self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
 
     def _role(
         self,
