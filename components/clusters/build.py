@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.common import fleet_tags
 from components.config import AwsCluster, AzureCluster, FleetMeta, FleetSpec, GcpCluster
+from components.handle import ClusterHandle
 from components.naming import ClusterNames, cluster_names
 
 
@@ -24,6 +26,20 @@ class CloudNetwork(Protocol):
 
     @property
     def provider(self) -> pulumi.ProviderResource: ...
+
+    @property
+    def egress_cidrs(self) -> pulumi.Output[list[str]]: ...
+
+
+@dataclass(frozen=True)
+class KubernetesAccess:
+    """How the deployer reaches a new cluster: its Kubernetes provider, kubeconfig and API server CA."""
+
+    provider: k8s.Provider
+    #: Secret.
+    kubeconfig: pulumi.Output[str]
+    #: PEM (not base64).
+    ca_pem: pulumi.Output[str]
 
 
 ClusterT = TypeVar("ClusterT", bound=AwsCluster | AzureCluster | GcpCluster)
@@ -72,3 +88,26 @@ class ClusterBuild(Generic[ClusterT, NetworkT]):
     def invoke_opts(self) -> pulumi.InvokeOutputOptions:
         """Options of a lookup (invoke) made on the component's behalf."""
         return pulumi.InvokeOutputOptions(parent=self.child.parent, provider=self.child.provider)
+
+    def handle(
+        self,
+        access: KubernetesAccess,
+        api_endpoint: pulumi.Output[str],
+        ready: list[pulumi.Resource],
+        *,
+        load_balancer_annotations: dict[str, pulumi.Input[str]] | None = None,
+        platform: str | None = None,
+    ) -> ClusterHandle:
+        """The cluster's handle: what the rest of the fleet may know of it."""
+        return ClusterHandle.of(
+            self.spec,
+            self.cluster,
+            provider=access.provider,
+            api_endpoint=api_endpoint,
+            ca_pem=access.ca_pem,
+            kubeconfig=access.kubeconfig,
+            egress_cidrs=self.network.egress_cidrs,
+            ready=ready,
+            load_balancer_annotations=load_balancer_annotations,
+            platform=platform,
+        )

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.build import ClusterBuild
+from components.clusters.build import ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
 from components.config import AwsCluster, ChartPin, EksAddons, FleetSpec, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
@@ -366,15 +366,6 @@ class _NodeAddons:
     pod_identity: aws.eks.Addon
 
 
-@dataclass(frozen=True)
-class _KubernetesAccess:
-    """The deployer's kubeconfig, the provider built on it and the cluster's CA (base64)."""
-
-    provider: k8s.Provider
-    kubeconfig: pulumi.Output[str]
-    ca_data: pulumi.Output[str]
-
-
 def managed_policy(partition: str, policy: str) -> str:
     """ARN of an AWS managed IAM policy in the deployer's partition."""
     return f"arn:{partition}:iam::aws:policy/{policy}"
@@ -396,7 +387,7 @@ class EksCluster(pulumi.ComponentResource):
 
         roles = self._identities(b, partition)
         key, key_grant = self._secrets_encryption(b, roles.cluster)
-        log_group = self._control_plane_logs(b)
+        log_group = self._log_destination(b)
         cluster = self._control_plane(b, args.api_allow_list, roles, key, [key_grant, log_group])
         admin = self._deployer_access(b, cluster, deployer.role_arn, partition)
         node_addons = self._addons_before_nodes(b, cluster, versions)
@@ -408,7 +399,12 @@ class EksCluster(pulumi.ComponentResource):
         running: list[pulumi.Resource] = [*node_groups, coredns, admin]
         self._cluster_autoscaler(b, cluster, access.provider, ca_pin, versions, node_addons, running)
         lb_controller = self._lb_controller(b, cluster, access.provider, lbc_pin, partition, node_addons, running)
-        self.handle = self._handle(b, cluster, access, [*running, storage_class, lb_controller])
+        self.handle = b.handle(
+            access,
+            cluster.endpoint,
+            ready=[*running, storage_class, lb_controller],
+            load_balancer_annotations=self._load_balancer_annotations(b),
+        )
         self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
 
     def _identities(self, b: ClusterBuild[AwsCluster, AwsNetwork], partition: str) -> _Roles:
@@ -482,7 +478,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         return key, grant
 
-    def _control_plane_logs(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> aws.cloudwatch.LogGroup:
+    def _log_destination(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> aws.cloudwatch.LogGroup:
         # EKS would create this group itself, untagged and never expiring.
         return aws.cloudwatch.LogGroup(
             f"{b.name}-control-plane-logs",
@@ -685,14 +681,15 @@ class EksCluster(pulumi.ComponentResource):
         cluster: aws.eks.Cluster,
         deployer_role: str,
         admin: aws.eks.AccessPolicyAssociation,
-    ) -> _KubernetesAccess:
+    ) -> KubernetesAccess:
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, b.cluster.region, deployer_role)
         # Every in-cluster object waits for the deployer's admin association
         # (an access entry alone grants no Kubernetes permissions), whoever
         # uses the provider: the objects below, the fleet and the mesh.
         provider = cluster_provider(b.names, self, kubeconfig=kubeconfig, depends_on=[admin])
-        return _KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_data=ca_data)
+        ca_pem = ca_data.apply(lambda data: base64.b64decode(data).decode())
+        return KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_pem=ca_pem)
 
     def _storage_class(
         self, b: ClusterBuild[AwsCluster, AwsNetwork], provider: k8s.Provider, after: list[pulumi.Resource]
@@ -814,36 +811,21 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*running, identity]),
         )
 
-    def _handle(
-        self,
-        b: ClusterBuild[AwsCluster, AwsNetwork],
-        cluster: aws.eks.Cluster,
-        access: _KubernetesAccess,
-        ready: list[pulumi.Resource],
-    ) -> ClusterHandle:
+    def _load_balancer_annotations(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> dict[str, pulumi.Input[str]]:
+        """What a LoadBalancer Service needs here: the controller's internet-facing NLB on the static EIPs."""
         net, join = b.network, ",".join
-        return ClusterHandle.of(
-            b.spec,
-            b.cluster,
-            provider=access.provider,
-            api_endpoint=cluster.endpoint,
-            ca_pem=access.ca_data.apply(lambda data: base64.b64decode(data).decode()),
-            kubeconfig=access.kubeconfig,
-            egress_cidrs=net.egress_cidrs,
-            ready=ready,
-            load_balancer_annotations={
-                "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-                # One allocation per subnet, in the same order: the controller
-                # rejects a count that differs from the NLB's subnets.
-                "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
-                "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
-                # NLB cross-zone is off by default: a zone's EIP would only reach
-                # gateway pods in that zone, and peers may dial any of the EIPs.
-                "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-            },
-        )
+        return {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            # One allocation per subnet, in the same order: the controller
+            # rejects a count that differs from the NLB's subnets.
+            "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
+            "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
+            # NLB cross-zone is off by default: a zone's EIP would only reach
+            # gateway pods in that zone, and peers may dial any of the EIPs.
+            "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+        }
 
     def _role(
         self,
