@@ -14,7 +14,6 @@ import hashlib
 import ipaddress
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -26,9 +25,9 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 import yaml
 
-from components.clusters.build import ClusterBuild, KubernetesAccess
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
-from components.config import AzureCluster, AzureDeployer, FleetSpec, NodePool
+from components.config import AzureCluster, AzureDeployer, NodePool
 from components.handle import ClusterHandle, cluster_provider
 from components.networks.azure import AzureNetwork
 
@@ -53,16 +52,9 @@ CONTROL_PLANE_LOGS = (
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
 
 
-@dataclass(frozen=True)
-class AksClusterArgs:
-    spec: FleetSpec
-    cluster: AzureCluster
-    network: AzureNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall). AKS needs no
-    #: rule: its control plane reaches nodes through konnectivity on any port.
-    webhook_ports: list[int]
+#: AKS needs no webhook firewall rule: its control plane reaches nodes through
+#: konnectivity on any port.
+AksClusterArgs = CloudClusterArgs[AzureCluster, AzureNetwork]
 
 
 def role_assignment_name(*parts: str) -> str:
@@ -234,7 +226,7 @@ class AksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Aks", name, None, opts)
-        b = ClusterBuild.of(self, name, args.spec, args.cluster, args.network)
+        b = ClusterBuild.of(self, name, args)
         deployer = b.meta.deployers.azure
         if deployer is None:  # config validation requires it; keep the error explicit
             raise ValueError(f"cluster {b.cluster.name!r}: fleet.deployers.azure is required for AKS clusters")

@@ -1,10 +1,12 @@
-"""What every construction step of a cloud cluster component reads.
+"""What the cloud cluster components (EKS, AKS, GKE) share: their args and what each construction step reads.
 
-EKS, AKS and GKE build their clusters in the same named steps
-(`_secrets_encryption`, `_control_plane`, `_node_pools`, `_deployer_access`,
-`_kubernetes_provider`, `_handle`, ...). Each step receives one `ClusterBuild`
-explicitly, instead of sharing locals of one long constructor or hidden
-instance state.
+Each builds its cluster in named steps, with the same name where the clouds
+do the same thing: `_identities`, `_attach_network` (AKS),
+`_secrets_encryption`, `_log_destination`, `_control_plane`, `_node_pools`,
+`_deployer_access` (not GKE: project IAM already grants it), add-ons (EKS),
+`_kubernetes_provider`, then `ClusterBuild.handle`. Each step receives one
+`ClusterBuild` explicitly, instead of sharing the locals of one long
+constructor or hidden instance state.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ NetworkT = TypeVar("NetworkT", bound=CloudNetwork)
 
 
 @dataclass(frozen=True)
+class CloudClusterArgs(Generic[ClusterT, NetworkT]):
+    """Inputs of a cloud cluster component (EksClusterArgs, AksClusterArgs, GkeClusterArgs)."""
+
+    spec: FleetSpec
+    cluster: ClusterT
+    network: NetworkT
+    #: CIDRs allowed to reach the API server (components.access.allow_list).
+    api_allow_list: pulumi.Output[list[str]]
+    #: Ports the mesh's admission webhooks listen on (GKE firewall).
+    webhook_ports: list[int]
+
+
+@dataclass(frozen=True)
 class ClusterBuild(Generic[ClusterT, NetworkT]):
     """One cluster component under construction."""
 
@@ -64,8 +79,9 @@ class ClusterBuild(Generic[ClusterT, NetworkT]):
 
     @classmethod
     def of(
-        cls, component: pulumi.Resource, name: str, spec: FleetSpec, cluster: ClusterT, network: NetworkT
+        cls, component: pulumi.Resource, name: str, args: CloudClusterArgs[ClusterT, NetworkT]
     ) -> ClusterBuild[ClusterT, NetworkT]:
+        spec, cluster, network = args.spec, args.cluster, args.network
         meta = spec.fleet
         return cls(
             name=name,

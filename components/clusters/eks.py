@@ -21,11 +21,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.build import ClusterBuild, KubernetesAccess
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
-from components.config import AwsCluster, ChartPin, EksAddons, FleetSpec, NodePool
+from components.config import AwsCluster, ChartPin, EksAddons, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
-from components.naming import ClusterNames
 from components.networks.aws import AwsNetwork
 
 #: Every control-plane log type EKS offers.
@@ -45,15 +44,7 @@ LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
 
 
-@dataclass(frozen=True)
-class EksClusterArgs:
-    spec: FleetSpec
-    cluster: AwsCluster
-    network: AwsNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall).
-    webhook_ports: list[int]
+EksClusterArgs = CloudClusterArgs[AwsCluster, AwsNetwork]
 
 
 def partition_of(arn: str) -> str:
@@ -378,7 +369,7 @@ class EksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Eks", name, None, opts)
-        b = ClusterBuild.of(self, name, args.spec, args.cluster, args.network)
+        b = ClusterBuild.of(self, name, args)
         deployer, versions = b.meta.deployers.aws, b.spec.addons.eks
         ca_pin, lbc_pin = b.spec.addons.cluster_autoscaler, b.spec.addons.aws_load_balancer_controller
         if deployer is None or versions is None or ca_pin is None or lbc_pin is None:  # pragma: no cover
@@ -409,15 +400,15 @@ class EksCluster(pulumi.ComponentResource):
 
     def _identities(self, b: ClusterBuild[AwsCluster, AwsNetwork], partition: str) -> _Roles:
         """IAM: the control plane's role and the nodes' role, with their managed policies."""
-        name, names = b.name, b.names
-        cluster_role = self._role(f"{name}-cluster-role", names, "cluster", "eks.amazonaws.com", b.tags, b.child)
+        name = b.name
+        cluster_role = self._role(b, "cluster", "eks.amazonaws.com")
         cluster_attach = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-role-eks",
             role=cluster_role.name,
             policy_arn=managed_policy(partition, "AmazonEKSClusterPolicy"),
             opts=b.child,
         )
-        node_role = self._role(f"{name}-node-role", names, "node", "ec2.amazonaws.com", b.tags, b.child)
+        node_role = self._role(b, "node", "ec2.amazonaws.com")
         # The CNI policy stays on the node role: aws-node must assign pod IPs
         # before the Pod Identity agent (itself a pod) can run.
         node_attach: list[pulumi.Resource] = [
@@ -610,12 +601,10 @@ class EksCluster(pulumi.ComponentResource):
         net = b.network
         return [
             self._node_group(
-                b.name,
+                b,
                 pool,
                 cluster,
                 roles.node,
-                net,
-                b.tags,
                 b.opts(
                     custom_timeouts=NODE_POOL_TIMEOUTS,
                     # The autoscaler owns the desired size after creation.
@@ -646,15 +635,7 @@ class EksCluster(pulumi.ComponentResource):
         """Add-ons after nodes (their Deployments need somewhere to run): coredns and the EBS CSI driver."""
         name = b.name
         coredns = self._addon(b, cluster, "coredns", versions.coredns, depends_on=node_groups)
-        ebs_role = self._role(
-            f"{name}-ebs-csi-role",
-            b.names,
-            "ebs-csi",
-            "pods.eks.amazonaws.com",
-            b.tags,
-            b.child,
-            (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT),
-        )
+        ebs_role = self._role(b, "ebs-csi", "pods.eks.amazonaws.com", (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT))
         ebs_attach = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-role-policy",
             role=ebs_role.name,
@@ -721,17 +702,9 @@ class EksCluster(pulumi.ComponentResource):
         running: list[pulumi.Resource],
     ) -> k8s.helm.v3.Release:
         """Cluster Autoscaler (IAM via Pod Identity)."""
-        name, c = b.name, b.cluster
+        c = b.cluster
         identity = self._pod_identity(
-            name,
-            b.names,
-            "autoscaler",
-            autoscaler_policy(b.names.physical),
-            AUTOSCALER_SERVICE_ACCOUNT,
-            cluster,
-            b.tags,
-            b.child,
-            b.opts(depends_on=[node_addons.pod_identity]),
+            b, cluster, "autoscaler", autoscaler_policy(b.names.physical), AUTOSCALER_SERVICE_ACCOUNT, node_addons
         )
         values: dict[str, Any] = {
             "fullnameOverride": "cluster-autoscaler",
@@ -752,17 +725,9 @@ class EksCluster(pulumi.ComponentResource):
         # The autoscaler is released per Kubernetes minor; config validation
         # ties this tag to the cluster's minor (chart default: the newest).
         values["image"] = {"tag": versions.cluster_autoscaler_image}
-        return helm_release(
-            f"{name}-cluster-autoscaler",
-            release="cluster-autoscaler",
-            chart=pin.chart,
-            version=pin.version,
-            repository=pin.repository,
-            namespace=KUBE_SYSTEM,
-            timeout=HELM_TIMEOUT_SECONDS,
-            values=values,
-            # It reaches the AWS APIs by name: cluster DNS must run first.
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*running, identity]),
+        # It reaches the AWS APIs by name: cluster DNS must run first (in `running`).
+        return self._controller(
+            b, "cluster-autoscaler", "cluster-autoscaler", pin, values, provider, [*running, identity]
         )
 
     def _lb_controller(
@@ -776,27 +741,15 @@ class EksCluster(pulumi.ComponentResource):
         running: list[pulumi.Resource],
     ) -> k8s.helm.v3.Release:
         """AWS Load Balancer Controller (IAM via Pod Identity)."""
-        name, c = b.name, b.cluster
-        identity = self._pod_identity(
-            name,
-            b.names,
+        c = b.cluster
+        policy = lb_controller_policy(b.names.physical, partition, c.region, c.account_id)
+        identity = self._pod_identity(b, cluster, "lb-controller", policy, LB_CONTROLLER_SERVICE_ACCOUNT, node_addons)
+        return self._controller(
+            b,
             "lb-controller",
-            lb_controller_policy(b.names.physical, partition, c.region, c.account_id),
-            LB_CONTROLLER_SERVICE_ACCOUNT,
-            cluster,
-            b.tags,
-            b.child,
-            b.opts(depends_on=[node_addons.pod_identity]),
-        )
-        return helm_release(
-            f"{name}-lb-controller",
-            release="aws-load-balancer-controller",
-            chart=pin.chart,
-            version=pin.version,
-            repository=pin.repository,
-            namespace=KUBE_SYSTEM,
-            timeout=HELM_TIMEOUT_SECONDS,
-            values={
+            "aws-load-balancer-controller",
+            pin,
+            {
                 "clusterName": cluster.name,
                 # Given explicitly: IMDS is not reachable from pods on nodes
                 # with a hop limit of 1, and the controller would guess them there.
@@ -808,7 +761,31 @@ class EksCluster(pulumi.ComponentResource):
                 # serves only Services that ask for it (type `external` below).
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*running, identity]),
+            provider,
+            [*running, identity],
+        )
+
+    def _controller(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        child: str,
+        release: str,
+        pin: ChartPin,
+        values: dict[str, Any],
+        provider: k8s.Provider,
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """A controller's pinned Helm release in kube-system."""
+        return helm_release(
+            f"{b.name}-{child}",
+            release=release,
+            chart=pin.chart,
+            version=pin.version,
+            repository=pin.repository,
+            namespace=KUBE_SYSTEM,
+            timeout=HELM_TIMEOUT_SECONDS,
+            values=values,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on),
         )
 
     def _load_balancer_annotations(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> dict[str, pulumi.Input[str]]:
@@ -829,64 +806,50 @@ class EksCluster(pulumi.ComponentResource):
 
     def _role(
         self,
-        resource_name: str,
-        names: ClusterNames,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
         purpose: str,
         service: str,
-        tags: dict[str, str],
-        opts: pulumi.ResourceOptions,
         pod: tuple[str, str] | None = None,
     ) -> aws.iam.Role:
+        names = b.names
         return aws.iam.Role(
-            resource_name,
+            f"{b.name}-{purpose}-role",
             # IAM role names are account-wide: fleet-qualified like the cluster.
             name=f"{names.physical}-{purpose}",
             assume_role_policy=assume_role_policy(service, pod, names.physical),
-            tags=tags,
-            opts=opts,
+            tags=b.tags,
+            opts=b.child,
         )
 
     def _pod_identity(
         self,
-        name: str,
-        names: ClusterNames,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
         purpose: str,
         policy: str,
         service_account: str,
-        cluster: aws.eks.Cluster,
-        tags: dict[str, str],
-        opts: pulumi.ResourceOptions,
-        association_opts: pulumi.ResourceOptions,
+        node_addons: _NodeAddons,
     ) -> aws.eks.PodIdentityAssociation:
         """An IAM role with an inline policy, assumable only by one kube-system service account."""
-        role = self._role(
-            f"{name}-{purpose}-role",
-            names,
-            purpose,
-            "pods.eks.amazonaws.com",
-            tags,
-            opts,
-            (KUBE_SYSTEM, service_account),
-        )
-        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=opts)
+        name = b.name
+        role = self._role(b, purpose, "pods.eks.amazonaws.com", (KUBE_SYSTEM, service_account))
+        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=b.child)
         return aws.eks.PodIdentityAssociation(
             f"{name}-{purpose}-identity",
             cluster_name=cluster.name,
             namespace=KUBE_SYSTEM,
             service_account=service_account,
             role_arn=role.arn,
-            tags=tags,
-            opts=association_opts,
+            tags=b.tags,
+            opts=b.opts(depends_on=[node_addons.pod_identity]),
         )
 
     def _node_group(
         self,
-        name: str,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
         pool: NodePool,
         cluster: aws.eks.Cluster,
         node_role: aws.iam.Role,
-        net: AwsNetwork,
-        tags: dict[str, str],
         opts: pulumi.ResourceOptions,
     ) -> aws.eks.NodeGroup:
         scaling: aws.eks.NodeGroupScalingConfigArgsDict = {
@@ -896,11 +859,11 @@ class EksCluster(pulumi.ComponentResource):
         }
         update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
         return aws.eks.NodeGroup(
-            f"{name}-nodes-{pool.name}",
+            f"{b.name}-nodes-{pool.name}",
             cluster_name=cluster.name,
             node_group_name=pool.name,
             node_role_arn=node_role.arn,
-            subnet_ids=net.private_subnet_ids,
+            subnet_ids=b.network.private_subnet_ids,
             # Nodes follow the control-plane version from config.
             version=cluster.version,
             ami_type=ami_type(pool.machine_type),
@@ -910,6 +873,6 @@ class EksCluster(pulumi.ComponentResource):
             labels=pool.labels,
             scaling_config=scaling,
             update_config=update,
-            tags=tags,
+            tags=b.tags,
             opts=opts,
         )

@@ -18,14 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
 
 import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
-from components.clusters.build import ClusterBuild, KubernetesAccess
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
-from components.config import FleetSpec, GcpCluster
+from components.config import GcpCluster
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
 
@@ -79,15 +78,7 @@ def kubeconfig_for(cluster_name: str, endpoint: str, ca_data: str) -> str:
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-@dataclass(frozen=True)
-class GkeClusterArgs:
-    spec: FleetSpec
-    cluster: GcpCluster
-    network: GcpNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall).
-    webhook_ports: list[int]
+GkeClusterArgs = CloudClusterArgs[GcpCluster, GcpNetwork]
 
 
 def private_cluster_config(c: GcpCluster) -> container.ClusterPrivateClusterConfigArgsDict:
@@ -135,7 +126,7 @@ class GkeCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Gke", name, None, opts)
-        b = ClusterBuild.of(self, name, args.spec, args.cluster, args.network)
+        b = ClusterBuild.of(self, name, args)
 
         # No _deployer_access step: the deployer's project IAM role already
         # makes it cluster admin (module docstring).
