@@ -493,6 +493,7 @@ class AksCluster(pulumi.ComponentResource):
         cluster: containerservice.ManagedCluster,
         workspace: operationalinsights.Workspace,
     ) -> monitor.DiagnosticSetting:
+        """Control-plane logs of the cluster into the workspace."""
         # Resource-specific tables (AKSAudit, AKSControlPlane, ...) instead of
         # the legacy AzureDiagnostics table.
         return monitor.DiagnosticSetting(
@@ -511,6 +512,7 @@ class AksCluster(pulumi.ComponentResource):
         cluster: containerservice.ManagedCluster,
         deployer: AzureDeployer,
     ) -> authorization.RoleAssignment:
+        """The deploying principal's Azure RBAC cluster-admin role on the cluster."""
         # The deploying principal administers the cluster through Azure RBAC
         # (local accounts are off). Its object id is part of the name, so a
         # new deployer gets a new assignment created before the old is removed.
@@ -532,6 +534,7 @@ class AksCluster(pulumi.ComponentResource):
     def _protection_lock(
         self, b: ClusterBuild[AzureCluster, AzureNetwork], in_group: list[pulumi.Resource]
     ) -> authorization.ManagementLockAtResourceGroupLevel:
+        """A CanNotDelete lock on the resource group (protected stacks)."""
         # AKS has no deletion-protection flag: a CanNotDelete lock on the
         # resource group is Azure's equivalent. Updates and upgrades go on
         # (node images replace VMs in the separate node resource group,
@@ -556,6 +559,7 @@ class AksCluster(pulumi.ComponentResource):
         deployer: AzureDeployer,
         admin_role: authorization.RoleAssignment,
     ) -> KubernetesAccess:
+        """The deployer's kubelogin kubeconfig, the API server CA and the Kubernetes provider."""
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=b.network.resource_group_name,
             resource_name=cluster.name,

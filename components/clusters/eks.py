@@ -470,6 +470,7 @@ class EksCluster(pulumi.ComponentResource):
         return key, grant
 
     def _log_destination(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> aws.cloudwatch.LogGroup:
+        """The control-plane log group, created before EKS would create it."""
         # EKS would create this group itself, untagged and never expiring.
         return aws.cloudwatch.LogGroup(
             f"{b.name}-control-plane-logs",
@@ -663,6 +664,7 @@ class EksCluster(pulumi.ComponentResource):
         deployer_role: str,
         admin: aws.eks.AccessPolicyAssociation,
     ) -> KubernetesAccess:
+        """The deployer's exec kubeconfig and the Kubernetes provider built on it."""
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, b.cluster.region, deployer_role)
         # Every in-cluster object waits for the deployer's admin association
@@ -675,6 +677,7 @@ class EksCluster(pulumi.ComponentResource):
     def _storage_class(
         self, b: ClusterBuild[AwsCluster, AwsNetwork], provider: k8s.Provider, after: list[pulumi.Resource]
     ) -> k8s.storage.v1.StorageClass:
+        """A default gp3 StorageClass on the EBS CSI driver."""
         # New EKS clusters have no default StorageClass; stateful mesh parts need one.
         return k8s.storage.v1.StorageClass(
             f"{b.name}-gp3",
@@ -811,6 +814,7 @@ class EksCluster(pulumi.ComponentResource):
         service: str,
         pod: tuple[str, str] | None = None,
     ) -> aws.iam.Role:
+        """An IAM role `<physical>-<purpose>` that `service` (and, with `pod`, only that service account) may assume."""
         names = b.names
         return aws.iam.Role(
             f"{b.name}-{purpose}-role",
@@ -852,6 +856,7 @@ class EksCluster(pulumi.ComponentResource):
         node_role: aws.iam.Role,
         opts: pulumi.ResourceOptions,
     ) -> aws.eks.NodeGroup:
+        """One managed node group on the private subnets, at the cluster's version."""
         scaling: aws.eks.NodeGroupScalingConfigArgsDict = {
             "min_size": pool.min_size,
             "max_size": pool.max_size,

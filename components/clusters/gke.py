@@ -366,6 +366,7 @@ class GkeCluster(pulumi.ComponentResource):
     def _kubernetes_provider(
         self, b: ClusterBuild[GcpCluster, GcpNetwork], cluster: container.Cluster
     ) -> KubernetesAccess:
+        """The deployer's gke-gcloud-auth-plugin kubeconfig and the Kubernetes provider built on it."""
         physical = b.names.physical
         ca_data = cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
         plain: pulumi.Output[str] = pulumi.Output.all(cluster.endpoint, ca_data).apply(
