@@ -216,6 +216,21 @@ def system_pool_profile(
     return profile
 
 
+def network_profile(c: AzureCluster) -> containerservice.ContainerServiceNetworkProfileArgsDict:
+    """Azure CNI overlay with the configured ranges, egress through the network's NAT gateway."""
+    return {
+        "network_plugin": containerservice.NetworkPlugin.AZURE,
+        "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+        "pod_cidr": c.network.pod_cidr,
+        "service_cidr": c.network.service_cidr,
+        "dns_service_ip": c.network.dns_service_ip or default_dns_service_ip(c.network.service_cidr),
+        "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
+        # Egress through the network's NAT gateway: static addresses
+        # that peers allow-list, never AKS-managed ones.
+        "outbound_type": containerservice.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
+    }
+
+
 class AksCluster(pulumi.ComponentResource):
     """One AKS cluster and its Kubernetes provider."""
 
@@ -399,17 +414,7 @@ class AksCluster(pulumi.ComponentResource):
                 "user_assigned_identities": [identity.id],
             },
             agent_pool_profiles=[system_pool_profile(b)],
-            network_profile={
-                "network_plugin": containerservice.NetworkPlugin.AZURE,
-                "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
-                "pod_cidr": c.network.pod_cidr,
-                "service_cidr": c.network.service_cidr,
-                "dns_service_ip": c.network.dns_service_ip or default_dns_service_ip(c.network.service_cidr),
-                "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
-                # Egress through the network's NAT gateway: static addresses
-                # that peers allow-list, never AKS-managed ones.
-                "outbound_type": containerservice.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
-            },
+            network_profile=network_profile(c),
             enable_rbac=True,
             aad_profile={"managed": True, "enable_azure_rbac": True},
             # No static admin kubeconfig: every access goes through Entra ID.
