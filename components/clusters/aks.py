@@ -14,7 +14,6 @@ import hashlib
 import ipaddress
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -26,10 +25,10 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 import yaml
 
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
-from components.config import AzureCluster, AzureDeployer, FleetSpec, NodePool
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
+from components.config import AzureCluster, AzureDeployer, NodePool
 from components.handle import ClusterHandle, cluster_provider
-from components.naming import cluster_names
 from components.networks.azure import AzureNetwork
 
 #: Built-in Azure role definitions (the same GUIDs in every tenant).
@@ -53,16 +52,9 @@ CONTROL_PLANE_LOGS = (
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
 
 
-@dataclass(frozen=True)
-class AksClusterArgs:
-    spec: FleetSpec
-    cluster: AzureCluster
-    network: AzureNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall). AKS needs no
-    #: rule: its control plane reaches nodes through konnectivity on any port.
-    webhook_ports: list[int]
+#: AKS needs no webhook firewall rule: its control plane reaches nodes through
+#: konnectivity on any port.
+AksClusterArgs = CloudClusterArgs[AzureCluster, AzureNetwork]
 
 
 def role_assignment_name(*parts: str) -> str:
@@ -203,6 +195,42 @@ def _pool_profile(
     }
 
 
+def system_pool_profile(
+    b: ClusterBuild[AzureCluster, AzureNetwork],
+) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
+    """The first configured pool as the cluster's inline system pool."""
+    c, net = b.cluster, b.network
+    # The first node pool is the system pool, inline: AKS cannot create a
+    # cluster without one (mode System). Its immutable settings (VM size,
+    # zones, disk) cannot change through the cluster (azure-native docs:
+    # replaceOnChanges, or change in Azure then refresh). When user pools
+    # exist, the system pool only runs critical add-ons, so workloads (and
+    # the mesh) land on them.
+    system, *user_pools = c.node_pools
+    profile = _pool_profile(system, list(c.zones), net.subnet_id, b.tags, c.kubernetes_version)
+    profile["mode"] = containerservice.AgentPoolMode.SYSTEM
+    # A system pool never scales to zero.
+    profile["count"] = max(system.min_size, 1)
+    if user_pools:
+        profile["node_taints"] = ["CriticalAddonsOnly=true:NoSchedule"]
+    return profile
+
+
+def network_profile(c: AzureCluster) -> containerservice.ContainerServiceNetworkProfileArgsDict:
+    """Azure CNI overlay with the configured ranges, egress through the network's NAT gateway."""
+    return {
+        "network_plugin": containerservice.NetworkPlugin.AZURE,
+        "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+        "pod_cidr": c.network.pod_cidr,
+        "service_cidr": c.network.service_cidr,
+        "dns_service_ip": c.network.dns_service_ip or default_dns_service_ip(c.network.service_cidr),
+        "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
+        # Egress through the network's NAT gateway: static addresses
+        # that peers allow-list, never AKS-managed ones.
+        "outbound_type": containerservice.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
+    }
+
+
 class AksCluster(pulumi.ComponentResource):
     """One AKS cluster and its Kubernetes provider."""
 
@@ -213,56 +241,80 @@ class AksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Aks", name, None, opts)
-        c = args.cluster
-        meta = args.spec.fleet
-        names = cluster_names(meta.name, c.name)
-        tags = fleet_tags(meta)
-        deployer = meta.deployers.azure
+        b = ClusterBuild.of(self, name, args)
+        deployer = b.meta.deployers.azure
         if deployer is None:  # config validation requires it; keep the error explicit
-            raise ValueError(f"cluster {c.name!r}: fleet.deployers.azure is required for AKS clusters")
-        net = args.network
-        rg = net.resource_group_name
-        zones = list(c.zones)
-        sub = c.subscription_id
+            raise ValueError(f"cluster {b.cluster.name!r}: fleet.deployers.azure is required for AKS clusters")
 
-        child = pulumi.ResourceOptions(parent=self, provider=net.provider)
-        keep = protected(meta, child)
+        identity = self._identities(b)
+        subnet_role = self._attach_network(b, identity)
+        kms_key, kms_role = self._secrets_encryption(b, identity)
+        workspace = self._log_destination(b)
+        self.cluster = self._control_plane(b, args.api_allow_list, identity, kms_key, [subnet_role, kms_role])
+        self.agent_pools = self._node_pools(b, self.cluster)
+        diagnostics = self._control_plane_logs(b, self.cluster, workspace)
+        admin_role = self._deployer_access(b, self.cluster, deployer)
+        if b.meta.protect:
+            self._protection_lock(b, [self.cluster, *self.agent_pools, diagnostics, admin_role])
+        access = self._kubernetes_provider(b, self.cluster, deployer, admin_role)
 
+        api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
+        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
+        self.handle = b.handle(access, api_endpoint, ready=[*self.agent_pools, admin_role])
+        self.register_outputs(
+            {
+                "clusterName": self.cluster.name,
+                "apiEndpoint": api_endpoint,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+            }
+        )
+
+    def _identities(self, b: ClusterBuild[AzureCluster, AzureNetwork]) -> managedidentity.UserAssignedIdentity:
+        """The control plane's user-assigned identity."""
         # Protected like the KMS key: AKS does not support deleting the KMS
         # key, its vault or the identity that reads it (etcd would become
         # undecryptable; learn.microsoft.com/azure/aks/use-kms-etcd-encryption).
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
-            resource_name_=f"id-{names.physical}",
-            resource_group_name=rg,
-            location=c.region,
-            tags=tags,
-            opts=keep,
+        return managedidentity.UserAssignedIdentity(
+            f"{b.name}-identity",
+            resource_name_=f"id-{b.names.physical}",
+            resource_group_name=b.network.resource_group_name,
+            location=b.cluster.region,
+            tags=b.tags,
+            opts=protected(b.meta, b.child),
         )
+
+    def _attach_network(
+        self, b: ClusterBuild[AzureCluster, AzureNetwork], identity: managedidentity.UserAssignedIdentity
+    ) -> authorization.RoleAssignment:
+        """The control plane's Network Contributor role on the node subnet."""
         # With a custom VNet the control plane manages the node subnet (and
         # load balancers in it): it needs Network Contributor there before
         # the cluster exists, or the create fails half-way.
         # A new identity takes a while to replicate in Entra ID; naming the
         # principal type lets ARM skip the lookup that would fail.
-        subnet_role = grant(
-            f"{name}-subnet-network-contributor",
-            sub,
+        return grant(
+            f"{b.name}-subnet-network-contributor",
+            b.cluster.subscription_id,
             NETWORK_CONTRIBUTOR,
-            scope=net.subnet_id,
+            scope=b.network.subnet_id,
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            name_parts=(names.physical, "subnet", NETWORK_CONTRIBUTOR),
-            opts=child,
+            name_parts=(b.names.physical, "subnet", NETWORK_CONTRIBUTOR),
+            opts=b.child,
         )
 
+    def _secrets_encryption(
+        self, b: ClusterBuild[AzureCluster, AzureNetwork], identity: managedidentity.UserAssignedIdentity
+    ) -> tuple[keyvault.Key, authorization.RoleAssignment]:
+        """Key Vault and key for KMS etcd encryption, and the control plane's right to use the key."""
+        name, c, meta, rg, sub = b.name, b.cluster, b.meta, b.network.resource_group_name, b.cluster.subscription_id
+        keep = protected(meta, b.child)
         # Key Vault for KMS etcd encryption. RBAC authorization (no access
         # policies); soft delete is always on in Azure and its retention
         # cannot change after creation, so it is fixed. Purge protection
         # cannot be turned off once on, so it follows the protection
         # setting. An unprotected (dev) vault can be purged to reuse its name.
-        client = authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider)
-        )
+        client = authorization.get_client_config_output(opts=b.invoke_opts())
         vault_properties: keyvault.VaultPropertiesArgsDict = {
             "tenant_id": client.tenant_id,
             "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
@@ -282,11 +334,11 @@ class AksCluster(pulumi.ComponentResource):
             vault_properties["enable_purge_protection"] = True
         vault = keyvault.Vault(
             f"{name}-kv",
-            vault_name=key_vault_name(names.physical, sub),
+            vault_name=key_vault_name(b.names.physical, sub),
             resource_group_name=rg,
             location=c.region,
             properties=vault_properties,
-            tags=tags,
+            tags=b.tags,
             opts=keep,
         )
         # Created through ARM (Microsoft.KeyVault/vaults/keys, management plane:
@@ -305,7 +357,7 @@ class AksCluster(pulumi.ComponentResource):
                 "key_size": 2048,
                 "key_ops": [keyvault.JsonWebKeyOperation.ENCRYPT, keyvault.JsonWebKeyOperation.DECRYPT],
             },
-            tags=tags,
+            tags=b.tags,
             opts=keep,
         )
         kms_role = grant(
@@ -315,40 +367,38 @@ class AksCluster(pulumi.ComponentResource):
             scope=vault.id,
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            name_parts=(names.physical, "kms", KEY_VAULT_CRYPTO_USER),
-            opts=child,
+            name_parts=(b.names.physical, "kms", KEY_VAULT_CRYPTO_USER),
+            opts=b.child,
         )
+        return kms_key, kms_role
 
-        workspace = operationalinsights.Workspace(
-            f"{name}-logs",
-            workspace_name=f"log-{names.physical}",
-            resource_group_name=rg,
-            location=c.region,
+    def _log_destination(self, b: ClusterBuild[AzureCluster, AzureNetwork]) -> operationalinsights.Workspace:
+        """The Log Analytics workspace the control-plane logs go to."""
+        return operationalinsights.Workspace(
+            f"{b.name}-logs",
+            workspace_name=f"log-{b.names.physical}",
+            resource_group_name=b.network.resource_group_name,
+            location=b.cluster.region,
             sku={"name": operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
             retention_in_days=30,
-            tags=tags,
-            opts=child,
+            tags=b.tags,
+            opts=b.child,
         )
 
-        # The first node pool is the system pool, inline: AKS cannot create a
-        # cluster without one (mode System). Its immutable settings (VM size,
-        # zones, disk) cannot change through the cluster (azure-native docs:
-        # replaceOnChanges, or change in Azure then refresh). When user pools
-        # exist, the system pool only runs critical add-ons, so workloads (and
-        # the mesh) land on them.
-        version = c.kubernetes_version
-        system, *user_pools = c.node_pools
-        system_profile = _pool_profile(system, zones, net.subnet_id, tags, version)
-        system_profile["mode"] = containerservice.AgentPoolMode.SYSTEM
-        # A system pool never scales to zero.
-        system_profile["count"] = max(system.min_size, 1)
-        if user_pools:
-            system_profile["node_taints"] = ["CriticalAddonsOnly=true:NoSchedule"]
-
-        self.cluster = containerservice.ManagedCluster(
-            f"{name}-aks",
+    def _control_plane(
+        self,
+        b: ClusterBuild[AzureCluster, AzureNetwork],
+        api_allow_list: pulumi.Output[list[str]],
+        identity: managedidentity.UserAssignedIdentity,
+        kms_key: keyvault.Key,
+        role_assignments: list[pulumi.Resource],
+    ) -> containerservice.ManagedCluster:
+        """The managed cluster with its inline system pool: Entra ID + Azure RBAC, CNI overlay, KMS, NAT egress."""
+        c, names = b.cluster, b.names
+        return containerservice.ManagedCluster(
+            f"{b.name}-aks",
             resource_name_=names.physical,
-            resource_group_name=rg,
+            resource_group_name=b.network.resource_group_name,
             location=c.region,
             dns_prefix=names.physical,
             # Set with a major.minor version, the `patch` channel moves patches
@@ -363,18 +413,8 @@ class AksCluster(pulumi.ComponentResource):
                 "type": containerservice.ResourceIdentityType.USER_ASSIGNED,
                 "user_assigned_identities": [identity.id],
             },
-            agent_pool_profiles=[system_profile],
-            network_profile={
-                "network_plugin": containerservice.NetworkPlugin.AZURE,
-                "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
-                "pod_cidr": c.network.pod_cidr,
-                "service_cidr": c.network.service_cidr,
-                "dns_service_ip": c.network.dns_service_ip or default_dns_service_ip(c.network.service_cidr),
-                "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
-                # Egress through the network's NAT gateway: static addresses
-                # that peers allow-list, never AKS-managed ones.
-                "outbound_type": containerservice.OutboundType.USER_ASSIGNED_NAT_GATEWAY,
-            },
+            agent_pool_profiles=[system_pool_profile(b)],
+            network_profile=network_profile(c),
             enable_rbac=True,
             aad_profile={"managed": True, "enable_azure_rbac": True},
             # No static admin kubeconfig: every access goes through Entra ID.
@@ -382,7 +422,7 @@ class AksCluster(pulumi.ComponentResource):
             # Public API restricted to the allow-list, which includes this
             # cluster's own NAT egress: nodes reach their API through it.
             # At most 200 ranges: checked with the config (components/network_rules.py).
-            api_server_access_profile={"authorized_ip_ranges": args.api_allow_list},
+            api_server_access_profile={"authorized_ip_ranges": api_allow_list},
             auto_upgrade_profile={
                 # Config allows only patch/node-image/none: stable/rapid would
                 # move the minor version behind Pulumi's back.
@@ -400,11 +440,11 @@ class AksCluster(pulumi.ComponentResource):
                 # Microsoft Defender is a paid, subscription-wide decision: off here.
                 "defender": {"security_monitoring": {"enabled": False}},
             },
-            tags=tags,
+            tags=b.tags,
             opts=pulumi.ResourceOptions.merge(
-                keep,
+                protected(b.meta, b.child),
                 pulumi.ResourceOptions(
-                    depends_on=[subnet_role, kms_role],
+                    depends_on=role_assignments,
                     custom_timeouts=CLUSTER_TIMEOUTS,
                     # The autoscaler owns the system pool's count. Only that
                     # path: ignoring all of agentPoolProfiles makes updates
@@ -417,15 +457,21 @@ class AksCluster(pulumi.ComponentResource):
             ),
         )
 
-        self.agent_pools = []
-        for pool in user_pools:
-            profile = _pool_profile(pool, zones, net.subnet_id, tags, version)
-            self.agent_pools.append(
+    def _node_pools(
+        self, b: ClusterBuild[AzureCluster, AzureNetwork], cluster: containerservice.ManagedCluster
+    ) -> list[containerservice.AgentPool]:
+        """The user pools (every configured pool after the first), as separate AgentPool resources."""
+        c, net = b.cluster, b.network
+        zones, version = list(c.zones), c.kubernetes_version
+        pools = []
+        for pool in c.node_pools[1:]:
+            profile = _pool_profile(pool, zones, net.subnet_id, b.tags, version)
+            pools.append(
                 containerservice.AgentPool(
-                    f"{name}-pool-{pool.name}",
+                    f"{b.name}-pool-{pool.name}",
                     agent_pool_name=pool.name,
-                    resource_group_name=rg,
-                    resource_name_=self.cluster.name,
+                    resource_group_name=net.resource_group_name,
+                    resource_name_=cluster.name,
                     mode=containerservice.AgentPoolMode.USER,
                     orchestrator_version=version,
                     type=profile["type"],
@@ -440,26 +486,38 @@ class AksCluster(pulumi.ComponentResource):
                     availability_zones=zones,
                     vnet_subnet_id=net.subnet_id,
                     node_labels=profile["node_labels"],
-                    tags=tags,
-                    opts=pulumi.ResourceOptions.merge(
-                        child,
-                        pulumi.ResourceOptions(custom_timeouts=NODE_POOL_TIMEOUTS, ignore_changes=["count"]),
-                    ),
+                    tags=b.tags,
+                    opts=b.opts(custom_timeouts=NODE_POOL_TIMEOUTS, ignore_changes=["count"]),
                 )
             )
+        return pools
 
+    def _control_plane_logs(
+        self,
+        b: ClusterBuild[AzureCluster, AzureNetwork],
+        cluster: containerservice.ManagedCluster,
+        workspace: operationalinsights.Workspace,
+    ) -> monitor.DiagnosticSetting:
+        """Control-plane logs of the cluster into the workspace."""
         # Resource-specific tables (AKSAudit, AKSControlPlane, ...) instead of
         # the legacy AzureDiagnostics table.
-        diagnostics = monitor.DiagnosticSetting(
-            f"{name}-control-plane-logs",
+        return monitor.DiagnosticSetting(
+            f"{b.name}-control-plane-logs",
             name="control-plane-logs",
-            resource_uri=self.cluster.id,
+            resource_uri=cluster.id,
             workspace_id=workspace.id,
             log_analytics_destination_type="Dedicated",
             logs=[{"category": category, "enabled": True} for category in CONTROL_PLANE_LOGS],
-            opts=child,
+            opts=b.child,
         )
 
+    def _deployer_access(
+        self,
+        b: ClusterBuild[AzureCluster, AzureNetwork],
+        cluster: containerservice.ManagedCluster,
+        deployer: AzureDeployer,
+    ) -> authorization.RoleAssignment:
+        """The deploying principal's Azure RBAC cluster-admin role on the cluster."""
         # The deploying principal administers the cluster through Azure RBAC
         # (local accounts are off). Its object id is part of the name, so a
         # new deployer gets a new assignment created before the old is removed.
@@ -467,43 +525,51 @@ class AksCluster(pulumi.ComponentResource):
         # Azure RBAC grants can take a few minutes to reach the API server:
         # a first `up` may see 403s from the Kubernetes provider and succeed
         # when re-run (no wait resource: pulumi-time is not a dependency).
-        admin_role = grant(
-            f"{name}-deployer-cluster-admin",
-            sub,
+        return grant(
+            f"{b.name}-deployer-cluster-admin",
+            b.cluster.subscription_id,
             AKS_RBAC_CLUSTER_ADMIN,
-            scope=self.cluster.id,
+            scope=cluster.id,
             principal_id=deployer.principal_object_id,
             principal_type=deployer_principal_type(deployer),
-            name_parts=(names.physical, "cluster-admin", deployer.principal_object_id),
-            opts=child,
+            name_parts=(b.names.physical, "cluster-admin", deployer.principal_object_id),
+            opts=b.child,
         )
 
-        if meta.protect:
-            # AKS has no deletion-protection flag: a CanNotDelete lock on the
-            # resource group is Azure's equivalent. Updates and upgrades go on
-            # (node images replace VMs in the separate node resource group,
-            # which is not locked), but every delete in this group and its
-            # children is refused: removing a user pool or replacing the
-            # deployer's role assignment needs `fleet.protect: false` first.
-            # The lock depends on everything in the group that the cluster
-            # does not, so unprotecting deletes the lock before any of them.
-            authorization.ManagementLockAtResourceGroupLevel(
-                f"{name}-lock",
-                lock_name="meshfleet-protect",
-                level=authorization.LockLevel.CAN_NOT_DELETE,
-                notes=f"meshfleet fleet {meta.name}: set fleet.protect=false before deleting cluster {c.name}",
-                resource_group_name=rg,
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(depends_on=[self.cluster, *self.agent_pools, diagnostics, admin_role]),
-                ),
-            )
+    def _protection_lock(
+        self, b: ClusterBuild[AzureCluster, AzureNetwork], in_group: list[pulumi.Resource]
+    ) -> authorization.ManagementLockAtResourceGroupLevel:
+        """A CanNotDelete lock on the resource group (protected stacks)."""
+        # AKS has no deletion-protection flag: a CanNotDelete lock on the
+        # resource group is Azure's equivalent. Updates and upgrades go on
+        # (node images replace VMs in the separate node resource group,
+        # which is not locked), but every delete in this group and its
+        # children is refused: removing a user pool or replacing the
+        # deployer's role assignment needs `fleet.protect: false` first.
+        # The lock depends on everything in the group that the cluster
+        # does not, so unprotecting deletes the lock before any of them.
+        return authorization.ManagementLockAtResourceGroupLevel(
+            f"{b.name}-lock",
+            lock_name="meshfleet-protect",
+            level=authorization.LockLevel.CAN_NOT_DELETE,
+            notes=f"meshfleet fleet {b.meta.name}: set fleet.protect=false before deleting cluster {b.cluster.name}",
+            resource_group_name=b.network.resource_group_name,
+            opts=b.opts(depends_on=in_group),
+        )
 
+    def _kubernetes_provider(
+        self,
+        b: ClusterBuild[AzureCluster, AzureNetwork],
+        cluster: containerservice.ManagedCluster,
+        deployer: AzureDeployer,
+        admin_role: authorization.RoleAssignment,
+    ) -> KubernetesAccess:
+        """The deployer's kubelogin kubeconfig, the API server CA and the Kubernetes provider."""
         credentials = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=rg,
-            resource_name=self.cluster.name,
+            resource_group_name=b.network.resource_group_name,
+            resource_name=cluster.name,
             format="exec",
-            opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider),
+            opts=b.invoke_opts(),
         )
         encoded = credentials.apply(lambda r: r.kubeconfigs[0].value)
         login_mode = deployer.kubelogin_mode
@@ -513,24 +579,5 @@ class AksCluster(pulumi.ComponentResource):
         ca_pem = pulumi.Output.unsecret(encoded.apply(ca_pem_of))
 
         # Azure RBAC: without the deployer's grant every call is forbidden.
-        provider = cluster_provider(names, self, kubeconfig=kubeconfig, depends_on=[admin_role])
-
-        api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
-        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
-        self.handle = ClusterHandle.of(
-            args.spec,
-            c,
-            provider=provider,
-            api_endpoint=api_endpoint,
-            ca_pem=ca_pem,
-            kubeconfig=kubeconfig,
-            egress_cidrs=net.egress_cidrs,
-            ready=[*self.agent_pools, admin_role],
-        )
-        self.register_outputs(
-            {
-                "clusterName": self.cluster.name,
-                "apiEndpoint": api_endpoint,
-                "oidcIssuerUrl": self.oidc_issuer_url,
-            }
-        )
+        provider = cluster_provider(b.names, self, kubeconfig=kubeconfig, depends_on=[admin_role])
+        return KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_pem=ca_pem)

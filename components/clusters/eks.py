@@ -21,10 +21,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, helm_release, protected
-from components.config import AwsCluster, FleetSpec, NodePool
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
+from components.config import AwsCluster, ChartPin, EksAddons, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
-from components.naming import ClusterNames, cluster_names
 from components.networks.aws import AwsNetwork
 
 #: Every control-plane log type EKS offers.
@@ -44,15 +44,7 @@ LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
 
 
-@dataclass(frozen=True)
-class EksClusterArgs:
-    spec: FleetSpec
-    cluster: AwsCluster
-    network: AwsNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall).
-    webhook_ports: list[int]
+EksClusterArgs = CloudClusterArgs[AwsCluster, AwsNetwork]
 
 
 def partition_of(arn: str) -> str:
@@ -346,6 +338,30 @@ def kubeconfig_of(
     )
 
 
+@dataclass(frozen=True)
+class _Roles:
+    """The control plane's and the nodes' IAM roles, with the policies each must hold first."""
+
+    cluster: aws.iam.Role
+    cluster_policies: list[pulumi.Resource]
+    node: aws.iam.Role
+    node_policies: list[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class _NodeAddons:
+    """Managed add-ons nodes need to join: pod networking and the Pod Identity agent."""
+
+    vpc_cni: aws.eks.Addon
+    kube_proxy: aws.eks.Addon
+    pod_identity: aws.eks.Addon
+
+
+def managed_policy(partition: str, policy: str) -> str:
+    """ARN of an AWS managed IAM policy in the deployer's partition."""
+    return f"arn:{partition}:iam::aws:policy/{policy}"
+
+
 class EksCluster(pulumi.ComponentResource):
     """One EKS cluster with its node groups, add-ons, controllers and Kubernetes provider."""
 
@@ -353,38 +369,54 @@ class EksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Eks", name, None, opts)
-        spec, c, net = args.spec, args.cluster, args.network
-        meta = spec.fleet
-        names = cluster_names(meta.name, c.name)
-        deployer, versions = meta.deployers.aws, spec.addons.eks
-        ca_pin, lbc_pin = spec.addons.cluster_autoscaler, spec.addons.aws_load_balancer_controller
+        b = ClusterBuild.of(self, name, args)
+        deployer, versions = b.meta.deployers.aws, b.spec.addons.eks
+        ca_pin, lbc_pin = b.spec.addons.cluster_autoscaler, b.spec.addons.aws_load_balancer_controller
         if deployer is None or versions is None or ca_pin is None or lbc_pin is None:  # pragma: no cover
             raise ValueError("config validation requires fleet.deployers.aws and the EKS add-ons with EKS clusters")
-        deployer_role = deployer.role_arn
-        partition = partition_of(deployer_role)
-        tags = fleet_tags(meta)
-        aws_opts = pulumi.ResourceOptions(parent=self, provider=net.provider)
+        partition = partition_of(deployer.role_arn)
 
-        def opts_with(**kwargs: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions.merge(aws_opts, pulumi.ResourceOptions(**kwargs))
+        roles = self._identities(b, partition)
+        key, key_grant = self._secrets_encryption(b, roles.cluster)
+        log_group = self._log_destination(b)
+        cluster = self._control_plane(b, args.api_allow_list, roles, key, [key_grant, log_group])
+        admin = self._deployer_access(b, cluster, deployer.role_arn, partition)
+        node_addons = self._addons_before_nodes(b, cluster, versions)
+        node_groups = self._node_pools(b, cluster, roles, node_addons)
+        coredns, ebs_csi = self._addons_after_nodes(b, cluster, versions, partition, node_groups, node_addons)
+        access = self._kubernetes_provider(b, cluster, deployer.role_arn, admin)
+        storage_class = self._storage_class(b, access.provider, [ebs_csi, admin])
+        # Controllers run on the nodes, and reach AWS by name: cluster DNS first.
+        running: list[pulumi.Resource] = [*node_groups, coredns, admin]
+        self._cluster_autoscaler(b, cluster, access.provider, ca_pin, versions, node_addons, running)
+        lb_controller = self._lb_controller(b, cluster, access.provider, lbc_pin, partition, node_addons, running)
+        self.handle = b.handle(
+            access,
+            cluster.endpoint,
+            ready=[*running, storage_class, lb_controller],
+            load_balancer_annotations=self._load_balancer_annotations(b),
+        )
+        self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
 
-        def managed(policy: str) -> str:
-            return f"arn:{partition}:iam::aws:policy/{policy}"
-
-        # ---- IAM: control plane and nodes
-        cluster_role = self._role(f"{name}-cluster-role", names, "cluster", "eks.amazonaws.com", tags, aws_opts)
+    def _identities(self, b: ClusterBuild[AwsCluster, AwsNetwork], partition: str) -> _Roles:
+        """IAM: the control plane's role and the nodes' role, with their managed policies."""
+        name = b.name
+        cluster_role = self._role(b, "cluster", "eks.amazonaws.com")
         cluster_attach = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-role-eks",
             role=cluster_role.name,
-            policy_arn=managed("AmazonEKSClusterPolicy"),
-            opts=aws_opts,
+            policy_arn=managed_policy(partition, "AmazonEKSClusterPolicy"),
+            opts=b.child,
         )
-        node_role = self._role(f"{name}-node-role", names, "node", "ec2.amazonaws.com", tags, aws_opts)
+        node_role = self._role(b, "node", "ec2.amazonaws.com")
         # The CNI policy stays on the node role: aws-node must assign pod IPs
         # before the Pod Identity agent (itself a pod) can run.
-        node_attach = [
+        node_attach: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-role-{slug}", role=node_role.name, policy_arn=managed(policy), opts=aws_opts
+                f"{name}-node-role-{slug}",
+                role=node_role.name,
+                policy_arn=managed_policy(partition, policy),
+                opts=b.child,
             )
             for slug, policy in (
                 ("worker", "AmazonEKSWorkerNodePolicy"),
@@ -392,25 +424,32 @@ class EksCluster(pulumi.ComponentResource):
                 ("ecr", "AmazonEC2ContainerRegistryPullOnly"),
             )
         ]
+        return _Roles(
+            cluster=cluster_role, cluster_policies=[cluster_attach], node=node_role, node_policies=node_attach
+        )
 
-        # ---- Secrets encryption
+    def _secrets_encryption(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster_role: aws.iam.Role
+    ) -> tuple[aws.kms.Key, aws.iam.RolePolicy]:
+        """A rotating KMS key for Kubernetes secrets, and the cluster role's grant to use it."""
+        name, names = b.name, b.names
         key = aws.kms.Key(
             f"{name}-secrets-key",
             description=f"EKS secrets encryption for {names.physical}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            tags=tags,
-            opts=protected(meta, aws_opts),
+            tags=b.tags,
+            opts=protected(b.meta, b.child),
         )
         aws.kms.Alias(
             f"{name}-secrets-key-alias",
             name=f"alias/{names.physical}-eks-secrets",
             target_key_id=key.key_id,
-            opts=aws_opts,
+            opts=b.child,
         )
         # The default key policy delegates to IAM: the cluster role needs these
         # to wrap secrets (AmazonEKSClusterPolicy has no KMS permissions).
-        cluster_kms = aws.iam.RolePolicy(
+        grant = aws.iam.RolePolicy(
             f"{name}-cluster-role-kms",
             role=cluster_role.name,
             name="secrets-encryption",
@@ -426,25 +465,37 @@ class EksCluster(pulumi.ComponentResource):
                     ],
                 }
             ),
-            opts=aws_opts,
+            opts=b.child,
         )
+        return key, grant
 
+    def _log_destination(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> aws.cloudwatch.LogGroup:
+        """The control-plane log group, created before EKS would create it."""
         # EKS would create this group itself, untagged and never expiring.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-control-plane-logs",
-            name=f"/aws/eks/{names.physical}/cluster",
+        return aws.cloudwatch.LogGroup(
+            f"{b.name}-control-plane-logs",
+            name=f"/aws/eks/{b.names.physical}/cluster",
             retention_in_days=LOG_RETENTION_DAYS,
-            deletion_protection_enabled=meta.protect,
-            tags=tags,
-            opts=aws_opts,
+            deletion_protection_enabled=b.meta.protect,
+            tags=b.tags,
+            opts=b.child,
         )
 
-        # ---- Control plane
+    def _control_plane(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        api_allow_list: pulumi.Output[list[str]],
+        roles: _Roles,
+        key: aws.kms.Key,
+        prerequisites: list[pulumi.Resource],
+    ) -> aws.eks.Cluster:
+        """The EKS control plane: private and allow-listed public endpoint, API authentication, encrypted secrets."""
+        c = b.cluster
         vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
-            "subnet_ids": net.private_subnet_ids,
+            "subnet_ids": b.network.private_subnet_ids,
             "endpoint_private_access": True,
             "endpoint_public_access": True,
-            "public_access_cidrs": args.api_allow_list,
+            "public_access_cidrs": api_allow_list,
         }
         access_config: aws.eks.ClusterAccessConfigArgsDict = {
             "authentication_mode": "API",
@@ -463,11 +514,11 @@ class EksCluster(pulumi.ComponentResource):
         # STANDARD would upgrade the control plane at the end of standard
         # support, behind Pulumi's back; EXTENDED keeps the pinned version.
         upgrade_policy: aws.eks.ClusterUpgradePolicyArgsDict = {"support_type": "EXTENDED"}
-        cluster = aws.eks.Cluster(
-            f"{name}-cluster",
-            name=names.physical,
+        return aws.eks.Cluster(
+            f"{b.name}-cluster",
+            name=b.names.physical,
             version=c.kubernetes_version,
-            role_arn=cluster_role.arn,
+            role_arn=roles.cluster.arn,
             vpc_config=vpc_config,
             access_config=access_config,
             encryption_config=encryption_config,
@@ -477,118 +528,159 @@ class EksCluster(pulumi.ComponentResource):
             # The managed add-ons below are the only copies: no self-managed
             # vpc-cni/kube-proxy/coredns for them to conflict with.
             bootstrap_self_managed_addons=False,
-            deletion_protection=meta.protect,
-            tags=tags,
+            deletion_protection=b.meta.protect,
+            tags=b.tags,
             opts=protected(
-                meta,
-                opts_with(
+                b.meta,
+                b.opts(
                     custom_timeouts=CLUSTER_TIMEOUTS,
                     # The role must hold its policies before the create (and
                     # keep them until the delete finishes).
-                    depends_on=[cluster_attach, cluster_kms, log_group],
+                    depends_on=[*roles.cluster_policies, *prerequisites],
                 ),
             ),
         )
 
-        # ---- Deployer access (API authentication mode)
+    def _deployer_access(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, deployer_role: str, partition: str
+    ) -> aws.eks.AccessPolicyAssociation:
+        """Deployer access (API authentication mode): an access entry with cluster admin."""
         access_entry = aws.eks.AccessEntry(
-            f"{name}-deployer-access",
+            f"{b.name}-deployer-access",
             cluster_name=cluster.name,
             principal_arn=deployer_role,
             type="STANDARD",
-            tags=tags,
-            opts=aws_opts,
+            tags=b.tags,
+            opts=b.child,
         )
         access_scope: aws.eks.AccessPolicyAssociationAccessScopeArgsDict = {"type": "cluster"}
-        admin = aws.eks.AccessPolicyAssociation(
-            f"{name}-deployer-admin",
+        return aws.eks.AccessPolicyAssociation(
+            f"{b.name}-deployer-admin",
             cluster_name=cluster.name,
             principal_arn=access_entry.principal_arn,
             policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
             access_scope=access_scope,
-            opts=aws_opts,
+            opts=b.child,
         )
 
-        # ---- Add-ons before nodes: networking and the Pod Identity agent
-        def addon(addon_name: str, version: str, **kwargs: Any) -> aws.eks.Addon:
-            depends_on = kwargs.pop("depends_on", [])
-            return aws.eks.Addon(
-                f"{name}-addon-{addon_name}",
-                cluster_name=cluster.name,
-                addon_name=addon_name,
-                addon_version=version,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=tags,
-                opts=opts_with(custom_timeouts=ADDON_TIMEOUTS, depends_on=depends_on),
-                **kwargs,
-            )
+    def _addon(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        addon_name: str,
+        version: str,
+        depends_on: list[pulumi.Resource] | None = None,
+        **kwargs: Any,
+    ) -> aws.eks.Addon:
+        """A managed add-on at its pinned version; EKS's copy wins over in-cluster edits."""
+        return aws.eks.Addon(
+            f"{b.name}-addon-{addon_name}",
+            cluster_name=cluster.name,
+            addon_name=addon_name,
+            addon_version=version,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=b.tags,
+            opts=b.opts(custom_timeouts=ADDON_TIMEOUTS, depends_on=depends_on or []),
+            **kwargs,
+        )
 
-        vpc_cni = addon("vpc-cni", versions.vpc_cni)
-        kube_proxy = addon("kube-proxy", versions.kube_proxy)
-        pod_identity = addon("eks-pod-identity-agent", versions.pod_identity_agent)
+    def _addons_before_nodes(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, versions: EksAddons
+    ) -> _NodeAddons:
+        """Add-ons before nodes: networking and the Pod Identity agent."""
+        return _NodeAddons(
+            vpc_cni=self._addon(b, cluster, "vpc-cni", versions.vpc_cni),
+            kube_proxy=self._addon(b, cluster, "kube-proxy", versions.kube_proxy),
+            pod_identity=self._addon(b, cluster, "eks-pod-identity-agent", versions.pod_identity_agent),
+        )
 
-        # ---- Managed node groups
-        node_groups = [
+    def _node_pools(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, roles: _Roles, addons: _NodeAddons
+    ) -> list[pulumi.Resource]:
+        """Managed node groups, one per configured pool."""
+        net = b.network
+        return [
             self._node_group(
-                name,
+                b,
                 pool,
                 cluster,
-                node_role,
-                net,
-                tags,
-                opts_with(
+                roles.node,
+                b.opts(
                     custom_timeouts=NODE_POOL_TIMEOUTS,
                     # The autoscaler owns the desired size after creation.
                     ignore_changes=["scalingConfig.desiredSize"],
                     # Nodes join only with their policies, networking add-ons
                     # and a NAT route to pull images.
-                    depends_on=[*node_attach, vpc_cni, kube_proxy, pod_identity, *net.egress_ready],
+                    depends_on=[
+                        *roles.node_policies,
+                        addons.vpc_cni,
+                        addons.kube_proxy,
+                        addons.pod_identity,
+                        *net.egress_ready,
+                    ],
                 ),
             )
-            for pool in c.node_pools
+            for pool in b.cluster.node_pools
         ]
 
-        # ---- Add-ons after nodes: their Deployments need somewhere to run
-        coredns = addon("coredns", versions.coredns, depends_on=node_groups)
-        ebs_role = self._role(
-            f"{name}-ebs-csi-role",
-            names,
-            "ebs-csi",
-            "pods.eks.amazonaws.com",
-            tags,
-            aws_opts,
-            (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT),
-        )
+    def _addons_after_nodes(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        versions: EksAddons,
+        partition: str,
+        node_groups: list[pulumi.Resource],
+        node_addons: _NodeAddons,
+    ) -> tuple[aws.eks.Addon, aws.eks.Addon]:
+        """Add-ons after nodes (their Deployments need somewhere to run): coredns and the EBS CSI driver."""
+        name = b.name
+        coredns = self._addon(b, cluster, "coredns", versions.coredns, depends_on=node_groups)
+        ebs_role = self._role(b, "ebs-csi", "pods.eks.amazonaws.com", (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT))
         ebs_attach = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-role-policy",
             role=ebs_role.name,
-            policy_arn=managed("service-role/AmazonEBSCSIDriverPolicy"),
-            opts=aws_opts,
+            policy_arn=managed_policy(partition, "service-role/AmazonEBSCSIDriverPolicy"),
+            opts=b.child,
         )
         ebs_identity: aws.eks.AddonPodIdentityAssociationArgsDict = {
             "role_arn": ebs_role.arn,
             "service_account": EBS_CSI_SERVICE_ACCOUNT,
         }
-        ebs_csi = addon(
+        ebs_csi = self._addon(
+            b,
+            cluster,
             "aws-ebs-csi-driver",
             versions.ebs_csi_driver,
             pod_identity_associations=[ebs_identity],
-            depends_on=[*node_groups, pod_identity, ebs_attach],
+            depends_on=[*node_groups, node_addons.pod_identity, ebs_attach],
         )
+        return coredns, ebs_csi
 
-        # ---- Kubernetes provider
+    def _kubernetes_provider(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        deployer_role: str,
+        admin: aws.eks.AccessPolicyAssociation,
+    ) -> KubernetesAccess:
+        """The deployer's exec kubeconfig and the Kubernetes provider built on it."""
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
-        kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, c.region, deployer_role)
+        kubeconfig = kubeconfig_of(cluster.name, cluster.endpoint, ca_data, b.cluster.region, deployer_role)
         # Every in-cluster object waits for the deployer's admin association
         # (an access entry alone grants no Kubernetes permissions), whoever
         # uses the provider: the objects below, the fleet and the mesh.
-        provider = cluster_provider(names, self, kubeconfig=kubeconfig, depends_on=[admin])
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        provider = cluster_provider(b.names, self, kubeconfig=kubeconfig, depends_on=[admin])
+        ca_pem = ca_data.apply(lambda data: base64.b64decode(data).decode())
+        return KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_pem=ca_pem)
 
+    def _storage_class(
+        self, b: ClusterBuild[AwsCluster, AwsNetwork], provider: k8s.Provider, after: list[pulumi.Resource]
+    ) -> k8s.storage.v1.StorageClass:
+        """A default gp3 StorageClass on the EBS CSI driver."""
         # New EKS clusters have no default StorageClass; stateful mesh parts need one.
-        storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-gp3",
+        return k8s.storage.v1.StorageClass(
+            f"{b.name}-gp3",
             metadata={
                 "name": "gp3",
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
@@ -599,23 +691,25 @@ class EksCluster(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             reclaim_policy="Delete",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[ebs_csi, admin])),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
         )
 
-        # ---- Cluster Autoscaler (IAM via Pod Identity)
-        identity_opts = opts_with(depends_on=[pod_identity])
-        autoscaler_identity = self._pod_identity(
-            name,
-            names,
-            "autoscaler",
-            autoscaler_policy(names.physical),
-            AUTOSCALER_SERVICE_ACCOUNT,
-            cluster,
-            tags,
-            aws_opts,
-            identity_opts,
+    def _cluster_autoscaler(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        provider: k8s.Provider,
+        pin: ChartPin,
+        versions: EksAddons,
+        node_addons: _NodeAddons,
+        running: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """Cluster Autoscaler (IAM via Pod Identity)."""
+        c = b.cluster
+        identity = self._pod_identity(
+            b, cluster, "autoscaler", autoscaler_policy(b.names.physical), AUTOSCALER_SERVICE_ACCOUNT, node_addons
         )
-        autoscaler_values: dict[str, Any] = {
+        values: dict[str, Any] = {
             "fullnameOverride": "cluster-autoscaler",
             "cloudProvider": "aws",
             # Given explicitly: the chart defaults to us-east-1.
@@ -633,146 +727,136 @@ class EksCluster(pulumi.ComponentResource):
         }
         # The autoscaler is released per Kubernetes minor; config validation
         # ties this tag to the cluster's minor (chart default: the newest).
-        autoscaler_values["image"] = {"tag": versions.cluster_autoscaler_image}
-        helm_release(
-            f"{name}-cluster-autoscaler",
-            release="cluster-autoscaler",
-            chart=ca_pin.chart,
-            version=ca_pin.version,
-            repository=ca_pin.repository,
-            namespace=KUBE_SYSTEM,
-            timeout=HELM_TIMEOUT_SECONDS,
-            values=autoscaler_values,
-            # It reaches the AWS APIs by name: cluster DNS must run first.
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, autoscaler_identity])
-            ),
+        values["image"] = {"tag": versions.cluster_autoscaler_image}
+        # It reaches the AWS APIs by name: cluster DNS must run first (in `running`).
+        return self._controller(
+            b, "cluster-autoscaler", "cluster-autoscaler", pin, values, provider, [*running, identity]
         )
 
-        # ---- AWS Load Balancer Controller (IAM via Pod Identity)
-        lbc_identity = self._pod_identity(
-            name,
-            names,
+    def _lb_controller(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
+        provider: k8s.Provider,
+        pin: ChartPin,
+        partition: str,
+        node_addons: _NodeAddons,
+        running: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """AWS Load Balancer Controller (IAM via Pod Identity)."""
+        c = b.cluster
+        policy = lb_controller_policy(b.names.physical, partition, c.region, c.account_id)
+        identity = self._pod_identity(b, cluster, "lb-controller", policy, LB_CONTROLLER_SERVICE_ACCOUNT, node_addons)
+        return self._controller(
+            b,
             "lb-controller",
-            lb_controller_policy(names.physical, partition, c.region, c.account_id),
-            LB_CONTROLLER_SERVICE_ACCOUNT,
-            cluster,
-            tags,
-            aws_opts,
-            identity_opts,
-        )
-        lb_controller = helm_release(
-            f"{name}-lb-controller",
-            release="aws-load-balancer-controller",
-            chart=lbc_pin.chart,
-            version=lbc_pin.version,
-            repository=lbc_pin.repository,
-            namespace=KUBE_SYSTEM,
-            timeout=HELM_TIMEOUT_SECONDS,
-            values={
+            "aws-load-balancer-controller",
+            pin,
+            {
                 "clusterName": cluster.name,
                 # Given explicitly: IMDS is not reachable from pods on nodes
                 # with a hop limit of 1, and the controller would guess them there.
                 "region": c.region,
-                "vpcId": net.vpc_id,
+                "vpcId": b.network.vpc_id,
                 "serviceAccount": {"create": True, "name": LB_CONTROLLER_SERVICE_ACCOUNT},
                 # By default (v2.5+) its webhook stamps loadBalancerClass on every
                 # new LoadBalancer Service, taking all of them over. Off: it
                 # serves only Services that ask for it (type `external` below).
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[*node_groups, coredns, admin, lbc_identity])
-            ),
+            provider,
+            [*running, identity],
         )
 
-        join = ",".join
-        self.handle = ClusterHandle.of(
-            spec,
-            c,
-            provider=provider,
-            api_endpoint=cluster.endpoint,
-            ca_pem=ca_data.apply(lambda data: base64.b64decode(data).decode()),
-            kubeconfig=kubeconfig,
-            egress_cidrs=net.egress_cidrs,
-            ready=[*node_groups, coredns, admin, storage_class, lb_controller],
-            load_balancer_annotations={
-                "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-                # One allocation per subnet, in the same order: the controller
-                # rejects a count that differs from the NLB's subnets.
-                "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
-                "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
-                # NLB cross-zone is off by default: a zone's EIP would only reach
-                # gateway pods in that zone, and peers may dial any of the EIPs.
-                "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-            },
+    def _controller(
+        self,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        child: str,
+        release: str,
+        pin: ChartPin,
+        values: dict[str, Any],
+        provider: k8s.Provider,
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """A controller's pinned Helm release in kube-system."""
+        return helm_release(
+            f"{b.name}-{child}",
+            release=release,
+            chart=pin.chart,
+            version=pin.version,
+            repository=pin.repository,
+            namespace=KUBE_SYSTEM,
+            timeout=HELM_TIMEOUT_SECONDS,
+            values=values,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on),
         )
-        self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
+
+    def _load_balancer_annotations(self, b: ClusterBuild[AwsCluster, AwsNetwork]) -> dict[str, pulumi.Input[str]]:
+        """What a LoadBalancer Service needs here: the controller's internet-facing NLB on the static EIPs."""
+        net, join = b.network, ",".join
+        return {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            # One allocation per subnet, in the same order: the controller
+            # rejects a count that differs from the NLB's subnets.
+            "service.beta.kubernetes.io/aws-load-balancer-subnets": net.public_subnet_ids.apply(join),
+            "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": net.gateway_allocation_ids.apply(join),
+            # NLB cross-zone is off by default: a zone's EIP would only reach
+            # gateway pods in that zone, and peers may dial any of the EIPs.
+            "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+        }
 
     def _role(
         self,
-        resource_name: str,
-        names: ClusterNames,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
         purpose: str,
         service: str,
-        tags: dict[str, str],
-        opts: pulumi.ResourceOptions,
         pod: tuple[str, str] | None = None,
     ) -> aws.iam.Role:
+        """An IAM role `<physical>-<purpose>` that `service` (and, with `pod`, only that service account) may assume."""
+        names = b.names
         return aws.iam.Role(
-            resource_name,
+            f"{b.name}-{purpose}-role",
             # IAM role names are account-wide: fleet-qualified like the cluster.
             name=f"{names.physical}-{purpose}",
             assume_role_policy=assume_role_policy(service, pod, names.physical),
-            tags=tags,
-            opts=opts,
+            tags=b.tags,
+            opts=b.child,
         )
 
     def _pod_identity(
         self,
-        name: str,
-        names: ClusterNames,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
+        cluster: aws.eks.Cluster,
         purpose: str,
         policy: str,
         service_account: str,
-        cluster: aws.eks.Cluster,
-        tags: dict[str, str],
-        opts: pulumi.ResourceOptions,
-        association_opts: pulumi.ResourceOptions,
+        node_addons: _NodeAddons,
     ) -> aws.eks.PodIdentityAssociation:
         """An IAM role with an inline policy, assumable only by one kube-system service account."""
-        role = self._role(
-            f"{name}-{purpose}-role",
-            names,
-            purpose,
-            "pods.eks.amazonaws.com",
-            tags,
-            opts,
-            (KUBE_SYSTEM, service_account),
-        )
-        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=opts)
+        name = b.name
+        role = self._role(b, purpose, "pods.eks.amazonaws.com", (KUBE_SYSTEM, service_account))
+        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=b.child)
         return aws.eks.PodIdentityAssociation(
             f"{name}-{purpose}-identity",
             cluster_name=cluster.name,
             namespace=KUBE_SYSTEM,
             service_account=service_account,
             role_arn=role.arn,
-            tags=tags,
-            opts=association_opts,
+            tags=b.tags,
+            opts=b.opts(depends_on=[node_addons.pod_identity]),
         )
 
     def _node_group(
         self,
-        name: str,
+        b: ClusterBuild[AwsCluster, AwsNetwork],
         pool: NodePool,
         cluster: aws.eks.Cluster,
         node_role: aws.iam.Role,
-        net: AwsNetwork,
-        tags: dict[str, str],
         opts: pulumi.ResourceOptions,
     ) -> aws.eks.NodeGroup:
+        """One managed node group on the private subnets, at the cluster's version."""
         scaling: aws.eks.NodeGroupScalingConfigArgsDict = {
             "min_size": pool.min_size,
             "max_size": pool.max_size,
@@ -780,11 +864,11 @@ class EksCluster(pulumi.ComponentResource):
         }
         update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
         return aws.eks.NodeGroup(
-            f"{name}-nodes-{pool.name}",
+            f"{b.name}-nodes-{pool.name}",
             cluster_name=cluster.name,
             node_group_name=pool.name,
             node_role_arn=node_role.arn,
-            subnet_ids=net.private_subnet_ids,
+            subnet_ids=b.network.private_subnet_ids,
             # Nodes follow the control-plane version from config.
             version=cluster.version,
             ami_type=ami_type(pool.machine_type),
@@ -794,6 +878,6 @@ class EksCluster(pulumi.ComponentResource):
             labels=pool.labels,
             scaling_config=scaling,
             update_config=update,
-            tags=tags,
+            tags=b.tags,
             opts=opts,
         )

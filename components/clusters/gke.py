@@ -18,15 +18,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
 
 import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, fleet_tags, protected
-from components.config import FleetSpec, GcpCluster
+from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
+from components.config import GcpCluster
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
-from components.naming import cluster_names
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
 
 #: Node credentials: the scope is the broadest, the node service account's
@@ -79,15 +78,45 @@ def kubeconfig_for(cluster_name: str, endpoint: str, ca_data: str) -> str:
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-@dataclass(frozen=True)
-class GkeClusterArgs:
-    spec: FleetSpec
-    cluster: GcpCluster
-    network: GcpNetwork
-    #: CIDRs allowed to reach the API server (components.access.allow_list).
-    api_allow_list: pulumi.Output[list[str]]
-    #: Ports the mesh's admission webhooks listen on (GKE firewall).
-    webhook_ports: list[int]
+GkeClusterArgs = CloudClusterArgs[GcpCluster, GcpNetwork]
+
+
+def private_cluster_config(c: GcpCluster) -> container.ClusterPrivateClusterConfigArgsDict:
+    """Private nodes; the public endpoint stays for peers, with the control plane's range fixed by config."""
+    return {
+        "enable_private_nodes": True,
+        # Public endpoint stays: peers in other clouds read this API
+        # server; master authorized networks limit who may.
+        "enable_private_endpoint": False,
+        # Still accepted on current GKE, where new clusters reach
+        # their control plane through Private Service Connect, not
+        # VPC peering: GKE then creates its own `gke-...-pe-subnet`
+        # with exactly this /28 in our VPC and puts the control
+        # plane's internal endpoint there (without it, GKE would take
+        # an address from the node subnet). So the range stays ours
+        # and known before the cluster exists: the webhook firewall
+        # rule (GkeCluster._webhook_firewall) and the fleet's overlap
+        # checks rely on it.
+        # Changing it replaces the cluster.
+        "master_ipv4_cidr_block": c.network.control_plane_cidr,
+        "master_global_access_config": {"enabled": True},
+    }
+
+
+def authorized_networks(
+    api_allow_list: pulumi.Output[list[str]],
+) -> container.ClusterMasterAuthorizedNetworksConfigArgsDict:
+    """The fleet's allow-list on the public endpoint, and nothing else."""
+    return {
+        "cidr_blocks": api_allow_list.apply(_cidr_blocks),
+        # Otherwise any Google Cloud VM's address may reach the API.
+        "gcp_public_cidrs_access_enabled": False,
+        # The allow-list guards the public endpoint. The internal
+        # one serves this VPC (nodes, pods); enforcing the list there
+        # too would need the node and pod ranges on it, and those
+        # would count against the authorized-network limit.
+        "private_endpoint_enforcement_enabled": False,
+    }
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -97,15 +126,28 @@ class GkeCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:Gke", name, None, opts)
-        c = args.cluster
-        meta = args.spec.fleet
-        net = args.network
-        names = cluster_names(meta.name, c.name)
-        physical = names.physical
-        labels = fleet_tags(meta)
-        child = pulumi.ResourceOptions(parent=self, provider=net.provider)
+        b = ClusterBuild.of(self, name, args)
 
-        # --- Application-layer secrets encryption -------------------------
+        # No _deployer_access step: the deployer's project IAM role already
+        # makes it cluster admin (module docstring).
+        secrets_key, key_grant = self._secrets_encryption(b)
+        node_sa, node_grants = self._identities(b)
+        cluster = self._control_plane(b, args.api_allow_list, secrets_key, node_sa, [key_grant, *node_grants])
+        ready: list[pulumi.Resource] = list(self._node_pools(b, cluster, node_sa, node_grants))
+        if args.webhook_ports:
+            ready.append(self._webhook_firewall(b, node_sa, args.webhook_ports))
+        access = self._kubernetes_provider(b, cluster)
+
+        api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
+        # Istio cni/ztunnel need `platform: gke` (GKE's non-default CNI bin dir).
+        self.handle = b.handle(access, api_endpoint, ready=ready, platform="gke")
+        self.register_outputs({"apiEndpoint": api_endpoint, "clusterName": cluster.name})
+
+    def _secrets_encryption(
+        self, b: ClusterBuild[GcpCluster, GcpNetwork]
+    ) -> tuple[kms.CryptoKey, kms.CryptoKeyIAMMember]:
+        """Application-layer secrets encryption: a Cloud KMS key, usable by the GKE service agent."""
+        name, c, physical = b.name, b.cluster, b.names.physical
         # The key ring must be in the cluster's location (its region, for a
         # regional cluster). Key rings and keys can never be deleted in Cloud
         # KMS: destroying the CryptoKey only drops it from the state and
@@ -120,7 +162,7 @@ class GkeCluster(pulumi.ComponentResource):
             name=physical,
             project=c.project,
             location=c.region,
-            opts=protected(meta, child),
+            opts=protected(b.meta, b.child),
         )
         secrets_key = kms.CryptoKey(
             f"{name}-secrets-key",
@@ -128,13 +170,11 @@ class GkeCluster(pulumi.ComponentResource):
             key_ring=key_ring.id,
             purpose="ENCRYPT_DECRYPT",
             rotation_period=KEY_ROTATION_PERIOD,
-            labels=labels,
-            opts=protected(meta, child),
+            labels=b.tags,
+            opts=protected(b.meta, b.child),
         )
         # Looked up, not managed: the project number names the GKE service agent.
-        project = organizations.get_project_output(
-            project_id=c.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=net.provider)
-        )
+        project = organizations.get_project_output(project_id=c.project, opts=b.invoke_opts())
         # Without this grant before the cluster exists, creating it fails:
         # the GKE service agent, not the deployer, calls KMS.
         key_grant = kms.CryptoKeyIAMMember(
@@ -142,33 +182,48 @@ class GkeCluster(pulumi.ComponentResource):
             crypto_key_id=secrets_key.id,
             role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
             member=project.number.apply(gke_service_agent),
-            opts=child,
+            opts=b.child,
         )
+        return secrets_key, key_grant
 
-        # --- Node identity -------------------------------------------------
+    def _identities(
+        self, b: ClusterBuild[GcpCluster, GcpNetwork]
+    ) -> tuple[serviceaccount.Account, list[pulumi.Resource]]:
+        """Node identity: a least-privilege service account and its project roles."""
+        name, c, physical = b.name, b.cluster, b.names.physical
         node_sa = serviceaccount.Account(
             f"{name}-node-sa",
             account_id=node_account_id(physical),
             project=c.project,
             display_name=f"GKE nodes of {physical}",
-            description=f"meshfleet {meta.name}: least-privilege node identity of cluster {c.name}",
-            opts=child,
+            description=f"meshfleet {b.meta.name}: least-privilege node identity of cluster {c.name}",
+            opts=b.child,
         )
-        node_grants = [
+        node_grants: list[pulumi.Resource] = [
             projects.IAMMember(
                 f"{name}-node-sa-{role.removeprefix('roles/').replace('.', '-').lower()}",
                 project=c.project,
                 role=role,
                 member=node_sa.member,
-                opts=child,
+                opts=b.child,
             )
             for role in NODE_ROLES
         ]
+        return node_sa, node_grants
 
-        # --- Cluster -------------------------------------------------------
-        cluster = container.Cluster(
-            f"{name}-cluster",
-            name=physical,
+    def _control_plane(
+        self,
+        b: ClusterBuild[GcpCluster, GcpNetwork],
+        api_allow_list: pulumi.Output[list[str]],
+        secrets_key: kms.CryptoKey,
+        node_sa: serviceaccount.Account,
+        grants: list[pulumi.Resource],
+    ) -> container.Cluster:
+        """A regional, private-node, VPC-native cluster with Dataplane V2 and Workload Identity."""
+        c, net = b.cluster, b.network
+        return container.Cluster(
+            f"{b.name}-cluster",
+            name=b.names.physical,
             project=c.project,
             # A region makes the control plane regional (replicated across zones).
             location=c.region,
@@ -193,33 +248,8 @@ class GkeCluster(pulumi.ComponentResource):
                 "services_secondary_range_name": net.services_range_name,
                 "stack_type": "IPV4",
             },
-            private_cluster_config={
-                "enable_private_nodes": True,
-                # Public endpoint stays: peers in other clouds read this API
-                # server; master authorized networks limit who may.
-                "enable_private_endpoint": False,
-                # Still accepted on current GKE, where new clusters reach
-                # their control plane through Private Service Connect, not
-                # VPC peering: GKE then creates its own `gke-...-pe-subnet`
-                # with exactly this /28 in our VPC and puts the control
-                # plane's internal endpoint there (without it, GKE would take
-                # an address from the node subnet). So the range stays ours
-                # and known before the cluster exists: the webhook firewall
-                # rule below and the fleet's overlap checks rely on it.
-                # Changing it replaces the cluster.
-                "master_ipv4_cidr_block": c.network.control_plane_cidr,
-                "master_global_access_config": {"enabled": True},
-            },
-            master_authorized_networks_config={
-                "cidr_blocks": args.api_allow_list.apply(_cidr_blocks),
-                # Otherwise any Google Cloud VM's address may reach the API.
-                "gcp_public_cidrs_access_enabled": False,
-                # The allow-list guards the public endpoint. The internal
-                # one serves this VPC (nodes, pods); enforcing the list there
-                # too would need the node and pod ranges on it, and those
-                # would count against the authorized-network limit.
-                "private_endpoint_enforcement_enabled": False,
-            },
+            private_cluster_config=private_cluster_config(c),
+            master_authorized_networks_config=authorized_networks(api_allow_list),
             workload_identity_config={"workload_pool": f"{c.project}.svc.id.goog"},
             # Dataplane V2 (eBPF) enforces NetworkPolicy itself; enabling the
             # Calico network_policy addon as well is rejected.
@@ -238,28 +268,33 @@ class GkeCluster(pulumi.ComponentResource):
             # (components/gateway_api.py); GKE-managed CRDs would fight them.
             gateway_api_config={"channel": "CHANNEL_DISABLED"},
             # GKE's provider defaults this to true; the stack decides.
-            deletion_protection=meta.protect,
-            resource_labels=labels,
+            deletion_protection=b.meta.protect,
+            resource_labels=b.tags,
             opts=protected(
-                meta,
-                pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        # The temporary default pool already runs as the node account.
-                        depends_on=[key_grant, *node_grants],
-                        custom_timeouts=CLUSTER_TIMEOUTS,
-                        # Both describe only the removed default pool; a
-                        # change to either would replace the cluster.
-                        ignore_changes=["initialNodeCount", "nodeConfig"],
-                    ),
+                b.meta,
+                b.opts(
+                    # The temporary default pool already runs as the node account.
+                    depends_on=grants,
+                    custom_timeouts=CLUSTER_TIMEOUTS,
+                    # Both describe only the removed default pool; a
+                    # change to either would replace the cluster.
+                    ignore_changes=["initialNodeCount", "nodeConfig"],
                 ),
             ),
         )
 
-        # --- Node pools ----------------------------------------------------
-        pools = [
+    def _node_pools(
+        self,
+        b: ClusterBuild[GcpCluster, GcpNetwork],
+        cluster: container.Cluster,
+        node_sa: serviceaccount.Account,
+        node_grants: list[pulumi.Resource],
+    ) -> list[container.NodePool]:
+        """One autoscaled, auto-upgraded node pool per configured pool."""
+        c = b.cluster
+        return [
             container.NodePool(
-                f"{name}-pool-{pool.name}",
+                f"{b.name}-pool-{pool.name}",
                 name=pool.name,
                 project=c.project,
                 location=c.region,
@@ -286,72 +321,61 @@ class GkeCluster(pulumi.ComponentResource):
                     "workload_metadata_config": {"mode": "GKE_METADATA"},
                     "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
                     "labels": dict(pool.labels),
-                    "resource_labels": labels,
+                    "resource_labels": b.tags,
                 },
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        # Nodes log and pull through these grants and the NAT.
-                        depends_on=[*node_grants, net.nat],
-                        custom_timeouts=NODE_POOL_TIMEOUTS,
-                        # Changing it replaces the pool; after creation the
-                        # autoscaler decides the size.
-                        ignore_changes=["initialNodeCount"],
-                    ),
+                opts=b.opts(
+                    # Nodes log and pull through these grants and the NAT.
+                    depends_on=[*node_grants, b.network.nat],
+                    custom_timeouts=NODE_POOL_TIMEOUTS,
+                    # Changing it replaces the pool; after creation the
+                    # autoscaler decides the size.
+                    ignore_changes=["initialNodeCount"],
                 ),
             )
             for pool in c.node_pools
         ]
 
-        # --- Control plane -> nodes on the mesh's webhook ports ------------
+    def _webhook_firewall(
+        self, b: ClusterBuild[GcpCluster, GcpNetwork], node_sa: serviceaccount.Account, webhook_ports: list[int]
+    ) -> compute.Firewall:
+        """Control plane -> nodes on the mesh's webhook ports."""
         # GKE's own rule admits the control plane only on 443 and 10250, and
         # the API server calls webhooks on the pod's port (endpoint routing),
         # so Istio's 15017 times out without this. The source is the
         # control-plane /28: the peered master range on VPC-peering clusters,
         # the GKE-made endpoint subnet on PSC clusters (see
-        # master_ipv4_cidr_block above). The target is the node service
+        # private_cluster_config). The target is the node service
         # account, not GKE's generated `gke-<cluster>-<hash>-node` tag, which
         # is unknown before the cluster exists; a service-account target
         # covers the nodes' alias (pod) ranges too.
-        ready: list[pulumi.Resource] = list(pools)
-        if args.webhook_ports:
-            webhooks = compute.Firewall(
-                f"{name}-webhooks",
-                name=f"{physical}-cp-webhooks",
-                project=c.project,
-                network=net.network_self_link,
-                description=f"meshfleet {meta.name}: GKE control plane to mesh admission webhooks on {c.name}",
-                direction="INGRESS",
-                priority=1000,
-                source_ranges=[c.network.control_plane_cidr],
-                allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(set(args.webhook_ports))]}],
-                target_service_accounts=[node_sa.email],
-                opts=child,
-            )
-            ready.append(webhooks)
+        c = b.cluster
+        return compute.Firewall(
+            f"{b.name}-webhooks",
+            name=f"{b.names.physical}-cp-webhooks",
+            project=c.project,
+            network=b.network.network_self_link,
+            description=f"meshfleet {b.meta.name}: GKE control plane to mesh admission webhooks on {c.name}",
+            direction="INGRESS",
+            priority=1000,
+            source_ranges=[c.network.control_plane_cidr],
+            allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(set(webhook_ports))]}],
+            target_service_accounts=[node_sa.email],
+            opts=b.child,
+        )
 
-        # --- Kubernetes provider ---------------------------------------------
+    def _kubernetes_provider(
+        self, b: ClusterBuild[GcpCluster, GcpNetwork], cluster: container.Cluster
+    ) -> KubernetesAccess:
+        """The deployer's gke-gcloud-auth-plugin kubeconfig and the Kubernetes provider built on it."""
+        physical = b.names.physical
         ca_data = cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
         plain: pulumi.Output[str] = pulumi.Output.all(cluster.endpoint, ca_data).apply(
             lambda v: kubeconfig_for(physical, v[0], v[1])
         )
         kubeconfig: pulumi.Output[str] = pulumi.Output.secret(plain)
-        provider = cluster_provider(names, self, kubeconfig=kubeconfig)
-
-        api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
-        self.handle = ClusterHandle.of(
-            args.spec,
-            c,
-            provider=provider,
-            api_endpoint=api_endpoint,
-            ca_pem=ca_data.apply(lambda b64: base64.b64decode(b64).decode()),
-            kubeconfig=kubeconfig,
-            egress_cidrs=net.egress_cidrs,
-            ready=ready,
-            # Istio cni/ztunnel need it (GKE's non-default CNI bin dir).
-            platform="gke",
-        )
-        self.register_outputs({"apiEndpoint": api_endpoint, "clusterName": cluster.name})
+        provider = cluster_provider(b.names, self, kubeconfig=kubeconfig)
+        ca_pem = ca_data.apply(lambda b64: base64.b64decode(b64).decode())
+        return KubernetesAccess(provider=provider, kubeconfig=kubeconfig, ca_pem=ca_pem)
 
 
 def _cidr_blocks(cidrs: list[str]) -> list[container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgsDict]:
