@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import copy
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +92,42 @@ def existing_fleet(names: list[str], mode: str = "sidecar") -> dict[str, Any]:
     fleet["clusters"] = clusters
     fleet["mesh"]["mode"] = mode
     return fleet
+
+
+# --------------------------------------------------------------------------
+# The CLI in a separate process
+
+
+def cli_plan(base: Path, stack: str, hash_seed: int) -> Path:
+    """`meshfleet plan --stack STACK --out DIR` (no --show-secrets) in a fresh process; returns DIR.
+
+    `base` is a directory every pytest-xdist worker shares (the session's
+    base temp's parent): a lock file makes each (stack, seed) plan run once
+    per test session, whichever worker asks first.
+    """
+    out = base / f"cli-plan-{stack}-seed{hash_seed}"
+    with open(base / f"cli-plan-{stack}-seed{hash_seed}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / ".exit"
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "PYTHONPATH": str(ROOT)}
+            run = subprocess.run(
+                [sys.executable, "-m", "ops.cli", "plan", "--stack", stack, "--out", str(out / "plan")],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            (out / "stdout").write_text(run.stdout)
+            (out / "stderr").write_text(run.stderr)
+            done.write_text(str(run.returncode))
+    code = int(done.read_text())
+    assert code == 0, f"meshfleet plan --stack {stack} exited {code}: {(out / 'stderr').read_text()}"
+    return out / "plan"
+
+
+def written_files(out: Path) -> dict[str, bytes]:
+    """Every file under `out`, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
