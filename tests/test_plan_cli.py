@@ -222,3 +222,29 @@ def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path, c
     files = {**written_files(out), "(stdout)": capsys.readouterr().out.encode()}
     for needle in ("tok-7d1c0ffee5ecret", key, "client-key-data", "PRIVATE KEY", "token:"):
         assert [rel for rel, data in files.items() if needle in data.decode()] == [], needle
+
+
+# --------------------------------------------------------------------------
+# Determinism across processes
+
+
+def test_string_hashes_differ_between_the_seeds() -> None:
+    """The two seeds really change per-process ordering (else the test below proves nothing)."""
+    import subprocess
+    import sys
+
+    probe = "print(list({'aws-use1', 'azure-weu', 'gcp-euw1', 'istio-system', 'kind-east', 'kind-west'}))"
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": str(s)}, capture_output=True, text=True
+        ).stdout
+        for s in SEEDS
+    }
+    assert len(orders) == 2
+
+
+def test_two_processes_write_identical_bytes(cli_base: Path, dev_files: dict[str, bytes]) -> None:
+    other = written_files(cli_plan(cli_base, "dev", SEEDS[1]))
+    assert sorted(other) == sorted(dev_files)
+    differ = [rel for rel in dev_files if dev_files[rel] != other[rel]]
+    assert differ == []
