@@ -34,7 +34,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.naming import cluster_names, is_dns_label
+from components.naming import MAX_COMMON_NAME, cluster_names, is_dns_label, label_problems, root_common_name
 
 #: The schema version this code reads. Older configs are migrated (MIGRATIONS).
 CURRENT_SCHEMA_VERSION = 1
@@ -858,6 +858,18 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                 )
 
 
+def _rule_node_labels(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        for j, pool in enumerate(c.node_pools if not isinstance(c, ExistingCluster) else []):
+            for key, value in sorted(pool.labels.items()):
+                for message in label_problems(key, value):
+                    yield Problem(
+                        path=f"clusters[{i}].nodePools[{j}].labels",
+                        message=message,
+                        fix="shorten or rename the label (the cloud's node pool API and Kubernetes reject it)",
+                    )
+
+
 def _rule_no_overlap(spec: FleetSpec) -> Iterable[Problem]:
     ranges = [(p, _net(cidr)) for i, c in enumerate(spec.clusters) for p, cidr in cluster_ranges(i, c)]
     for a in range(len(ranges)):
@@ -1149,6 +1161,14 @@ def _rule_trust(spec: FleetSpec) -> Iterable[Problem]:
         )
     for i, root in enumerate(trust.roots):
         path = f"trust.roots[{i}]"
+        common_name = root_common_name(spec.fleet.name, root.name)
+        if root.source == "generated" and len(common_name) > MAX_COMMON_NAME:
+            yield Problem(
+                path=f"{path}.name",
+                message=f"derived root CA common name {common_name!r} has {len(common_name)} characters; "
+                f"X.509 allows at most {MAX_COMMON_NAME}",
+                fix="shorten the root name (or fleet.name)",
+            )
         if root.source == "provided" and (root.certificate_pem is None or root.private_key_pem is None):
             yield Problem(
                 path=path,
@@ -1174,6 +1194,7 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_unique_names,
     _rule_cloud_names,
     _rule_pool_names_unique_and_bounds,
+    _rule_node_labels,
     _rule_no_overlap,
     _rule_eks_service_cidr,
     _rule_aks_dns_ip,
