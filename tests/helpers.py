@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ops.plan import Plan, Recorded, run_plan
@@ -92,6 +93,27 @@ def existing_fleet(names: list[str], mode: str = "sidecar") -> dict[str, Any]:
     fleet["clusters"] = clusters
     fleet["mesh"]["mode"] = mode
     return fleet
+
+
+# --------------------------------------------------------------------------
+# ../shared (upstream CRDs, chart defaults, validators)
+
+#: Set by `.ci/run`: CI always checks out ../shared, so there a missing copy is a failure.
+REQUIRE_SHARED_ENV = "MESHFLEET_REQUIRE_SHARED"
+
+
+def require_shared(path: Path) -> Path:
+    """`path` under ../shared, or skip (a developer without it) / fail (CI) with the reason.
+
+    Every test that reads ../shared goes through here, so no check can skip
+    silently where CI promises it runs.
+    """
+    if not path.exists():
+        reason = f"{path} is missing (../shared not checked out): upstream checks cannot run"
+        if os.environ.get(REQUIRE_SHARED_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_SHARED_ENV}=1 requires them", pytrace=False)
+        pytest.skip(reason)
+    return path
 
 
 # --------------------------------------------------------------------------
