@@ -18,12 +18,45 @@ from dataclasses import dataclass
 #: Kubernetes object names and most cloud child names are RFC 1123 labels.
 MAX_LABEL = 63
 
+#: RFC 5280 upper bound of a certificate subject's common name (the offline
+#: simulator's x509 library enforces it; conforming CAs must too).
+MAX_COMMON_NAME = 64
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def is_dns_label(value: str) -> bool:
     """True when `value` is a valid RFC 1123 label (lowercase, ≤ 63 chars)."""
     return len(value) <= MAX_LABEL and bool(_DNS_LABEL.match(value))
+
+
+#: A Kubernetes label value (may be empty) and a label key's name part.
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_problems(key: str, value: str) -> list[str]:
+    """What the Kubernetes API would reject in the label `key: value` (empty when valid).
+
+    Node labels from config reach every cloud's node pool API and then the
+    Node objects; a 64-character value fails there, half-way through `pulumi up`.
+    """
+    problems = []
+    prefix, _, name = key.rpartition("/")
+    if not (_LABEL_NAME.match(name) and len(name) <= MAX_LABEL):
+        problems.append(
+            f"label key {key!r}: the name part {name!r} has {len(name)} characters; Kubernetes allows 1-{MAX_LABEL} "
+            "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+        )
+    if "/" in key and not (_DNS_SUBDOMAIN.match(prefix) and len(prefix) <= 253):
+        problems.append(f"label key {key!r}: the prefix {prefix!r} is not a DNS subdomain of at most 253 characters")
+    if not (_LABEL_VALUE.match(value) and len(value) <= MAX_LABEL):
+        problems.append(
+            f"label value {value!r} has {len(value)} characters; Kubernetes allows 0-{MAX_LABEL} "
+            "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+        )
+    return problems
 
 
 def revision_of(version: str) -> str:
@@ -126,6 +159,16 @@ def cluster_names(fleet_name: str, cluster: str) -> ClusterNames:
         mesh_network=f"{cluster}-network",
         mesh_cluster=cluster,
     )
+
+
+def root_common_name(fleet_name: str, root_name: str) -> str:
+    """Subject common name of a generated root CA."""
+    return f"{fleet_name} root {root_name}"
+
+
+def intermediate_common_name(cluster: str) -> str:
+    """Subject common name of a cluster's intermediate CA."""
+    return f"{cluster} intermediate CA"
 
 
 def remote_secret_name(target_cluster: str) -> str:

@@ -27,6 +27,7 @@ from cryptography import x509
 from components.common import protected
 from components.config import FleetSpec, RootCa
 from components.config.offline import trust_clock
+from components.naming import intermediate_common_name, root_common_name
 
 #: Config algorithm -> (tls algorithm, ecdsa_curve, rsa_bits). The curve is always explicit:
 #: the provider's default curve is P-224, which no mesh accepts.
@@ -201,7 +202,7 @@ class FleetTrust(pulumi.ComponentResource):
             f"{name}-{root.name}-cert",
             private_key_pem=key.private_key_pem,
             subject=tls.SelfSignedCertSubjectArgs(
-                common_name=f"{spec.fleet.name} root {root.name}",
+                common_name=root_common_name(spec.fleet.name, root.name),
                 organization=spec.fleet.name,
             ),
             validity_period_hours=root.validity_hours,
@@ -236,7 +237,7 @@ class FleetTrust(pulumi.ComponentResource):
             f"{name}-{cluster}-ca-csr",
             private_key_pem=key.private_key_pem,
             subject=tls.CertRequestSubjectArgs(
-                common_name=f"{cluster} intermediate CA",
+                common_name=intermediate_common_name(cluster),
                 organization=spec.fleet.name,
             ),
             dns_names=dns_names or None,

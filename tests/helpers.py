@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import copy
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ops.plan import Plan, Recorded, run_plan
@@ -87,3 +93,63 @@ def existing_fleet(names: list[str], mode: str = "sidecar") -> dict[str, Any]:
     fleet["clusters"] = clusters
     fleet["mesh"]["mode"] = mode
     return fleet
+
+
+# --------------------------------------------------------------------------
+# ../shared (upstream CRDs, chart defaults, validators)
+
+#: Set by `.ci/run`: CI always checks out ../shared, so there a missing copy is a failure.
+REQUIRE_SHARED_ENV = "MESHFLEET_REQUIRE_SHARED"
+
+
+def require_shared(path: Path) -> Path:
+    """`path` under ../shared, or skip (a developer without it) / fail (CI) with the reason.
+
+    Every test that reads ../shared goes through here, so no check can skip
+    silently where CI promises it runs.
+    """
+    if not path.exists():
+        reason = f"{path} is missing (../shared not checked out): upstream checks cannot run"
+        if os.environ.get(REQUIRE_SHARED_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_SHARED_ENV}=1 requires them", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+# --------------------------------------------------------------------------
+# The CLI in a separate process
+
+
+def cli_plan(base: Path, stack: str, hash_seed: int) -> Path:
+    """`meshfleet plan --stack STACK --out DIR` (no --show-secrets) in a fresh process; returns DIR.
+
+    `base` is a directory every pytest-xdist worker shares (the session's
+    base temp's parent): a lock file makes each (stack, seed) plan run once
+    per test session, whichever worker asks first.
+    """
+    out = base / f"cli-plan-{stack}-seed{hash_seed}"
+    with open(base / f"cli-plan-{stack}-seed{hash_seed}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / ".exit"
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "PYTHONPATH": str(ROOT)}
+            run = subprocess.run(
+                [sys.executable, "-m", "ops.cli", "plan", "--stack", stack, "--out", str(out / "plan")],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            (out / "stdout").write_text(run.stdout)
+            (out / "stderr").write_text(run.stderr)
+            done.write_text(str(run.returncode))
+    code = int(done.read_text())
+    assert code == 0, f"meshfleet plan --stack {stack} exited {code}: {(out / 'stderr').read_text()}"
+    return out / "plan"
+
+
+def written_files(out: Path) -> dict[str, bytes]:
+    """Every file under `out`, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}

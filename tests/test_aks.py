@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
-import uuid
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import yaml
@@ -18,7 +16,6 @@ from components.clusters.aks import (
     CONTROL_PLANE_LOGS,
     KEY_VAULT_CRYPTO_USER,
     NETWORK_CONTRIBUTOR,
-    ROLE_ASSIGNMENT_NAMESPACE,
     default_dns_service_ip,
     deployer_principal_type,
     key_vault_name,
@@ -34,6 +31,9 @@ RG = "rg-acme-dev-azure-weu"
 PHYSICAL = "acme-dev-azure-weu"
 DEPLOYER = "00000000-0000-4000-8000-000000000001"
 NEW_DEPLOYER = "00000000-0000-4000-8000-0000000000ff"
+#: Literal, not computed with the code's function: "kv-" + the first 14 characters of PHYSICAL + "-" +
+#: sha256("<SUB>/<PHYSICAL>")[:6]. A changed derivation renames the vault (and its key: a new etcd key).
+KEY_VAULT = "kv-acme-dev-azure-9322f6"
 TAGS = {"fleet": "acme-dev", "environment": "dev", "owner": "platform", "managed-by": "meshfleet"}
 
 EXPECTED_COUNTS = {
@@ -124,7 +124,7 @@ def test_physical_names_are_deterministic(plan: Plan) -> None:
             f"pip-{PHYSICAL}-egress-1",
         ),
         ("azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity"): ("resourceName", f"id-{PHYSICAL}"),
-        ("azure-native:keyvault:Vault", f"{C}-kv"): ("vaultName", key_vault_name(PHYSICAL, SUB)),
+        ("azure-native:keyvault:Vault", f"{C}-kv"): ("vaultName", KEY_VAULT),
         ("azure-native:keyvault:Key", f"{C}-kms-key"): ("keyName", "etcd-kms"),
         ("azure-native:operationalinsights:Workspace", f"{C}-logs"): ("workspaceName", f"log-{PHYSICAL}"),
         ("azure-native:containerservice:ManagedCluster", f"{C}-aks"): ("resourceName", PHYSICAL),
@@ -259,7 +259,7 @@ def test_user_assigned_control_plane_identity(plan: Plan) -> None:
 
 
 def test_kms_etcd_encryption_with_key_vault_key(plan: Plan) -> None:
-    vault_name = key_vault_name(PHYSICAL, SUB)
+    vault_name = KEY_VAULT
     kms = inputs(cluster_of(plan))["securityProfile"]["azureKeyVaultKms"]
     assert kms["enabled"] is True and kms["keyVaultNetworkAccess"] == "Public"
     assert re.fullmatch(rf"https://{vault_name}\.vault\.azure\.net/keys/etcd-kms/[0-9a-f]{{32}}", kms["keyId"])
@@ -312,7 +312,7 @@ def test_role_assignments_exist_before_the_cluster(plan: Plan) -> None:
         n["roleDefinitionId"]
         == f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{NETWORK_CONTRIBUTOR}"
     )
-    assert k["scope"].endswith(f"/vaults/{key_vault_name(PHYSICAL, SUB)}")
+    assert k["scope"].endswith(f"/vaults/{KEY_VAULT}")
     assert k["roleDefinitionId"].endswith(f"/roleDefinitions/{KEY_VAULT_CRYPTO_USER}")
     identity = one(plan, "azure-native:managedidentity:UserAssignedIdentity", f"{C}-identity")
     for r in (n, k):
@@ -323,15 +323,15 @@ def test_role_assignments_exist_before_the_cluster(plan: Plan) -> None:
 
 
 def test_role_assignment_names_are_deterministic_uuids(plan: Plan) -> None:
+    # Literal GUIDs: uuid5 of "<SUB>/<PHYSICAL>/<purpose>/<role or principal>" in the namespace
+    # uuid5(NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments"). A changed derivation
+    # would make every existing role assignment be replaced (and briefly missing) on the next `up`.
     expected = {
-        "subnet-network-contributor": (SUB, PHYSICAL, "subnet", NETWORK_CONTRIBUTOR),
-        "kv-crypto-user": (SUB, PHYSICAL, "kms", KEY_VAULT_CRYPTO_USER),
-        "deployer-cluster-admin": (SUB, PHYSICAL, "cluster-admin", DEPLOYER),
+        "subnet-network-contributor": "7f2d4853-f2db-51e8-b778-93b3810b956e",
+        "kv-crypto-user": "6abf3e23-d492-5592-989a-891cc69ea9cd",
+        "deployer-cluster-admin": "c518b777-f81e-59fe-b365-488f7633cb47",
     }
-    for suffix, parts in expected.items():
-        assert inputs(role(plan, suffix))["roleAssignmentName"] == str(
-            uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, "/".join(parts))
-        )
+    assert {suffix: inputs(role(plan, suffix))["roleAssignmentName"] for suffix in expected} == expected
 
 
 def test_deployer_is_aks_rbac_cluster_admin_and_the_provider_waits(plan: Plan) -> None:
@@ -494,6 +494,11 @@ def test_deployer_principal_type() -> None:
     assert deployer_principal_type(AzureDeployer(principal_object_id=DEPLOYER)) == "User"
     wi = AzureDeployer(principal_object_id=DEPLOYER, kubelogin_mode="workloadidentity")
     assert deployer_principal_type(wi) == "ServicePrincipal"
-    # An explicit type (a future config field) wins, e.g. an operators' group.
-    explicit = cast(AzureDeployer, SimpleNamespace(principal_type="Group", kubelogin_mode="azurecli"))
-    assert deployer_principal_type(explicit) == "Group"
+    # An explicit principalType wins over the login mode's default, e.g. an operators' group,
+    # or a user account that runs CI through workload identity.
+    group = AzureDeployer(principal_object_id=DEPLOYER, principal_type="Group")
+    assert deployer_principal_type(group) == "Group"
+    user_in_ci = AzureDeployer(principal_object_id=DEPLOYER, kubelogin_mode="workloadidentity", principal_type="User")
+    assert deployer_principal_type(user_in_ci) == "User"
+    sp_operator = AzureDeployer(principal_object_id=DEPLOYER, principal_type="ServicePrincipal")
+    assert deployer_principal_type(sp_operator) == "ServicePrincipal"

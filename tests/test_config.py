@@ -619,6 +619,22 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "9 is newer than this meshfleet understands",
         "upgrade meshfleet",
     ),
+    (
+        "node-label-value-64",
+        "dev",
+        setting("clusters[0].nodePools[0].labels", {"team": "v" * 64}),
+        "clusters[0].nodePools[0].labels",
+        "label value 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv' has 64 characters",
+        "shorten or rename the label",
+    ),
+    (
+        "root-common-name-too-long",
+        "local",
+        setting("fleet.name", "f" * 50),
+        "trust.roots[0].name",
+        f"derived root CA common name '{'f' * 50} root root-2026' has 65 characters; X.509 allows at most 64",
+        "shorten the root name",
+    ),
 ]
 
 
@@ -634,10 +650,45 @@ def test_each_rule_names_path_message_and_fix(base, mutate, path, message, fix):
     assert fix in matching[0].fix, matching[0].render()
 
 
-def test_case_ids_are_unique_and_many():
-    ids = [c[0] for c in CASES]
-    assert len(ids) == len(set(ids))
-    assert len(ids) >= 20
+#: Trust rules on provided roots need a real certificate and key: each has its own test in test_trust.py.
+TESTED_IN_TEST_TRUST = {
+    "rule_provided_root_parses": "test_rule_provided_root_must_parse",
+    "rule_provided_root_is_ca": "test_rule_provided_root_must_be_a_ca",
+    "rule_provided_root_algorithm": "test_rule_provided_root_algorithm_matches",
+    "rule_provided_key_matches": "test_rule_provided_key_must_match",
+    "rule_provided_root_expired": "test_rule_provided_root_expired",
+    "rule_provided_root_outlived": "test_rule_intermediate_would_outlive_provided_root",
+    "rule_renewal_window": "test_rule_warning_window_shorter_than_intermediates",
+}
+
+
+def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
+    """Each cross-field rule produces the expected problem of at least one CASE (or has its own test)."""
+    import components.config.rules as rules
+    import tests.test_trust
+
+    produced: dict[tuple[str, str], set[str]] = {}
+
+    def tracing(rule):
+        def run(spec):
+            for problem in rule(spec):
+                produced.setdefault((problem.path, problem.message), set()).add(rule.__name__)
+                yield problem
+
+        return run
+
+    every = {r.__name__ for r in rules.RULES}
+    monkeypatch.setattr(rules, "RULES", tuple(tracing(r) for r in rules.RULES))
+    covered: set[str] = set()
+    for _id, base, mutate, path, message, _fix in CASES:
+        fleet = fleet_of(base)
+        mutate(fleet)
+        for p in problems_of(fleet):
+            if p.path == path and message in p.message:
+                covered |= produced.get((p.path, p.message), set())
+    assert covered == every - set(TESTED_IN_TEST_TRUST)
+    assert all(callable(getattr(tests.test_trust, t, None)) for t in TESTED_IN_TEST_TRUST.values())
+    assert len({c[0] for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize(

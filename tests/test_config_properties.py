@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -38,9 +39,15 @@ def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def _at(doc: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
+
+
 @st.composite
 def mutated_fleets(draw: st.DrawFn) -> dict[str, Any]:
-    """A real stack's fleet with a few values replaced, keys dropped or added anywhere."""
+    """A real stack's fleet with a few values replaced (or copied from elsewhere), keys dropped or added."""
     fleet = copy.deepcopy(BASES[draw(st.sampled_from(sorted(BASES)))])
     for _ in range(draw(st.integers(1, 3))):
         candidates = paths(fleet)
@@ -48,9 +55,16 @@ def mutated_fleets(draw: st.DrawFn) -> dict[str, Any]:
         parent: Any = fleet
         for part in path[:-1]:
             parent = parent[part]
-        action = draw(st.sampled_from(["replace", "drop", "add"]))
+        action = draw(st.sampled_from(["replace", "drop", "add", "copy"]))
         if action == "replace":
             parent[path[-1]] = draw(json_values)
+        elif action == "copy":
+            # The same field's value elsewhere in the document: plausible on its own, often a
+            # collision (a peer's CIDR, a second cluster's name) that only a cross-field rule rejects.
+            same_field = [p for p in candidates if p[-1] == path[-1] and p != path]
+            strings = [p for p in same_field or candidates if isinstance(_at(fleet, p), str)]
+            if strings:
+                parent[path[-1]] = _at(fleet, draw(st.sampled_from(strings)))
         elif action == "drop" and isinstance(parent, dict):
             del parent[path[-1]]
         elif isinstance(parent, dict):
@@ -69,7 +83,38 @@ def test_any_config_validates_or_fails_cleanly(fleet):
             assert problem.path and problem.message and problem.fix
         assert "Traceback" not in err.render()
     else:
-        assert len({c.name for c in spec.clusters}) == len(spec.clusters)
+        assert_promises_hold(spec)
+
+
+def assert_promises_hold(spec: Any) -> None:
+    """What every accepted config promises, checked here without the rules' own code.
+
+    A mutation that breaks one of these (a replaced CIDR, a swapped name, a
+    dropped deployer) must have been rejected: accepting it is a dropped rule.
+    """
+    names = [c.name for c in spec.clusters]
+    assert len(set(names)) == len(names), names
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
+        # The longest in-cluster name derived from a cluster name: a 63-character Secret name.
+        assert len("istio-remote-secret-" + name) <= 63, name
+    ranges = [
+        (c.name, ipaddress.ip_network(cidr))
+        for c in spec.clusters
+        for cidr in (c.network.node_cidr, c.network.pod_cidr, c.network.service_cidr)
+    ]
+    for i, (a, na) in enumerate(ranges):
+        for b, nb in ranges[i + 1 :]:
+            assert not na.overlaps(nb), f"{a} {na} overlaps {b} {nb}"
+    for c in spec.clusters:
+        for pool in getattr(c, "node_pools", []):
+            assert pool.min_size <= pool.max_size, (c.name, pool.name)
+        if c.cloud in ("aws", "azure", "gcp"):
+            assert getattr(spec.fleet.deployers, c.cloud) is not None, c.name
+    assert len(spec.trust.roots) in (1, 2)
+    assert len({r.name for r in spec.trust.roots}) == len(spec.trust.roots)
+    if spec.trust.signing_root is not None:
+        assert spec.trust.signing_root in {r.name for r in spec.trust.roots}
 
 
 @st.composite

@@ -52,11 +52,17 @@ def test_local_stack_components_and_parents(local_plan):
 
 
 def test_every_in_cluster_resource_uses_its_clusters_provider(local_plan):
+    """Named for the cluster whose provider it uses; the only exception is the peer's reader token."""
+    seen = 0
     for r in local_plan.resources:
         if r.type.startswith("kubernetes:") and r.custom:
             cluster = local_plan.cluster_of(r)
-            assert cluster is not None, r.urn
-            assert r.name.startswith(cluster + "-") or r.parent, r.urn
+            assert cluster in ("kind-east", "kind-west"), r.urn
+            peer = "kind-west" if cluster == "kind-east" else "kind-east"
+            # The token lives in the cluster it opens, named for the pair (reader first).
+            assert r.name.startswith(cluster + "-") or r.name == f"{peer}-reads-{cluster}-reader-token", r.urn
+            seen += 1
+    assert seen == 16
 
 
 def test_gateway_api_crds_pinned_once_per_cluster(local_plan):

@@ -458,6 +458,10 @@ def test_intermediate_encoding_per_cluster(local: Traced, dev: TrustRun) -> None
     root = cert_of(local, "root-2026-cert", SELF_SIGNED)
     for c in CLUSTERS:
         _check_intermediate(cert_of(local, f"{c}-ca-cert"), root, c, "local")
+        # The certificate cannot tell a requested 0 from no request (both encode as no
+        # constraint): the request itself must say 0, so no CA may sit below an intermediate.
+        (requested,) = [r for r in local.plan.by_type(LOCALLY_SIGNED) if r.name.endswith(f"-{c}-ca-cert")]
+        assert (inputs(requested)["isCaCertificate"], inputs(requested)["maxPathLength"]) == (True, 0)
     (dev_root_pem,) = dev.roots.values()
     dev_root = x509.load_pem_x509_certificate(dev_root_pem.encode())
     for c, pem in dev.certs.items():

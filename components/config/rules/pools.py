@@ -10,6 +10,7 @@ from components.config.models import (
     ExistingCluster,
     FleetSpec,
 )
+from components.naming import label_problems
 
 
 def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
@@ -40,4 +41,16 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                 )
 
 
-RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_pool_names_unique_and_bounds,)
+def _rule_node_labels(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        for j, pool in enumerate(c.node_pools if not isinstance(c, ExistingCluster) else []):
+            for key, value in sorted(pool.labels.items()):
+                for message in label_problems(key, value):
+                    yield Problem(
+                        path=f"clusters[{i}].nodePools[{j}].labels",
+                        message=message,
+                        fix="shorten or rename the label (the cloud's node pool API and Kubernetes reject it)",
+                    )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_pool_names_unique_and_bounds, _rule_node_labels)

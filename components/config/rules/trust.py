@@ -8,6 +8,7 @@ from components.config.errors import Problem
 from components.config.models import (
     FleetSpec,
 )
+from components.naming import MAX_COMMON_NAME, root_common_name
 
 
 def _rule_trust(spec: FleetSpec) -> Iterable[Problem]:
@@ -23,6 +24,14 @@ def _rule_trust(spec: FleetSpec) -> Iterable[Problem]:
         )
     for i, root in enumerate(trust.roots):
         path = f"trust.roots[{i}]"
+        common_name = root_common_name(spec.fleet.name, root.name)
+        if root.source == "generated" and len(common_name) > MAX_COMMON_NAME:
+            yield Problem(
+                path=f"{path}.name",
+                message=f"derived root CA common name {common_name!r} has {len(common_name)} characters; "
+                f"X.509 allows at most {MAX_COMMON_NAME}",
+                fix="shorten the root name (or fleet.name)",
+            )
         if root.source == "provided" and (root.certificate_pem is None or root.private_key_pem is None):
             yield Problem(
                 path=path,
