@@ -313,11 +313,17 @@ class IstioMesh(pulumi.ComponentResource):
         repo = mesh.repository
         network = cluster.names.mesh_network
 
-        # Sidecars take their network from this label's value via injection;
-        # ambient istiod reads its own network from it.
+        # The network label serves ambient (istiod and ztunnel read the
+        # system namespace's network from it) and gateways; sidecar
+        # injection takes a proxy's network from istiod's `global.network`.
+        # Plus what the cloud's load balancer needs of the gateways' namespace
+        # (EKS: the pod readiness gate).
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("istio", "namespace"),
-            metadata={"name": NAMESPACE, "labels": {NETWORK_LABEL: network}},
+            metadata={
+                "name": NAMESPACE,
+                "labels": {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network},
+            },
             opts=self._opts(cluster),
         )
 
