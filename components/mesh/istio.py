@@ -259,7 +259,7 @@ class IstioMesh(pulumi.ComponentResource):
         for a in args.clusters:
             for b in args.clusters:
                 if a.name != b.name:
-                    self._pair(planes[a.name], planes[b.name])
+                    self._pair(planes[a.name], planes[b.name], mesh.peer_credential_generation)
                     self.remote_secrets.append(f"{a.name}/{pair_names(a.name, b.name).remote_secret}")
 
         self.revisions = [r.name for r in revs]
@@ -519,14 +519,19 @@ class IstioMesh(pulumi.ComponentResource):
 
     # --------------------------------------------------------------- per pair
 
-    def _pair(self, reader: _ClusterPlane, target: _ClusterPlane) -> None:
-        names = pair_names(reader.handle.name, target.handle.name)
+    def _pair(self, reader: _ClusterPlane, target: _ClusterPlane, generation: int) -> None:
+        names = pair_names(reader.handle.name, target.handle.name, generation)
         b = target.handle
         # One long-lived token per reading peer, so one peer's access can be
         # revoked alone. The service account comes from `base`; a token for a
         # missing account is deleted by the token controller, so wait for it.
         # Its permissions come from istiod's reader ClusterRoleBinding: wait
         # for that too, so a peer never starts with a token it cannot use.
+        # Rotation: a new generation renames the Secret, which Pulumi
+        # replaces create-before-delete under the same URN: the new token
+        # exists first, the remote secret below is updated in place to it,
+        # and the old token is deleted last, so a peer never holds a token
+        # that no longer exists.
         token = k8s.core.v1.Secret(
             f"{names.stem}-reader-token",
             metadata={
