@@ -142,7 +142,10 @@ def istiod_values(mesh: MeshSpec, cluster: ClusterHandle, revision: Revision) ->
         # Top-level `env` (not `pilot.env`): both render, only this passes
         # the values check. Without it istiod registers no `istio-east-west`
         # GatewayClass and keeps ambient traffic in-network.
-        values["env"] = {"AMBIENT_ENABLE_MULTI_NETWORK": "true"}
+        # Baggage carries the peer's cluster and network across the east-west
+        # gateway, so waypoints' cross-network L7 telemetry names the peer
+        # (upstream's ambient multicluster install sets both).
+        values["env"] = {"AMBIENT_ENABLE_MULTI_NETWORK": "true", "AMBIENT_ENABLE_BAGGAGE": "true"}
     return values
 
 
