@@ -65,6 +65,34 @@ CNI_RELEASE = "istio-cni"
 ZTUNNEL_RELEASE = "ztunnel"
 EASTWEST_SELECTOR = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}
 
+#: The ambient east-west Gateway. istiod names the Deployment, Service,
+#: ServiceAccount, HPA and PDB it generates after the Gateway; had it the
+#: sidecar release's name, a sidecar -> ambient switch would find the Helm
+#: release's objects in place (istiod does not adopt objects without
+#: `gateway.istio.io/managed`), and Helm deleting them later is an event
+#: istiod never sees, so the ambient gateway stayed missing until an istiod
+#: restart.
+AMBIENT_EASTWEST = "istio-ambient-eastwest"
+#: Label istiod puts on the pods of a Gateway it deploys.
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
+#: East-west gateways run at least two pods spread over zones, with a PDB:
+#: one pod per cluster means every node upgrade or drain takes that
+#: network's only way in down. The sidecar chart autoscales by default
+#: (`replicaCount` is then ignored), so the floor is the HPA's minimum.
+GATEWAY_MIN_REPLICAS = 2
+GATEWAY_MAX_REPLICAS = 5
+#: istiod too: two replicas (the chart then renders its PDB) over zones.
+ISTIOD_MIN_REPLICAS = 2
+#: Seconds a terminating gateway pod keeps serving before Envoy drains:
+#: endpoint removal takes a few seconds to reach kube-proxy and cloud load
+#: balancers; behind a load balancer that drains deregistered targets (EKS
+#: NLB), longer than that drain.
+PRESTOP_MARGIN_SECONDS = 10
+#: Envoy's own drain after the preStop wait (its default drain is 5 s; the
+#: rest bounds long-lived connections).
+ENVOY_DRAIN_SECONDS = 30
+
 #: Multi-primary needs only these on the east-west gateway: the status port
 #: (health checks of the load balancer) and the mTLS passthrough port that
 #: carries cross-network service traffic. 15012 (istiod XDS) and 15017
@@ -82,7 +110,7 @@ CHARTS = {"base": "base", "istiod": "istiod", "gateway": "gateway", "cni": "cni"
 #: Gateway's own namespace and strategic-merges its `service` key over the
 #: Service it generates; the class template itself renders no
 #: loadBalancerSourceRanges.
-EASTWEST_OPTIONS = "istio-eastwestgateway-options"
+EASTWEST_OPTIONS = f"{AMBIENT_EASTWEST}-options"
 
 #: Helm waits (atomic implies --wait) per release. A failed wait rolls the
 #: release back, so these bound real cloud work, not only pod starts:
@@ -123,11 +151,38 @@ def base_values(mesh: MeshSpec) -> dict[str, Any]:
     return {"defaultRevision": revision_of(mesh.stable_version)}
 
 
+def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread pods over zones, then nodes; never block scheduling on one-zone clusters."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+#: PDB of every gateway: one pod may go at a time; an unready pod never
+#: blocks a node drain (it serves nothing anyway).
+GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def prestop_seconds(cluster: ClusterHandle) -> int:
+    """How long a terminating gateway pod keeps serving: longer than the load balancer's drain."""
+    return cluster.load_balancer_drain_seconds + PRESTOP_MARGIN_SECONDS
+
+
 def istiod_values(mesh: MeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
     values: dict[str, Any] = {
         "revision": revision.name,
-        # The tag objects live in exactly one release: the stable one.
-        "revisionTags": [STABLE_TAG] if revision.stable else [],
+        # No release renders a tag: the tag objects are Pulumi resources of
+        # their own (components/mesh/istio_tags.py), moved in place.
+        "revisionTags": [],
+        # With autoscaleMin > 1 the chart also renders a PDB (minAvailable 1).
+        "autoscaleMin": ISTIOD_MIN_REPLICAS,
+        "topologySpreadConstraints": zone_spread({"app": "istiod", "istio.io/rev": revision.name}),
         "global": {
             "meshID": mesh.mesh_id,
             "multiCluster": {"clusterName": cluster.names.mesh_cluster},
@@ -163,12 +218,26 @@ def eastwest_gateway_values(
     `ISTIO_META_REQUESTED_NETWORK_VIEW`.
     """
     network = cluster.names.mesh_network
+    prestop = prestop_seconds(cluster)
     return {
         "name": EASTWEST_RELEASE,
         # Injected by the stable revision; moves when the tag moves.
         "revision": revision.name,
         "labels": {**EASTWEST_SELECTOR, NETWORK_LABEL: network},
         "env": {"ISTIO_META_REQUESTED_NETWORK_VIEW": network},
+        # The chart autoscales by default and then ignores replicaCount; it
+        # renders the PDB only when minReplicas > 1.
+        "autoscaling": {
+            "enabled": True,
+            "minReplicas": GATEWAY_MIN_REPLICAS,
+            "maxReplicas": GATEWAY_MAX_REPLICAS,
+        },
+        "podDisruptionBudget": dict(GATEWAY_PDB),
+        "topologySpreadConstraints": zone_spread(EASTWEST_SELECTOR),
+        # Keep serving while the load balancer stops sending (and drains)
+        # new connections, then let Envoy drain.
+        "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}},
+        "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
         "service": {
             "type": "LoadBalancer",
             "ports": [
@@ -211,6 +280,36 @@ def eastwest_service_overlay(source_ranges: list[str]) -> str:
     such as `loadBalancerSourceRanges` is replaced, not merged.
     """
     return yaml.safe_dump({"spec": {"loadBalancerSourceRanges": list(source_ranges)}}, sort_keys=True)
+
+
+def eastwest_ambient_options(cluster: ClusterHandle, source_ranges: list[str]) -> dict[str, str]:
+    """Data of the ambient east-west Gateway's parameters ConfigMap.
+
+    istiod renders no HPA or PDB for a Gateway without the
+    `horizontalPodAutoscaler` / `podDisruptionBudget` keys (one pod); each key
+    is strategic-merged over what istiod generates (the Deployment's
+    container `istio-proxy` is merged by name).
+    """
+    prestop = prestop_seconds(cluster)
+    deployment = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "topologySpreadConstraints": zone_spread({GATEWAY_NAME_LABEL: AMBIENT_EASTWEST}),
+                    "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
+                    "containers": [{"name": "istio-proxy", "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}}}],
+                }
+            }
+        }
+    }
+    return {
+        "deployment": yaml.safe_dump(deployment, sort_keys=True),
+        "horizontalPodAutoscaler": yaml.safe_dump(
+            {"spec": {"minReplicas": GATEWAY_MIN_REPLICAS, "maxReplicas": GATEWAY_MAX_REPLICAS}}, sort_keys=True
+        ),
+        "podDisruptionBudget": yaml.safe_dump({"spec": dict(GATEWAY_PDB)}, sort_keys=True),
+        "service": eastwest_service_overlay(source_ranges),
+    }
 
 
 def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
@@ -474,10 +573,10 @@ class IstioMesh(pulumi.ComponentResource):
         # istiod overlays this ConfigMap's `service` patch on it (the
         # Gateway's parametersRef). Peers' egress only, as in sidecar mode.
         options = k8s.core.v1.ConfigMap(
-            cluster.names.child("istio", "eastwest-options"),
+            cluster.names.child("istio", "ambient-eastwest-options"),
             metadata={"name": EASTWEST_OPTIONS, "namespace": namespace.metadata.name},
             data=pulumi.Output.from_input(args.source_ranges[cluster.name]).apply(
-                lambda ranges: {"service": eastwest_service_overlay(ranges)}
+                lambda ranges: eastwest_ambient_options(cluster, ranges)
             ),
             opts=self._opts(cluster),
         )
@@ -506,11 +605,11 @@ class IstioMesh(pulumi.ComponentResource):
         # istiod uses a peer's gateway only with the network label, this
         # class and an HBONE listener terminating ISTIO_MUTUAL.
         k8s.apiextensions.CustomResource(
-            cluster.names.child("istio", "eastwest-gateway"),
+            cluster.names.child("istio", "ambient-eastwest-gateway"),
             api_version="gateway.networking.k8s.io/v1",
             kind="Gateway",
             metadata={
-                "name": EASTWEST_RELEASE,
+                "name": AMBIENT_EASTWEST,
                 "namespace": namespace.metadata.name,
                 "labels": {NETWORK_LABEL: cluster.names.mesh_network},
             },
