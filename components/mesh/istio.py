@@ -1,20 +1,27 @@
 """Istio multi-primary on different networks, sidecar or ambient, with canary revisions.
 
 Per cluster, in order: namespace `istio-system` labelled with the cluster's
-mesh network; secret `cacerts` (the cluster's intermediate CA under the
-fleet root); Helm releases `base` -> one `istiod` per installed revision ->
-the data plane (sidecar: the east-west gateway and the `cross-network-gateway`
-Gateway; ambient: `istio-cni`, `ztunnel`, the `istio-east-west` Gateway and
-the ConfigMap that restricts its Service's source ranges).
+mesh network (read by ambient istiod and ztunnel and by gateways; sidecars
+take their network from istiod's `global.network`); secret `cacerts` (the
+cluster's intermediate CA under the fleet root); Helm release `base`; the
+revision tag `default` (a MutatingWebhookConfiguration and a Service owned
+by Pulumi, not by any Helm release); one `istiod` release per installed
+revision; the data plane (sidecar: the east-west gateway release and the
+`cross-network-gateway` Gateway; ambient: `istio-cni`, `ztunnel`, the
+`istio-east-west` Gateway `istio-ambient-eastwest` and its parameters
+ConfigMap). The two modes' east-west gateways have different names, so a
+mode switch never hands an object from one owner to another.
 Per ordered pair (A reads B): a reader token in B (after B's `base`, which
 creates the account, and B's stable istiod, which binds its read access) and
-the remote secret `istio-remote-secret-<B>` in A. Everything is declarative
-(no istioctl); the procedure for upgrades is docs/istio.md.
+the remote secret `istio-remote-secret-<B>` in A; `mesh.peerCredentialGeneration`
+names the tokens, so raising it rotates them. Everything is declarative (no
+istioctl); the procedures for upgrades and mode switches are docs/istio.md.
 
 Revisions: every istiod is revisioned (`1-30-3`), so versions can sit side by
 side. `mesh.stableRevision` is the one data-plane pointer: the revision tag
 (`default`), `base`'s `defaultRevision`, the east-west gateway, ztunnel and
-istio-cni all follow it. Moving it changes nothing else.
+istio-cni all follow it. Moving it changes nothing else, and the tag objects
+are updated in place.
 """
 
 from __future__ import annotations
@@ -32,14 +39,21 @@ from components.common import helm_release
 from components.config import MeshSpec
 from components.handle import ClusterHandle, kubeconfig_document
 from components.mesh import MeshArgs
+from components.mesh.istio_tags import (
+    tag_labels,
+    tag_service_name,
+    tag_service_spec,
+    tag_webhook_name,
+    tag_webhooks,
+)
 from components.naming import pair_names, revision_of
 
 NAMESPACE = "istio-system"
 NETWORK_LABEL = "topology.istio.io/network"
 
 #: The revision tag whose objects (MutatingWebhookConfiguration
-#: `istio-revision-tag-default`, Service `istiod-revision-tag-default`) the
-#: stable istiod renders. `default` is the tag that also serves namespaces
+#: `istio-revision-tag-default`, Service `istiod-revision-tag-default`) point
+#: at the stable revision. `default` is the tag that also serves namespaces
 #: labelled `istio-injection=enabled` and pods labelled
 #: `sidecar.istio.io/inject=true`, which is how the multicluster docs enable
 #: injection; istiod also takes "the revision the default tag points at" as
@@ -408,6 +422,62 @@ class IstioMesh(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ per cluster
 
+    def _revision_tag(
+        self, cluster: ClusterHandle, stable: Revision, namespace: k8s.core.v1.Namespace
+    ) -> list[pulumi.Resource]:
+        """The `default` tag's webhook and Service, pointing at the stable revision.
+
+        A tag move changes `istio.io/rev`, the webhooks' Service and the
+        Service's selector: an in-place update of both objects (same URN),
+        never a delete and create, so injection never pauses.
+        """
+        annotations = {
+            # Helm deletes objects a release stops rendering unless the live
+            # object says `keep`; this adopts tag objects an istiod release
+            # rendered before (see docs/istio.md, "Adopting the tag objects").
+            "helm.sh/resource-policy": "keep",
+            # Server-side apply: take over the fields Helm's field manager
+            # owned on those objects instead of failing on the conflict.
+            "pulumi.com/patchForce": "true",
+        }
+        labels = tag_labels(STABLE_TAG, stable.name)
+        # Plain dicts in the API's camelCase (the SDK's typed dicts say the same).
+        hooks: Any = tag_webhooks(STABLE_TAG, stable.name, NAMESPACE)
+        hook_meta: Any = {
+            "name": tag_webhook_name(STABLE_TAG),
+            "labels": {**labels, "app": "sidecar-injector"},
+            "annotations": annotations,
+        }
+        webhook = k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+            cluster.names.child("istio", "revision-tag", STABLE_TAG),
+            metadata=hook_meta,
+            webhooks=hooks,
+            opts=pulumi.ResourceOptions.merge(
+                self._opts(cluster, [namespace]),
+                # istiod patches its CA into webhooks labelled with its
+                # revision; Pulumi never sets it and must not undo it.
+                pulumi.ResourceOptions(ignore_changes=["webhooks[*].clientConfig.caBundle"]),
+            ),
+        )
+        service_meta: Any = {
+            "name": tag_service_name(STABLE_TAG),
+            "namespace": namespace.metadata.name,
+            "labels": {**labels, "app": "istiod", "istio": "pilot"},
+            # pulumi-kubernetes waits for a selector Service to have endpoints;
+            # the stable istiod's pods come after the tag objects on a first
+            # install (the istiod releases wait for the tag), so that wait
+            # would never end.
+            "annotations": {**annotations, "pulumi.com/skipAwait": "true"},
+        }
+        service_spec: Any = tag_service_spec(stable.name)
+        service = k8s.core.v1.Service(
+            cluster.names.child("istio", "revision-tag", STABLE_TAG, "service"),
+            metadata=service_meta,
+            spec=service_spec,
+            opts=self._opts(cluster),
+        )
+        return [webhook, service]
+
     def _install_cluster(
         self, args: MeshArgs, cluster: ClusterHandle, revs: list[Revision], stable: Revision
     ) -> _ClusterPlane:
@@ -458,13 +528,14 @@ class IstioMesh(pulumi.ComponentResource):
             repository=repo,
         )
 
+        tag = self._revision_tag(cluster, stable, namespace)
+
         istiods: dict[str, k8s.helm.v3.Release] = {}
-        for rev in [r for r in revs if not r.stable] + [stable]:
-            # The stable release waits for every other revision: when the tag
-            # moves, the release losing it is upgraded (tag objects removed)
-            # before the one gaining it renders them, or Helm would refuse
-            # objects owned by another release.
-            others = list(istiods.values()) if rev.stable else []
+        for rev in revs:
+            # After the tag objects: on a cluster whose tag an istiod release
+            # still renders (meshfleet before tags were Pulumi's), the tag
+            # objects are adopted and marked `keep` before that release's
+            # upgrade stops rendering them, so Helm leaves them in place.
             istiods[rev.name] = self._release(
                 cluster,
                 f"istiod-{rev.name}",
@@ -474,7 +545,7 @@ class IstioMesh(pulumi.ComponentResource):
                 values=istiod_values(mesh, cluster, rev),
                 namespace=namespace,
                 repository=repo,
-                depends_on=[cacerts, base, *others],
+                depends_on=[cacerts, base, *tag],
             )
         stable_istiod = istiods[stable.name]
 
