@@ -40,6 +40,12 @@ def _module() -> ModuleType | None:
     return module
 
 
+def charts_available() -> bool:
+    """Whether releases can be rendered here (../shared and helm-python-sdk present)."""
+    module = _module()
+    return module is not None and bool(module.sdk_available())
+
+
 def require_renderer() -> ModuleType:
     module = _module()
     if module is None:
