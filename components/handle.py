@@ -53,6 +53,14 @@ class ClusterHandle:
     load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Value of the charts' `platform` setting (Istio cni/ztunnel need `gke`).
     platform: str | None = None
+    #: Labels a namespace whose pods sit behind such a load balancer needs, so
+    #: a new pod counts as Ready only once the load balancer sends it traffic
+    #: (EKS: the AWS Load Balancer Controller's pod readiness gate).
+    load_balancer_namespace_labels: dict[str, str] = field(default_factory=dict)
+    #: Seconds the load balancer keeps draining a target it has deregistered
+    #: (0: it follows the endpoints at once); pods behind it must keep serving
+    #: at least that long after they start terminating.
+    load_balancer_drain_seconds: int = 0
 
     @classmethod
     def of(
@@ -85,9 +93,38 @@ class ClusterHandle:
             egress_cidrs=egress_cidrs,
             protected=spec.fleet.protect,
             ready=list(ready or []),
-            load_balancer_annotations=dict(load_balancer_annotations or {}),
             platform=platform,
+            **_load_balancer_facts(dict(load_balancer_annotations or {})),
         )
+
+
+#: AWS Load Balancer Controller: with target type `ip` the NLB sends traffic
+#: straight to pod IPs, so Kubernetes' own readiness no longer says whether
+#: the NLB reaches a pod.
+AWS_LBC_TARGET_TYPE = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+#: The controller's webhook adds a readiness gate to pods of namespaces with
+#: this label: a new pod is Ready only once its target is healthy in the NLB,
+#: so a rollout or drain never removes the old pod before the new one serves.
+AWS_LBC_READINESS_GATE = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+AWS_LBC_TARGET_GROUP_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+#: NLB target groups keep a deregistered target draining for 300 s by
+#: default; 60 s bounds how long a terminating gateway pod must keep serving
+#: (its preStop wait is longer than this).
+AWS_NLB_DEREGISTRATION_SECONDS = 60
+
+
+def _load_balancer_facts(annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Handle fields that follow from how the cloud's load balancer reaches pods."""
+    if annotations.get(AWS_LBC_TARGET_TYPE) != "ip":
+        return {"load_balancer_annotations": annotations}
+    return {
+        "load_balancer_annotations": {
+            **annotations,
+            AWS_LBC_TARGET_GROUP_ATTRIBUTES: f"deregistration_delay.timeout_seconds={AWS_NLB_DEREGISTRATION_SECONDS}",
+        },
+        "load_balancer_namespace_labels": dict(AWS_LBC_READINESS_GATE),
+        "load_balancer_drain_seconds": AWS_NLB_DEREGISTRATION_SECONDS,
+    }
 
 
 def cluster_provider(

@@ -176,17 +176,23 @@ def remote_secret_name(target_cluster: str) -> str:
     return f"istio-remote-secret-{target_cluster}"
 
 
-def reader_token_name(source_cluster: str) -> str:
-    """Name of the reader token secret created for peer `source_cluster`."""
-    return f"istio-reader-token-{source_cluster}"
+def reader_token_name(source_cluster: str, generation: int = 1) -> str:
+    """Name of the reader token secret created for peer `source_cluster`.
+
+    Generation 1 keeps the original name (no replacement on upgrade); each
+    later generation (`mesh.peerCredentialGeneration`) is a new name, which
+    is what makes a rotation create the new token before deleting the old.
+    """
+    suffix = "" if generation == 1 else f"-g{generation}"
+    return f"istio-reader-token-{source_cluster}{suffix}"
 
 
-def pair_names(source: str, target: str) -> PairNames:
+def pair_names(source: str, target: str, generation: int = 1) -> PairNames:
     """Names for the ordered pair (source reads target)."""
     return PairNames(
         source=source,
         target=target,
         remote_secret=remote_secret_name(target),
-        reader_token=reader_token_name(source),
+        reader_token=reader_token_name(source, generation),
         stem=f"{source}-reads-{target}",
     )

@@ -210,6 +210,8 @@ def test_gateway_eips_feed_the_load_balancer_annotations(with_peer: Plan) -> Non
         "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
         # Every EIP reaches every gateway pod, whatever zone it runs in.
         "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+        # A draining gateway pod is deregistered within a bounded time (its preStop waits longer).
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "deregistration_delay.timeout_seconds=60",
     }
     allocations = annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"].split(",")
     subnets = annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"].split(",")

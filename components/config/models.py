@@ -331,6 +331,14 @@ class IstioMeshSpec(MeshBase):
         "`istio-injection=enabled` (or `istio.io/rev=default`) get their sidecars from it, and the east-west "
         "gateway, ztunnel and istio-cni run it. Default: `version`. Must be one of `revisions`.",
     )
+    peer_credential_generation: int = Field(
+        default=1,
+        ge=1,
+        le=9999,
+        description="Generation of the peers' API credentials (Istio reader tokens). Raise it by one to rotate "
+        "every token: the new tokens are created, every remote secret is updated to them, then the old tokens "
+        "are deleted, in one update.",
+    )
 
     @property
     def installed_versions(self) -> list[str]:

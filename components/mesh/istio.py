@@ -1,20 +1,27 @@
 """Istio multi-primary on different networks, sidecar or ambient, with canary revisions.
 
 Per cluster, in order: namespace `istio-system` labelled with the cluster's
-mesh network; secret `cacerts` (the cluster's intermediate CA under the
-fleet root); Helm releases `base` -> one `istiod` per installed revision ->
-the data plane (sidecar: the east-west gateway and the `cross-network-gateway`
-Gateway; ambient: `istio-cni`, `ztunnel`, the `istio-east-west` Gateway and
-the ConfigMap that restricts its Service's source ranges).
+mesh network (read by ambient istiod and ztunnel and by gateways; sidecars
+take their network from istiod's `global.network`); secret `cacerts` (the
+cluster's intermediate CA under the fleet root); Helm release `base`; the
+revision tag `default` (a MutatingWebhookConfiguration and a Service owned
+by Pulumi, not by any Helm release); one `istiod` release per installed
+revision; the data plane (sidecar: the east-west gateway release and the
+`cross-network-gateway` Gateway; ambient: `istio-cni`, `ztunnel`, the
+`istio-east-west` Gateway `istio-ambient-eastwest` and its parameters
+ConfigMap). The two modes' east-west gateways have different names, so a
+mode switch never hands an object from one owner to another.
 Per ordered pair (A reads B): a reader token in B (after B's `base`, which
 creates the account, and B's stable istiod, which binds its read access) and
-the remote secret `istio-remote-secret-<B>` in A. Everything is declarative
-(no istioctl); the procedure for upgrades is docs/istio.md.
+the remote secret `istio-remote-secret-<B>` in A; `mesh.peerCredentialGeneration`
+names the tokens, so raising it rotates them. Everything is declarative (no
+istioctl); the procedures for upgrades and mode switches are docs/istio.md.
 
 Revisions: every istiod is revisioned (`1-30-3`), so versions can sit side by
 side. `mesh.stableRevision` is the one data-plane pointer: the revision tag
 (`default`), `base`'s `defaultRevision`, the east-west gateway, ztunnel and
-istio-cni all follow it. Moving it changes nothing else.
+istio-cni all follow it. Moving it changes nothing else, and the tag objects
+are updated in place.
 """
 
 from __future__ import annotations
@@ -32,14 +39,21 @@ from components.common import helm_release
 from components.config import FleetSpec, IstioMeshSpec
 from components.handle import ClusterHandle, kubeconfig_document
 from components.mesh import MeshArgs
+from components.mesh.istio_tags import (
+    tag_labels,
+    tag_service_name,
+    tag_service_spec,
+    tag_webhook_name,
+    tag_webhooks,
+)
 from components.naming import pair_names, revision_of
 
 NAMESPACE = "istio-system"
 NETWORK_LABEL = "topology.istio.io/network"
 
 #: The revision tag whose objects (MutatingWebhookConfiguration
-#: `istio-revision-tag-default`, Service `istiod-revision-tag-default`) the
-#: stable istiod renders. `default` is the tag that also serves namespaces
+#: `istio-revision-tag-default`, Service `istiod-revision-tag-default`) point
+#: at the stable revision. `default` is the tag that also serves namespaces
 #: labelled `istio-injection=enabled` and pods labelled
 #: `sidecar.istio.io/inject=true`, which is how the multicluster docs enable
 #: injection; istiod also takes "the revision the default tag points at" as
@@ -65,6 +79,34 @@ CNI_RELEASE = "istio-cni"
 ZTUNNEL_RELEASE = "ztunnel"
 EASTWEST_SELECTOR = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}
 
+#: The ambient east-west Gateway. istiod names the Deployment, Service,
+#: ServiceAccount, HPA and PDB it generates after the Gateway; had it the
+#: sidecar release's name, a sidecar -> ambient switch would find the Helm
+#: release's objects in place (istiod does not adopt objects without
+#: `gateway.istio.io/managed`), and Helm deleting them later is an event
+#: istiod never sees, so the ambient gateway stayed missing until an istiod
+#: restart.
+AMBIENT_EASTWEST = "istio-ambient-eastwest"
+#: Label istiod puts on the pods of a Gateway it deploys.
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
+#: East-west gateways run at least two pods spread over zones, with a PDB:
+#: one pod per cluster means every node upgrade or drain takes that
+#: network's only way in down. The sidecar chart autoscales by default
+#: (`replicaCount` is then ignored), so the floor is the HPA's minimum.
+GATEWAY_MIN_REPLICAS = 2
+GATEWAY_MAX_REPLICAS = 5
+#: istiod too: two replicas (the chart then renders its PDB) over zones.
+ISTIOD_MIN_REPLICAS = 2
+#: Seconds a terminating gateway pod keeps serving before Envoy drains:
+#: endpoint removal takes a few seconds to reach kube-proxy and cloud load
+#: balancers; behind a load balancer that drains deregistered targets (EKS
+#: NLB), longer than that drain.
+PRESTOP_MARGIN_SECONDS = 10
+#: Envoy's own drain after the preStop wait (its default drain is 5 s; the
+#: rest bounds long-lived connections).
+ENVOY_DRAIN_SECONDS = 30
+
 #: Multi-primary needs only these on the east-west gateway: the status port
 #: (health checks of the load balancer) and the mTLS passthrough port that
 #: carries cross-network service traffic. 15012 (istiod XDS) and 15017
@@ -82,7 +124,7 @@ CHARTS = {"base": "base", "istiod": "istiod", "gateway": "gateway", "cni": "cni"
 #: Gateway's own namespace and strategic-merges its `service` key over the
 #: Service it generates; the class template itself renders no
 #: loadBalancerSourceRanges.
-EASTWEST_OPTIONS = "istio-eastwestgateway-options"
+EASTWEST_OPTIONS = f"{AMBIENT_EASTWEST}-options"
 
 #: Helm waits (atomic implies --wait) per release. A failed wait rolls the
 #: release back, so these bound real cloud work, not only pod starts:
@@ -130,11 +172,38 @@ def base_values(mesh: IstioMeshSpec) -> dict[str, Any]:
     return {"defaultRevision": revision_of(mesh.stable_version)}
 
 
+def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread pods over zones, then nodes; never block scheduling on one-zone clusters."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+#: PDB of every gateway: one pod may go at a time; an unready pod never
+#: blocks a node drain (it serves nothing anyway).
+GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def prestop_seconds(cluster: ClusterHandle) -> int:
+    """How long a terminating gateway pod keeps serving: longer than the load balancer's drain."""
+    return cluster.load_balancer_drain_seconds + PRESTOP_MARGIN_SECONDS
+
+
 def istiod_values(mesh: IstioMeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
     values: dict[str, Any] = {
         "revision": revision.name,
-        # The tag objects live in exactly one release: the stable one.
-        "revisionTags": [STABLE_TAG] if revision.stable else [],
+        # No release renders a tag: the tag objects are Pulumi resources of
+        # their own (components/mesh/istio_tags.py), moved in place.
+        "revisionTags": [],
+        # With autoscaleMin > 1 the chart also renders a PDB (minAvailable 1).
+        "autoscaleMin": ISTIOD_MIN_REPLICAS,
+        "topologySpreadConstraints": zone_spread({"app": "istiod", "istio.io/rev": revision.name}),
         "global": {
             "meshID": mesh.mesh_id,
             "multiCluster": {"clusterName": cluster.names.mesh_cluster},
@@ -149,7 +218,10 @@ def istiod_values(mesh: IstioMeshSpec, cluster: ClusterHandle, revision: Revisio
         # Top-level `env` (not `pilot.env`): both render, only this passes
         # the values check. Without it istiod registers no `istio-east-west`
         # GatewayClass and keeps ambient traffic in-network.
-        values["env"] = {"AMBIENT_ENABLE_MULTI_NETWORK": "true"}
+        # Baggage carries the peer's cluster and network across the east-west
+        # gateway, so waypoints' cross-network L7 telemetry names the peer
+        # (upstream's ambient multicluster install sets both).
+        values["env"] = {"AMBIENT_ENABLE_MULTI_NETWORK": "true", "AMBIENT_ENABLE_BAGGAGE": "true"}
     return values
 
 
@@ -167,12 +239,26 @@ def eastwest_gateway_values(
     `ISTIO_META_REQUESTED_NETWORK_VIEW`.
     """
     network = cluster.names.mesh_network
+    prestop = prestop_seconds(cluster)
     return {
         "name": EASTWEST_RELEASE,
         # Injected by the stable revision; moves when the tag moves.
         "revision": revision.name,
         "labels": {**EASTWEST_SELECTOR, NETWORK_LABEL: network},
         "env": {"ISTIO_META_REQUESTED_NETWORK_VIEW": network},
+        # The chart autoscales by default and then ignores replicaCount; it
+        # renders the PDB only when minReplicas > 1.
+        "autoscaling": {
+            "enabled": True,
+            "minReplicas": GATEWAY_MIN_REPLICAS,
+            "maxReplicas": GATEWAY_MAX_REPLICAS,
+        },
+        "podDisruptionBudget": dict(GATEWAY_PDB),
+        "topologySpreadConstraints": zone_spread(EASTWEST_SELECTOR),
+        # Keep serving while the load balancer stops sending (and drains)
+        # new connections, then let Envoy drain.
+        "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}},
+        "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
         "service": {
             "type": "LoadBalancer",
             "ports": [
@@ -215,6 +301,36 @@ def eastwest_service_overlay(source_ranges: list[str]) -> str:
     such as `loadBalancerSourceRanges` is replaced, not merged.
     """
     return yaml.safe_dump({"spec": {"loadBalancerSourceRanges": list(source_ranges)}}, sort_keys=True)
+
+
+def eastwest_ambient_options(cluster: ClusterHandle, source_ranges: list[str]) -> dict[str, str]:
+    """Data of the ambient east-west Gateway's parameters ConfigMap.
+
+    istiod renders no HPA or PDB for a Gateway without the
+    `horizontalPodAutoscaler` / `podDisruptionBudget` keys (one pod); each key
+    is strategic-merged over what istiod generates (the Deployment's
+    container `istio-proxy` is merged by name).
+    """
+    prestop = prestop_seconds(cluster)
+    deployment = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "topologySpreadConstraints": zone_spread({GATEWAY_NAME_LABEL: AMBIENT_EASTWEST}),
+                    "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
+                    "containers": [{"name": "istio-proxy", "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}}}],
+                }
+            }
+        }
+    }
+    return {
+        "deployment": yaml.safe_dump(deployment, sort_keys=True),
+        "horizontalPodAutoscaler": yaml.safe_dump(
+            {"spec": {"minReplicas": GATEWAY_MIN_REPLICAS, "maxReplicas": GATEWAY_MAX_REPLICAS}}, sort_keys=True
+        ),
+        "podDisruptionBudget": yaml.safe_dump({"spec": dict(GATEWAY_PDB)}, sort_keys=True),
+        "service": eastwest_service_overlay(source_ranges),
+    }
 
 
 def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
@@ -266,7 +382,7 @@ class IstioMesh(pulumi.ComponentResource):
         for a in args.clusters:
             for b in args.clusters:
                 if a.name != b.name:
-                    self._pair(planes[a.name], planes[b.name])
+                    self._pair(planes[a.name], planes[b.name], mesh.peer_credential_generation)
                     self.remote_secrets.append(f"{a.name}/{pair_names(a.name, b.name).remote_secret}")
 
         self.revisions = [r.name for r in revs]
@@ -313,6 +429,62 @@ class IstioMesh(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ per cluster
 
+    def _revision_tag(
+        self, cluster: ClusterHandle, stable: Revision, namespace: k8s.core.v1.Namespace
+    ) -> list[pulumi.Resource]:
+        """The `default` tag's webhook and Service, pointing at the stable revision.
+
+        A tag move changes `istio.io/rev`, the webhooks' Service and the
+        Service's selector: an in-place update of both objects (same URN),
+        never a delete and create, so injection never pauses.
+        """
+        annotations = {
+            # Helm deletes objects a release stops rendering unless the live
+            # object says `keep`; this adopts tag objects an istiod release
+            # rendered before (see docs/istio.md, "Adopting the tag objects").
+            "helm.sh/resource-policy": "keep",
+            # Server-side apply: take over the fields Helm's field manager
+            # owned on those objects instead of failing on the conflict.
+            "pulumi.com/patchForce": "true",
+        }
+        labels = tag_labels(STABLE_TAG, stable.name)
+        # Plain dicts in the API's camelCase (the SDK's typed dicts say the same).
+        hooks: Any = tag_webhooks(STABLE_TAG, stable.name, NAMESPACE)
+        hook_meta: Any = {
+            "name": tag_webhook_name(STABLE_TAG),
+            "labels": {**labels, "app": "sidecar-injector"},
+            "annotations": annotations,
+        }
+        webhook = k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+            cluster.names.child("istio", "revision-tag", STABLE_TAG),
+            metadata=hook_meta,
+            webhooks=hooks,
+            opts=pulumi.ResourceOptions.merge(
+                self._opts(cluster, [namespace]),
+                # istiod patches its CA into webhooks labelled with its
+                # revision; Pulumi never sets it and must not undo it.
+                pulumi.ResourceOptions(ignore_changes=["webhooks[*].clientConfig.caBundle"]),
+            ),
+        )
+        service_meta: Any = {
+            "name": tag_service_name(STABLE_TAG),
+            "namespace": namespace.metadata.name,
+            "labels": {**labels, "app": "istiod", "istio": "pilot"},
+            # pulumi-kubernetes waits for a selector Service to have endpoints;
+            # the stable istiod's pods come after the tag objects on a first
+            # install (the istiod releases wait for the tag), so that wait
+            # would never end.
+            "annotations": {**annotations, "pulumi.com/skipAwait": "true"},
+        }
+        service_spec: Any = tag_service_spec(stable.name)
+        service = k8s.core.v1.Service(
+            cluster.names.child("istio", "revision-tag", STABLE_TAG, "service"),
+            metadata=service_meta,
+            spec=service_spec,
+            opts=self._opts(cluster),
+        )
+        return [webhook, service]
+
     def _install_cluster(
         self, args: MeshArgs, cluster: ClusterHandle, revs: list[Revision], stable: Revision
     ) -> _ClusterPlane:
@@ -320,11 +492,17 @@ class IstioMesh(pulumi.ComponentResource):
         repo = mesh.repository
         network = cluster.names.mesh_network
 
-        # Sidecars take their network from this label's value via injection;
-        # ambient istiod reads its own network from it.
+        # The network label serves ambient (istiod and ztunnel read the
+        # system namespace's network from it) and gateways; sidecar
+        # injection takes a proxy's network from istiod's `global.network`.
+        # Plus what the cloud's load balancer needs of the gateways' namespace
+        # (EKS: the pod readiness gate).
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("istio", "namespace"),
-            metadata={"name": NAMESPACE, "labels": {NETWORK_LABEL: network}},
+            metadata={
+                "name": NAMESPACE,
+                "labels": {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network},
+            },
             opts=self._opts(cluster),
         )
 
@@ -357,13 +535,14 @@ class IstioMesh(pulumi.ComponentResource):
             repository=repo,
         )
 
+        tag = self._revision_tag(cluster, stable, namespace)
+
         istiods: dict[str, k8s.helm.v3.Release] = {}
-        for rev in [r for r in revs if not r.stable] + [stable]:
-            # The stable release waits for every other revision: when the tag
-            # moves, the release losing it is upgraded (tag objects removed)
-            # before the one gaining it renders them, or Helm would refuse
-            # objects owned by another release.
-            others = list(istiods.values()) if rev.stable else []
+        for rev in revs:
+            # After the tag objects: on a cluster whose tag an istiod release
+            # still renders (meshfleet before tags were Pulumi's), the tag
+            # objects are adopted and marked `keep` before that release's
+            # upgrade stops rendering them, so Helm leaves them in place.
             istiods[rev.name] = self._release(
                 cluster,
                 f"istiod-{rev.name}",
@@ -373,7 +552,7 @@ class IstioMesh(pulumi.ComponentResource):
                 values=istiod_values(mesh, cluster, rev),
                 namespace=namespace,
                 repository=repo,
-                depends_on=[cacerts, base, *others],
+                depends_on=[cacerts, base, *tag],
             )
         stable_istiod = istiods[stable.name]
 
@@ -472,10 +651,10 @@ class IstioMesh(pulumi.ComponentResource):
         # istiod overlays this ConfigMap's `service` patch on it (the
         # Gateway's parametersRef). Peers' egress only, as in sidecar mode.
         options = k8s.core.v1.ConfigMap(
-            cluster.names.child("istio", "eastwest-options"),
+            cluster.names.child("istio", "ambient-eastwest-options"),
             metadata={"name": EASTWEST_OPTIONS, "namespace": namespace.metadata.name},
             data=pulumi.Output.from_input(args.source_ranges[cluster.name]).apply(
-                lambda ranges: {"service": eastwest_service_overlay(ranges)}
+                lambda ranges: eastwest_ambient_options(cluster, ranges)
             ),
             opts=self._opts(cluster),
         )
@@ -504,11 +683,11 @@ class IstioMesh(pulumi.ComponentResource):
         # istiod uses a peer's gateway only with the network label, this
         # class and an HBONE listener terminating ISTIO_MUTUAL.
         k8s.apiextensions.CustomResource(
-            cluster.names.child("istio", "eastwest-gateway"),
+            cluster.names.child("istio", "ambient-eastwest-gateway"),
             api_version="gateway.networking.k8s.io/v1",
             kind="Gateway",
             metadata={
-                "name": EASTWEST_RELEASE,
+                "name": AMBIENT_EASTWEST,
                 "namespace": namespace.metadata.name,
                 "labels": {NETWORK_LABEL: cluster.names.mesh_network},
             },
@@ -520,14 +699,19 @@ class IstioMesh(pulumi.ComponentResource):
 
     # --------------------------------------------------------------- per pair
 
-    def _pair(self, reader: _ClusterPlane, target: _ClusterPlane) -> None:
-        names = pair_names(reader.handle.name, target.handle.name)
+    def _pair(self, reader: _ClusterPlane, target: _ClusterPlane, generation: int) -> None:
+        names = pair_names(reader.handle.name, target.handle.name, generation)
         b = target.handle
         # One long-lived token per reading peer, so one peer's access can be
         # revoked alone. The service account comes from `base`; a token for a
         # missing account is deleted by the token controller, so wait for it.
         # Its permissions come from istiod's reader ClusterRoleBinding: wait
         # for that too, so a peer never starts with a token it cannot use.
+        # Rotation: a new generation renames the Secret, which Pulumi
+        # replaces create-before-delete under the same URN: the new token
+        # exists first, the remote secret below is updated in place to it,
+        # and the old token is deleted last, so a peer never holds a token
+        # that no longer exists.
         token = k8s.core.v1.Secret(
             f"{names.stem}-reader-token",
             metadata={
