@@ -251,6 +251,13 @@ def test_open_endpoints_missing_allow_list(type_, props, expected):
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
+def test_allow_list_unknown_during_a_first_preview_is_not_judged():
+    # The lists are computed from egress addresses a first preview does not know yet.
+    assert open_(res(EKS, "x", {"vpcConfig": {"publicAccessCidrs": "[unknown]"}})) == []
+    assert open_(res(GKE, "x", {"masterAuthorizedNetworksConfig": {"cidrBlocks": "[unknown]"}})) == []
+    assert open_(res(AKS, "x", {"apiServerAccessProfile": {"authorizedIPRanges": ["[unknown]", "0.0.0.0/0"]}})) != []
+
+
 def test_gke_public_google_ranges_are_open_too():
     props = {
         "masterAuthorizedNetworksConfig": {

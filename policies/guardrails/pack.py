@@ -27,10 +27,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, _DictProxy, _is_unknown, _ListProxy
 
-from policies.guardrails.rules import RULES, Context, Graph, Resource, Rule, SupportCheck
+from policies.guardrails.rules import RULES, UNKNOWN, Context, Graph, Resource, Rule, SupportCheck
 from policies.guardrails.support import support_check
-
-UNKNOWN = "[unknown]"
 
 
 def plain(value: Any) -> Any:

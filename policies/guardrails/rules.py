@@ -75,6 +75,9 @@ class Context:
     supported: SupportCheck | None = None
 
 
+#: How both adapters present a value not known until apply (a preview's unknown output).
+UNKNOWN = "[unknown]"
+
 FLEET_TYPE = "meshfleet:index:Fleet"
 #: The component types that are one cluster each (their name is the cluster's name).
 CLUSTER_TYPES = frozenset(
@@ -278,6 +281,8 @@ _ALLOW_FIX = "list the operators', CI runners' and peers' CIDRs (fleet.apiAccess
 
 
 def _allow_list_problems(what: str, key: str, cidrs: Any) -> list[str]:
+    if cidrs == UNKNOWN:
+        return []  # computed from addresses a first preview does not know yet: judged at the next one
     if not isinstance(cidrs, Sequence) or isinstance(cidrs, str) or len(cidrs) == 0:
         return [f"{what} has no allow-list ('{key}' is empty or missing, which admits every address); {_ALLOW_FIX}"]
     return [
@@ -313,7 +318,7 @@ def check_open_endpoints(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> l
             return []
         key = "masterAuthorizedNetworksConfig.cidrBlocks"
         blocks = get(p, key)
-        cidrs = [b.get("cidrBlock") for b in blocks if isinstance(b, Mapping)] if isinstance(blocks, Sequence) else None
+        cidrs = [b.get("cidrBlock") for b in blocks if isinstance(b, Mapping)] if isinstance(blocks, list) else blocks
         found = _allow_list_problems("the GKE control plane", key, cidrs)
         if get(p, "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled") is True:
             found.append(
