@@ -1005,6 +1005,10 @@ for name in ("mesh-mtls-strict", "one-provider-per-cluster"):
 out["stack"] = stack_reports
 import google.protobuf
 out["protobuf"] = google.protobuf.__version__
+# The support data's package (components.config) imports in the pack's venv.
+import components.config
+from policies.guardrails.support import support_check
+out["support"] = support_check() is not None
 print(json.dumps(out))
 """
 
@@ -1017,6 +1021,12 @@ def test_pack_glue_runs_in_the_packs_own_venv():
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["protobuf"].startswith("5.29.")
+    try:
+        import components.config.cloudfacts  # noqa: F401
+
+        assert out["support"] is True
+    except ImportError:
+        assert out["support"] is False
     assert out["names"] == sorted(RULES_BY_NAME)
     assert {n: k for n, k in out["kinds"].items()} == {
         r.name: "ResourceValidationPolicy" if r.resource_check else "StackValidationPolicy" for r in RULES

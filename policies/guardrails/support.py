@@ -25,7 +25,9 @@ def support_check() -> SupportCheck | None:
     """`(cloud, version, day) -> supported?` from the config package's verdict, or None if it is absent."""
     try:
         module = importlib.import_module(VERDICT_MODULE)
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != VERDICT_MODULE:
+            raise  # a dependency of the config package is missing: a broken environment, not "no data"
         return None
     verdict = getattr(module, "support_verdict", None)
     if verdict is None:
