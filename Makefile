@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 STAMP := $(VENV)/.installed
+# The guardrails policy pack runs in its own virtualenv (PulumiPolicy.yaml):
+# pulumi-policy pins protobuf 5.29, the program's environment has protobuf 6.
+PACK := policies/guardrails
+PACK_STAMP := $(PACK)/.venv/.installed
 
 .PHONY: plan test lint actionlint typecheck unit install clean bench schema
 
@@ -16,9 +20,18 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	# Byte-compile the SDKs once: with PYTHONDONTWRITEBYTECODE set (common in
 	# CI images) every plan would otherwise re-compile them (about 2x slower).
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-install: $(STAMP)
+# The pack's environment, next to the program's and independent of it.
+$(PACK_STAMP): $(PACK)/requirements.txt
+	test -x $(PACK)/.venv/bin/python || $(PY) -m venv $(PACK)/.venv
+	$(PACK)/.venv/bin/python -m pip install --quiet --upgrade pip
+	$(PACK)/.venv/bin/python -m pip install --quiet -r $(PACK)/requirements.txt
+	$(PACK)/.venv/bin/python -m pip check
+	touch $(PACK_STAMP)
+
+install: $(STAMP) $(PACK_STAMP)
 
 # Offline plan of a stack: no Pulumi CLI, no cloud credentials.
 plan: $(STAMP)
@@ -39,7 +52,7 @@ actionlint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy components ops policies __main__.py
 
-unit: $(STAMP)
+unit: $(STAMP) $(PACK_STAMP)
 	$(BIN)/pytest -n 2
 
 test: lint actionlint typecheck unit
@@ -48,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PACK)/.venv .mypy_cache .ruff_cache

@@ -39,7 +39,11 @@ class Fleet(pulumi.ComponentResource):
     trust: FleetTrust
 
     def __init__(self, name: str, spec: FleetSpec, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("meshfleet:index:Fleet", name, None, opts)
+        # The stack facts the guardrails read (policies/guardrails/rules.py, `Graph.facts`):
+        # a CrossGuard policy sees resource inputs, not stack config, so the
+        # environment, the protection setting and the mesh are the Fleet's inputs.
+        facts = {"environment": spec.fleet.environment, "protect": spec.fleet.protect, "mesh": spec.mesh.kind}
+        super().__init__("meshfleet:index:Fleet", name, {"facts": facts}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         networks: dict[str, Network] = {}

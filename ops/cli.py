@@ -1,14 +1,16 @@
 """`meshfleet`: the offline plan and the config reference.
 
-    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
+    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME] [--policy-config FILE]
+    meshfleet guard PLAN_DIR [--policy-config FILE] [--now TIME]
     meshfleet schema
     meshfleet docs [--check]
     meshfleet history --stack NAME [--json]
     meshfleet rollback --stack NAME --to VERSION [--yes] [--allow-protected-deletes]
     meshfleet diagram [--stack NAME | --plan PLAN_JSON] [-o fleet.mmd|.dot|.svg|.png]
 
-Exit codes: 0 success, 2 invalid stack config or usage (message on stderr,
-no traceback).
+Exit codes: 0 success, 2 invalid stack config, policy pack config or usage
+(message on stderr, no traceback), 3 a mandatory guardrail is violated
+(`plan` runs every guardrail after planning; `guard` over a written plan).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
-from ops import diagram, history, reference, rollback
+from ops import diagram, guard, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import read_stack_config
+from policies.guardrails.config import DEFAULT_CONFIG, PackConfigError
+from policies.guardrails.config import load as load_pack_config
+from policies.guardrails.rules import Finding
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         "--now", type=_time, default=DEFAULT_NOW, help=f"the simulated clock (default {DEFAULT_NOW.isoformat()})"
     )
     plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
+    _guard_options(plan)
+    guard = sub.add_parser(
+        "guard", help="run the guardrails policy pack's rules over a written plan (PLAN_DIR/plan.json)"
+    )
+    guard.add_argument("plan_dir", type=Path, metavar="PLAN_DIR")
+    guard.add_argument(
+        "--now", type=_time, default=DEFAULT_NOW, help=f"the day the rules judge (default {DEFAULT_NOW.isoformat()})"
+    )
+    _guard_options(guard)
     sub.add_parser("schema", help="print the stack config JSON schema")
     docs = sub.add_parser("docs", help="regenerate the README's config reference from the models")
     docs.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
@@ -59,10 +73,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _guard_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        default=None,
+        help="policy pack config (default policies/guardrails/config.json, as CI passes to pulumi preview)",
+    )
+
+
+def _guard(findings: list[Finding], source: Path | None) -> int:
+    print(guard.render(findings, str(source or DEFAULT_CONFIG.relative_to(PROJECT_DIR))))
+    return guard.exit_code(findings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "handler", None) is not None:
         return int(args.handler(args))
+    if args.command in ("plan", "guard"):
+        try:
+            pack_config = load_pack_config(args.policy_config)
+        except PackConfigError as exc:
+            print(f"meshfleet: {exc.render()}", file=sys.stderr)
+            return 2
+    if args.command == "guard":
+        try:
+            resources = guard.read_plan_dir(args.plan_dir)
+        except ValueError as exc:
+            print(f"meshfleet: {exc}", file=sys.stderr)
+            return 2
+        return _guard(guard.check(resources, pack_config, args.now.date()), args.policy_config)
     if args.command == "schema":
         print(json.dumps(FleetSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True))
         return 0
@@ -90,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         written = write_plan(plan, args.out, show_secrets=args.show_secrets)
         print(f"wrote {len(written)} files to {args.out}")
-    return 0
+    return _guard(guard.check_plan(plan, pack_config, args.now.date()), args.policy_config)
 
 
 if __name__ == "__main__":

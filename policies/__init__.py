@@ -1,1 +1,1 @@
-"""CrossGuard policy pack for meshfleet stacks (rules grow with the policy issue)."""
+"""Policy as code: the guardrails pack under policies/guardrails."""

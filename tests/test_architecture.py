@@ -29,6 +29,8 @@ def project_modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             parts = path.relative_to(root).with_suffix("").parts
+            if any(part.startswith(".") for part in parts):
+                continue  # a virtualenv inside a package (the guardrails pack's .venv) is not project code
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             modules[".".join(parts)] = path

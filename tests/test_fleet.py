@@ -103,7 +103,7 @@ def test_dev_plan_is_deterministic(dev):
 
 
 def test_every_taggable_cloud_resource_carries_the_fleet_tags(dev):
-    from policies.rules import missing_fleet_tags
+    from policies.guardrails.rules import missing_fleet_tags
 
     violations = [v for r in dev.resources if r.custom for v in missing_fleet_tags(r.type, inputs(r))]
     assert violations == []

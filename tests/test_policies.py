@@ -9,7 +9,7 @@ import pytest
 
 from components.common import fleet_tags
 from components.config import FleetMeta
-from policies.rules import NOT_TAGGABLE, REQUIRED_TAGS, TAG_PROPERTY, missing_fleet_tags
+from policies.guardrails.rules import NOT_TAGGABLE, REQUIRED_TAGS, TAG_PROPERTY, missing_fleet_tags
 from tests.helpers import inputs, plan_stack
 
 TAGS = {"fleet": "acme-prod", "environment": "production", "owner": "platform", "managed-by": "meshfleet"}

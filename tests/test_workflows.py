@@ -132,7 +132,8 @@ def test_pull_requests_test_everything_and_preview_same_repo_branches_only() -> 
     assert step["with"]["command"] == "preview"
     assert step["with"]["comment-on-pr"] is True
     assert step["with"]["refresh"] is True
-    assert step["with"]["policyPacks"] == "${{ steps.pack.outputs.packs }}"
+    assert step["with"]["policyPacks"] == "policies/guardrails"
+    assert step["with"]["policyPackConfigs"] == "policies/guardrails/config.json"
     assert "run: make install" in (WORKFLOWS / "preview.yml").read_text()
 
 

@@ -1,0 +1,40 @@
+"""The Kubernetes support data, as the rules' `SupportCheck`: the config package's one verdict.
+
+`components.config.cloudfacts.support_verdict(cloud, version, today)` (issue
+11) reads the one support-window data file per cloud that the config checks
+use; the advisory `kubernetes-version-support` rule asks it too, so the two
+can never disagree and there is no second copy of the calendar. Until that
+module is present, `support_check()` returns None and the rule stays silent
+(`meshfleet plan` says so). Pure: no pulumi, no pulumi_policy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+
+from policies.guardrails.rules import SupportCheck
+
+VERDICT_MODULE = "components.config.cloudfacts"
+
+#: Verdict statuses that say nothing about support ending (a newer or unreleased minor).
+_UNKNOWN = frozenset({"unknown", "not-yet-available"})
+
+
+def support_check() -> SupportCheck | None:
+    """`(cloud, version, day) -> supported?` from the config package's verdict, or None if it is absent."""
+    try:
+        module = importlib.import_module(VERDICT_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != VERDICT_MODULE:
+            raise  # a dependency of the config package is missing: a broken environment, not "no data"
+        return None
+    verdict = getattr(module, "support_verdict", None)
+    if verdict is None:
+        return None
+
+    def supported(cloud: str, version: str, day: date) -> bool | None:
+        v = verdict(cloud, version, day)
+        return None if v.status in _UNKNOWN else bool(v.supported)
+
+    return supported
