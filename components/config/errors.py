@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, get_args
 
@@ -264,8 +265,11 @@ def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, se
     elif kind == "string_type" and isinstance(got, int | float | bool):
         example = f'{key}: ["{text}"]' if item else f'{key}: "{text}"'
         fix = f"quote it: {example}"
-        if isinstance(got, float):
-            fix += " (unquoted, YAML reads it as a number and drops trailing zeros: 1.30 becomes 1.3)"
+        if isinstance(got, float) and re.fullmatch(r"\d+\.\d", text):
+            # 1.30 and 1.3 are the same number: offer both spellings, the user knows which was meant.
+            fix = f'quote it as you meant it: {key}: "{text}0" or "{text}" (unquoted, YAML reads both as the number {text})'
+        elif isinstance(got, float):
+            fix += " (unquoted, YAML reads it as a number and drops trailing zeros)"
         elif isinstance(got, bool):
             fix += f" (unquoted, YAML reads {text} as a boolean)"
     elif (
