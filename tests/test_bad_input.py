@@ -689,6 +689,27 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "apiEndpoint: https://172.18.0.2:6443",
     ),
     (
+        "schema-version-text",
+        mutated("local", ("schemaVersion", "1")),
+        "schemaVersion",
+        "is the text '1'; expected a whole number (1)",
+        "add `schemaVersion: 1` (a number, unquoted)",
+    ),
+    (
+        "azure-zone-out-of-range",
+        mutated("dev", ("clusters[1].zones", ["4"])),
+        "clusters[1].zones",
+        "4 is not a zone of westeurope; allowed values: 1, 2, 3",
+        'use zones of westeurope, quoted: zones: ["1", "2", "3"]',
+    ),
+    (
+        "root-names-repeat",
+        mutated("local", ("trust", {"roots": [{"name": "r"}, {"name": "r"}]})),
+        "trust.roots",
+        "root names repeat: r (roots: r, r)",
+        "name each root once",
+    ),
+    (
         "below-minimum",
         mutated("dev", ("clusters[0].nodePools[0].diskSizeGb", 8)),
         "clusters[0].nodePools[0].diskSizeGb",
@@ -709,7 +730,7 @@ def test_messages_say_exactly_what_to_write(fleet, path, message, fix):
 
 def test_no_python_words_or_raw_regex_reach_users():
     text = "\n".join(p.render() for _, fleet, *_ in MESSAGE_CASES for p in problems_of(copy.deepcopy(fleet)))
-    for word in ("None", "instance of", "dictionary", "TrustSpec", "valid string", "^", "\\d", "[0-9a-f]"):
+    for word in ("None", "instance of", "dictionary", "TrustSpec", "valid string", "^", "\\d", "[0-9a-f]", "['"):
         assert word not in text, word
 
 

@@ -288,7 +288,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "local",
         drop_key_top("schemaVersion"),
         "schemaVersion",
-        "missing or not an integer",
+        "is missing; expected a whole number (1)",
         "schemaVersion: 1",
     ),
     (

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.config.errors import ConfigError, Problem, problem_from_pydantic
-from components.config.migrations import deep_merge, migrate
+from components.config.migrations import CURRENT_SCHEMA_VERSION, deep_merge, migrate
 from components.config.models import FleetSpec
 from components.config.rules import validate
 from components.config.rules.mesh import reject_retired_mesh
@@ -65,20 +65,25 @@ def _missing_fleet(other_keys: Iterable[str]) -> Problem:
     )
 
 
-def _not_a_map(key: str, value: Any) -> Problem:
+def _described(value: Any) -> str:
+    """A raw value and its kind in a person's words."""
     if isinstance(value, str):
-        got = f"the text {value[:40]!r}"
-    elif isinstance(value, bool):
-        got = f"the boolean {str(value).lower()}"
-    elif isinstance(value, int | float):
-        got = f"the number {value}"
-    elif isinstance(value, list):
-        got = "a list"
-    else:
-        got = f"a {type(value).__name__}"
+        return f"the text {value[:40]!r}"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a map"
+    return "empty" if value is None else "a value of another kind"
+
+
+def _not_a_map(key: str, value: Any) -> Problem:
     return Problem(
         path=key,
-        message=f"is {got}, not a map",
+        message=f"is {_described(value)}, not a map",
         fix=f"write {key} as a map: `{key}:` followed by indented keys (schemaVersion, fleet, clusters, ...; "
         "see stacks/Pulumi.dev.yaml)",
     )
@@ -89,6 +94,21 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
     if not isinstance(raw, Mapping):
         raise ConfigError([_not_a_map("meshfleet:fleet", raw)])
     reject_retired_mesh(raw)
+    version = raw.get("schemaVersion")
+    if not isinstance(version, int) or isinstance(version, bool):
+        # Said here in a person's words ("is missing", "is the text '1'"); migrate() checks it again.
+        said = "is missing" if version is None else f"is {_described(version)}"
+        allowed = "1" if CURRENT_SCHEMA_VERSION == 1 else f"1 to {CURRENT_SCHEMA_VERSION}"
+        raise ConfigError(
+            [
+                Problem(
+                    path="schemaVersion",
+                    message=f"{said}; expected a whole number ({allowed})",
+                    fix=f"add `schemaVersion: {CURRENT_SCHEMA_VERSION}` (a number, unquoted) to meshfleet:fleet "
+                    "(or to the defaults in Pulumi.yaml)",
+                )
+            ]
+        )
     data = migrate(dict(raw))
     try:
         spec = FleetSpec.model_validate(data)

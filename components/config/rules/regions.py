@@ -79,7 +79,8 @@ def _rule_regions_and_zones(spec: FleetSpec) -> Iterable[Problem]:
             continue
         where = "is not a zone" if len(bad) == 1 else "are not zones"
         if isinstance(c, AzureCluster):
-            fix = 'write them as quoted strings: zones: ["1", "2", "3"]'
+            quoted = ", ".join(f'"{z}"' for z in zones)
+            fix = f"use zones of {c.region}, quoted: zones: [{quoted}]"
         else:
             fix = f"use zones of {c.region}: {', '.join(zones)}"
         yield Problem(
