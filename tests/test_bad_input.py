@@ -839,3 +839,20 @@ def test_readme_config_errors_are_real(tmp_path, capsys, monkeypatch):
         code = cli.main(["plan", "--config", "stacks/Pulumi.dev.yaml", "--project-dir", str(ROOT)])
         assert code == 2
         assert capsys.readouterr().err == block
+
+
+def test_every_pattern_field_has_words_and_an_example():
+    """A new `pattern=` field needs its entry in errors.FORMATS, or users get no example to copy."""
+    import components.config.models as models
+    from components.config.errors import FORMATS
+
+    patterned = {
+        field.alias or name
+        for model in vars(models).values()
+        if isinstance(model, type) and issubclass(model, models.Model)
+        for name, field in model.model_fields.items()
+        if any(getattr(m, "pattern", None) for m in field.metadata)
+    }
+    assert patterned and patterned <= set(FORMATS), patterned - set(FORMATS)
+    for key, (_, example) in FORMATS.items():
+        assert not any(c in example for c in "^$\\"), key
