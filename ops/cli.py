@@ -129,7 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in config.placeholders:
         print(f"note: {path} is encrypted; planned with a placeholder (offline plans cannot decrypt)")
     if args.out:
-        written = write_plan(plan, args.out, show_secrets=args.show_secrets)
+        try:
+            written = write_plan(plan, args.out, show_secrets=args.show_secrets)
+        except OSError as exc:
+            print(
+                f"meshfleet: cannot write the plan to {args.out}: {exc.strerror or exc}\n"
+                "    fix: pass --out a directory you can write to (it is created if missing)",
+                file=sys.stderr,
+            )
+            return 2
         print(f"wrote {len(written)} files to {args.out}")
     return _guard(guard.check_plan(plan, pack_config, args.now.date()), args.policy_config)
 

@@ -1,10 +1,14 @@
 """Reading stack files offline, the way the Pulumi CLI does.
 
 `read_stack_config` reads `Pulumi.yaml` (project-level values) and
-`stacks/Pulumi.<stack>.yaml` exactly as the CLI would: a stack value replaces
-the project value of the same key whole (the deep merge of fleet defaults is
-meshfleet's own, in components.config). Inside `pulumi up` the program reads
-its config from the engine instead (components/config/runtime.py).
+`stacks/Pulumi.<stack>.yaml` exactly as the CLI would: YAML 1.2 as yaml.v3
+parses it (ops/yamlfile.py: `on`/`no`/`yes` are strings, a repeated key is an
+error), and a stack value replaces the project value of the same key whole
+(the deep merge of fleet defaults is meshfleet's own, in components.config).
+A file the CLI would reject, or whose shape is wrong, is a ConfigError naming
+the file, the line and column, what is wrong and the fix. Inside `pulumi up`
+the program reads its config from the engine instead
+(components/config/runtime.py).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from components.config import DEFAULTS_KEY, FLEET_KEY, FleetSpec, load_fleet
+from components.config import DEFAULTS_KEY, FLEET_KEY, ConfigError, FleetSpec, Problem, load_fleet
 from components.config.offline import OFFLINE_PLACEHOLDER
+from ops.yamlfile import load_yaml_file, mark_of
+
+#: Top-level keys of a stack file (the CLI's ProjectStack).
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,105 @@ class StackConfig:
 
 
 def read_project(project_dir: Path) -> dict[str, Any]:
-    with (project_dir / "Pulumi.yaml").open() as fh:
-        doc = yaml.safe_load(fh)
-    if not isinstance(doc, dict) or "name" not in doc:
-        raise ValueError(f"{project_dir / 'Pulumi.yaml'} is not a Pulumi project file")
+    path = project_dir / "Pulumi.yaml"
+    doc, node = load_yaml_file(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, ["name"], str(path)),
+                    message="is not a Pulumi project file (a map with a `name:`)",
+                    fix="run meshfleet from the project directory, whose Pulumi.yaml names the project",
+                )
+            ]
+        )
+    if not isinstance(doc.get("config") or {}, dict):
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, ["config"], str(path)),
+                    message=f"`config:` is {_kind(doc['config'])}, not a map of keys",
+                    fix="write project config as `config:` followed by indented `key: value` lines",
+                )
+            ]
+        )
     return doc
+
+
+def _kind(value: Any) -> str:
+    """A YAML value's kind in a person's words."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a map"
+
+
+def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
+    """A stack file's top-level map (empty file: empty map), or a ConfigError on its shape."""
+    where = str(config_file)
+    doc, node = load_yaml_file(config_file)
+    if doc is None:
+        return {}, node
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, [], where),
+                    message=f"the file holds {_kind(doc)}; a stack file is a map with a `config:` key",
+                    fix="start the file with `config:` and put `meshfleet:fleet:` indented under it "
+                    "(see stacks/Pulumi.dev.yaml)",
+                )
+            ]
+        )
+    config = doc.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, ["config"], where),
+                    message=f"`config:` is {_kind(config)}, not a map of config keys",
+                    fix="write `config:` followed by indented keys, e.g. `  meshfleet:fleet:` (see stacks/Pulumi.dev.yaml)",
+                )
+            ]
+        )
+    misplaced = [k for k in doc if k not in STACK_FILE_KEYS and "fleet" in k.lower()]
+    if FLEET_KEY not in {k.split(":")[-1] for k in (config or {})} and misplaced:
+        key = misplaced[0]
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, [key], where, at_key=True),
+                    message=f"the stack has no meshfleet:fleet config: {key!r} is at the top level of the "
+                    "file, outside `config:`, where Pulumi does not read it",
+                    fix=f"indent `{key}:` (and everything under it) under `config:`",
+                )
+            ]
+        )
+    nested = [
+        k
+        for k, v in doc.items()
+        if k not in STACK_FILE_KEYS and isinstance(v, dict) and any("fleet" in str(x).lower() for x in v)
+    ]
+    if not config and nested:
+        key = nested[0]
+        raise ConfigError(
+            [
+                Problem(
+                    path=mark_of(node, [key], where, at_key=True),
+                    message=f"the stack has no meshfleet:fleet config: it is under {key!r}, which Pulumi "
+                    "does not read (the key is `config`)",
+                    fix=f"rename `{key}:` to `config:`",
+                )
+            ]
+        )
+    return doc, node
 
 
 def _qualify(project: str, key: str) -> str:
@@ -74,10 +174,7 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
             values[_qualify(project, key)] = value
     if config_file is None:
         config_file = project_dir / project_doc.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
-    if not config_file.exists():
-        raise FileNotFoundError(f"no stack config {config_file}")
-    with config_file.open() as fh:
-        stack_doc = yaml.safe_load(fh) or {}
+    stack_doc, _node = _stack_doc(config_file)
     secret_keys: set[str] = set()
     placeholders: list[str] = []
     for key, value in (stack_doc.get("config") or {}).items():
@@ -102,4 +199,4 @@ def _replace_secure(value: Any, path: str, found: list[str]) -> Any:
 
 def spec_of(config: StackConfig) -> FleetSpec:
     """Validate a stack config offline (raises ConfigError)."""
-    return load_fleet(config.value(DEFAULTS_KEY), config.value(FLEET_KEY))
+    return load_fleet(config.value(DEFAULTS_KEY), config.value(FLEET_KEY), other_keys=list(config.values))

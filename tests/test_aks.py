@@ -206,7 +206,7 @@ def test_cluster_network_profile_is_cni_overlay_with_user_nat(plan: Plan) -> Non
         "outboundType": "userAssignedNATGateway",
     }
     assert cluster["dnsPrefix"] == PHYSICAL
-    assert cluster["kubernetesVersion"] == "1.33"
+    assert cluster["kubernetesVersion"] == "1.35"
     assert cluster["nodeResourceGroup"] == f"{RG}-nodes"
     assert cluster["location"] == "westeurope"
 
@@ -221,12 +221,12 @@ def test_system_pool_inline_and_user_pool_separate_with_autoscaling(plan: Plan) 
     assert system["vmSize"] == "Standard_D4s_v5"
     assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
     # Pools follow the control plane's configured major.minor.
-    assert system["orchestratorVersion"] == "1.33"
+    assert system["orchestratorVersion"] == "1.35"
 
     pool = one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload")
     p = inputs(pool)
     assert p["mode"] == "User" and p["resourceName"] == PHYSICAL
-    assert p["orchestratorVersion"] == "1.33"
+    assert p["orchestratorVersion"] == "1.35"
     assert (p["enableAutoScaling"], p["minCount"], p["maxCount"], p["count"]) == (True, 1, 6, 1)
     assert p["availabilityZones"] == ["1", "2", "3"]
     assert p["vnetSubnetID"] == subnet_id

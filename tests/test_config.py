@@ -275,7 +275,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "allow-list-too-long",
         "dev",
         setting("fleet.apiAccess.operatorCidrs", [f"198.51.100.{i}/32" for i in range(40)]),
-        "clusters[0]",
+        "fleet.apiAccess",
         "accepts at most 40",
         "fewer, larger ranges",
     ),
@@ -292,7 +292,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "local",
         drop_key_top("schemaVersion"),
         "schemaVersion",
-        "missing or not an integer",
+        "is missing; expected a whole number (1 to 2)",
         "schemaVersion: 2",
     ),
     (
@@ -308,8 +308,8 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[0].accountId", "1234"),
         "clusters[0].accountId",
-        "'1234' does not match the required format",
-        "config reference",
+        "'1234' is not an AWS account id: exactly 12 digits",
+        'accountId: "111111111111"',
     ),
     (
         "eks-pool-name",
@@ -340,7 +340,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[2].zones", ["europe-west1-b", "europe-west1-b"]),
         "clusters[2].zones",
-        "repeats a zone",
+        "europe-west1-b is listed more than once",
         "each zone once",
     ),
     (
@@ -348,7 +348,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[2].zones", ["us-central1-a"]),
         "clusters[2].zones",
-        "['us-central1-a'] are not zones of europe-west1",
+        "us-central1-a is not a zone of europe-west1; allowed values: europe-west1-b, europe-west1-c",
         "europe-west1-b",
     ),
     (
@@ -400,10 +400,17 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[0].nodePools[0].maxSize", "5"),
         "clusters[0].nodePools[0].maxSize",
-        "has the wrong type",
-        "do not quote numbers",
+        "is the text '5'; expected a whole number",
+        "write it without quotes: maxSize: 5",
     ),
-    ("empty-clusters", "local", setting("clusters", []), "clusters", "has 0 items", "add or remove entries"),
+    (
+        "empty-clusters",
+        "local",
+        setting("clusters", []),
+        "clusters",
+        "has 0 items; at least 1 required",
+        "add at least 1 entry",
+    ),
     (
         "missing-field",
         "local",
@@ -522,7 +529,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[0].zones", ["us-west-2a", "us-east-1b"]),
         "clusters[0].zones",
-        "['us-west-2a'] are not zones of us-east-1",
+        "us-west-2a is not a zone of us-east-1",
         "us-east-1a",
     ),
     (
@@ -538,7 +545,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[1].zones", ["westeurope-1"]),
         "clusters[1].zones",
-        "not Azure availability zones; allowed values: 1, 2, 3",
+        "westeurope-1 is not a zone of westeurope; allowed values: 1, 2, 3",
         '"1"',
     ),
     (
@@ -868,7 +875,7 @@ def test_config_must_be_a_map():
 
     with pytest.raises(ConfigError) as err:
         parse(["not", "a", "map"])  # type: ignore[arg-type]
-    assert err.value.problems[0].message == "the config must be a map"
+    assert err.value.problems[0].message == "is a list, not a map"
 
 
 # --------------------------------------------------------------------------

@@ -7,13 +7,24 @@ import ipaddress
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, load_fleet
+from components.config.offline import TODAY_ENV
 from tests.helpers import existing_fleet, fleet_of, plan_fleet, stack_config
 
 DEFAULTS = stack_config("local").value("defaults")
+
+
+@pytest.fixture(autouse=True)
+def _support_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubernetes support windows judged on 2026-03-01, when 1.32-1.35 were in standard support on EKS,
+    AKS and GKE alike (components/config/data/*.yaml), so generated versions stay valid as time passes."""
+    monkeypatch.setenv(TODAY_ENV, "2026-03-01")
+
+
 BASES = {name: fleet_of(name) for name in ("local", "dev", "prod")}
 
 json_values = st.recursive(
@@ -190,7 +201,7 @@ def _version(draw: st.DrawFn, cloud: str, eks_minor: int) -> str:
     """A pinned Kubernetes version in the format the cloud takes (config/rules/versions.py `_VERSION_RULES`)."""
     if cloud == "aws":
         return f"1.{eks_minor}"  # EKS: major.minor only; one minor for every EKS cluster (autoscaler image)
-    minor = draw(st.integers(31, 34))
+    minor = draw(st.integers(32, 35))
     if not draw(st.booleans()):
         return f"1.{minor}"
     patch = draw(st.integers(0, 9))
@@ -237,7 +248,7 @@ def cloud_fleets(draw: st.DrawFn) -> dict[str, Any]:
     blocks = draw(st.lists(st.integers(0, 63), min_size=3 * len(picks), max_size=3 * len(picks), unique=True))
     eks_services = draw(st.lists(st.integers(20, 23), min_size=len(picks), max_size=len(picks), unique=True))
     control_planes = draw(st.lists(st.integers(0, 4095), min_size=len(picks), max_size=len(picks), unique=True))
-    eks_minor = draw(st.integers(31, 34))
+    eks_minor = draw(st.integers(32, 35))
 
     clusters = []
     for i, (pick, name) in enumerate(zip(picks, names, strict=True)):

@@ -207,7 +207,7 @@ def test_identity_dataplane_channel_and_logging(plan: Plan) -> None:
     assert "networkPolicy" not in cluster
     assert cluster["releaseChannel"] == {"channel": "REGULAR"}
     # A floor within the channel: no ignore_changes, no node pool version.
-    assert cluster["minMasterVersion"] == "1.33"
+    assert cluster["minMasterVersion"] == "1.35"
     assert "nodeVersion" not in cluster
     assert "version" not in inputs(one(plan, "gcp:container/nodePool:NodePool"))
     assert cluster["loggingConfig"]["enableComponents"] == [

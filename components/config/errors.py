@@ -9,6 +9,8 @@ values, a "did you mean" for misspelt keys, and secret values never echoed.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Iterable
 from typing import Any, get_args
 
@@ -77,8 +79,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """camelCase keys allowed at the object that holds `loc`'s last segment."""
+def _parent_model(loc: tuple[int | str, ...]) -> Any:
+    """The model (or {tag: model} for the cluster union) that holds `loc`'s last segment."""
     model: Any = FleetSpec
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -91,11 +93,35 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
         fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
         field = fields.get(part)
         if field is None:
-            return []
+            return None
         model = _model_of(field.annotation)
+    return model
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """camelCase keys allowed at the object that holds `loc`'s last segment."""
+    model = _parent_model(loc)
     if isinstance(model, dict) or model is None:
         return []
     return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _field_of(loc: tuple[int | str, ...]) -> Any:
+    """The FieldInfo of the field `loc` is (or is an item of); None if unknown."""
+    while loc and isinstance(loc[-1], int):
+        loc = loc[:-1]
+    if not loc:
+        return None
+    model = _parent_model(loc)
+    if isinstance(model, dict) or model is None:
+        return None
+    return {f.alias or n: f for n, f in model.model_fields.items()}.get(str(loc[-1]))
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    """The YAML key the value at `loc` is written under (the list's key for a list item)."""
+    names = [p for p in loc if isinstance(p, str) and not p.endswith("[key]")]
+    return names[-1] if names else "meshfleet:fleet"
 
 
 def _model_of(annotation: Any) -> Any:
@@ -145,6 +171,155 @@ def _secret_keys() -> frozenset[str]:
     )
 
 
+#: Fields with a `pattern`: what a valid value looks like, in words, and an example to copy.
+FORMATS: dict[str, tuple[str, str]] = {
+    "roleArn": (
+        "an IAM role ARN: arn:aws:iam::<12-digit account id>:role/<name>",
+        "arn:aws:iam::111111111111:role/meshfleet-deployer",
+    ),
+    "principalObjectId": (
+        "an Entra ID object id: a GUID in lowercase hex (8-4-4-4-12 digits)",
+        "00000000-0000-4000-8000-000000000001",
+    ),
+    "serviceAccount": (
+        "a service account email: <6-30 lowercase letters, digits or '-'>@<project>.iam.gserviceaccount.com",
+        "meshfleet-deployer@acme-dev-mesh.iam.gserviceaccount.com",
+    ),
+    "accountId": ("an AWS account id: exactly 12 digits, quoted", '"111111111111"'),
+    "subscriptionId": (
+        "an Azure subscription id: a GUID in lowercase hex (8-4-4-4-12 digits)",
+        "00000000-0000-4000-8000-00000000a2e0",
+    ),
+    "project": (
+        "a Google Cloud project id: 6-30 lowercase letters, digits and '-', starting with a letter, not ending with '-'",
+        "acme-dev-mesh",
+    ),
+    "apiEndpoint": (
+        "an https:// URL of the API server: host or address and an optional port, no path",
+        "https://172.18.0.2:6443",
+    ),
+    "repository": (
+        "a Helm repository URL starting with https:// or oci://",
+        "https://istio-release.storage.googleapis.com/charts",
+    ),
+    "trustDomain": ("a DNS-style name: lowercase letters, digits, '-' and '.'", "cluster.local"),
+}
+
+#: What each pydantic type error expected, in words.
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a map of name: value entries",
+    "model_type": "a map of keys",
+    "model_attributes_type": "a map of keys",
+}
+
+
+def _yaml_text(value: Any) -> str:
+    """A value as it would be written in YAML."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _described(value: Any) -> str:
+    """A value and its kind, in a person's words (never a Python type name)."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    return "a value of another kind"
+
+
+def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, secret: bool) -> Problem:
+    """A value of the wrong type (or an empty one): say what was written, what is expected, and what to write."""
+    key = _key_of(loc)
+    item = bool(loc) and isinstance(loc[-1], int)
+    expected = _EXPECTED.get(kind, "another kind of value")
+    field = _field_of(loc)
+    if kind in ("model_type", "model_attributes_type"):
+        model = _model_of(field.annotation) if field is not None and not item else _parent_model((*loc, "x"))
+        if model is not None and not isinstance(model, dict):
+            required = [f.alias or n for n, f in model.model_fields.items() if f.is_required()]
+            every = [f.alias or n for n, f in model.model_fields.items()]
+            expected = f"a map with the keys {', '.join(required or every)}"
+        elif isinstance(model, dict):
+            expected = "a map with cloud, name and the cloud's keys"
+    if got is None:
+        optional = field is not None and not field.is_required() and not item
+        return Problem(
+            path=path,
+            message=f"is empty; expected {expected}",
+            fix=f"give {key} a value, or remove the `{key}:` line to use the default"
+            if optional
+            else f"give {key} a value ({expected})",
+        )
+    shown = "a secret value, [secret]," if secret else _described(got)
+    message = f"is {shown}; expected {expected}"
+    text = _yaml_text(got)
+    if secret:
+        fix = f"store {key} as an encrypted text value: `pulumi config set --secret --path 'fleet.{path}' < file`"
+    elif kind == "string_type" and isinstance(got, int | float | bool):
+        example = f'{key}: ["{text}"]' if item else f'{key}: "{text}"'
+        fix = f"quote it: {example}"
+        if isinstance(got, float) and re.fullmatch(r"\d+\.\d", text):
+            # 1.30 and 1.3 are the same number: offer both spellings, the user knows which was meant.
+            fix = f'quote it as you meant it: {key}: "{text}0" or "{text}" (unquoted, YAML reads both as the number {text})'
+        elif isinstance(got, float):
+            fix += " (unquoted, YAML reads it as a number and drops trailing zeros)"
+        elif isinstance(got, bool):
+            fix += f" (unquoted, YAML reads {text} as a boolean)"
+    elif (
+        kind in ("int_type", "int_parsing", "float_type") and isinstance(got, str) and got.strip().lstrip("-").isdigit()
+    ):
+        fix = f"write it without quotes: {key}: {got.strip()}"
+    elif kind in ("int_type", "int_parsing", "float_type"):
+        fix = f"write a number without quotes, e.g. {key}: 3"
+    elif kind in ("bool_type", "bool_parsing"):
+        fix = f"write {key}: true or {key}: false, without quotes (YAML 1.2 reads yes, no, on and off as text)"
+    elif kind == "list_type" and not isinstance(got, dict):
+        fix = f"write a list, even of one item: {key}: [{json.dumps(got) if isinstance(got, str) else text}]"
+    elif kind == "list_type":
+        fix = f"write {key} as a list (one `- item` line per entry)"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        what = f"each entry of {key}" if item else key
+        fix = f"write {what} as a map: `key: value` lines indented under it (see stacks/Pulumi.dev.yaml)"
+    else:
+        fix = f"write {key} as {expected}"
+    return Problem(path=path, message=message, fix=fix)
+
+
+def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bool) -> Problem:
+    key = _key_of(loc)
+    shown = "the value" if secret else repr(got)
+    if key in FORMATS:
+        words, example = FORMATS[key]
+        fix = f"write it like {key}: {example}"
+        if isinstance(got, str) and got != got.lower() and key in ("principalObjectId", "subscriptionId", "project"):
+            fix = f"write it in lowercase: {key}: {got.lower()}"
+        return Problem(path=path, message=f"{shown} is not {words}", fix=fix)
+    field = _field_of(loc)
+    described = (field.description or "").rstrip(".") if field is not None else ""
+    return Problem(
+        path=path,
+        message=f"{shown} does not have the form {key} needs" + (f" ({described})" if described else ""),
+        fix=f"see {key} in the README config reference for its form",
+    )
+
+
 def problem_from_pydantic(err: Any) -> Problem:
     """One pydantic error (an item of `ValidationError.errors()`) as a Problem."""
     loc = tuple(err["loc"])
@@ -164,6 +339,12 @@ def problem_from_pydantic(err: Any) -> Problem:
     if kind == "missing":
         return Problem(path=path, message="required but missing", fix=f"set {path}")
     if kind == "literal_error":
+        if got is None:
+            return Problem(
+                path=path,
+                message=f"is empty; allowed values: {ctx.get('expected')}",
+                fix=f"set {_key_of(loc)} to one of the allowed values",
+            )
         return Problem(
             path=path,
             message=f"{got!r} is not allowed; allowed values: {ctx.get('expected')}",
@@ -189,24 +370,41 @@ def problem_from_pydantic(err: Any) -> Problem:
             fix="say which cloud runs this cluster",
         )
     if kind == "string_pattern_mismatch":
+        return _pattern_problem(path, loc, got, secret)
+    if kind == "too_short" and isinstance(got, str):
+        return Problem(path=path, message="is empty text", fix=f"give {_key_of(loc)} a value")
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
         return Problem(
             path=path,
-            message=f"{got!r} does not match the required format {ctx.get('pattern')}",
-            fix="see the field's description in the README config reference",
+            message=f"has {ctx.get('actual_length')} items; at least {least} required",
+            fix=f"add at least {least} {'entry' if least == 1 else 'entries'}",
         )
-    if kind in ("too_short", "too_long"):
+    if kind == "too_long":
+        most = ctx.get("max_length")
         return Problem(
             path=path,
-            message=f"has {ctx.get('actual_length')} items; {err['msg'].lower()}",
-            fix="add or remove entries" if kind == "too_short" else "remove entries",
+            message=f"has {ctx.get('actual_length')} items; at most {most} allowed",
+            fix=f"remove entries until {most} remain",
+        )
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
+        words = {
+            "greater_than_equal": ("is below the minimum", "or more"),
+            "less_than_equal": ("is above the maximum", "or less"),
+            "greater_than": ("must be greater than", "plus one or more"),
+            "less_than": ("must be less than", "minus one or less"),
+        }[kind]
+        return Problem(
+            path=path,
+            message=f"{_yaml_text(got)} {words[0]} {bound}",
+            fix=f"set {_key_of(loc)} to {bound} {words[1]}",
         )
     if kind == "value_error":
         message, _, fix = str(ctx.get("error", err["msg"])).partition(FIX_SEPARATOR)
         return Problem(path=path, message=message, fix=fix or "correct the value")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return Problem(
-            path=path,
-            message=f"{got!r} has the wrong type: {err['msg'].lower()}",
-            fix="write the value with the expected type (quote versions, do not quote numbers and booleans)",
-        )
-    return Problem(path=path, message=f"{err['msg']} (got {got!r})", fix="correct the value")
+        return _type_problem(path, loc, kind, err.get("input"), secret)
+    return Problem(
+        path=path, message=f"{err['msg']} (got {'[secret]' if secret else _yaml_text(got)!r})", fix="correct the value"
+    )

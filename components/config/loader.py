@@ -6,13 +6,14 @@ frozen, validated FleetSpec or raises a ConfigError listing every problem.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from components.config.errors import ConfigError, Problem, problem_from_pydantic
-from components.config.migrations import merge_layers, migrate
+from components.config.migrations import CURRENT_SCHEMA_VERSION, merge_layers, migrate
 from components.config.models import FleetSpec
 from components.config.rules import validate
 from components.config.rules.mesh import reject_foreign_mesh_fields, reject_retired_mesh
@@ -22,31 +23,92 @@ FLEET_KEY = "fleet"
 DEFAULTS_KEY = "defaults"
 
 
-def load_fleet(defaults: Mapping[str, Any] | None, stack: Mapping[str, Any] | None) -> FleetSpec:
-    """Merge the stack's `meshfleet:fleet` over the project defaults, migrate, validate."""
+def load_fleet(
+    defaults: Mapping[str, Any] | None,
+    stack: Mapping[str, Any] | None,
+    *,
+    other_keys: Iterable[str] = (),
+) -> FleetSpec:
+    """Merge the stack's `meshfleet:fleet` over the project defaults, migrate, validate.
+
+    `other_keys` are the stack's other config keys (fully qualified): when the fleet is
+    missing, a misspelt one is named in the fix.
+    """
     if stack is None:
-        raise ConfigError(
-            [
-                Problem(
-                    path="meshfleet:fleet",
-                    message="the stack has no meshfleet:fleet config",
-                    fix="add it to stacks/Pulumi.<stack>.yaml (see stacks/Pulumi.dev.yaml)",
-                )
-            ]
-        )
-    if not isinstance(stack, Mapping):
-        return parse(stack)
+        raise ConfigError([_missing_fleet(other_keys)])
+    for key, value in (("meshfleet:defaults", defaults), ("meshfleet:fleet", stack)):
+        if value is not None and not isinstance(value, Mapping):
+            raise ConfigError([_not_a_map(key, value)])
     reject_retired_mesh(stack)
     return parse(merge_layers(defaults or {}, stack))
+
+
+def _missing_fleet(other_keys: Iterable[str]) -> Problem:
+    wanted = f"meshfleet:{FLEET_KEY}"
+    keys = sorted({k for k in other_keys if k != wanted and not k.startswith("pulumi:")})
+    close = difflib.get_close_matches(wanted, keys, n=1, cutoff=0.6)
+    if not close:
+        # `fleets`, `meshfleet:flet`: compare the names without the namespace too.
+        by_name = {k.split(":")[-1]: k for k in keys if k.split(":")[-1] != DEFAULTS_KEY}
+        names = difflib.get_close_matches(FLEET_KEY, list(by_name), n=1, cutoff=0.6)
+        close = [by_name[names[0]]] if names else []
+    if close:
+        return Problem(
+            path=wanted,
+            message=f"the stack has no meshfleet:fleet config; it has {close[0]!r}",
+            fix=f"did you mean {wanted!r}? rename {close[0]!r} to {wanted!r} in the stack file's `config:`",
+        )
+    return Problem(
+        path=wanted,
+        message="the stack has no meshfleet:fleet config" + (f" (its config keys: {', '.join(keys)})" if keys else ""),
+        fix="add it to stacks/Pulumi.<stack>.yaml under `config:` (see stacks/Pulumi.dev.yaml)",
+    )
+
+
+def _described(value: Any) -> str:
+    """A raw value and its kind in a person's words."""
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a map"
+    return "empty" if value is None else "a value of another kind"
+
+
+def _not_a_map(key: str, value: Any) -> Problem:
+    return Problem(
+        path=key,
+        message=f"is {_described(value)}, not a map",
+        fix=f"write {key} as a map: `{key}:` followed by indented keys (schemaVersion, fleet, clusters, ...; "
+        "see stacks/Pulumi.dev.yaml)",
+    )
 
 
 def parse(raw: Mapping[str, Any]) -> FleetSpec:
     """Parse and fully validate a merged raw config; raise ConfigError listing every problem."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(
-            [Problem(path="(top level)", message="the config must be a map", fix="see stacks/Pulumi.dev.yaml")]
-        )
+        raise ConfigError([_not_a_map("meshfleet:fleet", raw)])
     reject_retired_mesh(raw)
+    version = raw.get("schemaVersion")
+    if not isinstance(version, int) or isinstance(version, bool):
+        # Said here in a person's words ("is missing", "is the text '1'"); migrate() checks it again.
+        said = "is missing" if version is None else f"is {_described(version)}"
+        allowed = "1" if CURRENT_SCHEMA_VERSION == 1 else f"1 to {CURRENT_SCHEMA_VERSION}"
+        raise ConfigError(
+            [
+                Problem(
+                    path="schemaVersion",
+                    message=f"{said}; expected a whole number ({allowed})",
+                    fix=f"add `schemaVersion: {CURRENT_SCHEMA_VERSION}` (a number, unquoted) to meshfleet:fleet "
+                    "(or to the defaults in Pulumi.yaml)",
+                )
+            ]
+        )
     data = migrate(dict(raw))
     reject_foreign_mesh_fields(data)
     try:

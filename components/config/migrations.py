@@ -38,6 +38,8 @@ def merge_layers(defaults: Mapping[str, Any], stack: Mapping[str, Any]) -> dict[
     charts) mean nothing to another.
     """
     version = stack.get("schemaVersion", defaults.get("schemaVersion"))
+    if not isinstance(version, int) or isinstance(version, bool):
+        return deep_merge(defaults, stack)  # parse() says what is wrong with it, in words
     if defaults:
         defaults = migrate({**defaults, "schemaVersion": defaults.get("schemaVersion", version)})
     stack = migrate({**stack, "schemaVersion": version})

@@ -9,10 +9,14 @@ provider, with marked placeholders that the checks and the simulator skip.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 #: Environment variable pinning the clock (set by the offline plan: `meshfleet plan --now`).
 CLOCK_ENV = "MESHFLEET_NOW"
+#: Environment variable pinning the day Kubernetes support windows are judged on (tests; the
+#: offline plan leaves it unset: the cloud refuses a version on the day you deploy, not on
+#: the plan's simulated day).
+TODAY_ENV = "MESHFLEET_TODAY"
 #: How the offline plan shows an encrypted config value it cannot decrypt
 #: (ops.stackconfig writes it; trust checks and the tls simulator skip it).
 OFFLINE_PLACEHOLDER = "[encrypted value"
@@ -25,3 +29,9 @@ def trust_clock() -> datetime:
         return datetime.now(UTC)
     moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def support_today() -> date:
+    """The day managed Kubernetes support windows are judged on: MESHFLEET_TODAY if set, else today (UTC)."""
+    pinned = os.environ.get(TODAY_ENV)
+    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import get_config
+from pulumi.runtime.config import CONFIG, get_config, get_config_env
 
 from components.config.errors import ConfigError
 from components.config.loader import DEFAULTS_KEY, FLEET_KEY, load_fleet
@@ -24,14 +24,26 @@ def load_from_runtime() -> FleetSpec:
     defaults = _json(get_config(f"{project}:{DEFAULTS_KEY}"))
     stack = _json(get_config(f"{project}:{FLEET_KEY}"))
     try:
-        return load_fleet(defaults, stack)
+        return load_fleet(defaults, stack, other_keys=_config_keys())
     except ConfigError as exc:
         # RunError ends `pulumi up` with this message and no stack trace.
         raise pulumi.RunError(exc.render()) from None
 
 
+def _config_keys() -> list[str]:
+    """Every config key the engine passed (the program's config or PULUMI_CONFIG)."""
+    return sorted({*CONFIG.get(), *get_config_env()})
+
+
 def _json(value: Any) -> Any:
-    """The engine passes object values as JSON strings."""
+    """The engine passes object values as JSON strings, and other values as their text.
+
+    A `meshfleet:fleet: hello` arrives as `hello`: not JSON, and reported by
+    load_fleet as "not a map", never a JSONDecodeError.
+    """
     if value is None or not isinstance(value, str):
         return value
-    return json.loads(value)
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

@@ -30,15 +30,21 @@ def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
     access = spec.fleet.api_access
     size = len(access.operator_cidrs) + len(access.ci_runner_cidrs)
     size += sum(egress_address_count(c) for c in spec.clusters)
-    for i, c in enumerate(spec.clusters):
-        limit = API_ALLOW_LIST_LIMITS.get(c.cloud)
-        if limit is not None and size > limit:
-            yield Problem(
-                path=f"clusters[{i}]",
-                message=f"the API allow-list would hold {size} CIDRs (operators, CI runners and every "
-                f"cluster's egress addresses); {c.cloud} accepts at most {limit}",
-                fix="summarize fleet.apiAccess CIDRs into fewer, larger ranges, or split the fleet into two stacks",
-            )
+    # One allow-list serves every cluster: report it once, at the strictest cloud it overflows.
+    over = sorted(
+        {(limit, c.cloud) for c in spec.clusters if (limit := API_ALLOW_LIST_LIMITS.get(c.cloud)) and size > limit}
+    )
+    if not over:
+        return
+    limit, cloud = over[0]
+    affected = [f"clusters[{i}] ({c.name})" for i, c in enumerate(spec.clusters) if c.cloud in {o[1] for o in over}]
+    yield Problem(
+        path="fleet.apiAccess",
+        message=f"the API allow-list would hold {size} CIDRs (operators, CI runners and every "
+        f"cluster's egress addresses); {cloud} accepts at most {limit} (affects {', '.join(affected)})",
+        fix=f"summarize fleet.apiAccess CIDRs into fewer, larger ranges (at most {limit} in all), "
+        "or split the fleet into two stacks",
+    )
 
 
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_allow_list_size,)

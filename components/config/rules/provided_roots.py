@@ -71,7 +71,27 @@ def _iso(moment: datetime) -> str:
 
 def rule_provided_root_parses(spec: FleetSpec) -> Iterable[Problem]:
     for p in _provided(spec):
-        if p.cert is None:
+        cert_text = p.root.certificate_pem or ""
+        key = p.root.private_key_pem
+        plain_key = key is not None and not key.get_secret_value().startswith(OFFLINE_PLACEHOLDER)
+        set_cert = f"`pulumi config set --path 'fleet.{p.path}.certificatePem' < root.crt`"
+        if cert_text.startswith(OFFLINE_PLACEHOLDER) and plain_key:
+            # The two values swapped roles: the public certificate is encrypted, the private key is not.
+            yield Problem(
+                path=f"{p.path}.privateKeyPem",
+                message=f"root {p.root.name!r}: privateKeyPem is plain text in the stack file while certificatePem "
+                "is encrypted; it is the private key that must be encrypted (the certificate is public)",
+                fix="encrypt the key: `pulumi config set --secret --path "
+                f"'fleet.{p.path}.privateKeyPem' < root.key`, and store the certificate as plain text: {set_cert}",
+            )
+        elif cert_text.startswith(OFFLINE_PLACEHOLDER):
+            yield Problem(
+                path=f"{p.path}.certificatePem",
+                message=f"root {p.root.name!r}: certificatePem is encrypted; a certificate is public, and plans "
+                "and checks need to read it",
+                fix=f"store the certificate as plain text: {set_cert} (keep privateKeyPem encrypted)",
+            )
+        elif p.cert is None:
             yield Problem(
                 path=f"{p.path}.certificatePem",
                 message=f"root {p.root.name!r}: certificatePem is not a PEM X.509 certificate",

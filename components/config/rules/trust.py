@@ -15,7 +15,12 @@ def _rule_trust(spec: FleetSpec) -> Iterable[Problem]:
     trust = spec.trust
     names = [r.name for r in trust.roots]
     if len(set(names)) != len(names):
-        yield Problem(path="trust.roots", message=f"root names repeat: {names}", fix="name each root once")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        yield Problem(
+            path="trust.roots",
+            message=f"root names repeat: {', '.join(repeated)} (roots: {', '.join(names)})",
+            fix="name each root once",
+        )
     if trust.signing_root is not None and trust.signing_root not in names:
         yield Problem(
             path="trust.signingRoot",

@@ -1,16 +1,30 @@
-"""Versions: each cloud's Kubernetes version format, add-ons that must match it."""
+"""Versions: each cloud's Kubernetes version format and support window, add-ons that must match it.
+
+Support windows come from components/config/data/<cloud>.yaml through
+cloudfacts.support_verdict, judged on `support_today()` (the real date: a
+cloud refuses a version on the day you deploy). A version that fails its
+format or support check is reported once: the add-ons that follow it are
+not checked against it.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import date
 
+from components.config.cloudfacts import support_verdict, supported_minors
 from components.config.errors import Problem
 from components.config.models import (
     AwsCluster,
+    AzureCluster,
     ExistingCluster,
     FleetSpec,
+    GcpCluster,
 )
+from components.config.offline import support_today
+
+SERVICE = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
 
 _VERSION_RULES: dict[str, tuple[str, str]] = {
     "aws": (r"\d+\.\d+", "EKS takes major.minor, e.g. 1.33"),
@@ -19,25 +33,88 @@ _VERSION_RULES: dict[str, tuple[str, str]] = {
 }
 
 
+def version_problem(index: int, cluster: AwsCluster | AzureCluster | GcpCluster, today: date) -> Problem | None:
+    """What is wrong with a managed cluster's kubernetesVersion on `today` (None: nothing)."""
+    path = f"clusters[{index}].kubernetesVersion"
+    pattern, hint = _VERSION_RULES[cluster.cloud]
+    if not re.fullmatch(pattern, cluster.kubernetes_version):
+        return Problem(
+            path=path,
+            message=f"{cluster.kubernetes_version!r} is not a valid {cluster.cloud} version format: {hint}",
+            fix=f"write the version as {hint.split(', e.g. ')[-1]}",
+        )
+    service = SERVICE[cluster.cloud]
+    extended_channel = isinstance(cluster, GcpCluster) and cluster.release_channel == "EXTENDED"
+    verdict = support_verdict(cluster.cloud, cluster.kubernetes_version, today)
+    usable = verdict.supported or (verdict.status == "extended" and extended_channel)
+    if usable:
+        return None
+    choices = supported_minors(cluster.cloud, today, extended=cluster.cloud == "aws" or extended_channel)
+    use = f"use one of {', '.join(choices)}" if choices else f"refresh components/config/data/{cluster.cloud}.yaml"
+    minor, window = verdict.minor, verdict.window
+    if verdict.status == "unknown":
+        return Problem(
+            path=path,
+            message=f"Kubernetes {minor} is not in the {service} release calendar (as of {verdict.as_of}): "
+            "not released yet, or released since",
+            fix=f"{use}; if {service} has released {minor} since, refresh components/config/data/{cluster.cloud}.yaml "
+            "(README, Refreshing cloud facts)",
+        )
+    if window is None:  # older than every minor the calendar lists
+        return Problem(
+            path=path,
+            message=f"Kubernetes {minor} is older than every version {service} supports "
+            f"(calendar as of {verdict.as_of}): {service} refuses clusters on it",
+            fix=use,
+        )
+    if verdict.status == "not-yet-available":
+        return Problem(
+            path=path,
+            message=f"Kubernetes {minor} is not available on {service} before {window.available} (today is {today})",
+            fix=use,
+        )
+    if verdict.status == "extended" and isinstance(cluster, GcpCluster):
+        return Problem(
+            path=path,
+            message=f"GKE standard support for Kubernetes {minor} ended on {window.standard_end}; only the "
+            f"Extended channel still offers it (until {window.extended_end}), and this cluster has "
+            f"releaseChannel: {cluster.release_channel}",
+            fix=f"{use}, or set releaseChannel: EXTENDED",
+        )
+    if verdict.status == "extended":
+        return Problem(
+            path=path,
+            message=f"{service} standard support for Kubernetes {minor} ended on {window.standard_end}; "
+            f"what remains is {verdict.extended}",
+            fix=use,
+        )
+    end = window.extended_end if window.extended_end and cluster.cloud != "azure" else window.standard_end
+    return Problem(
+        path=path,
+        message=f"{service} support for Kubernetes {minor} ended on {end}: {service} refuses clusters on it",
+        fix=use,
+    )
+
+
 def _rule_kubernetes_versions(spec: FleetSpec) -> Iterable[Problem]:
+    today = support_today()
     for i, c in enumerate(spec.clusters):
         if isinstance(c, ExistingCluster):
             continue
-        pattern, hint = _VERSION_RULES[c.cloud]
-        if not re.fullmatch(pattern, c.kubernetes_version):
-            yield Problem(
-                path=f"clusters[{i}].kubernetesVersion",
-                message=f"{c.kubernetes_version!r} is not a valid {c.cloud} version format: {hint}",
-                fix=f"write the version as {hint.split(', e.g. ')[-1]}",
-            )
+        problem = version_problem(i, c, today)
+        if problem is not None:
+            yield problem
 
 
 def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
     eks = spec.addons.eks
     if eks is None:
         return
+    today = support_today()
     for i, c in enumerate(spec.clusters):
-        if isinstance(c, AwsCluster) and not eks.cluster_autoscaler_image.startswith(f"v{c.kubernetes_version}."):
+        if not isinstance(c, AwsCluster) or version_problem(i, c, today) is not None:
+            continue  # a wrong version is reported once, at kubernetesVersion
+        if not eks.cluster_autoscaler_image.startswith(f"v{c.kubernetes_version}."):
             yield Problem(
                 path="addons.eks.clusterAutoscalerImage",
                 message=f"{eks.cluster_autoscaler_image} does not match Kubernetes {c.kubernetes_version} of "

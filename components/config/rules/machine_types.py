@@ -1,0 +1,42 @@
+"""Machine types: each cloud's naming shape (the list itself is never complete offline).
+
+A node pool that names another cloud's machine type (m6i.large on AKS) is
+refused by the cloud only at `pulumi up`; the shape of each cloud's names
+(components/config/data/<cloud>.yaml) catches it at plan time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from components.config.cloudfacts import cloud_of_machine_type, facts
+from components.config.errors import Problem
+from components.config.models import ExistingCluster, FleetSpec
+
+SERVICE = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
+
+
+def _rule_machine_types(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        if isinstance(c, ExistingCluster):
+            continue
+        f = facts(c.cloud)
+        for j, pool in enumerate(c.node_pools):
+            if f.machine_shape.fullmatch(pool.machine_type):
+                continue
+            other = cloud_of_machine_type(pool.machine_type)
+            if other is not None:
+                message = (
+                    f"{pool.machine_type!r} is {facts(other).machine_description} ({facts(other).label}); "
+                    f"{SERVICE[c.cloud]} node pools take {f.machine_description}"
+                )
+            else:
+                message = f"{pool.machine_type!r} is not {f.machine_description}"
+            yield Problem(
+                path=f"clusters[{i}].nodePools[{j}].machineType",
+                message=message,
+                fix=f"use {f.machine_description}, e.g. machineType: {f.machine_example}",
+            )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_machine_types,)
