@@ -692,7 +692,7 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "schema-version-text",
         mutated("local", ("schemaVersion", "1")),
         "schemaVersion",
-        "is the text '1'; expected a whole number (1)",
+        "is the text '1'; expected a whole number (1 to 2)",
         "add `schemaVersion: 1` (a number, unquoted)",
     ),
     (

@@ -642,6 +642,22 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         f"derived root CA common name '{'f' * 50} root root-2026' has 65 characters; X.509 allows at most 64",
         "shorten the root name",
     ),
+    (
+        "machine-type-of-another-cloud",
+        "dev",
+        setting("clusters[0].nodePools[0].machineType", "Standard_D4s_v5"),
+        "clusters[0].nodePools[0].machineType",
+        "'Standard_D4s_v5' is an Azure VM size",
+        "machineType: m6i.large",
+    ),
+    (
+        "existing-endpoint-loopback",
+        "local",
+        setting("clusters[0].apiEndpoint", "https://127.0.0.1:6443"),
+        "clusters[0].apiEndpoint",
+        "127.0.0.1 is a loopback address",
+        "control-plane container's address",
+    ),
 ]
 
 

@@ -152,7 +152,7 @@ def test_default_plan_writes_every_file_it_promises(cli_base: Path, dev_files: d
             if peer != c:
                 assert f"manifests/{c}/secret-istio-system-istio-remote-secret-{peer}.yaml" in dev_files
     stdout = (cli_base / f"cli-plan-dev-seed{SEEDS[0]}" / "stdout").read_text()
-    assert stdout.rstrip().endswith(f"wrote {len(dev_files)} files to {cli_base / f'cli-plan-dev-seed{SEEDS[0]}'}/plan")
+    assert f"wrote {len(dev_files)} files to {cli_base / f'cli-plan-dev-seed{SEEDS[0]}'}/plan" in stdout.splitlines()
 
 
 def test_default_plan_writes_no_secret_markers(cli_base: Path, dev_files: dict[str, bytes]) -> None:

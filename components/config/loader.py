@@ -99,12 +99,14 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
         # Said here in a person's words ("is missing", "is the text '1'"); migrate() checks it again.
         said = "is missing" if version is None else f"is {_described(version)}"
         allowed = "1" if CURRENT_SCHEMA_VERSION == 1 else f"1 to {CURRENT_SCHEMA_VERSION}"
+        # A quoted number keeps its value: only the quotes go.
+        meant = int(version) if isinstance(version, str) and version.strip().isdigit() else CURRENT_SCHEMA_VERSION
         raise ConfigError(
             [
                 Problem(
                     path="schemaVersion",
                     message=f"{said}; expected a whole number ({allowed})",
-                    fix=f"add `schemaVersion: {CURRENT_SCHEMA_VERSION}` (a number, unquoted) to meshfleet:fleet "
+                    fix=f"add `schemaVersion: {meant}` (a number, unquoted) to meshfleet:fleet "
                     "(or to the defaults in Pulumi.yaml)",
                 )
             ]
