@@ -17,6 +17,7 @@ from components.config.rules import (
     access,
     deployers,
     existing,
+    linkerd,
     mesh,
     names,
     networks,
@@ -40,6 +41,7 @@ RULES: tuple[Rule, ...] = (
     *existing.RULES,
     *deployers.RULES,
     *mesh.RULES,
+    *linkerd.RULES,
     *trust.RULES,
     *provided_roots.RULES,
 )
