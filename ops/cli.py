@@ -1,6 +1,6 @@
 """`meshfleet`: the offline plan and the config reference.
 
-    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
+    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME] [--previous PLAN_DIR]
     meshfleet schema
     meshfleet docs [--check]
     meshfleet history --stack NAME [--json]
@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
+from components.mesh.switch import check_previous
 from ops import diagram, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
-from ops.stackconfig import read_stack_config
+from ops.stackconfig import read_stack_config, spec_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--show-secrets", action="store_true", help="print secret values instead of [secret]")
     plan.add_argument(
         "--now", type=_time, default=DEFAULT_NOW, help=f"the simulated clock (default {DEFAULT_NOW.isoformat()})"
+    )
+    plan.add_argument(
+        "--previous", type=Path, default=None, help="an earlier plan's --out DIR: refuse an unnamed mesh switch from it"
     )
     plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     sub.add_parser("schema", help="print the stack config JSON schema")
@@ -77,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     stack = args.stack or ("custom" if args.config else "dev")
     try:
         config = read_stack_config(args.project_dir, stack, args.config)
+        if args.previous is not None:
+            # What the mesh switch guard decides in `pulumi up`, from the earlier plan's guard state.
+            note = check_previous(args.previous, spec_of(config)).message
+            if note:
+                print(f"note: {note}")
         plan = run_plan(args.project_dir, config, now=args.now)
     except ConfigError as exc:
         print(f"meshfleet: {exc.render()}", file=sys.stderr)
