@@ -92,7 +92,11 @@ EKS_READINESS_GATE = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 CONTROL_PLANE_TIMEOUT = 600
 GATEWAY_TIMEOUT = 900
 
-#: values-ha.yaml of the 2026.6.3 charts (what `helm install -f values-ha.yaml` adds), applied on production.
+#: values-ha.yaml of the 2026.6.3 charts (what `helm install -f values-ha.yaml` adds), applied on
+#: production. Left out: `controllerResources` (only a YAML anchor for the others) and
+#: `highAvailability` (read by `linkerd check`, by no template), and `heartbeatResources` (the
+#: daily heartbeat CronJob; absent from the chart's defaults, so the values check refuses it).
+_CONTROLLER_RESOURCES = {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}}
 CONTROL_PLANE_HA: dict[str, Any] = {
     "enablePodDisruptionBudget": True,
     "controller": {"podDisruptionBudget": {"maxUnavailable": 1}},
@@ -100,17 +104,11 @@ CONTROL_PLANE_HA: dict[str, Any] = {
     "enablePodAntiAffinity": True,
     "proxy": {"resources": {"cpu": {"request": "100m"}, "memory": {"limit": "250Mi", "request": "20Mi"}}},
     "controllerReplicas": 3,
-    "controllerResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}},
-    "destinationResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}},
+    "destinationResources": _CONTROLLER_RESOURCES,
     "identityResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "10Mi"}},
-    "heartbeatResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}},
-    "proxyInjectorResources": {
-        "cpu": {"limit": "", "request": "100m"},
-        "memory": {"limit": "250Mi", "request": "50Mi"},
-    },
+    "proxyInjectorResources": _CONTROLLER_RESOURCES,
     "webhookFailurePolicy": "Fail",
-    "spValidatorResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}},
-    "highAvailability": True,
+    "spValidatorResources": _CONTROLLER_RESOURCES,
 }
 MULTICLUSTER_HA: dict[str, Any] = {"gateway": {"replicas": 3}, "enablePodAntiAffinity": True}
 
