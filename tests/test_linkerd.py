@@ -31,9 +31,10 @@ from components.config import ConfigError, LinkerdMeshSpec, load_fleet
 from components.mesh import linkerd as lk
 from components.mesh.switch import GUARD_TYPE, check_previous, decide, deployed_kind
 from ops import cli
+from ops.diagram import build_graph
 from ops.plan import Plan, Recorded, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
-from tests.helpers import ROOT, SHARED, fleet_of, inputs, plan_fleet, plan_stack
+from tests.helpers import ROOT, SHARED, fleet_of, inputs, only_clusters, plan_fleet, plan_stack
 
 NS = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -771,3 +772,19 @@ def test_previous_without_a_plan_is_a_clean_error(tmp_path: Path, capsys: pytest
     code = cli.main(["plan", "--stack", "dev", "--previous", str(tmp_path)])
     assert code == 2
     assert "no plan.json" in capsys.readouterr().err
+
+
+def test_diagram_draws_every_link(dev: Plan) -> None:
+    graph = build_graph(dev.to_json())
+    edges = sorted((e.source, e.target) for e in graph.edges_of_kind("linkerd-link"))
+    assert edges == sorted((f"cluster:{a}", f"cluster:{b}") for a, b in pairs(dev))
+
+
+def test_single_cluster_exposes_no_gateway_and_links_nothing() -> None:
+    plan = plan_fleet(with_linkerd(only_clusters(fleet_of("local"), "kind-east")), stack="local")
+    v = values(plan, "kind-east", "linkerd-multicluster")
+    assert v["gateway"]["enabled"] is False
+    assert (v["controllers"], v["remoteMirrorServiceAccountName"]) == ([], [])
+    assert plan.by_type(LINK) == [] and plan.by_type(SERVICE) == []
+    rendered = render(one(plan, RELEASE, "kind-east", "linkerd-multicluster"))
+    assert "linkerd-gateway" not in objects(rendered, "Service")

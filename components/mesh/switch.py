@@ -25,6 +25,9 @@ existed has no guard state, so its first update with the guard cannot know
 the deployed kind (deploy once without changing kind first); and
 `pulumi-python` needs an explicit provider resource, because the project
 disables default providers for every package but `pulumi` itself.
+The provider is pickled by reference (`components.mesh.switch._GuardProvider`)
+into the guard's state: keep the module and class names, or the engine cannot
+load the provider of an existing guard (for its diff or delete).
 Offline, `meshfleet plan --previous PLAN_DIR` reads the guard's recorded
 inputs from an earlier plan and runs the same decision.
 """
