@@ -788,3 +788,20 @@ def test_single_cluster_exposes_no_gateway_and_links_nothing() -> None:
     assert plan.by_type(LINK) == [] and plan.by_type(SERVICE) == []
     rendered = render(one(plan, RELEASE, "kind-east", "linkerd-multicluster"))
     assert "linkerd-gateway" not in objects(rendered, "Service")
+
+
+def test_guard_provider_decides_in_check_from_the_old_state() -> None:
+    """What the engine calls in preview and up: olds = the guard's inputs of the last successful deploy."""
+    from components.mesh.switch import _GuardProvider
+
+    provider = _GuardProvider()
+    refused = provider.check({"kind": "istio"}, {"kind": "linkerd"})
+    assert [f.property for f in refused.failures] == ["kind"]
+    assert "deletes namespace istio-system" in refused.failures[0].reason
+    assert "fix: to migrate, set mesh.migrateFrom: istio" in refused.failures[0].reason
+    assert provider.check({"kind": "istio"}, {"kind": "linkerd", "migrateFrom": "istio"}).failures == []
+    assert provider.check({}, {"kind": "linkerd"}).failures == []  # first deploy: nothing recorded
+    created = provider.create({"kind": "linkerd", "migrateFrom": "istio"})
+    assert (created.id, created.outs) == ("mesh-switch-guard", {"kind": "linkerd", "migrateFrom": "istio"})
+    assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True
+    assert provider.diff("mesh-switch-guard", {"kind": "linkerd"}, {"kind": "linkerd"}).changes is False
