@@ -97,7 +97,7 @@ def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
             path="mesh.kind",
             message=f"this meshfleet release installs {', '.join(INSTALLABLE_MESHES)} only; {mesh.kind} is not "
             "installed yet (nothing would be deployed for it)",
-            fix=f"set mesh.kind to one of: {', '.join(INSTALLABLE_MESHES)}",
+            fix=f"set mesh.kind: {' or '.join(INSTALLABLE_MESHES)}",
         )
     # Linkerd's own checks: components/config/rules/linkerd.py.
     if mesh.migrate_from is not None and mesh.migrate_from == mesh.kind:
