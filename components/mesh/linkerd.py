@@ -244,9 +244,10 @@ def link_spec(mesh: LinkerdMeshSpec, target: str, gateway_address: str | None) -
     """The `Link` spec `linkerd multicluster link-gen --cluster-name <target>` writes.
 
     Each export mode the target offers sets its selector; a mode it does not
-    offer leaves its selector out, and an absent (nil) selector matches no
-    service. Without the gateway mode the Link has no gateway fields, as
-    link-gen writes with `--gateway=false`.
+    offer leaves its selector out, and the service mirror treats an unset or
+    empty selector as matching no service (isExported, isRemoteDiscovery,
+    isFederatedServiceMember), never every service. Without the gateway mode
+    the Link has no gateway fields, as link-gen writes with `--gateway=false`.
     """
     names = linkerd_pair_names("", target)
     modes = mesh.export_modes_of(target)
