@@ -8,6 +8,9 @@ another cluster's control plane.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import pulumi
 
 from components.access import allow_list
@@ -20,6 +23,8 @@ from components.gateway_api import GatewayApiCrds, GatewayApiCrdsArgs
 from components.handle import ClusterHandle
 from components.mesh import MeshArgs, admission_webhook_ports
 from components.mesh.istio import IstioMesh
+from components.mesh.linkerd import LinkerdMesh, issuer_dns_names
+from components.mesh.switch import MeshSwitchGuard, python_provider
 from components.naming import cluster_names
 from components.networks.aws import AwsNetwork, AwsNetworkArgs
 from components.networks.azure import AzureNetwork, AzureNetworkArgs
@@ -29,7 +34,12 @@ from components.trust import FleetTrust, TrustArgs
 Network = AwsNetwork | AzureNetwork | GcpNetwork
 
 #: The installer of each mesh kind (components.config.INSTALLABLE_MESHES).
-MESH_INSTALLERS: dict[str, type[IstioMesh]] = {"istio": IstioMesh}
+MESH_INSTALLERS: dict[str, Callable[[str, MeshArgs, pulumi.ResourceOptions], pulumi.ComponentResource]] = {
+    "istio": IstioMesh,
+    "linkerd": LinkerdMesh,
+}
+#: DNS names each mesh needs on the cluster intermediates (Linkerd verifies its issuer by name).
+ISSUER_DNS_NAMES: dict[str, Callable[[FleetSpec], list[str]]] = {"linkerd": issuer_dns_names}
 
 
 class Fleet(pulumi.ComponentResource):
@@ -87,11 +97,20 @@ class Fleet(pulumi.ComponentResource):
             for cluster, handle in self.clusters.items()
         }
 
-        self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters)), child)
+        dns_names = ISSUER_DNS_NAMES[spec.mesh.kind](spec) if spec.mesh.kind in ISSUER_DNS_NAMES else []
+        self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters), dns_names), child)
 
+        # Keeps the deployed mesh kind; every mesh resource waits for its
+        # check, which refuses an unnamed mesh switch (components/mesh/switch.py).
+        guard = MeshSwitchGuard(
+            f"{name}-mesh-switch",
+            spec.mesh.kind,
+            spec.mesh.migrate_from,
+            pulumi.ResourceOptions(parent=self, provider=python_provider(f"{name}-dynamic", self)),
+        )
         mesh_args = MeshArgs(
             spec=spec,
-            clusters=list(self.clusters.values()),
+            clusters=[dataclasses.replace(h, ready=[*h.ready, guard]) for h in self.clusters.values()],
             trust=self.trust,
             gateway_api=gateway_api,
             source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},

@@ -196,3 +196,70 @@ def pair_names(source: str, target: str, generation: int = 1) -> PairNames:
         reader_token=reader_token_name(source, generation),
         stem=f"{source}-reads-{target}",
     )
+
+
+# --------------------------------------------------------------------------
+# Linkerd multicluster: one Link per ordered pair (A mirrors B's services).
+
+
+@dataclass(frozen=True)
+class LinkerdPairNames:
+    """Names for the link that lets cluster `source` mirror cluster `target`'s services."""
+
+    source: str
+    target: str
+    #: The `Link` in `source` (`linkerd multicluster link-gen --cluster-name <target>`), also the
+    #: `controllers[].link.ref.name` of source's multicluster release and the mirror suffix.
+    link: str
+    #: Secret in `source` (in both `linkerd-multicluster` and `linkerd`) with a kubeconfig for `target`.
+    credentials_secret: str
+    #: Service account in `target` (`remoteMirrorServiceAccountName` entry) that `source` reads as.
+    remote_access_account: str
+    #: Its long-lived token Secret in `target`, created by Pulumi (not the chart's `<account>-token`).
+    remote_access_token: str
+    #: Pulumi child-name stem for the pair's resources.
+    stem: str
+
+
+def linkerd_link_name(target_cluster: str) -> str:
+    """Name of the Link to `target_cluster` (link-gen names it after the target)."""
+    return target_cluster
+
+
+def linkerd_credentials_secret_name(target_cluster: str) -> str:
+    """Secret holding the kubeconfig for `target_cluster` (link-gen's `cluster-credentials-<target>`)."""
+    return f"cluster-credentials-{target_cluster}"
+
+
+def linkerd_remote_access_account(source_cluster: str) -> str:
+    """Service account a peer `source_cluster` mirrors through, one per reading peer."""
+    return f"linkerd-remote-access-{source_cluster}"
+
+
+def linkerd_remote_access_token(source_cluster: str) -> str:
+    """Token Secret of that account. The chart renders `<account>-token` itself: this name differs."""
+    return f"linkerd-remote-access-token-{source_cluster}"
+
+
+def linkerd_pair_names(source: str, target: str) -> LinkerdPairNames:
+    """Names for the ordered pair (source links to target)."""
+    return LinkerdPairNames(
+        source=source,
+        target=target,
+        link=linkerd_link_name(target),
+        credentials_secret=linkerd_credentials_secret_name(target),
+        remote_access_account=linkerd_remote_access_account(source),
+        remote_access_token=linkerd_remote_access_token(source),
+        stem=f"{source}-links-{target}",
+    )
+
+
+def linkerd_names(cluster: str) -> list[tuple[str, str, int]]:
+    """(role, name, limit) of the Linkerd names a cluster gives its peers' objects (validated per cluster)."""
+    return [
+        ("Linkerd credentials secret name", linkerd_credentials_secret_name(cluster), MAX_LABEL),
+        ("Linkerd remote-access account name", linkerd_remote_access_account(cluster), MAX_LABEL),
+        ("Linkerd remote-access token name", linkerd_remote_access_token(cluster), MAX_LABEL),
+        # The chart's probe Service for a link, `probe-<link>`: Service names are DNS labels.
+        ("Linkerd probe service name", f"probe-{linkerd_link_name(cluster)}", MAX_LABEL),
+    ]

@@ -1,6 +1,7 @@
 """`meshfleet`: the offline plan and the config reference.
 
-    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME] [--policy-config FILE]
+    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME] [--previous PLAN_DIR]
+                   [--policy-config FILE]
     meshfleet guard PLAN_DIR [--policy-config FILE] [--now TIME]
     meshfleet schema
     meshfleet docs [--check]
@@ -22,10 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.config import ConfigError, FleetSpec
+from components.mesh.switch import check_previous
 from ops import diagram, guard, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
-from ops.stackconfig import read_stack_config
+from ops.stackconfig import read_stack_config, spec_of
 from policies.guardrails.config import DEFAULT_CONFIG, PackConfigError
 from policies.guardrails.config import load as load_pack_config
 from policies.guardrails.rules import Finding
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--show-secrets", action="store_true", help="print secret values instead of [secret]")
     plan.add_argument(
         "--now", type=_time, default=DEFAULT_NOW, help=f"the simulated clock (default {DEFAULT_NOW.isoformat()})"
+    )
+    plan.add_argument(
+        "--previous", type=Path, default=None, help="an earlier plan's --out DIR: refuse an unnamed mesh switch from it"
     )
     plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     _guard_options(plan)
@@ -118,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     stack = args.stack or ("custom" if args.config else "dev")
     try:
         config = read_stack_config(args.project_dir, stack, args.config)
+        if args.previous is not None:
+            # What the mesh switch guard decides in `pulumi up`, from the earlier plan's guard state.
+            note = check_previous(args.previous, spec_of(config)).message
+            if note:
+                print(f"note: {note}")
         plan = run_plan(args.project_dir, config, now=args.now)
     except ConfigError as exc:
         print(f"meshfleet: {exc.render()}", file=sys.stderr)

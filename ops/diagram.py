@@ -5,9 +5,8 @@ written plan.json), in pure Python:
 
 - clusters, grouped by cloud and region (the stack's per-cluster exports);
 - mesh links between clusters, found by pluggable extractors over the
-  recorded resources (`LINK_EXTRACTORS`): today Istio remote secrets; a
-  Linkerd `Link` or a Consul peering is one more function returning
-  `MeshLink`s;
+  recorded resources (`LINK_EXTRACTORS`): Istio remote secrets and Linkerd
+  `Link`s; a Consul peering is one more function returning `MeshLink`s;
 - gateways: every object whose inputs carry `loadBalancerSourceRanges`
   (east-west gateways), with those ranges;
 - the trust chain: generated roots sign per-cluster intermediates, each the
@@ -133,9 +132,21 @@ def istio_remote_secrets(plan: PlanView) -> Iterator[MeshLink]:
             yield MeshLink(source, target, "istio-remote-secret", secret["name"])
 
 
+def linkerd_links(plan: PlanView) -> Iterator[MeshLink]:
+    """A Linkerd `Link` in A targeting cluster B: A mirrors B's exported services."""
+    for link in plan.of_type("kubernetes:multicluster.linkerd.io/v1alpha3:Link"):
+        spec = (link.get("inputs") or {}).get("spec") or {}
+        remote = spec.get("targetClusterName") if isinstance(spec, dict) else None
+        source = plan.cluster_of(link)
+        target = plan.mesh_cluster.get(remote or "", remote)
+        if source and target:
+            yield MeshLink(source, target, "linkerd-link", link["name"])
+
+
 #: Mesh link kind -> (extractor, edge label). A mesh adds its own entry.
 LINK_EXTRACTORS: dict[str, tuple[LinkExtractor, str]] = {
     "istio-remote-secret": (istio_remote_secrets, "reads (remote secret)"),
+    "linkerd-link": (linkerd_links, "mirrors (Link)"),
 }
 
 

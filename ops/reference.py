@@ -36,6 +36,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`clusters[].nodePools[]`", cfg.NodePool),
     ("`mesh` with `kind: istio`", cfg.IstioMeshSpec),
     ("`mesh` with `kind: linkerd`", cfg.LinkerdMeshSpec),
+    ("`mesh.charts` (linkerd)", cfg.LinkerdCharts),
+    ("`mesh.clusters.<name>` (linkerd)", cfg.LinkerdClusterSpec),
     ("`mesh` with `kind: consul`", cfg.ConsulMeshSpec),
     ("`trust`", cfg.TrustSpec),
     ("`trust.roots[]`", cfg.RootCa),

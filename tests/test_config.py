@@ -236,7 +236,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
             setting("mesh.repository", "https://helm.releases.hashicorp.com"),
         ),
         "mesh.kind",
-        "installs istio only; consul is not installed yet",
+        "consul is not installed yet",
         "mesh.kind: istio",
     ),
     (

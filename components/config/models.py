@@ -302,6 +302,12 @@ class MeshBase(Model):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="SPIFFE trust domain shared by every cluster of the mesh.",
     )
+    migrate_from: Literal["istio", "linkerd", "consul"] | None = Field(
+        default=None,
+        description="Set (to the deployed mesh kind) only in the one change that replaces a deployed mesh with "
+        "`kind`: switching deletes the old mesh's CRDs and every object of those kinds, so a stack whose deployed "
+        "mesh differs from `kind` is refused without it (README, 'Switching mesh'). Remove it after that `pulumi up`.",
+    )
 
 
 class IstioMeshSpec(MeshBase):
@@ -349,12 +355,91 @@ class IstioMeshSpec(MeshBase):
         return self.stable_revision or self.version
 
 
+#: How a cluster's services reach its peers (Linkerd multicluster export modes).
+LinkerdExportMode = Literal["gateway", "remote-discovery", "federated"]
+
+
+def _gateway_only() -> list[LinkerdExportMode]:
+    return ["gateway"]
+
+
+class LinkerdCharts(Model):
+    """Per-chart versions, when one must differ from `mesh.version` (e.g. CRDs upgraded first)."""
+
+    linkerd_crds: PinnedVersion | None = Field(default=None, description="`linkerd-crds` chart version.")
+    linkerd_control_plane: PinnedVersion | None = Field(
+        default=None, description="`linkerd-control-plane` chart version."
+    )
+    linkerd_multicluster: PinnedVersion | None = Field(
+        default=None, description="`linkerd-multicluster` chart version."
+    )
+
+
+class LinkerdClusterSpec(Model):
+    """Linkerd settings of one cluster (keyed by cluster name under `mesh.clusters`)."""
+
+    export_modes: list[LinkerdExportMode] | None = Field(
+        default=None,
+        description="How this cluster's services are exported to its peers (the modes every peer's Link to it "
+        "honours). Default: `mesh.exportModes`.",
+    )
+    pod_network_routable_to: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Peers whose pods can reach this cluster's pod IPs directly (same VPC, peering or an "
+        "interconnect). Never true across clouds without an interconnect, never on AKS (CNI overlay). "
+        "`remote-discovery` and `federated` need it declared on both clusters of every pair.",
+    )
+
+
 class LinkerdMeshSpec(MeshBase):
-    """Linkerd (edge channel), linked pairwise through multicluster gateways."""
+    """Linkerd (edge channel), linked pairwise through multicluster gateways.
+
+    Every ordered pair of clusters is linked (A mirrors B's exported services).
+    The data plane is sidecar proxies only (no `mode`).
+    """
 
     kind: Literal["linkerd"] = Field(description="The one mesh of the fleet.")
-    version: PinnedVersion = Field(description="Linkerd edge chart version (`2026.M.N`, e.g. 2026.6.3).")
+    version: PinnedVersion = Field(
+        description="Linkerd edge chart version (`YYYY.M.N`, e.g. 2026.6.3 = Linkerd 2.20) of `linkerd-crds`, "
+        "`linkerd-control-plane` and `linkerd-multicluster`, unless `charts` pins one differently."
+    )
     repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    charts: LinkerdCharts = Field(default_factory=LinkerdCharts)
+    export_modes: list[LinkerdExportMode] = Field(
+        default_factory=_gateway_only,
+        min_length=1,
+        description="Default export modes of every cluster: `gateway` (through the peer's multicluster gateway; "
+        "works across clouds; the server sees the gateway's identity), `remote-discovery` (pod to pod, keeps "
+        "client identity), `federated` (one service across clusters, pod to pod). The last two need routable pod "
+        "networks (`clusters.<name>.podNetworkRoutableTo`).",
+    )
+    clusters: dict[DnsLabel, LinkerdClusterSpec] = Field(
+        default_factory=dict, description="Per-cluster Linkerd settings, keyed by cluster name."
+    )
+
+    def chart_version(self, chart: str) -> str:
+        """Pinned version of `linkerd-crds`, `linkerd-control-plane` or `linkerd-multicluster`."""
+        pinned = {
+            "linkerd-crds": self.charts.linkerd_crds,
+            "linkerd-control-plane": self.charts.linkerd_control_plane,
+            "linkerd-multicluster": self.charts.linkerd_multicluster,
+        }[chart]
+        return pinned or self.version
+
+    def export_modes_of(self, cluster: str) -> list[str]:
+        """Export modes of `cluster`: its own setting, else the mesh default."""
+        own = self.clusters.get(cluster)
+        return list(own.export_modes if own is not None and own.export_modes is not None else self.export_modes)
+
+    def routable(self, a: str, b: str) -> bool:
+        """Whether both clusters declare their pod networks routable to each other."""
+        a_spec, b_spec = self.clusters.get(a), self.clusters.get(b)
+        return (
+            a_spec is not None
+            and b_spec is not None
+            and b in a_spec.pod_network_routable_to
+            and a in b_spec.pod_network_routable_to
+        )
 
 
 class ConsulMeshSpec(MeshBase):

@@ -10,7 +10,7 @@ object and what downstream code reads is simulated:
   the token (the remote secrets of a mesh read it from there).
 - A Helm release (`helm.v3.Release`) comes back with `status` as the provider
   reports it after a successful install.
-- A LoadBalancer Service gets an ingress address.
+- A LoadBalancer Service gets an ingress address, also when read back (`Service.get`).
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ def _namespace(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
 
 
 def _service(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    if args.resource_id and not args.inputs.get("spec"):
+        # A read (`Service.get`) of a chart's LoadBalancer Service after its
+        # release: Helm's wait returned once the load balancer had an address.
+        ip = ctx.address(LOAD_BALANCER_POOL, "service", str(args.resource_id), args.provider or "")
+        return {"spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
     spec = unwrap(args.inputs.get("spec") or {})
     if not isinstance(spec, dict) or spec.get("type") != "LoadBalancer":
         return {}

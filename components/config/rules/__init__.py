@@ -18,6 +18,7 @@ from components.config.rules import (
     deployers,
     endpoints,
     existing,
+    linkerd,
     machine_types,
     mesh,
     names,
@@ -46,6 +47,7 @@ RULES: tuple[Rule, ...] = (
     *endpoints.RULES,
     *deployers.RULES,
     *mesh.RULES,
+    *linkerd.RULES,
     *trust.RULES,
     *provided_roots.RULES,
 )

@@ -54,7 +54,7 @@ def reject_retired_mesh(raw: Mapping[str, Any]) -> None:
 
 #: Meshes this release installs. The schema already names the others so stack
 #: configs need no migration when their installers land.
-INSTALLABLE_MESHES = ("istio",)
+INSTALLABLE_MESHES = ("istio", "linkerd")
 
 #: Fields only Istio has, and what another kind does instead (checked before
 #: parsing, so the message explains rather than saying "unknown field").
@@ -97,13 +97,15 @@ def _rule_mesh(spec: FleetSpec) -> Iterable[Problem]:
             path="mesh.kind",
             message=f"this meshfleet release installs {', '.join(INSTALLABLE_MESHES)} only; {mesh.kind} is not "
             "installed yet (nothing would be deployed for it)",
-            fix="set mesh.kind: istio",
+            fix=f"set mesh.kind: {' or '.join(INSTALLABLE_MESHES)}",
         )
-    if mesh.kind == "linkerd" and any(r.algorithm != "ECDSA-P256" for r in spec.trust.roots):
+    # Linkerd's own checks: components/config/rules/linkerd.py.
+    if mesh.migrate_from is not None and mesh.migrate_from == mesh.kind:
         yield Problem(
-            path="trust.roots",
-            message="Linkerd requires ECDSA P-256 trust anchors and issuers",
-            fix="set trust.roots[*].algorithm: ECDSA-P256",
+            path="mesh.migrateFrom",
+            message=f"{mesh.migrate_from!r} is the mesh kind itself; migrateFrom names the deployed mesh being "
+            "replaced, in the one change that switches kind",
+            fix="remove mesh.migrateFrom (the switch is done), or set it to the kind deployed now",
         )
     if isinstance(mesh, IstioMeshSpec):
         yield from _istio_rules(mesh)

@@ -1,0 +1,516 @@
+"""Linkerd (edge channel) across the fleet, every ordered pair of clusters linked.
+
+Per cluster, in order: namespaces `linkerd` and `linkerd-multicluster` (the
+charts create them only on the CLI path, so they carry the CLI's labels and
+annotations here); the identity issuer Secret; Helm releases `linkerd-crds`
+(no Gateway API CRDs: the fleet installs those) -> `linkerd-control-plane`
+-> `linkerd-multicluster` (the gateway, one remote-access service account
+per reading peer, one service-mirror controller per linked peer).
+Per ordered pair (A links to B, A mirrors B's exported services): in B the
+token Secret of A's remote-access account; in A the `cluster-credentials-<B>`
+Secret in `linkerd-multicluster` and its copy in `linkerd` (for the
+destination controller), and the `Link` to B. Everything is declarative (no
+`linkerd multicluster link`); the procedure for upgrades is docs/linkerd.md.
+
+Identity issuer: scheme `kubernetes.io/tls` (an external issuer Secret
+`linkerd-identity-issuer` with `tls.crt`/`tls.key`/`ca.crt`), not the
+chart's `identity.issuer.tls.crtPEM/keyPEM` values. The issuer is the
+cluster's intermediate CA from `ClusterCa`, signed by the fleet root:
+- its private key stays out of Helm values, so it is in no Helm release
+  Secret (Helm keeps every revision's values, HELM_MAX_HISTORY of them, in
+  the cluster) and `helm get values` never prints it;
+- the identity controller reloads the mounted Secret when the intermediate is
+  re-issued (rotation phase 2, early renewal): no Helm upgrade and no
+  control-plane rollout for a certificate change, as Istio's `cacerts`;
+- Linkerd verifies the issuer against `identityTrustAnchorsPEM` and by the
+  DNS name `identity.linkerd.<trustDomain>`, which the fleet's intermediates
+  carry when the mesh is Linkerd (`issuer_dns_names`).
+Trust anchors are the fleet bundle (both roots during a rotation); proxies
+read them only at start, so workloads restart between rotation phases.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+
+from components.common import helm_release
+from components.config import FleetSpec, LinkerdMeshSpec
+from components.handle import ClusterHandle, kubeconfig_document
+from components.mesh import MeshArgs
+from components.naming import linkerd_pair_names
+from components.policy import installer_values
+
+NAMESPACE = "linkerd"
+MC_NAMESPACE = "linkerd-multicluster"
+
+#: Release name -> published chart (release names are the chart names, as the docs install them).
+CRDS = "linkerd-crds"
+CONTROL_PLANE = "linkerd-control-plane"
+MULTICLUSTER = "linkerd-multicluster"
+
+#: The chart's default names and ports (linkerd-multicluster values.yaml), set explicitly.
+GATEWAY_NAME = "linkerd-gateway"
+GATEWAY_PORT = 4143
+PROBE_PORT = 4191
+PROBE_PATH = "/ready"
+PROBE_SECONDS = 3
+
+#: The external issuer Secret the identity controller mounts with scheme kubernetes.io/tls.
+ISSUER_SECRET = "linkerd-identity-issuer"
+ISSUER_SCHEME = "kubernetes.io/tls"
+
+#: Secret type and key of link credentials (pkg/k8s MirrorSecretType, ConfigKeyName).
+MIRROR_SECRET_TYPE = "mirror.linkerd.io/remote-kubeconfig"
+MIRROR_SECRET_KEY = "kubeconfig"
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+#: The destination controller reads credentials in `linkerd` only with these (else it skips the Secret).
+CLUSTER_NAME_LABEL = "multicluster.linkerd.io/cluster-name"
+TRUST_DOMAIN_ANNOTATION = "multicluster.linkerd.io/trust-domain"
+CLUSTER_DOMAIN_ANNOTATION = "multicluster.linkerd.io/cluster-domain"
+#: Kubernetes DNS domain of every cluster: no cloud here changes it, nor does the chart value.
+CLUSTER_DOMAIN = "cluster.local"
+
+#: Service labels that export a service per mode (link-gen's default selectors).
+EXPORTED_LABEL = "mirror.linkerd.io/exported"
+FEDERATED_LABEL = "mirror.linkerd.io/federated"
+
+#: pod-security level proxy-init needs: it runs with NET_ADMIN/NET_RAW (no CNI plugin installed).
+POD_SECURITY = {"pod-security.kubernetes.io/enforce": "privileged"}
+#: AWS Load Balancer Controller: NLBs with IP targets register a pod only once it is reachable.
+EKS_READINESS_GATE = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+
+#: Helm waits (atomic): the control plane is Deployments and webhooks; the
+#: multicluster release waits for the gateway's LoadBalancer to get an address.
+CONTROL_PLANE_TIMEOUT = 600
+GATEWAY_TIMEOUT = 900
+
+#: values-ha.yaml of the 2026.6.3 charts (what `helm install -f values-ha.yaml` adds), applied on
+#: production. Left out: `controllerResources` (only a YAML anchor for the others) and
+#: `highAvailability` (read by `linkerd check`, by no template), and `heartbeatResources` (the
+#: daily heartbeat CronJob; absent from the chart's defaults, so the values check refuses it).
+_CONTROLLER_RESOURCES = {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}}
+CONTROL_PLANE_HA: dict[str, Any] = {
+    "enablePodDisruptionBudget": True,
+    "controller": {"podDisruptionBudget": {"maxUnavailable": 1}},
+    "deploymentStrategy": {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}},
+    "enablePodAntiAffinity": True,
+    "proxy": {"resources": {"cpu": {"request": "100m"}, "memory": {"limit": "250Mi", "request": "20Mi"}}},
+    "controllerReplicas": 3,
+    "destinationResources": _CONTROLLER_RESOURCES,
+    "identityResources": {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "10Mi"}},
+    "proxyInjectorResources": _CONTROLLER_RESOURCES,
+    "webhookFailurePolicy": "Fail",
+    "spValidatorResources": _CONTROLLER_RESOURCES,
+}
+MULTICLUSTER_HA: dict[str, Any] = {"gateway": {"replicas": 3}, "enablePodAntiAffinity": True}
+
+
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's values merge: maps merge key by key, anything else replaces (Outputs are kept, not copied)."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        merged[key] = (
+            merge_values(current, value) if isinstance(current, Mapping) and isinstance(value, Mapping) else value
+        )
+    return merged
+
+
+def linkerd_spec(spec: FleetSpec) -> LinkerdMeshSpec:
+    """The fleet's mesh as Linkerd's spec (the fleet only builds LinkerdMesh for `kind: linkerd`)."""
+    if not isinstance(spec.mesh, LinkerdMeshSpec):
+        raise TypeError(f"LinkerdMesh built for mesh kind {spec.mesh.kind!r}")
+    return spec.mesh
+
+
+def issuer_dns_names(spec: FleetSpec) -> list[str]:
+    """DNS SANs the intermediates need to serve as Linkerd identity issuers.
+
+    The identity controller (and `linkerd install`) verify the issuer as
+    `identity.<control-plane namespace>.<trust domain>`.
+    """
+    return [f"identity.{NAMESPACE}.{spec.mesh.trust_domain}"]
+
+
+def gateway_identity(trust_domain: str) -> str:
+    """The gateway's mTLS identity: `<sa>.<ns>.serviceaccount.identity.<linkerd ns>.<trust domain>`."""
+    return f"{GATEWAY_NAME}.{MC_NAMESPACE}.serviceaccount.identity.{NAMESPACE}.{trust_domain}"
+
+
+def peers(spec: FleetSpec, cluster: str) -> list[str]:
+    """The other clusters, in config order (each is linked both ways)."""
+    return [c.name for c in spec.clusters if c.name != cluster]
+
+
+# --------------------------------------------------------------------------
+# Objects and chart values (pure functions, tested directly)
+
+
+def control_plane_namespace_metadata() -> ObjectMetaArgsDict:
+    """As the control-plane chart's namespace template renders it on the CLI path."""
+    return {
+        "name": NAMESPACE,
+        "annotations": {"linkerd.io/inject": "disabled"},
+        "labels": {
+            "linkerd.io/is-control-plane": "true",
+            "config.linkerd.io/admission-webhooks": "disabled",
+            "linkerd.io/control-plane-ns": NAMESPACE,
+            **POD_SECURITY,
+        },
+    }
+
+
+def multicluster_namespace_metadata(cluster: ClusterHandle) -> ObjectMetaArgsDict:
+    """As the multicluster chart's namespace template renders it on the CLI path (+ the EKS readiness gate)."""
+    labels = {"linkerd.io/extension": "multicluster", **POD_SECURITY}
+    if cluster.cloud == "aws":
+        labels.update(EKS_READINESS_GATE)
+    return {"name": MC_NAMESPACE, "labels": labels}
+
+
+def crds_values() -> dict[str, Any]:
+    """No Gateway API CRDs from Linkerd: the fleet installs them (components/gateway_api.py).
+
+    `installGatewayAPI` is only the default of the per-kind switches, so each
+    is set too: a later chart flipping one default cannot bring them back.
+    """
+    return {"installGatewayAPI": False, "enableHttpRoutes": False, "enableTlsRoutes": False, "enableTcpRoutes": False}
+
+
+def control_plane_values(spec: FleetSpec, cluster: str, trust_anchors: pulumi.Input[str]) -> dict[str, Any]:
+    mesh = linkerd_spec(spec)
+    values: dict[str, Any] = {
+        "identityTrustAnchorsPEM": trust_anchors,
+        "identityTrustDomain": mesh.trust_domain,
+        "clusterDomain": CLUSTER_DOMAIN,
+        "identity": {"issuer": {"scheme": ISSUER_SCHEME}},
+    }
+    if spec.fleet.environment == "production":
+        values = merge_values(CONTROL_PLANE_HA, values)
+    # What the fleet's shared policies add (e.g. proxy.defaultInboundPolicy).
+    return merge_values(values, installer_values(spec, cluster))
+
+
+def controller_entry(mesh: LinkerdMeshSpec, target: str) -> dict[str, Any]:
+    """A `controllers:` entry: the service-mirror controller of the Link to `target`."""
+    entry: dict[str, Any] = {"link": {"ref": {"name": linkerd_pair_names("", target).link}}}
+    if "gateway" not in mesh.export_modes_of(target):
+        # No gateway in the target: no probe Service for it.
+        entry["gateway"] = {"enabled": False}
+    return entry
+
+
+def multicluster_values(
+    spec: FleetSpec, cluster: ClusterHandle, source_ranges: pulumi.Input[list[str]]
+) -> dict[str, Any]:
+    mesh = linkerd_spec(spec)
+    others = peers(spec, cluster.name)
+    # With no peer there is nothing to expose: an empty loadBalancerSourceRanges admits the whole internet.
+    gateway = bool(others) and "gateway" in mesh.export_modes_of(cluster.name)
+    values: dict[str, Any] = {
+        "linkerdNamespace": NAMESPACE,
+        "identityTrustDomain": mesh.trust_domain,
+        "gateway": {
+            "enabled": gateway,
+            "name": GATEWAY_NAME,
+            "port": GATEWAY_PORT,
+            "probe": {"path": PROBE_PATH, "port": PROBE_PORT, "seconds": PROBE_SECONDS},
+            "serviceType": "LoadBalancer",
+            # Peers' egress only: the same allow-list function as the API servers.
+            "loadBalancerSourceRanges": source_ranges,
+            # EKS: AWS Load Balancer Controller NLB (internet-facing, IP targets, static EIPs).
+            "serviceAnnotations": dict(cluster.load_balancer_annotations),
+        },
+        # One account per peer that links to this cluster, so one peer's access is revoked alone.
+        "remoteMirrorServiceAccount": True,
+        "remoteMirrorServiceAccountName": [linkerd_pair_names(a, cluster.name).remote_access_account for a in others],
+        # One service-mirror controller per peer this cluster links to.
+        "controllers": [controller_entry(mesh, b) for b in others],
+    }
+    if spec.fleet.environment == "production":
+        values = merge_values(MULTICLUSTER_HA, values)
+    return values
+
+
+def link_spec(mesh: LinkerdMeshSpec, target: str, gateway_address: str | None) -> dict[str, Any]:
+    """The `Link` spec `linkerd multicluster link-gen --cluster-name <target>` writes.
+
+    Each export mode the target offers sets its selector; a mode it does not
+    offer leaves its selector out, and the service mirror treats an unset or
+    empty selector as matching no service (isExported, isRemoteDiscovery,
+    isFederatedServiceMember), never every service. Without the gateway mode
+    the Link has no gateway fields, as link-gen writes with `--gateway=false`.
+    """
+    names = linkerd_pair_names("", target)
+    modes = mesh.export_modes_of(target)
+    spec: dict[str, Any] = {
+        "targetClusterName": target,
+        "targetClusterDomain": CLUSTER_DOMAIN,
+        "targetClusterLinkerdNamespace": NAMESPACE,
+        "clusterCredentialsSecret": names.credentials_secret,
+    }
+    if "remote-discovery" in modes:
+        spec["remoteDiscoverySelector"] = {"matchLabels": {EXPORTED_LABEL: "remote-discovery"}}
+    if "federated" in modes:
+        spec["federatedServiceSelector"] = {"matchLabels": {FEDERATED_LABEL: "member"}}
+    if "gateway" in modes:
+        if not gateway_address:
+            raise ValueError(f"the gateway of {target} has no load-balancer address")
+        spec.update(
+            gatewayAddress=gateway_address,
+            # Strings, as the CRD types them.
+            gatewayPort=str(GATEWAY_PORT),
+            gatewayIdentity=gateway_identity(mesh.trust_domain),
+            probeSpec={"path": PROBE_PATH, "port": str(PROBE_PORT), "period": f"{PROBE_SECONDS}s"},
+            selector={"matchLabels": {EXPORTED_LABEL: "true"}},
+        )
+    return spec
+
+
+def gateway_address(status: Mapping[str, Any] | None) -> str:
+    """The gateway Service's load-balancer addresses, as link-gen joins them (IP, else hostname)."""
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ",".join(str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname"))
+
+
+def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
+    """A kubeconfig for the target's API server with the remote-access token (what link-gen writes)."""
+    ca_data = base64.b64encode(ca_pem.encode()).decode()
+    doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+
+
+def _status_dict(status: Any) -> dict[str, Any]:
+    """A Service status output (typed object) as the API's plain shape."""
+    lb = getattr(status, "load_balancer", None)
+    if lb is None:
+        return dict(status or {}) if isinstance(status, Mapping) else {}
+    ingress = [{"ip": i.ip, "hostname": i.hostname} for i in (lb.ingress or [])]
+    return {"loadBalancer": {"ingress": ingress}}
+
+
+def _token_of(data: Mapping[str, str] | None) -> str:
+    return base64.b64decode((data or {}).get("token", "")).decode()
+
+
+# --------------------------------------------------------------------------
+# The component
+
+
+@dataclass
+class _ClusterPlane:
+    """What one cluster's install exposes to the pairwise step."""
+
+    handle: ClusterHandle
+    namespace: k8s.core.v1.Namespace
+    mc_namespace: k8s.core.v1.Namespace
+    #: Creates the Link CRD, the remote-access accounts and their RBAC, the gateway.
+    multicluster: k8s.helm.v3.Release
+    #: The gateway Service as the cloud load balancer left it (None without a gateway).
+    gateway: k8s.core.v1.Service | None
+
+
+class LinkerdMesh(pulumi.ComponentResource):
+    """One Linkerd mesh across every cluster of the fleet, every ordered pair linked."""
+
+    #: Per cluster: what policy objects wait for (CRDs and the policy admission webhook).
+    policy_ready: dict[str, list[pulumi.Resource]]
+
+    def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("meshfleet:mesh:Linkerd", name, None, opts)
+        linkerd_spec(args.spec)
+        self.policy_ready = {}
+        planes = {c.name: self._install_cluster(args, c) for c in args.clusters}
+
+        # Per ordered pair (A links to B). Depends on B's multicluster release
+        # (the account and its RBAC) through the token, on B's gateway Service
+        # through its address, and on A's namespaces and multicluster release
+        # (the Link CRD) only: a slow cluster delays nothing else.
+        self.links: list[str] = []
+        for a in args.clusters:
+            for b in args.clusters:
+                if a.name != b.name:
+                    self._pair(args.spec, planes[a.name], planes[b.name])
+                    self.links.append(f"{a.name}/{linkerd_pair_names(a.name, b.name).link}")
+
+        self.register_outputs({"links": self.links})
+
+    # ---------------------------------------------------------------- helpers
+
+    def _opts(self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*cluster.ready, *depends_on])
+
+    def _release(
+        self,
+        mesh: LinkerdMeshSpec,
+        cluster: ClusterHandle,
+        chart: str,
+        *,
+        namespace: k8s.core.v1.Namespace,
+        values: Mapping[str, Any],
+        timeout: int = CONTROL_PLANE_TIMEOUT,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> k8s.helm.v3.Release:
+        return helm_release(
+            cluster.names.child(chart),
+            release=chart,
+            chart=chart,
+            version=mesh.chart_version(chart),
+            repository=mesh.repository,
+            namespace=namespace.metadata.name,
+            values=values,
+            timeout=timeout,
+            opts=self._opts(cluster, depends_on),
+        )
+
+    # ------------------------------------------------------------ per cluster
+
+    def _install_cluster(self, args: MeshArgs, cluster: ClusterHandle) -> _ClusterPlane:
+        spec = args.spec
+        mesh = linkerd_spec(spec)
+        namespace = k8s.core.v1.Namespace(
+            cluster.names.child("linkerd", "namespace"),
+            metadata=control_plane_namespace_metadata(),
+            opts=self._opts(cluster),
+        )
+        mc_namespace = k8s.core.v1.Namespace(
+            cluster.names.child("linkerd-multicluster", "namespace"),
+            metadata=multicluster_namespace_metadata(cluster),
+            opts=self._opts(cluster),
+        )
+
+        ca = args.trust.for_cluster(cluster.name)
+        # The issuer is the cluster's intermediate; ca.crt is its signing root
+        # (what cert-manager writes, and what `linkerd check` compares).
+        issuer_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(ca.cert_pem, ca.key_pem, ca.signing_root_pem or ca.bundle_pem).apply(
+                lambda v: {"tls.crt": v[0], "tls.key": v[1], "ca.crt": v[2]}
+            )
+        )
+        issuer = k8s.core.v1.Secret(
+            cluster.names.child("linkerd", "identity-issuer"),
+            metadata={"name": ISSUER_SECRET, "namespace": namespace.metadata.name},
+            type="kubernetes.io/tls",
+            string_data=issuer_data,
+            opts=self._opts(cluster, ca.resources),
+        )
+
+        crds = self._release(mesh, cluster, CRDS, namespace=namespace, values=crds_values())
+        control_plane = self._release(
+            mesh,
+            cluster,
+            CONTROL_PLANE,
+            namespace=namespace,
+            values=control_plane_values(spec, cluster.name, ca.bundle_pem),
+            depends_on=[crds, issuer],
+        )
+        self.policy_ready[cluster.name] = [crds, control_plane]
+
+        # The gateway and controllers are injected (the control plane's
+        # webhook); its policy objects need the policy CRDs.
+        has_gateway = bool(peers(spec, cluster.name)) and "gateway" in mesh.export_modes_of(cluster.name)
+        multicluster = self._release(
+            mesh,
+            cluster,
+            MULTICLUSTER,
+            namespace=mc_namespace,
+            values=multicluster_values(spec, cluster, args.source_ranges[cluster.name]),
+            timeout=GATEWAY_TIMEOUT if has_gateway else CONTROL_PLANE_TIMEOUT,
+            depends_on=[control_plane],
+        )
+        gateway = None
+        if has_gateway:
+            # The chart's gateway Service, read once the release is up: Helm's
+            # wait returned only after the load balancer published an address.
+            gateway = k8s.core.v1.Service.get(
+                cluster.names.child("linkerd", "gateway"),
+                pulumi.Output.all(multicluster.status, mc_namespace.metadata.name).apply(
+                    lambda v: f"{v[1]}/{GATEWAY_NAME}"
+                ),
+                opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[multicluster]),
+            )
+        return _ClusterPlane(
+            handle=cluster, namespace=namespace, mc_namespace=mc_namespace, multicluster=multicluster, gateway=gateway
+        )
+
+    # --------------------------------------------------------------- per pair
+
+    def _pair(self, spec: FleetSpec, source: _ClusterPlane, target: _ClusterPlane) -> None:
+        mesh = linkerd_spec(spec)
+        names = linkerd_pair_names(source.handle.name, target.handle.name)
+        a, b = source.handle, target.handle
+        # In B: a long-lived token for A's account, created here rather than
+        # read from the chart's `<account>-token` Secret (reading that races
+        # the token controller). The account and its ClusterRoleBinding come
+        # from B's multicluster release.
+        token = k8s.core.v1.Secret(
+            f"{names.stem}-remote-access-token",
+            metadata={
+                "name": names.remote_access_token,
+                "namespace": target.mc_namespace.metadata.name,
+                "annotations": {"kubernetes.io/service-account.name": names.remote_access_account},
+            },
+            type=SERVICE_ACCOUNT_TOKEN,
+            opts=self._opts(b, [target.multicluster]),
+        )
+        # pulumi-kubernetes waits for the token controller to fill `data`
+        # before reporting the Secret created (pulumi-kubernetes#2048).
+        kubeconfig: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
+                lambda v: {MIRROR_SECRET_KEY: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))}
+            )
+        )
+        # In A: what the service-mirror controller reads (linkerd-multicluster)...
+        credentials = k8s.core.v1.Secret(
+            f"{names.stem}-credentials",
+            metadata={"name": names.credentials_secret, "namespace": source.mc_namespace.metadata.name},
+            type=MIRROR_SECRET_TYPE,
+            string_data=kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, provider=a.provider),
+        )
+        # ... and the destination controller's copy (linkerd): it skips a
+        # Secret without the cluster-name label and the domain annotations.
+        k8s.core.v1.Secret(
+            f"{names.stem}-destination-credentials",
+            metadata={
+                "name": names.credentials_secret,
+                "namespace": source.namespace.metadata.name,
+                "labels": {CLUSTER_NAME_LABEL: b.names.mesh_cluster},
+                "annotations": {
+                    TRUST_DOMAIN_ANNOTATION: mesh.trust_domain,
+                    CLUSTER_DOMAIN_ANNOTATION: CLUSTER_DOMAIN,
+                },
+            },
+            type=MIRROR_SECRET_TYPE,
+            string_data=kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, provider=a.provider),
+        )
+        address: pulumi.Output[str | None] = (
+            target.gateway.status.apply(lambda s: gateway_address(_status_dict(s)))
+            if target.gateway is not None
+            else pulumi.Output.from_input(None)
+        )
+        k8s.apiextensions.CustomResource(
+            f"{names.stem}-link",
+            api_version="multicluster.linkerd.io/v1alpha3",
+            kind="Link",
+            metadata={
+                "name": names.link,
+                "namespace": source.mc_namespace.metadata.name,
+                "annotations": {"linkerd.io/created-by": "meshfleet"},
+            },
+            spec=address.apply(lambda addr: link_spec(mesh, b.name, addr)),
+            # The CRD comes from A's multicluster release; the controller loads
+            # the credentials when the Link appears.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=a.provider, depends_on=[source.multicluster, credentials]
+            ),
+        )

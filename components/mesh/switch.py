@@ -1,0 +1,168 @@
+"""The mesh switch guard: refuse to replace a deployed mesh unless the config names the migration.
+
+Changing `mesh.kind` deletes the old mesh: its Helm releases, and with them
+its CRDs and every object of those kinds (policies, routes, links,
+peerings), cluster-wide. The program must therefore know the kind that is
+*deployed*, during preview and during up, and refuse a switch unless
+`mesh.migrateFrom` names the deployed kind.
+
+How the deployed kind is known: `MeshSwitchGuard`, a small dynamic-provider
+resource whose only input is the mesh kind (and the migration field). Its
+state is the kind of the last deploy in which it succeeded, and the engine
+hands that old state to the provider's `check` in every preview and up,
+before anything that depends on it runs; every mesh resource depends on it
+(components/fleet.py), so a refused switch creates nothing and, the update
+failing, deletes nothing. The decision itself is `decide`, a pure function.
+
+Not a StackReference to the stack itself: that reads the outputs of the last
+program run (a failed or cancelled update included), not of the last
+successful deploy, and would copy every stack output (kubeconfigs among
+them) into the stack's own state. Not a config value either: config says
+what the user wants, not what is deployed.
+
+Two limits, documented in the README: a stack deployed before the guard
+existed has no guard state, so its first update with the guard cannot know
+the deployed kind (deploy once without changing kind first); and
+`pulumi-python` needs an explicit provider resource, because the project
+disables default providers for every package but `pulumi` itself.
+The provider is pickled by reference (`components.mesh.switch._GuardProvider`)
+into the guard's state: keep the module and class names, or the engine cannot
+load the provider of an existing guard (for its diff or delete).
+Offline, `meshfleet plan --previous PLAN_DIR` reads the guard's recorded
+inputs from an earlier plan and runs the same decision.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from components.config import ConfigError, FleetSpec, Problem
+
+#: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
+DELETED_WITH: dict[str, str] = {
+    "istio": (
+        "namespace istio-system, the istio-base/istiod/gateway releases and their CRDs (*.istio.io: "
+        "VirtualService, DestinationRule, Gateway, PeerAuthentication, AuthorizationPolicy, ...) with every object "
+        "of those kinds in every namespace, and the remote secrets between clusters"
+    ),
+    "linkerd": (
+        "namespaces linkerd and linkerd-multicluster, the linkerd-crds/control-plane/multicluster releases and "
+        "their CRDs (policy.linkerd.io Server/AuthorizationPolicy/HTTPRoute, ServiceProfile, Link, ...) with every "
+        "object of those kinds, and every Link, mirrored service and credential between clusters"
+    ),
+    "consul": (
+        "the consul release and its CRDs (consul.hashicorp.com ServiceIntentions, ExportedServices, Mesh, "
+        "PeeringAcceptor/PeeringDialer, ...) with every object of those kinds, and every peering"
+    ),
+}
+
+#: Resource type of the guard: `pulumi-python:dynamic/meshfleet:MeshSwitchGuard`.
+GUARD_TYPE = "pulumi-python:dynamic/meshfleet:MeshSwitchGuard"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the update may proceed, and what to tell the user."""
+
+    allowed: bool
+    message: str = ""
+    fix: str = ""
+
+
+def decide(deployed: str | None, kind: str, migrate_from: str | None) -> Decision:
+    """The guard's decision from the deployed kind (None: nothing recorded), the config's kind and migrateFrom."""
+    if deployed is None or deployed == kind:
+        if migrate_from is not None and deployed == kind:
+            return Decision(
+                True,
+                f"mesh.migrateFrom: {migrate_from} is left over: {kind} is already the deployed mesh",
+                "remove mesh.migrateFrom",
+            )
+        return Decision(True)
+    if migrate_from == deployed:
+        return Decision(True, f"replacing the deployed {deployed} mesh with {kind} (mesh.migrateFrom: {deployed})")
+    named = f" (mesh.migrateFrom names {migrate_from!r}, not the deployed {deployed!r})" if migrate_from else ""
+    return Decision(
+        False,
+        f"mesh.kind changes from the deployed {deployed} to {kind}{named}. Replacing the mesh deletes "
+        f"{DELETED_WITH.get(deployed, f'the {deployed} mesh and its CRDs')}. Workloads lose mesh identity and mTLS "
+        "until they restart with the new mesh's proxies; both meshes side by side is not supported",
+        f"to migrate, set mesh.migrateFrom: {deployed} for this one update (README, 'Switching mesh'), then "
+        f"remove it; to keep {deployed}, set mesh.kind: {deployed}",
+    )
+
+
+class _GuardProvider(pulumi.dynamic.ResourceProvider):
+    """Keeps the deployed mesh kind in state; refuses a switch in `check` (preview and up)."""
+
+    # The provider holds no secret: keep its serialized form readable in state and plans.
+    serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        deployed = (_olds or {}).get("kind")
+        decision = decide(deployed if isinstance(deployed, str) else None, news["kind"], news.get("migrateFrom"))
+        if decision.allowed:
+            return pulumi.dynamic.CheckResult(news, [])
+        return pulumi.dynamic.CheckResult(
+            news, [pulumi.dynamic.CheckFailure("kind", f"{decision.message}. fix: {decision.fix}")]
+        )
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        changed = [k for k in ("kind", "migrateFrom") if (_olds or {}).get(k) != _news.get(k)]
+        return pulumi.dynamic.DiffResult(changes=bool(changed))
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        return pulumi.dynamic.CreateResult(
+            "mesh-switch-guard", {"kind": props["kind"], "migrateFrom": props.get("migrateFrom")}
+        )
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult({"kind": news["kind"], "migrateFrom": news.get("migrateFrom")})
+
+
+class MeshSwitchGuard(pulumi.dynamic.Resource, module="meshfleet", name="MeshSwitchGuard"):
+    """The deployed mesh kind, kept in state; its check refuses an unnamed switch."""
+
+    kind: pulumi.Output[str]
+
+    def __init__(self, name: str, kind: str, migrate_from: str | None, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(_GuardProvider(), name, {"kind": kind, "migrateFrom": migrate_from}, opts)
+
+
+def python_provider(name: str, parent: pulumi.Resource) -> pulumi.ProviderResource:
+    """An explicit provider for dynamic resources (the project disables default providers)."""
+    return pulumi.ProviderResource("pulumi-python", name, {}, pulumi.ResourceOptions(parent=parent))
+
+
+# --------------------------------------------------------------------------
+# Offline: `meshfleet plan --previous PLAN_DIR`
+
+
+def deployed_kind(plan_dir: Path) -> str | None:
+    """The mesh kind an earlier plan's guard recorded (None when it has no guard)."""
+    path = plan_dir / "plan.json" if plan_dir.is_dir() else plan_dir
+    if not path.is_file():
+        raise FileNotFoundError(f"--previous: no plan.json in {plan_dir} (write one with `meshfleet plan --out DIR`)")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--previous: {path} is not a plan.json ({exc})") from None
+    for resource in doc.get("resources", []):
+        if resource.get("type") == GUARD_TYPE:
+            kind = (resource.get("inputs") or {}).get("kind")
+            return kind if isinstance(kind, str) else None
+    return None
+
+
+def check_previous(plan_dir: Path, spec: FleetSpec) -> Decision:
+    """The guard's decision against an earlier offline plan; a refusal is a config error (exit 2)."""
+    decision = decide(deployed_kind(plan_dir), spec.mesh.kind, spec.mesh.migrate_from)
+    if not decision.allowed:
+        raise ConfigError([Problem(path="mesh.kind", message=decision.message, fix=decision.fix)])
+    return decision

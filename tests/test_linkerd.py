@@ -1,0 +1,807 @@
+"""Linkerd across the fleet: config, per-cluster install, per-pair links, the mesh switch guard.
+
+Each fleet is planned once per module (fixtures); tests read the recorded
+registrations. Objects are checked against the upstream CRDs and chart
+defaults, and every Linkerd release is rendered with the vendored 2026.6.3
+charts (../shared; skipped with the reason when missing). Golden files pin
+the local stack's Linkerd manifests (regenerate with UPDATE_GOLDEN=1).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from components.config import ConfigError, LinkerdMeshSpec, load_fleet
+from components.mesh import linkerd as lk
+from components.mesh.switch import GUARD_TYPE, check_previous, decide, deployed_kind
+from ops import cli
+from ops.diagram import build_graph
+from ops.plan import Plan, Recorded, manifests, run_plan, write_plan
+from ops.stackconfig import read_stack_config
+from tests.helpers import ROOT, SHARED, fleet_of, inputs, only_clusters, plan_fleet, plan_stack
+
+NS = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+LINK = "kubernetes:multicluster.linkerd.io/v1alpha3:Link"
+REPO = "https://helm.linkerd.io/edge"
+CHART_VERSION = "2026.6.3"
+VALIDATOR = SHARED / "tools" / "k8s_validate.py"
+HELM_RENDER = SHARED / "tools" / "helm_render.py"
+CHARTS = SHARED / "upstream" / "charts"
+GOLDEN = ROOT / "tests" / "golden" / "linkerd"
+EXAMPLE = ROOT / "examples" / "Pulumi.linkerd.yaml"
+LINKERD_MESH = {"kind": "linkerd", "version": CHART_VERSION, "repository": REPO}
+
+
+# --------------------------------------------------------------------------
+# Fleets
+
+
+def with_linkerd(fleet: dict[str, Any], **mesh: Any) -> dict[str, Any]:
+    out = copy.deepcopy(fleet)
+    out["mesh"] = {"meshId": out["mesh"]["meshId"], **LINKERD_MESH, **mesh}
+    return out
+
+
+@pytest.fixture(scope="module")
+def dev() -> Plan:
+    """The dev stack switched to Linkerd, the migration named."""
+    return plan_fleet(with_linkerd(fleet_of("dev"), migrateFrom="istio"), stack="dev")
+
+
+@pytest.fixture(scope="module")
+def dev_istio() -> Plan:
+    return plan_stack("dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> Plan:
+    return plan_fleet(with_linkerd(fleet_of("prod")), stack="prod")
+
+
+@pytest.fixture(scope="module")
+def local() -> Plan:
+    return plan_fleet(with_linkerd(fleet_of("local")), stack="local")
+
+
+@pytest.fixture(scope="module")
+def rotation() -> dict[str, Plan]:
+    """Root rotation phases 1 (bundle = both, old root signs) and 2 (new root signs) on the local fleet."""
+    roots = [{"name": "root-2026"}, {"name": "root-2027"}]
+    phases = {"1": {"roots": roots}, "2": {"roots": roots, "signingRoot": "root-2027"}}
+    out = {}
+    for phase, trust in phases.items():
+        fleet = with_linkerd(fleet_of("local"))
+        fleet["trust"] = trust
+        out[phase] = plan_fleet(fleet, stack="local")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def clusters(plan: Plan) -> list[str]:
+    return [c.name for c in plan.spec.clusters]
+
+
+def in_cluster(plan: Plan, type_: str, cluster: str) -> list[Recorded]:
+    return [r for r in plan.by_type(type_) if plan.cluster_of(r) == cluster]
+
+
+def k8s_name_of(r: Recorded) -> str:
+    body = inputs(r)
+    return str(body.get("name") if r.type == RELEASE else body["metadata"]["name"])
+
+
+def one(plan: Plan, type_: str, cluster: str, name: str, namespace: str | None = None) -> Recorded:
+    found = [
+        r
+        for r in in_cluster(plan, type_, cluster)
+        if k8s_name_of(r) == name
+        and (namespace is None or r.type == RELEASE or inputs(r)["metadata"].get("namespace") == namespace)
+    ]
+    assert len(found) == 1, f"{type_} {namespace}/{name} in {cluster}: {[r.urn for r in found]}"
+    return found[0]
+
+
+def values(plan: Plan, cluster: str, release: str) -> dict[str, Any]:
+    return inputs(one(plan, RELEASE, cluster, release))["values"]
+
+
+def deps(r: Recorded) -> set[str]:
+    return {urn.split("::")[-1] for urn in r.dependencies}
+
+
+def pairs(plan: Plan) -> list[tuple[str, str]]:
+    return [(a, b) for a in clusters(plan) for b in clusters(plan) if a != b]
+
+
+def gateway_ip(plan: Plan, cluster: str) -> str:
+    """The address the simulated cloud gave the gateway Service read back in `cluster`."""
+    status = plan.state[(SERVICE, f"{cluster}-linkerd-gateway")]["status"]
+    return str(status["loadBalancer"]["ingress"][0]["ip"])
+
+
+@functools.cache
+def _renderer() -> ModuleType | None:
+    if not HELM_RENDER.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("helm_render", HELM_RENDER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def require_renderer() -> ModuleType:
+    module = _renderer()
+    if module is None:
+        pytest.skip(f"{HELM_RENDER} is missing (../shared not checked out): chart renders skipped")
+    if not module.sdk_available():
+        pytest.skip("helm-python-sdk is not installed (pip install -r requirements-dev.txt): chart renders skipped")
+    return module
+
+
+@functools.cache
+def _render_cached(key: str) -> tuple[dict[str, Any], ...]:
+    release, name, include_crds = json.loads(key)
+    module = require_renderer()
+    return tuple(module.render(release, name, str(CHARTS), include_crds=include_crds, skip_tests=True))
+
+
+def render(r: Recorded, include_crds: bool = False, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The objects a recorded Linkerd release installs, rendered with the vendored chart."""
+    body = inputs(r)
+    release = {
+        "chart": body["chart"],
+        "repository": body["repositoryOpts"]["repo"],
+        "version": body["version"],
+        "namespace": body["namespace"],
+        "values": (body.get("values") or {}) if values is None else values,
+    }
+    return copy.deepcopy(list(_render_cached(json.dumps([release, body["name"], include_crds], sort_keys=True))))
+
+
+def objects(rendered: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in rendered if o["kind"] == kind}
+
+
+# --------------------------------------------------------------------------
+# Config
+
+
+def problems(fleet: dict[str, Any]) -> list[str]:
+    try:
+        load_fleet(read_stack_config(ROOT, "dev").value("defaults"), fleet)
+    except ConfigError as err:
+        return [p.render() for p in err.problems]
+    return []
+
+
+def test_linkerd_spec_defaults_and_chart_pins() -> None:
+    fleet = with_linkerd(fleet_of("dev"), charts={"linkerdCrds": "2026.7.1"})
+    spec = load_fleet(read_stack_config(ROOT, "dev").value("defaults"), fleet)
+    mesh = spec.mesh
+    assert isinstance(mesh, LinkerdMeshSpec)
+    assert mesh.chart_version("linkerd-crds") == "2026.7.1"
+    assert mesh.chart_version("linkerd-control-plane") == CHART_VERSION
+    assert mesh.chart_version("linkerd-multicluster") == CHART_VERSION
+    assert mesh.export_modes_of("aws-use1") == ["gateway"]
+    assert mesh.migrate_from is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda f: f["clusters"][0].update(kubernetesVersion="1.30"), "clusters[0].kubernetesVersion: 1.30 is older"),
+        (lambda f: f["mesh"].update(version="edge-26.6.3"), "mesh.version: 'edge-26.6.3' is not a Linkerd edge chart"),
+        (lambda f: f["mesh"].update(charts={"linkerdMulticluster": "2.20.0"}), "mesh.charts.linkerdMulticluster"),
+        (
+            lambda f: f.update(trust={"roots": [{"name": "r", "algorithm": "RSA-3072"}]}),
+            "trust.roots: Linkerd requires ECDSA P-256 identity issuers",
+        ),
+        (
+            lambda f: f.update(trust={"roots": [{"name": "a"}, {"name": "b", "algorithm": "ECDSA-P384"}]}),
+            "trust.roots[1].algorithm: ECDSA-P384 is not a trust anchor Linkerd accepts",
+        ),
+        (
+            lambda f: f["mesh"].update(exportModes=["gateway", "remote-discovery"]),
+            "mesh.exportModes: aws-use1 exports remote-discovery, which sends peers' traffic straight to its pod IPs",
+        ),
+        (
+            lambda f: f["mesh"].update(clusters={"azure-weu": {"podNetworkRoutableTo": ["aws-use1"]}}),
+            "mesh.clusters.azure-weu.podNetworkRoutableTo: AKS clusters run Azure CNI overlay",
+        ),
+        (lambda f: f["mesh"].update(clusters={"nowhere": {}}), "mesh.clusters.nowhere: 'nowhere' is not a cluster"),
+        (lambda f: f["mesh"].update(migrateFrom="linkerd"), "mesh.migrateFrom: 'linkerd' is the mesh kind itself"),
+        (lambda f: f["mesh"].update(mode="ambient"), "mesh.mode: ambient mode is Istio only"),
+        (lambda f: f["mesh"].update(exportModes=["pod-to-pod"]), "mesh.exportModes[0]"),
+    ],
+)
+def test_bad_linkerd_config_names_path_and_fix(change: Any, expected: str) -> None:
+    fleet = with_linkerd(fleet_of("dev"))
+    change(fleet)
+    found = problems(fleet)
+    assert any(expected in p for p in found), found
+    assert all("fix: " in p for p in found), found
+
+
+def test_pod_to_pod_export_needs_both_sides_declared() -> None:
+    """Two EKS clusters with a VPC peering: remote-discovery is allowed once both declare it."""
+    fleet = with_linkerd(fleet_of("prod"))
+    fleet["clusters"] = fleet["clusters"][:2]
+    one_side = {"aws-use1": {"exportModes": ["remote-discovery"], "podNetworkRoutableTo": ["aws-usw2"]}}
+    fleet["mesh"]["clusters"] = one_side
+    found = problems(fleet)
+    assert any("mesh.clusters.aws-use1.exportModes" in p and "aws-usw2" in p for p in found), found
+    fleet["mesh"]["clusters"] = {**one_side, "aws-usw2": {"podNetworkRoutableTo": ["aws-use1"]}}
+    assert problems(fleet) == []
+
+
+def test_trust_anchor_may_be_rsa_when_it_signs_no_issuer() -> None:
+    fleet = with_linkerd(fleet_of("dev"))
+    fleet["trust"] = {"roots": [{"name": "old", "algorithm": "RSA-3072"}, {"name": "new"}], "signingRoot": "new"}
+    assert problems(fleet) == []
+
+
+# --------------------------------------------------------------------------
+# Per cluster
+
+
+@pytest.mark.parametrize("fixture", ["dev", "prod"])
+def test_every_cluster_gets_the_linkerd_resource_set(fixture: str, request: pytest.FixtureRequest) -> None:
+    plan: Plan = request.getfixturevalue(fixture)
+    n = len(clusters(plan))
+    for c in clusters(plan):
+        assert sorted(k8s_name_of(r) for r in in_cluster(plan, NS, c)) == ["linkerd", "linkerd-multicluster"]
+        linkerd_releases = [r for r in in_cluster(plan, RELEASE, c) if inputs(r)["repositoryOpts"]["repo"] == REPO]
+        assert sorted(k8s_name_of(r) for r in linkerd_releases) == [
+            "linkerd-control-plane",
+            "linkerd-crds",
+            "linkerd-multicluster",
+        ]
+        for r in linkerd_releases:
+            body = inputs(r)
+            assert (body["chart"], body["version"]) == (body["name"], CHART_VERSION)
+            assert body["atomic"] is True and body["cleanupOnFail"] is True and body["maxHistory"] == 10
+        # Issuer + one token per reading peer + two credential copies per linked peer.
+        assert len(in_cluster(plan, SECRET, c)) == 1 + 3 * (n - 1)
+        assert len(in_cluster(plan, LINK, c)) == n - 1
+        gateway = in_cluster(plan, SERVICE, c)
+        assert [(r.read, k8s_name_of(r) if not r.read else r.name) for r in gateway] == [(True, f"{c}-linkerd-gateway")]
+        for r in [
+            *linkerd_releases,
+            *in_cluster(plan, SECRET, c),
+            *in_cluster(plan, NS, c),
+            *in_cluster(plan, LINK, c),
+        ]:
+            assert r.parent.split("::")[-2].endswith("meshfleet:mesh:Linkerd"), r.urn
+    assert plan.by_type("kubernetes:networking.istio.io/v1:Gateway") == []
+
+
+def test_namespaces_carry_the_cli_labels(dev: Plan) -> None:
+    """What the charts' namespace templates render on the CLI path (cniEnabled false -> privileged)."""
+    for c in clusters(dev):
+        control = inputs(one(dev, NS, c, "linkerd"))["metadata"]
+        assert control == {
+            "name": "linkerd",
+            "annotations": {"linkerd.io/inject": "disabled"},
+            "labels": {
+                "linkerd.io/is-control-plane": "true",
+                "config.linkerd.io/admission-webhooks": "disabled",
+                "linkerd.io/control-plane-ns": "linkerd",
+                "pod-security.kubernetes.io/enforce": "privileged",
+            },
+        }
+        extension = inputs(one(dev, NS, c, "linkerd-multicluster"))["metadata"]
+        labels = {"linkerd.io/extension": "multicluster", "pod-security.kubernetes.io/enforce": "privileged"}
+        if c == "aws-use1":
+            labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+        assert extension == {"name": "linkerd-multicluster", "labels": labels}
+
+
+def test_identity_issuer_is_the_intermediate_and_verifies_to_the_root(dev: Plan, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    roots = [r for r in dev.by_type("tls:index/selfSignedCert:SelfSignedCert")]
+    assert len(roots) == 1
+    root_pem = dev.state[("tls:index/selfSignedCert:SelfSignedCert", roots[0].name)]["certPem"]
+    (tmp_path / "root.pem").write_text(root_pem)
+    for c in clusters(dev):
+        r = one(dev, SECRET, c, "linkerd-identity-issuer", "linkerd")
+        body = inputs(r)
+        assert body["type"] == "kubernetes.io/tls"
+        assert sorted(body["stringData"]) == ["ca.crt", "tls.crt", "tls.key"]
+        assert inputs(r, show_secrets=False)["stringData"] == "[secret]"
+        assert body["stringData"]["ca.crt"] == root_pem
+        issuer = tmp_path / f"{c}.pem"
+        issuer.write_text(body["stringData"]["tls.crt"])
+        run = subprocess.run(
+            ["openssl", "verify", "-CAfile", str(tmp_path / "root.pem"), str(issuer)], capture_output=True, text=True
+        )
+        assert run.returncode == 0 and run.stdout.strip().endswith(": OK"), run.stdout + run.stderr
+        cert = x509.load_pem_x509_certificate(body["stringData"]["tls.crt"].encode())
+        assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        # Linkerd verifies its issuer by this name, and accepts only P-256 issuers.
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert sans.get_values_for_type(x509.DNSName) == ["identity.linkerd.cluster.local"]
+        public = cert.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1"
+        # The control plane only gets the anchors; the key never enters Helm values.
+        cp = values(dev, c, "linkerd-control-plane")
+        assert cp["identity"] == {"issuer": {"scheme": "kubernetes.io/tls"}}
+        assert "BEGIN EC PRIVATE KEY" not in json.dumps(cp) and "PRIVATE KEY" not in json.dumps(cp)
+
+
+def test_control_plane_values(dev: Plan, prod: Plan) -> None:
+    root_pem = next(iter(s["certPem"] for (t, _), s in dev.state.items() if t.endswith("SelfSignedCert")))
+    for c in clusters(dev):
+        assert values(dev, c, "linkerd-control-plane") == {
+            "identityTrustAnchorsPEM": root_pem,
+            "identityTrustDomain": "cluster.local",
+            "clusterDomain": "cluster.local",
+            "identity": {"issuer": {"scheme": "kubernetes.io/tls"}},
+        }
+    ha = yaml.safe_load((CHARTS / "linkerd" / CHART_VERSION / "linkerd-control-plane" / "values-ha.yaml").read_text())
+    for c in clusters(prod):
+        cp = values(prod, c, "linkerd-control-plane")
+        # Production: what the chart's HA values file sets, as it sets it, but the keys no
+        # template reads (controllerResources, highAvailability) and heartbeatResources.
+        for key, value in ha.items():
+            if key in ("controllerResources", "highAvailability", "heartbeatResources"):
+                assert key not in cp
+            else:
+                assert cp[key] == value, key
+        assert cp["identity"] == {"issuer": {"scheme": "kubernetes.io/tls"}}
+
+
+@pytest.mark.parametrize("phase", ["1", "2"])
+def test_both_roots_are_trust_anchors_during_a_rotation(rotation: dict[str, Plan], phase: str) -> None:
+    plan = rotation[phase]
+    roots = {
+        r.name.rsplit("-", 1)[0]: plan.state[(r.type, r.name)]["certPem"]
+        for r in plan.by_type("tls:index/selfSignedCert:SelfSignedCert")
+    }
+    assert len(roots) == 2
+    signing = "root-2026" if phase == "1" else "root-2027"
+    for c in clusters(plan):
+        anchors = values(plan, c, "linkerd-control-plane")["identityTrustAnchorsPEM"]
+        assert [x.subject for x in x509.load_pem_x509_certificates(anchors.encode())] == [
+            x509.load_pem_x509_certificate(pem.encode()).subject for pem in roots.values()
+        ]
+        issuer = inputs(one(plan, SECRET, c, "linkerd-identity-issuer", "linkerd"))["stringData"]
+        signer = next(pem for name, pem in roots.items() if name.endswith(signing))
+        x509.load_pem_x509_certificate(issuer["tls.crt"].encode()).verify_directly_issued_by(
+            x509.load_pem_x509_certificate(signer.encode())
+        )
+
+
+def test_crds_chart_installs_no_gateway_api_crds(dev: Plan) -> None:
+    for c in clusters(dev):
+        assert values(dev, c, "linkerd-crds") == {
+            "installGatewayAPI": False,
+            "enableHttpRoutes": False,
+            "enableTlsRoutes": False,
+            "enableTcpRoutes": False,
+        }
+    r = one(dev, RELEASE, "aws-use1", "linkerd-crds")
+    crds = {o["metadata"]["name"] for o in render(r) if o["kind"] == "CustomResourceDefinition"}
+    assert crds and not [n for n in crds if n.endswith("gateway.networking.k8s.io")]
+    assert "links.multicluster.linkerd.io" not in crds  # the multicluster chart owns the Link CRD
+    # The per-kind switches win over installGatewayAPI: rendered with it on, still none.
+    forced_values = {**values(dev, "aws-use1", "linkerd-crds"), "installGatewayAPI": True}
+    forced = {o["metadata"]["name"] for o in render(r, values=forced_values) if o["kind"] == "CustomResourceDefinition"}
+    assert forced == crds
+    # ... and without them the chart would install them: what the explicit switches prevent.
+    loose = {o["metadata"]["name"] for o in render(r, values={"installGatewayAPI": True})}
+    assert {f"{k}.gateway.networking.k8s.io" for k in ("httproutes", "grpcroutes", "tlsroutes", "tcproutes")} <= loose
+
+
+def test_control_plane_renders_with_the_external_issuer(dev: Plan) -> None:
+    rendered = render(one(dev, RELEASE, "gcp-euw1", "linkerd-control-plane"))
+    assert "linkerd-identity-issuer" not in objects(rendered, "Secret"), "the chart must not render the issuer"
+    anchors = objects(rendered, "ConfigMap")["linkerd-identity-trust-roots"]["data"]["ca-bundle.crt"]
+    assert anchors.strip() == values(dev, "gcp-euw1", "linkerd-control-plane")["identityTrustAnchorsPEM"].strip()
+    identity = objects(rendered, "Deployment")["linkerd-identity"]
+    args = identity["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "-identity-scheme=kubernetes.io/tls" in args
+
+
+# --------------------------------------------------------------------------
+# Multicluster release (list values field by field, then rendered)
+
+
+def test_multicluster_values_field_by_field(dev: Plan, dev_istio: Plan) -> None:
+    for c in clusters(dev):
+        v = values(dev, c, "linkerd-multicluster")
+        peers = [p for p in clusters(dev) if p != c]
+        assert v["linkerdNamespace"] == "linkerd" and v["identityTrustDomain"] == "cluster.local"
+        assert v["remoteMirrorServiceAccount"] is True
+        assert len(v["remoteMirrorServiceAccountName"]) == len(peers)
+        for i, peer in enumerate(peers):
+            assert v["remoteMirrorServiceAccountName"][i] == f"linkerd-remote-access-{peer}"
+        assert len(v["controllers"]) == len(peers)
+        for i, peer in enumerate(peers):
+            assert v["controllers"][i] == {"link": {"ref": {"name": peer}}}
+        gw = v["gateway"]
+        assert (gw["enabled"], gw["name"], gw["port"], gw["serviceType"]) == (
+            True,
+            "linkerd-gateway",
+            4143,
+            "LoadBalancer",
+        )
+        assert gw["probe"] == {"path": "/ready", "port": 4191, "seconds": 3}
+        # The same allow-list as Istio's east-west gateway of the same cluster: peers' egress only.
+        istio_gw = inputs(one(dev_istio, RELEASE, c, "istio-eastwestgateway"))["values"]["service"]
+        assert gw["loadBalancerSourceRanges"] == istio_gw["loadBalancerSourceRanges"]
+        assert gw["serviceAnnotations"] == istio_gw["annotations"]
+        assert len(gw["loadBalancerSourceRanges"]) >= len(peers)
+    eks = values(dev, "aws-use1", "linkerd-multicluster")["gateway"]["serviceAnnotations"]
+    assert eks["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+    assert eks["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"].count("eipalloc-") == 3
+    assert values(dev, "gcp-euw1", "linkerd-multicluster")["gateway"]["serviceAnnotations"] == {}
+
+
+def test_prod_multicluster_is_ha(prod: Plan) -> None:
+    for c in clusters(prod):
+        v = values(prod, c, "linkerd-multicluster")
+        assert v["gateway"]["replicas"] == 3 and v["enablePodAntiAffinity"] is True
+        assert [e["link"]["ref"]["name"] for e in v["controllers"]] == [p for p in clusters(prod) if p != c]
+
+
+@pytest.mark.parametrize("cluster", ["aws-use1", "azure-weu", "gcp-euw1"])
+def test_multicluster_renders_gateway_accounts_and_controllers(dev: Plan, cluster: str) -> None:
+    v = values(dev, cluster, "linkerd-multicluster")
+    rendered = render(one(dev, RELEASE, cluster, "linkerd-multicluster"))
+    peers = [p for p in clusters(dev) if p != cluster]
+    services = objects(rendered, "Service")
+    gw = services["linkerd-gateway"]
+    assert gw["spec"]["type"] == "LoadBalancer"
+    assert gw["spec"]["ports"] == [
+        {"name": "mc-gateway", "port": 4143, "protocol": "TCP"},
+        {"name": "mc-probe", "port": 4191, "protocol": "TCP"},
+    ]
+    assert gw["spec"]["loadBalancerSourceRanges"] == v["gateway"]["loadBalancerSourceRanges"]
+    assert gw["metadata"]["annotations"]["mirror.linkerd.io/gateway-identity"] == (
+        "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local"
+    )
+    for key, value in v["gateway"]["serviceAnnotations"].items():
+        assert gw["metadata"]["annotations"][key] == value
+    accounts = objects(rendered, "ServiceAccount")
+    bindings = objects(rendered, "ClusterRoleBinding")
+    for peer in peers:
+        account = f"linkerd-remote-access-{peer}"
+        assert accounts[account]["metadata"]["namespace"] == "linkerd-multicluster"
+        assert bindings[account]["subjects"] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": "linkerd-multicluster"}
+        ]
+        controller = objects(rendered, "Deployment")[f"controller-{peer}"]
+        args = controller["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[-1] == peer and f"-probe-service=probe-{peer}" in args
+        assert services[f"probe-{peer}"]["spec"]["ports"] == [{"name": "mc-probe", "port": 4191, "protocol": "TCP"}]
+        role = objects(rendered, "Role")[f"controller-read-remote-creds-{peer}"]
+        assert role["rules"][0]["resourceNames"] == [f"cluster-credentials-{peer}"]
+    assert sorted(n for n in objects(rendered, "Deployment") if n.startswith("controller-")) == sorted(
+        f"controller-{p}" for p in peers
+    )
+
+
+# --------------------------------------------------------------------------
+# Per ordered pair
+
+
+@pytest.mark.parametrize("fixture", ["dev", "prod"])
+def test_links_and_credentials_for_every_ordered_pair(fixture: str, request: pytest.FixtureRequest) -> None:
+    plan: Plan = request.getfixturevalue(fixture)
+    n = len(clusters(plan))
+    assert len(plan.by_type(LINK)) == n * (n - 1)
+    mirror = [r for r in plan.by_type(SECRET) if inputs(r).get("type") == "mirror.linkerd.io/remote-kubeconfig"]
+    assert len(mirror) == 2 * n * (n - 1)
+    for a, b in pairs(plan):
+        link = inputs(one(plan, LINK, a, b, "linkerd-multicluster"))
+        assert link["metadata"]["annotations"] == {"linkerd.io/created-by": "meshfleet"}
+        assert link["spec"] == {
+            "targetClusterName": b,
+            "targetClusterDomain": "cluster.local",
+            "targetClusterLinkerdNamespace": "linkerd",
+            "clusterCredentialsSecret": f"cluster-credentials-{b}",
+            "gatewayAddress": gateway_ip(plan, b),
+            "gatewayPort": "4143",
+            "gatewayIdentity": "linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local",
+            "probeSpec": {"path": "/ready", "port": "4191", "period": "3s"},
+            "selector": {"matchLabels": {"mirror.linkerd.io/exported": "true"}},
+        }
+        token = inputs(one(plan, SECRET, b, f"linkerd-remote-access-token-{a}", "linkerd-multicluster"))
+        assert token["type"] == "kubernetes.io/service-account-token"
+        assert token["metadata"]["annotations"] == {"kubernetes.io/service-account.name": f"linkerd-remote-access-{a}"}
+        extension = one(plan, SECRET, a, f"cluster-credentials-{b}", "linkerd-multicluster")
+        destination = one(plan, SECRET, a, f"cluster-credentials-{b}", "linkerd")
+        ext, dst = inputs(extension), inputs(destination)
+        assert ext["type"] == dst["type"] == "mirror.linkerd.io/remote-kubeconfig"
+        assert "labels" not in ext["metadata"] and "annotations" not in ext["metadata"]
+        assert dst["metadata"]["labels"] == {"multicluster.linkerd.io/cluster-name": b}
+        assert dst["metadata"]["annotations"] == {
+            "multicluster.linkerd.io/trust-domain": "cluster.local",
+            "multicluster.linkerd.io/cluster-domain": "cluster.local",
+        }
+        assert list(ext["stringData"]) == list(dst["stringData"]) == ["kubeconfig"]
+        assert ext["stringData"] == dst["stringData"]
+        assert inputs(extension, show_secrets=False)["stringData"] == "[secret]"
+        assert inputs(destination, show_secrets=False)["stringData"] == "[secret]"
+
+
+def test_kubeconfig_carries_the_peer_token_and_the_istio_endpoint(dev: Plan, dev_istio: Plan) -> None:
+    for a, b in pairs(dev):
+        kubeconfig = yaml.safe_load(
+            inputs(one(dev, SECRET, a, f"cluster-credentials-{b}", "linkerd-multicluster"))["stringData"]["kubeconfig"]
+        )
+        token_state = dev.state[(SECRET, f"{a}-links-{b}-remote-access-token")]
+        expected_token = base64.b64decode(token_state["data"]["token"]).decode()
+        assert kubeconfig["users"] == [{"name": b, "user": {"token": expected_token}}]
+        claims = json.loads(base64.urlsafe_b64decode(expected_token.split(".")[1] + "=="))
+        assert claims["sub"] == f"system:serviceaccount:linkerd-multicluster:linkerd-remote-access-{a}"
+        # Same server and CA as the Istio remote secret for the same pair: one kubeconfig builder.
+        istio = yaml.safe_load(
+            inputs(one(dev_istio, SECRET, a, f"istio-remote-secret-{b}", "istio-system"))["stringData"][b]
+        )
+        assert kubeconfig["clusters"] == istio["clusters"]
+        assert kubeconfig["contexts"] == istio["contexts"] and kubeconfig["current-context"] == b
+
+
+def test_dependency_order(dev: Plan) -> None:
+    guard = "acme-dev-mesh-switch"
+    for c in clusters(dev):
+        crds = one(dev, RELEASE, c, "linkerd-crds")
+        cp = one(dev, RELEASE, c, "linkerd-control-plane")
+        mc = one(dev, RELEASE, c, "linkerd-multicluster")
+        assert {f"{c}-linkerd-crds", f"{c}-linkerd-identity-issuer", guard} <= deps(cp)
+        assert {f"{c}-linkerd-control-plane", guard} <= deps(mc)
+        assert guard in deps(crds)
+        assert f"{c}-linkerd-multicluster" in deps(dev.get(SERVICE, f"{c}-linkerd-gateway"))
+    for a, b in pairs(dev):
+        stem = f"{a}-links-{b}"
+        assert f"{b}-linkerd-multicluster" in deps(dev.get(SECRET, f"{stem}-remote-access-token"))
+        link = deps(dev.get(LINK, f"{stem}-link"))
+        assert {f"{a}-linkerd-multicluster", f"{stem}-credentials"} <= link
+        # Nothing of B's but its gateway address; never the other clusters' releases.
+        assert not {d for d in link if d.endswith("-linkerd-multicluster")} - {f"{a}-linkerd-multicluster"}
+
+
+def test_pure_link_spec_without_gateway_mode() -> None:
+    fleet = with_linkerd(fleet_of("prod"))
+    fleet["clusters"] = fleet["clusters"][:2]
+    fleet["mesh"]["clusters"] = {
+        "aws-use1": {"exportModes": ["remote-discovery", "federated"], "podNetworkRoutableTo": ["aws-usw2"]},
+        "aws-usw2": {"podNetworkRoutableTo": ["aws-use1"]},
+    }
+    spec = load_fleet(read_stack_config(ROOT, "prod").value("defaults"), fleet)
+    assert isinstance(spec.mesh, LinkerdMeshSpec)
+    assert lk.link_spec(spec.mesh, "aws-use1", None) == {
+        "targetClusterName": "aws-use1",
+        "targetClusterDomain": "cluster.local",
+        "targetClusterLinkerdNamespace": "linkerd",
+        "clusterCredentialsSecret": "cluster-credentials-aws-use1",
+        "remoteDiscoverySelector": {"matchLabels": {"mirror.linkerd.io/exported": "remote-discovery"}},
+        "federatedServiceSelector": {"matchLabels": {"mirror.linkerd.io/federated": "member"}},
+    }
+    assert lk.controller_entry(spec.mesh, "aws-use1") == {
+        "link": {"ref": {"name": "aws-use1"}},
+        "gateway": {"enabled": False},
+    }
+    assert lk.controller_entry(spec.mesh, "aws-usw2") == {"link": {"ref": {"name": "aws-usw2"}}}
+    with pytest.raises(ValueError, match="aws-usw2 has no load-balancer address"):
+        lk.link_spec(spec.mesh, "aws-usw2", "")
+
+
+def test_gateway_address_joins_ips_and_hostnames_like_link_gen() -> None:
+    assert lk.gateway_address({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}, {"hostname": "nlb.example"}]}}) == (
+        "1.2.3.4,nlb.example"
+    )
+    assert lk.gateway_address({}) == ""
+
+
+# --------------------------------------------------------------------------
+# Upstream schemas, renders, golden files, the example
+
+
+def _validate(plan: Plan, tmp: Path) -> None:
+    if not VALIDATOR.exists():
+        pytest.skip(f"{VALIDATOR} is missing (../shared not checked out): upstream schema checks skipped")
+    write_plan(plan, tmp)
+    root = tmp / "manifests"
+    files = sorted(str(p) for p in root.rglob("*.yaml") if "helm" not in p.parts)
+    run = subprocess.run([sys.executable, str(VALIDATOR), *files], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.split(",")[1].strip() == "0 invalid", last
+    n = len(clusters(plan))
+    assert int(last.split()[0]) >= n * (n - 1), "every Link is checked against the v1alpha3 CRD"
+    checked = 0
+    for path in sorted(root.rglob("helm/*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if doc["repository"] != REPO:
+            continue
+        values_file = tmp / f"{path.parent.parent.name}-{path.stem}.values.yaml"
+        values_file.write_text(yaml.safe_dump(doc["values"]))
+        run = subprocess.run(
+            [sys.executable, str(VALIDATOR), "--helm-values", f"linkerd/{doc['chart']}", str(values_file)],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
+        checked += 1
+    assert checked == 3 * n
+
+
+@pytest.mark.parametrize("fixture", ["dev", "prod"])
+def test_manifests_validate_upstream(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    _validate(request.getfixturevalue(fixture), tmp_path)
+
+
+@pytest.mark.parametrize("fixture", ["dev", "prod"])
+def test_every_linkerd_release_renders_with_the_vendored_chart(fixture: str, request: pytest.FixtureRequest) -> None:
+    plan: Plan = request.getfixturevalue(fixture)
+    for c in clusters(plan):
+        for name in ("linkerd-crds", "linkerd-control-plane", "linkerd-multicluster"):
+            assert render(one(plan, RELEASE, c, name)), f"{c}/{name} rendered nothing"
+
+
+def test_golden_manifests(local: Plan) -> None:
+    rendered = {
+        rel: text
+        for rel, text in manifests(local).items()
+        if rel.split("/", 1)[1].startswith(("helm/", "namespace-", "secret-", "link-"))
+    }
+    if os.environ.get("UPDATE_GOLDEN"):
+        for old in GOLDEN.rglob("*.yaml"):
+            old.unlink()
+        for rel, text in rendered.items():
+            path = GOLDEN / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    stored = {str(p.relative_to(GOLDEN)): p.read_text() for p in sorted(GOLDEN.rglob("*.yaml"))}
+    assert stored, "no golden files: run with UPDATE_GOLDEN=1"
+    assert sorted(stored) == sorted(rendered)
+    for rel, text in rendered.items():
+        assert stored[rel] == text, f"{rel} differs from tests/golden/linkerd (UPDATE_GOLDEN=1 to accept)"
+
+
+def test_example_stack_plans(capsys: pytest.CaptureFixture[str]) -> None:
+    config = read_stack_config(ROOT, "example", EXAMPLE)
+    plan = run_plan(ROOT, config)
+    assert plan.spec.mesh.kind == "linkerd"
+    assert len(plan.by_type(LINK)) == 6
+    assert len(plan.by_type(GUARD_TYPE)) == 1
+
+
+# --------------------------------------------------------------------------
+# Switching mesh
+
+
+@pytest.mark.parametrize(
+    ("deployed", "kind", "migrate_from", "allowed"),
+    [
+        (None, "linkerd", None, True),
+        ("istio", "istio", None, True),
+        ("istio", "linkerd", None, False),
+        ("istio", "linkerd", "istio", True),
+        ("istio", "linkerd", "consul", False),
+        ("linkerd", "istio", None, False),
+        ("linkerd", "linkerd", "istio", True),
+    ],
+)
+def test_switch_decision(deployed: str | None, kind: str, migrate_from: str | None, allowed: bool) -> None:
+    decision = decide(deployed, kind, migrate_from)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert f"from the deployed {deployed} to {kind}" in decision.message
+        assert "deletes" in decision.message and "CRDs" in decision.message
+        assert f"mesh.migrateFrom: {deployed}" in decision.fix
+    if deployed == kind and migrate_from:
+        assert "remove mesh.migrateFrom" in decision.fix
+
+
+def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -> None:
+    before = {r.urn: r for r in dev_istio.resources}
+    after = {r.urn: r for r in dev.resources}
+    changed = {(after[u].type, after[u].name) for u in set(before) & set(after) if before[u].inputs != after[u].inputs}
+    assert changed == {
+        # The guard records the new kind.
+        (GUARD_TYPE, "acme-dev-mesh-switch"),
+        # GKE: the control-plane-to-nodes webhook firewall follows the mesh's ports.
+        ("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"),
+        # Linkerd verifies its issuer by name: the intermediates gain the SAN
+        # identity.linkerd.cluster.local (same keys, same roots).
+        *{("tls:index/certRequest:CertRequest", f"acme-dev-trust-{c}-ca-csr") for c in clusters(dev)},
+        *{("tls:index/locallySignedCert:LocallySignedCert", f"acme-dev-trust-{c}-ca-cert") for c in clusters(dev)},
+    }
+    firewall = inputs(dev.get("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"))
+    assert firewall["allows"] == [{"ports": ["8443", "9443"], "protocol": "tcp"}]
+    # Every resource that appears or disappears belongs to a mesh.
+    mesh_types = ("meshfleet:mesh:", "kubernetes:")
+    for urn in set(before) ^ set(after):
+        r = before.get(urn) or after[urn]
+        assert r.type.startswith(mesh_types) and ("meshfleet:mesh:" in r.urn or r.type.startswith("meshfleet:mesh:")), (
+            urn
+        )
+    for r in dev.resources:
+        if r.type.startswith(("tls:index/privateKey", "tls:index/selfSignedCert")):
+            assert before[r.urn].inputs == r.inputs
+
+
+def test_plan_previous_refuses_an_unnamed_switch(
+    dev_istio: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_plan(dev_istio, tmp_path / "before")
+    assert deployed_kind(tmp_path / "before") == "istio"
+    stack_file = tmp_path / "Pulumi.switch.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": with_linkerd(fleet_of("dev"))}}))
+    code = cli.main(["plan", "--config", str(stack_file), "--previous", str(tmp_path / "before")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "mesh.kind: mesh.kind changes from the deployed istio to linkerd" in err
+    assert "deletes namespace istio-system" in err and "fix: to migrate, set mesh.migrateFrom: istio" in err
+    assert "Traceback" not in err
+    # With the migration named, the same check passes (the plan itself is the `dev` fixture).
+    named = load_fleet(
+        read_stack_config(ROOT, "dev").value("defaults"), with_linkerd(fleet_of("dev"), migrateFrom="istio")
+    )
+    assert check_previous(tmp_path / "before", named).allowed
+
+
+def test_previous_without_a_plan_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["plan", "--stack", "dev", "--previous", str(tmp_path)])
+    assert code == 2
+    assert "no plan.json" in capsys.readouterr().err
+
+
+def test_diagram_draws_every_link(dev: Plan) -> None:
+    graph = build_graph(dev.to_json())
+    edges = sorted((e.source, e.target) for e in graph.edges_of_kind("linkerd-link"))
+    assert edges == sorted((f"cluster:{a}", f"cluster:{b}") for a, b in pairs(dev))
+
+
+def test_single_cluster_exposes_no_gateway_and_links_nothing() -> None:
+    plan = plan_fleet(with_linkerd(only_clusters(fleet_of("local"), "kind-east")), stack="local")
+    v = values(plan, "kind-east", "linkerd-multicluster")
+    assert v["gateway"]["enabled"] is False
+    assert (v["controllers"], v["remoteMirrorServiceAccountName"]) == ([], [])
+    assert plan.by_type(LINK) == [] and plan.by_type(SERVICE) == []
+    rendered = render(one(plan, RELEASE, "kind-east", "linkerd-multicluster"))
+    assert "linkerd-gateway" not in objects(rendered, "Service")
+
+
+def test_guard_provider_decides_in_check_from_the_old_state() -> None:
+    """What the engine calls in preview and up: olds = the guard's inputs of the last successful deploy."""
+    from components.mesh.switch import _GuardProvider
+
+    provider = _GuardProvider()
+    refused = provider.check({"kind": "istio"}, {"kind": "linkerd"})
+    assert [f.property for f in refused.failures] == ["kind"]
+    assert "deletes namespace istio-system" in refused.failures[0].reason
+    assert "fix: to migrate, set mesh.migrateFrom: istio" in refused.failures[0].reason
+    assert provider.check({"kind": "istio"}, {"kind": "linkerd", "migrateFrom": "istio"}).failures == []
+    assert provider.check({}, {"kind": "linkerd"}).failures == []  # first deploy: nothing recorded
+    created = provider.create({"kind": "linkerd", "migrateFrom": "istio"})
+    assert (created.id, created.outs) == ("mesh-switch-guard", {"kind": "linkerd", "migrateFrom": "istio"})
+    assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True
+    assert provider.diff("mesh-switch-guard", {"kind": "linkerd"}, {"kind": "linkerd"}).changes is False
