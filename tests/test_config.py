@@ -685,9 +685,18 @@ TESTED_IN_TEST_TRUST = {
 }
 
 
+#: Linkerd's rules need a Linkerd fleet: test_linkerd.py's table names path, message and fix for each.
+TESTED_IN_TEST_LINKERD = {
+    "_rule_chart_versions": "test_bad_linkerd_config_names_path_and_fix",
+    "_rule_clusters": "test_bad_linkerd_config_names_path_and_fix",
+    "_rule_export_modes": "test_bad_linkerd_config_names_path_and_fix",
+}
+
+
 def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
     """Each cross-field rule produces the expected problem of at least one CASE (or has its own test)."""
     import components.config.rules as rules
+    import tests.test_linkerd
     import tests.test_trust
 
     produced: dict[tuple[str, str], set[str]] = {}
@@ -709,7 +718,8 @@ def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
         for p in problems_of(fleet):
             if p.path == path and message in p.message:
                 covered |= produced.get((p.path, p.message), set())
-    assert covered == every - set(TESTED_IN_TEST_TRUST)
+    assert covered == every - set(TESTED_IN_TEST_TRUST) - set(TESTED_IN_TEST_LINKERD)
+    assert all(callable(getattr(tests.test_linkerd, t, None)) for t in TESTED_IN_TEST_LINKERD.values())
     assert all(callable(getattr(tests.test_trust, t, None)) for t in TESTED_IN_TEST_TRUST.values())
     assert len({c[0] for c in CASES}) == len(CASES)
 

@@ -725,8 +725,9 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
     after = {r.urn: r for r in dev.resources}
     changed = {(after[u].type, after[u].name) for u in set(before) & set(after) if before[u].inputs != after[u].inputs}
     assert changed == {
-        # The guard records the new kind.
+        # The guard records the new kind, and the Fleet component's facts (read by the guardrails) name it.
         (GUARD_TYPE, "acme-dev-mesh-switch"),
+        ("meshfleet:index:Fleet", "acme-dev"),
         # GKE: the control-plane-to-nodes webhook firewall follows the mesh's ports.
         ("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"),
         # Linkerd verifies its issuer by name: the intermediates gain the SAN
