@@ -19,6 +19,7 @@ from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSp
 from components.gateway_api import GatewayApiCrds, GatewayApiCrdsArgs
 from components.handle import ClusterHandle
 from components.mesh import MeshArgs, admission_webhook_ports
+from components.mesh.consul import ConsulMesh
 from components.mesh.istio import IstioMesh
 from components.naming import cluster_names
 from components.networks.aws import AwsNetwork, AwsNetworkArgs
@@ -29,7 +30,7 @@ from components.trust import FleetTrust, TrustArgs
 Network = AwsNetwork | AzureNetwork | GcpNetwork
 
 #: The installer of each mesh kind (components.config.INSTALLABLE_MESHES).
-MESH_INSTALLERS: dict[str, type[IstioMesh]] = {"istio": IstioMesh}
+MESH_INSTALLERS: dict[str, type[IstioMesh] | type[ConsulMesh]] = {"istio": IstioMesh, "consul": ConsulMesh}
 
 
 class Fleet(pulumi.ComponentResource):

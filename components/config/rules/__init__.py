@@ -15,6 +15,7 @@ from components.config.errors import Problem
 from components.config.models import FleetSpec
 from components.config.rules import (
     access,
+    consul,
     deployers,
     existing,
     mesh,
@@ -40,6 +41,7 @@ RULES: tuple[Rule, ...] = (
     *existing.RULES,
     *deployers.RULES,
     *mesh.RULES,
+    *consul.RULES,
     *trust.RULES,
     *provided_roots.RULES,
 )

@@ -8,6 +8,7 @@ from components.config.errors import Problem
 from components.config.models import (
     AwsCluster,
     AzureCluster,
+    ConsulMeshSpec,
     ExistingCluster,
     FleetSpec,
     GcpCluster,
@@ -28,9 +29,14 @@ def egress_address_count(cluster: AwsCluster | AzureCluster | GcpCluster | Exist
 
 def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
     access = spec.fleet.api_access
-    size = len(access.operator_cidrs) + len(access.ci_runner_cidrs)
-    size += sum(egress_address_count(c) for c in spec.clusters)
+    static = len(access.operator_cidrs) + len(access.ci_runner_cidrs)
+    fleet_wide = static + sum(egress_address_count(c) for c in spec.clusters)
     for i, c in enumerate(spec.clusters):
+        size = fleet_wide
+        if isinstance(spec.mesh, ConsulMeshSpec):
+            # components.access.allow_list: a Consul fleet's API admits no peer (peering goes through mesh gateways).
+            vault = spec.mesh.vault.egress_cidrs if spec.mesh.ca == "vault" and spec.mesh.vault else []
+            size = static + egress_address_count(c) + len(vault)
         limit = API_ALLOW_LIST_LIMITS.get(c.cloud)
         if limit is not None and size > limit:
             yield Problem(
