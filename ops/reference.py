@@ -37,6 +37,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`mesh` with `kind: istio`", cfg.IstioMeshSpec),
     ("`mesh` with `kind: linkerd`", cfg.LinkerdMeshSpec),
     ("`mesh` with `kind: consul`", cfg.ConsulMeshSpec),
+    ("`mesh.vault` (consul)", cfg.ConsulVault),
+    ("`mesh.security` (consul)", cfg.ConsulSecurity),
     ("`trust`", cfg.TrustSpec),
     ("`trust.roots[]`", cfg.RootCa),
     ("`addons`", cfg.Addons),

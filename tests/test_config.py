@@ -228,16 +228,17 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x Cluster Autoscaler release",
     ),
     (
-        "mesh-not-installable-yet",
+        "consul-vault-missing",
         "local",
         both(
             setting("mesh.kind", "consul"),
             setting("mesh.version", "2.0.3"),
             setting("mesh.repository", "https://helm.releases.hashicorp.com"),
+            setting("mesh.ca", "vault"),
         ),
-        "mesh.kind",
-        "installs istio only; consul is not installed yet",
-        "mesh.kind: istio",
+        "mesh.vault",
+        "ca: vault needs the Vault that holds Consul's Connect CA",
+        "or set mesh.ca: consul for the built-in CA",
     ),
     (
         "existing-ca-not-pem",
