@@ -222,7 +222,7 @@ def test_chart_values_built_in_ca(dev: Plan) -> None:
 
 def _rendered(plan: Plan, cluster: str) -> list[dict[str, Any]]:
     require_renderer()
-    release = [r for r in of_cluster(plan, RELEASE, cluster) if inputs(r)["chart"] == "consul"][0]
+    release = next(r for r in of_cluster(plan, RELEASE, cluster) if inputs(r)["chart"] == "consul")
     return render_release(inputs(release))
 
 
@@ -417,8 +417,8 @@ def test_vault_mode_values(vault_dev: Plan) -> None:
         [injector] = [inputs(r) for r in of_cluster(vault_dev, RELEASE, c) if inputs(r)["chart"] == "vault"]
         assert injector["values"]["server"] == {"enabled": False}
         assert injector["values"]["injector"]["enabled"] is True
-        consul = [r for r in of_cluster(vault_dev, RELEASE, c) if inputs(r)["chart"] == "consul"][0]
-        injector_urn = [r.urn for r in of_cluster(vault_dev, RELEASE, c) if inputs(r)["chart"] == "vault"][0]
+        consul = next(r for r in of_cluster(vault_dev, RELEASE, c) if inputs(r)["chart"] == "consul")
+        injector_urn = next(r.urn for r in of_cluster(vault_dev, RELEASE, c) if inputs(r)["chart"] == "vault")
         assert injector_urn in consul.dependencies
 
 
