@@ -22,6 +22,7 @@ from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSp
 from components.gateway_api import GatewayApiCrds, GatewayApiCrdsArgs
 from components.handle import ClusterHandle
 from components.mesh import MeshArgs, admission_webhook_ports
+from components.mesh.consul import ConsulMesh
 from components.mesh.istio import IstioMesh
 from components.mesh.linkerd import LinkerdMesh, issuer_dns_names
 from components.mesh.switch import MeshSwitchGuard, python_provider
@@ -37,6 +38,7 @@ Network = AwsNetwork | AzureNetwork | GcpNetwork
 MESH_INSTALLERS: dict[str, Callable[[str, MeshArgs, pulumi.ResourceOptions], pulumi.ComponentResource]] = {
     "istio": IstioMesh,
     "linkerd": LinkerdMesh,
+    "consul": ConsulMesh,
 }
 #: DNS names each mesh needs on the cluster intermediates (Linkerd verifies its issuer by name).
 ISSUER_DNS_NAMES: dict[str, Callable[[FleetSpec], list[str]]] = {"linkerd": issuer_dns_names}

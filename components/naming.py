@@ -12,7 +12,9 @@ byte-identical and renames are visible in review.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 #: Kubernetes object names and most cloud child names are RFC 1123 labels.
@@ -263,3 +265,123 @@ def linkerd_names(cluster: str) -> list[tuple[str, str, int]]:
         # The chart's probe Service for a link, `probe-<link>`: Service names are DNS labels.
         ("Linkerd probe service name", f"probe-{linkerd_link_name(cluster)}", MAX_LABEL),
     ]
+
+
+# --------------------------------------------------------------------------
+# Consul: one datacenter per cluster, one peering per unordered pair.
+
+
+def consul_datacenter(cluster: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The Consul datacenter of `cluster`: its `mesh.datacenters` entry, else the cluster name.
+
+    A datacenter name is a DNS label: Consul puts it in DNS names
+    (`<service>.service.<dc>.consul`) and in the servers' TLS SANs
+    (`server.<dc>.consul`), where an underscore is not allowed.
+    """
+    return (overrides or {}).get(cluster, cluster)
+
+
+def consul_peer_name(datacenter: str) -> str:
+    """Name a datacenter has as a peer of the others.
+
+    The same name is the `PeeringAcceptor`/`PeeringDialer` object name (which
+    is the peering's name in Consul) and the `peer` that `ExportedServices`
+    consumers and `ServiceIntentions` sources name.
+    """
+    return datacenter
+
+
+def consul_acceptor(a: str, b: str) -> str:
+    """Of the unordered pair {a, b} of cluster names, the one that accepts the peering.
+
+    Decided by the pair alone (a hash of the two names in sorted order), never
+    by a cluster's position in the fleet: adding or removing a cluster never
+    flips an existing pair, which would tear the peering down and re-create it.
+    The hash, unlike "the alphabetically first", spreads acceptors over the
+    fleet instead of making one cluster accept every peering.
+    """
+    if a == b:
+        raise ValueError(f"a cluster does not peer with itself: {a!r}")
+    low, high = sorted((a, b))
+    digest = hashlib.sha256(f"consul-peering\0{low}\0{high}".encode()).digest()
+    return low if digest[0] % 2 == 0 else high
+
+
+#: Data key of the peering token in both secrets (acceptor's and dialer's copy).
+CONSUL_PEERING_TOKEN_KEY = "data"
+
+
+@dataclass(frozen=True)
+class ConsulPairNames:
+    """Names of one peering between the acceptor cluster and the dialer cluster."""
+
+    acceptor: str
+    dialer: str
+    #: `PeeringAcceptor` name in the acceptor's cluster: the dialer's peer name.
+    acceptor_object: str
+    #: `PeeringDialer` name in the dialer's cluster: the acceptor's peer name.
+    dialer_object: str
+    #: Secret the consul-k8s controller writes the token into, in the acceptor's cluster.
+    acceptor_secret: str
+    #: Pulumi's copy of the token in the dialer's cluster.
+    dialer_secret: str
+    #: Data key of the token in both secrets.
+    secret_key: str
+    #: Pulumi child-name stem for the pair's resources.
+    stem: str
+
+
+def consul_peering_secret_name(peer: str) -> str:
+    """Secret holding the peering token exchanged with `peer` (in either cluster)."""
+    return f"consul-peering-token-{peer}"
+
+
+def consul_pair_names(a: str, b: str, datacenters: Mapping[str, str] | None = None) -> ConsulPairNames:
+    """Names of the peering between clusters `a` and `b` (either order: the acceptor is chosen here)."""
+    acceptor = consul_acceptor(a, b)
+    dialer = b if acceptor == a else a
+    acceptor_peer = consul_peer_name(consul_datacenter(acceptor, datacenters))
+    dialer_peer = consul_peer_name(consul_datacenter(dialer, datacenters))
+    return ConsulPairNames(
+        acceptor=acceptor,
+        dialer=dialer,
+        acceptor_object=dialer_peer,
+        dialer_object=acceptor_peer,
+        acceptor_secret=consul_peering_secret_name(dialer_peer),
+        dialer_secret=consul_peering_secret_name(acceptor_peer),
+        secret_key=CONSUL_PEERING_TOKEN_KEY,
+        stem=f"{acceptor}-peers-{dialer}",
+    )
+
+
+def consul_vault_names(prefix: str, datacenter: str) -> dict[str, str]:
+    """Paths and names in Vault for one datacenter (Vault mode), all under `<prefix>-<dc>`.
+
+    One Kubernetes auth method per cluster (each is logged into with that
+    cluster's service-account tokens and checks them with its TokenReview
+    API); one PKI mount per CA: the Connect root path (holding the
+    intermediate Pulumi signs with the fleet root), the Connect intermediate
+    path Consul manages, and the agents' TLS CA.
+    """
+    base = f"{prefix}-{datacenter}"
+    return {
+        "auth_path": f"kubernetes-{base}",
+        "kv_mount": f"{base}-kv",
+        "connect_root": f"{base}-connect-root",
+        "connect_inter": f"{base}-connect-inter",
+        "tls_pki": f"{base}-tls",
+        "server_pki_role": "consul-server",
+        "connect_inject_pki_role": "connect-injector",
+        "gossip_secret": "gossip",
+        "bootstrap_secret": "bootstrap-token",
+    }
+
+
+def pair_stems(a: str, b: str) -> tuple[str, ...]:
+    """The child-name stems of every mesh's pairwise resources between `a` and `b`.
+
+    Tools that attribute a resource to clusters by its name (the guardrails'
+    provider rule, the deploy-graph checks) read them here, so a new mesh's
+    pair names are known everywhere at once.
+    """
+    return (pair_names(a, b).stem, linkerd_pair_names(a, b).stem, consul_pair_names(a, b).stem)

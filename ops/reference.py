@@ -39,6 +39,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`mesh.charts` (linkerd)", cfg.LinkerdCharts),
     ("`mesh.clusters.<name>` (linkerd)", cfg.LinkerdClusterSpec),
     ("`mesh` with `kind: consul`", cfg.ConsulMeshSpec),
+    ("`mesh.vault` (consul)", cfg.ConsulVault),
+    ("`mesh.security` (consul)", cfg.ConsulSecurity),
     ("`trust`", cfg.TrustSpec),
     ("`trust.roots[]`", cfg.RootCa),
     ("`addons`", cfg.Addons),

@@ -228,16 +228,17 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x Cluster Autoscaler release",
     ),
     (
-        "mesh-not-installable-yet",
+        "consul-vault-missing",
         "local",
         both(
             setting("mesh.kind", "consul"),
             setting("mesh.version", "2.0.3"),
             setting("mesh.repository", "https://helm.releases.hashicorp.com"),
+            setting("mesh.ca", "vault"),
         ),
-        "mesh.kind",
-        "consul is not installed yet",
-        "mesh.kind: istio",
+        "mesh.vault",
+        "ca: vault needs the Vault that holds Consul's Connect CA",
+        "or set mesh.ca: consul for the built-in CA",
     ),
     (
         "existing-ca-not-pem",
@@ -693,9 +694,18 @@ TESTED_IN_TEST_LINKERD = {
 }
 
 
+#: Consul's rules need a Consul fleet: test_consul.py tests each message.
+TESTED_IN_TEST_CONSUL = {
+    "_rule_datacenters": "test_datacenter_rules",
+    "_rule_servers": "test_production_refuses_one_or_an_even_server_count",
+    "_rule_security": "test_production_refuses_turning_security_off",
+}
+
+
 def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
     """Each cross-field rule produces the expected problem of at least one CASE (or has its own test)."""
     import components.config.rules as rules
+    import tests.test_consul
     import tests.test_linkerd
     import tests.test_trust
 
@@ -718,7 +728,8 @@ def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
         for p in problems_of(fleet):
             if p.path == path and message in p.message:
                 covered |= produced.get((p.path, p.message), set())
-    assert covered == every - set(TESTED_IN_TEST_TRUST) - set(TESTED_IN_TEST_LINKERD)
+    assert covered == every - set(TESTED_IN_TEST_TRUST) - set(TESTED_IN_TEST_LINKERD) - set(TESTED_IN_TEST_CONSUL)
+    assert all(callable(getattr(tests.test_consul, t, None)) for t in TESTED_IN_TEST_CONSUL.values())
     assert all(callable(getattr(tests.test_linkerd, t, None)) for t in TESTED_IN_TEST_LINKERD.values())
     assert all(callable(getattr(tests.test_trust, t, None)) for t in TESTED_IN_TEST_TRUST.values())
     assert len({c[0] for c in CASES}) == len(CASES)

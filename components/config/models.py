@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from components.naming import is_dns_label
+from components.naming import consul_datacenter, is_dns_label
 
 CLOUDS = ("aws", "azure", "gcp", "existing")
 SUPPORTED_MESHES = ("istio", "linkerd", "consul")
@@ -442,12 +442,102 @@ class LinkerdMeshSpec(MeshBase):
         )
 
 
+class ConsulSecurity(Model):
+    """Consul's ACL, TLS and gossip settings. All on by default; production refuses turning one off."""
+
+    acls: bool = Field(
+        default=True,
+        description="`global.acls.manageSystemACLs`: the chart bootstraps ACLs and gives every component its "
+        "token. Off, any workload may call the Consul API and intentions default to allow.",
+    )
+    tls_verify: bool = Field(
+        default=True,
+        description="`global.tls.verify`: Consul agents verify each other's TLS certificates. TLS itself is always "
+        "on (cluster peering requires it).",
+    )
+    https_only: bool = Field(
+        default=True, description="`global.tls.httpsOnly`: the servers' plain HTTP API port stays closed."
+    )
+    gossip_encryption: bool = Field(
+        default=True,
+        description="Encrypt the servers' gossip (`global.gossipEncryption`); the key is generated in the cluster "
+        "(built-in CA mode) or read from Vault (Vault mode), never kept in Pulumi config.",
+    )
+
+
+class ConsulVault(Model):
+    """The Vault that holds Consul's secrets and Connect CA in `ca: vault` mode (an existing Vault, not installed here)."""
+
+    address: str = Field(
+        pattern=r"^https://[^\s/]+(:\d+)?/?$",
+        description="Vault's HTTPS address, reachable from every cluster (Consul servers, Vault agents) and from "
+        "`pulumi up` (the Vault provider reads its token from VAULT_TOKEN).",
+    )
+    egress_cidrs: list[Cidr] = Field(
+        min_length=1,
+        description="Addresses Vault's own traffic leaves from: Vault's Kubernetes auth method calls each cluster's "
+        "TokenReview API, so every API allow-list admits them.",
+    )
+    ca_cert_pem: str | None = Field(
+        default=None,
+        description="PEM of the CA that signed Vault's TLS certificate, when it is not publicly trusted; mounted "
+        "into every pod whose Vault agent logs in.",
+    )
+    path_prefix: DnsLabel = Field(
+        default="consul",
+        description="Prefix of everything meshfleet creates in Vault: per datacenter `<prefix>-<dc>-*` mounts, "
+        "auth methods, policies and roles.",
+    )
+    injector: ChartPin = Field(
+        description="The `vault` chart installed in every cluster for its Vault Agent Injector only (no Vault "
+        "server), e.g. repository https://helm.releases.hashicorp.com, chart vault, a pinned version.",
+    )
+
+
 class ConsulMeshSpec(MeshBase):
-    """Consul, one datacenter per cluster, peered through mesh gateways."""
+    """Consul, one datacenter per cluster, peered pairwise through mesh gateways.
+
+    Every unordered pair of clusters is peered: one side runs a `PeeringAcceptor`, the other a `PeeringDialer`
+    (which side is chosen per pair, so it never changes when clusters are added or removed). Trust: `ca: consul`
+    keeps Consul's built-in Connect CA (each datacenter its own root; peers exchange roots); `ca: vault` runs the
+    Connect CA in Vault under an intermediate that Pulumi signs with the fleet root.
+    """
 
     kind: Literal["consul"] = Field(description="The one mesh of the fleet.")
     version: PinnedVersion = Field(description="`consul` Helm chart version (consul-k8s, e.g. 2.0.3).")
     repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    datacenters: dict[DnsLabel, DnsLabel] = Field(
+        default_factory=dict,
+        description="Consul datacenter name per cluster (keyed by cluster name); also the name peers know it by. "
+        "Default: the cluster name. Unique in the fleet.",
+    )
+    server_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=7,
+        description="Consul servers per datacenter (each with a persistent volume). Default: 3 on production "
+        "stacks, 1 elsewhere. Production refuses 1 and even counts (a Raft quorum needs an odd count).",
+    )
+    mesh_gateway_replicas: int = Field(
+        default=2, ge=2, description="Mesh gateway pods per cluster (every peering and cross-cluster call uses it)."
+    )
+    ca: Literal["consul", "vault"] = Field(
+        default="consul",
+        description="Connect CA: `consul` (built-in; each datacenter its own root, not the fleet root) or `vault` "
+        "(Vault PKI under an intermediate signed by the fleet root; needs `vault`).",
+    )
+    vault: ConsulVault | None = Field(default=None, description="Required with `ca: vault`.")
+    security: ConsulSecurity = Field(default_factory=ConsulSecurity)
+
+    def datacenter_of(self, cluster: str) -> str:
+        """The Consul datacenter of `cluster` (components.naming.consul_datacenter)."""
+        return consul_datacenter(cluster, self.datacenters)
+
+    def servers_for(self, environment: str) -> int:
+        """Server replicas: the configured count, else 3 in production and 1 elsewhere."""
+        if self.server_replicas is not None:
+            return self.server_replicas
+        return 3 if environment == "production" else 1
 
 
 #: The one mesh of the fleet, by `kind`. A stack whose mesh kind differs from

@@ -12,13 +12,13 @@ from typing import Any
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from ops.sim import Call, Handler, SimContext, aws, azure, gcp, k8s, tls
+from ops.sim import Call, Handler, SimContext, aws, azure, gcp, k8s, tls, vault
 
 
 def _registry() -> tuple[dict[str, Handler], dict[str, Call]]:
     handlers: dict[str, Handler] = {}
     calls: dict[str, Call] = {}
-    for module in (aws, azure, gcp, k8s, tls):
+    for module in (aws, azure, gcp, k8s, tls, vault):
         handlers.update(module.HANDLERS)
         calls.update(module.CALLS)
     return handlers, calls

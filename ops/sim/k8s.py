@@ -11,6 +11,10 @@ object and what downstream code reads is simulated:
 - A Helm release (`helm.v3.Release`) comes back with `status` as the provider
   reports it after a successful install.
 - A LoadBalancer Service gets an ingress address, also when read back (`Service.get`).
+- A Consul `PeeringAcceptor`: the consul-k8s controller generates a peering
+  token and writes it into the Secret `spec.peer.secret` names (in the
+  acceptor's namespace, under its key) before marking the acceptor Synced;
+  reading that Secret (`Secret.get`) returns it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE = "kubernetes:core/v1:Service"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+PEERING_ACCEPTOR = "kubernetes:consul.hashicorp.com/v1alpha1:PeeringAcceptor"
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 SERVICE_ACCOUNT_ANNOTATION = "kubernetes.io/service-account.name"
@@ -56,7 +61,44 @@ def _uid(ctx: SimContext, *parts: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _peering_key(provider: str | None, namespace: str, name: str) -> tuple[str, str]:
+    return ("consul-peering-token", f"{provider or ''}|{namespace}/{name}")
+
+
+def _peering_acceptor(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    """What the consul-k8s controller does: a token in the named Secret, then `status` Synced."""
+    meta = _meta(args)
+    namespace = str(meta.get("namespace") or "default")
+    spec = unwrap(args.inputs.get("spec") or {})
+    secret = (spec.get("peer") or {}).get("secret") or {}
+    # A peering token is base64 JSON (CA, server name and addresses, peer id, secret).
+    token = _b64(
+        json.dumps(
+            {
+                "CA": None,
+                "ServerName": "server.simulated.peering.consul",
+                "ServerAddresses": [f"mesh-gateway.{ctx.hex('peering-gateway', args.name, length=8)}:443"],
+                "PeerID": _uid(ctx, "peer-id", args.name),
+                "EstablishmentSecret": _uid(ctx, "establishment", args.name),
+            },
+            sort_keys=True,
+        )
+    )
+    ctx.state[_peering_key(args.provider, namespace, str(secret.get("name")))] = {str(secret.get("key")): _b64(token)}
+    return {
+        "status": {
+            "conditions": [{"type": "Synced", "status": "True"}],
+            "secret": {**secret, "latestHash": ctx.hex("peering-hash", args.name)},
+        }
+    }
+
+
 def _secret(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    if args.resource_id and "/" in args.resource_id:
+        namespace, name = args.resource_id.split("/", 1)
+        written = ctx.state.get(_peering_key(args.provider, namespace, name))
+        if written is not None:
+            return {"data": dict(written), "metadata": {"name": name, "namespace": namespace}, "type": "Opaque"}
     if args.inputs.get("type") != SERVICE_ACCOUNT_TOKEN:
         return {}
     meta = _meta(args)
@@ -130,5 +172,6 @@ HANDLERS: dict[str, Handler] = {
     NAMESPACE: _namespace,
     SERVICE: _service,
     HELM_RELEASE: _helm_release,
+    PEERING_ACCEPTOR: _peering_acceptor,
 }
 CALLS: dict[str, Call] = {}

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from components.naming import cluster_names, pair_names
+from components.naming import cluster_names, pair_stems
 
 # --------------------------------------------------------------------------
 # The data every rule sees
@@ -779,14 +779,14 @@ def check_one_provider_per_cluster(graph: Graph, cfg: Mapping[str, Any], ctx: Co
 
 def _intended_clusters(graph: Graph, r: Resource) -> set[str] | None:
     """The clusters `r` may live in: its cluster component's, else the one its name derives from
-    (components.naming: `<cluster>-...`, or either side of a pair `<a>-reads-<b>-...`)."""
+    (components.naming: `<cluster>-...`, or either side of a pair, `naming.pair_stems`)."""
     owner = graph.cluster_component_of(r)
     if owner is not None:
         return {owner}
     names = sorted(graph.clusters, key=len, reverse=True)
     for a in names:
         for b in names:
-            if a != b and r.name.startswith(pair_names(a, b).stem + "-"):
+            if a != b and any(r.name.startswith(stem + "-") for stem in pair_stems(a, b)):
                 return {a, b}
     for c in names:
         if r.name.startswith(cluster_names("", c).child("")):

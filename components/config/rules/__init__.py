@@ -15,6 +15,7 @@ from components.config.errors import Problem
 from components.config.models import FleetSpec
 from components.config.rules import (
     access,
+    consul,
     deployers,
     endpoints,
     existing,
@@ -48,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     *deployers.RULES,
     *mesh.RULES,
     *linkerd.RULES,
+    *consul.RULES,
     *trust.RULES,
     *provided_roots.RULES,
 )

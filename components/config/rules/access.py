@@ -8,6 +8,7 @@ from components.config.errors import Problem
 from components.config.models import (
     AwsCluster,
     AzureCluster,
+    ConsulMeshSpec,
     ExistingCluster,
     FleetSpec,
     GcpCluster,
@@ -28,7 +29,23 @@ def egress_address_count(cluster: AwsCluster | AzureCluster | GcpCluster | Exist
 
 def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
     access = spec.fleet.api_access
-    size = len(access.operator_cidrs) + len(access.ci_runner_cidrs)
+    static = len(access.operator_cidrs) + len(access.ci_runner_cidrs)
+    if isinstance(spec.mesh, ConsulMeshSpec):
+        # components.access.allow_list: a Consul fleet's API admits no peer (peering goes
+        # through mesh gateways), so each cluster's list holds only its own egress.
+        vault = spec.mesh.vault.egress_cidrs if spec.mesh.ca == "vault" and spec.mesh.vault else []
+        for i, c in enumerate(spec.clusters):
+            size = static + egress_address_count(c) + len(vault)
+            limit = API_ALLOW_LIST_LIMITS.get(c.cloud)
+            if limit is not None and size > limit:
+                yield Problem(
+                    path="fleet.apiAccess",
+                    message=f"the API allow-list of clusters[{i}] ({c.name}) would hold {size} CIDRs (operators, "
+                    f"CI runners, its own egress addresses{' and Vault' if vault else ''}); {c.cloud} accepts at most {limit}",
+                    fix=f"summarize fleet.apiAccess CIDRs into fewer, larger ranges (at most {limit} in all)",
+                )
+        return
+    size = static
     size += sum(egress_address_count(c) for c in spec.clusters)
     # One allow-list serves every cluster: report it once, at the strictest cloud it overflows.
     over = sorted(

@@ -54,7 +54,7 @@ def reject_retired_mesh(raw: Mapping[str, Any]) -> None:
 
 #: Meshes this release installs. The schema already names the others so stack
 #: configs need no migration when their installers land.
-INSTALLABLE_MESHES = ("istio", "linkerd")
+INSTALLABLE_MESHES = ("istio", "linkerd", "consul")
 
 #: Fields only Istio has, and what another kind does instead (checked before
 #: parsing, so the message explains rather than saying "unknown field").
