@@ -29,7 +29,7 @@ import ops.plan
 from components.config import ConfigError
 from components.trust import FleetTrust, TrustArgs
 from components.trust_rules import CLOCK_ENV, trust_clock
-from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
+from ops.plan import Plan, RecordingMonitor, close_event_loop, new_event_loop, pinned_clock
 from ops.sim import DEFAULT_NOW, SimContext, SimulatedCloud, unwrap
 from ops.sim import tls as simtls
 from ops.stackconfig import spec_of
@@ -113,7 +113,14 @@ def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = N
     loop = new_event_loop()
     try:
         with pinned_clock(now):
-            mocks.set_mocks(sim, project="meshfleet", stack="test", preview=False, logger=_Log(result.warnings))  # type: ignore[arg-type]
+            mocks.set_mocks(
+                sim,
+                project="meshfleet",
+                stack="test",
+                preview=False,
+                monitor=RecordingMonitor(sim),
+                logger=_Log(result.warnings),  # type: ignore[arg-type]
+            )
             trust = FleetTrust(f"{spec.fleet.name}-trust", TrustArgs(spec, [c.name for c in spec.clusters]))
 
             async def get(out: pulumi.Output[str]) -> str:
