@@ -34,6 +34,7 @@ from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
+from components.mesh.istio import SAFE_DUMPER
 from components.naming import cluster_names
 from components.trust_rules import CLOCK_ENV
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext, SimulatedCloud
@@ -470,8 +471,9 @@ def run_program(
 
 
 def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: bool) -> Plan:
-    if prevalidate:
-        spec_of(config)
+    # Validated once here (ConfigError before anything runs) and reused below;
+    # without prevalidation a bad config fails inside the program, as under `pulumi up`.
+    checked = spec_of(config) if prevalidate else None
 
     with _program_environment(project_dir):
         run = run_program(
@@ -484,7 +486,7 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
         )
     monitor, outputs, warnings, context = run.monitor, run.outputs, run.warnings, run.context
 
-    spec = spec_of(config)
+    spec = checked or spec_of(config)
     resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
     provider_names = {cluster_names(spec.fleet.name, c.name).k8s_provider: c.name for c in spec.clusters}
     cluster_of_provider = {
@@ -557,7 +559,8 @@ def manifests(plan: Plan, show_secrets: bool = False) -> dict[str, str]:
 
 
 def _dump(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=120)
+    # libyaml's dumper (same text, ~12x faster): a 50-cluster plan writes thousands of manifests.
+    return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False, width=120)
 
 
 def write_plan(plan: Plan, out: Path, show_secrets: bool = False) -> list[Path]:

@@ -64,9 +64,14 @@ class StackConfig:
         return self.values.get(f"{self.project}:{key}")
 
 
+#: libyaml's safe loader when PyYAML has it: the same documents, ~10x faster
+#: (every plan, and `--all`, reads Pulumi.yaml and stack files).
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_project(project_dir: Path) -> dict[str, Any]:
     with (project_dir / "Pulumi.yaml").open() as fh:
-        doc = yaml.safe_load(fh)
+        doc = yaml.load(fh, Loader=SAFE_LOADER)
     if not isinstance(doc, dict) or "name" not in doc:
         raise ValueError(f"{project_dir / 'Pulumi.yaml'} is not a Pulumi project file")
     return doc
@@ -100,7 +105,7 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
     if not config_file.exists():
         raise FileNotFoundError(f"no stack config {config_file}")
     with config_file.open() as fh:
-        stack_doc = yaml.safe_load(fh) or {}
+        stack_doc = yaml.load(fh, Loader=SAFE_LOADER) or {}
     secret_keys: set[str] = set()
     placeholders: list[str] = []
     for key, value in (stack_doc.get("config") or {}).items():

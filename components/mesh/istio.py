@@ -201,6 +201,12 @@ def ztunnel_values(cluster: ClusterHandle, revision: Revision) -> dict[str, Any]
     return values
 
 
+#: libyaml's safe dumper when PyYAML was built with it: the same text, about
+#: 12x faster than the pure-Python one, and a fleet writes one kubeconfig per
+#: ordered pair of clusters (2,450 at 50 clusters).
+SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def eastwest_service_overlay(source_ranges: list[str]) -> str:
     """The `service` key of the ambient east-west Gateway's parameters ConfigMap.
 
@@ -214,7 +220,7 @@ def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str
     """The kubeconfig istioctl create-remote-secret writes (bearer-token auth)."""
     ca_data = base64.b64encode(ca_pem.encode()).decode()
     doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+    return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False)
 
 
 def _token_of(data: Mapping[str, str] | None) -> str:
