@@ -84,11 +84,13 @@ class Graph:
         )
 
 
-def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None]) -> Graph:
+def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None], registered: list[str]) -> Graph:
     """Steps from plan.json: custom resources and remote components (local components take no time).
 
     A step waits for its dependencies and its provider; `owner_of` maps each
-    URN to its cluster (None for fleet-wide resources), as Plan.owner_of.
+    URN to its cluster (None for fleet-wide resources), as Plan.owner_of;
+    `registered` is the program's registration order, the order in which
+    the engine starts ready steps.
     """
     steps = [r for r in plan_json["resources"] if r["custom"] or not r["type"].startswith("meshfleet:")]
     urns = {r["urn"] for r in steps}
@@ -97,11 +99,33 @@ def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None]) -> Grap
         provider = r["provider"].rsplit("::", 1)[0] if r["provider"] else ""
         needs[r["urn"]] = {u for u in (*r["dependencies"], provider) if u in urns}
     return Graph(
-        [r["urn"] for r in steps],
+        _topological([r["urn"] for r in steps], needs, {u: i for i, u in enumerate(registered)}),
         {r["urn"]: duration(r["type"]) for r in steps},
         needs,
         {r["urn"]: owner_of.get(r["urn"]) for r in steps},
     )
+
+
+def _topological(urns: list[str], needs: dict[str, set[str]], rank: dict[str, int]) -> list[str]:
+    """Kahn's order, ties by registration (a step registers only after its dependencies)."""
+    waiting = {u: len(needs[u]) for u in urns}
+    dependents: dict[str, list[str]] = {u: [] for u in urns}
+    for u in urns:
+        for d in needs[u]:
+            dependents[d].append(u)
+    ready = [(rank.get(u, len(rank)), u) for u in urns if waiting[u] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, u = heapq.heappop(ready)
+        order.append(u)
+        for v in dependents[u]:
+            waiting[v] -= 1
+            if waiting[v] == 0:
+                heapq.heappush(ready, (rank.get(v, len(rank)), v))
+    if len(order) != len(urns):
+        raise ValueError("the recorded graph has a cycle")
+    return order
 
 
 def simulate(graph: Graph, parallelism: int | None) -> float:
@@ -130,13 +154,9 @@ def simulate(graph: Graph, parallelism: int | None) -> float:
 
 def longest_path(graph: Graph) -> float:
     finish: dict[str, float] = {}
-    for u in graph.order:  # registration order is a topological order
+    for u in graph.order:  # a topological order
         finish[u] = graph.duration[u] + max((finish[d] for d in graph.needs[u]), default=0.0)
     return max(finish.values(), default=0.0)
-
-
-def pairwise(graph: Graph, urn: str, pair_urns: set[str]) -> bool:
-    return urn in pair_urns
 
 
 def lower_bound(graph: Graph, pair_urns: set[str], parallelism: int | None) -> float:

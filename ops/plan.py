@@ -255,6 +255,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     #: Outputs the simulated cloud returned, keyed by (type, name): what `pulumi up` would read back.
     state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: URNs in the order the program registered them (the engine starts steps in this order).
+    registration_order: list[str] = field(default_factory=list)
 
     def by_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -503,6 +505,7 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
         cluster_of_provider=cluster_of_provider,
         warnings=warnings,
         state=context.state,
+        registration_order=list(monitor.recorded),
     )
 
 
