@@ -542,13 +542,13 @@ class IstioMesh(pulumi.ComponentResource):
         # before reporting it created (pulumi-kubernetes#2048), so the created
         # Secret's `data` output carries the token: no Secret.get, no second
         # read that could race the controller.
-        kubeconfig = pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
-            lambda v: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))
+        # One apply per pair (the pairs are N(N-1): 2,450 at 50 clusters).
+        remote_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
+                lambda v: {b.names.mesh_cluster: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))}
+            )
         )
         a = reader.handle
-        remote_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
-            kubeconfig.apply(lambda k: {b.names.mesh_cluster: k})
-        )
         k8s.core.v1.Secret(
             f"{names.stem}-remote-secret",
             metadata={
