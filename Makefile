@@ -41,7 +41,7 @@ test: lint typecheck unit
 
 # Plan time and memory against the floor for 3-50 clusters, and the deploy
 # critical path: writes benchmarks/RESULTS.md and results.png (one fresh
-# process per measurement; 15 min on the shared 2-core machine at load 9).
+# process per measurement; 7-15 min on the shared 2-core development machine).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
