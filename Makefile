@@ -57,6 +57,9 @@ unit: $(STAMP) $(PACK_STAMP)
 
 test: lint actionlint typecheck unit
 
+# Plan time and memory against the floor for 3-50 clusters, and the deploy
+# critical path: writes benchmarks/RESULTS.md and results.png (one fresh
+# process per measurement; 7-15 min on the shared 2-core development machine).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 

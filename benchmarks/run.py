@@ -1,52 +1,365 @@
-"""Plan and validation speed, reported as ratios measured side by side.
+"""`make bench`: plan speed against the floor, and the deploy critical path.
 
-    make bench            # or: .venv/bin/python -m benchmarks.run
+    make bench            # or: .venv/bin/python -m benchmarks.run [--sizes 3,10] [--modes sidecar]
 
-Fleets of N existing clusters (no cloud components, so what grows is the
-mesh's pairwise wiring, N*(N-1) credential pairs) are validated and planned
-in the same process, interleaved, best of several rounds; figures are ratios
-to the 2-cluster fleet so they compare across machines.
+Writes benchmarks/RESULTS.md and benchmarks/results.png. Every measurement
+runs in a fresh process (`python -m benchmarks.run point ...`), one at a
+time:
+
+- imports: importing the SDK modules the program uses (every `pulumi*`
+  module a plan loads), from nothing;
+- program: those imports (not timed), then the offline plan of a generated
+  mixed fleet (benchmarks/fleets.py): wall and CPU time, peak RSS;
+- floor: the same imports, then the same resources, parents, dependencies
+  and inputs replayed from the program's plan.json with no logic
+  (benchmarks/floor.py) under the same harness: wall and CPU time, peak RSS.
+
+The deploy critical path is computed from each program's recorded graph
+(benchmarks/deploy.py). The machine is shared: CPU times are steadier than
+wall times, and ratios are taken on both.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
-from components.config import load_fleet
-from tests.helpers import existing_fleet, plan_fleet, stack_config
-
-SIZES = (2, 4, 8)
-ROUNDS = 3
-
-
-def fleet_with(n: int) -> dict[str, Any]:
-    return existing_fleet([f"c{i}" for i in range(n)])
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+SIZES = (3, 10, 25, 50)
+MODES = ("sidecar", "ambient")
+#: Pulumi's default parallelism is 4 x the CPU count of the machine running the CLI.
+DEFAULT_PARALLELISM = 4 * (os.cpu_count() or 1)
 
 
-def best(fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+# --------------------------------------------------------------------------
+# One measurement, in this (fresh) process
 
 
-def main() -> None:
-    defaults = stack_config("local").value("defaults")
-    fleets = {n: fleet_with(n) for n in SIZES}
-    validate = {n: best(lambda n=n: [load_fleet(defaults, fleets[n]) for _ in range(50)]) / 50 for n in SIZES}
-    plan = {n: best(lambda n=n: plan_fleet(fleets[n])) for n in SIZES}
-    resources = {n: len(plan_fleet(fleets[n]).resources) for n in SIZES}
-    print(f"{'clusters':>8} {'resources':>9} {'validate':>9} {'plan':>7}   (ratios to 2 clusters)")
-    for n in SIZES:
-        print(
-            f"{n:>8} {resources[n] / resources[2]:>8.2f}x {validate[n] / validate[2]:>8.2f}x {plan[n] / plan[2]:>6.2f}x"
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _import_all(modules: list[str]) -> None:
+    """Load each module as the program reaches it: the SDKs' packages load their members lazily,
+    on attribute access, so a member is reached through its package, not imported by name."""
+    for name in modules:
+        top, *path = name.split(".")
+        value: Any = import_module(top)
+        try:
+            for part in path:
+                value = getattr(value, part)
+                getattr(value, "__name__", None)  # a lazy module loads on first attribute access
+        except AttributeError:
+            import_module(name)
+
+
+def point(kind: str, args: list[str]) -> dict[str, Any]:
+    if kind == "modules":
+        # Which SDK modules a plan loads: every cloud and both modes.
+        from benchmarks.fleets import mixed_fleet
+        from tests.helpers import plan_fleet
+
+        for mode in MODES:
+            plan_fleet(mixed_fleet(4, mode))
+        return {"modules": sorted(m for m in sys.modules if m.split(".")[0].startswith("pulumi"))}
+
+    modules = json.loads(Path(args[0]).read_text())["modules"]
+    wall, cpu = time.perf_counter(), time.process_time()
+    _import_all(modules)
+    imported = {"import_wall": time.perf_counter() - wall, "import_cpu": time.process_time() - cpu}
+    if kind == "imports":
+        return {**imported, "peak_mib": _peak_mib()}
+
+    from ops.plan import run_plan, run_program, write_plan
+    from ops.sim import DEFAULT_NOW
+
+    out = Path(args[1])
+    if kind == "program":
+        from benchmarks.fleets import mixed_fleet
+        from ops.graph import pairwise_urns
+        from tests.helpers import config_with, stack_config
+
+        config = stack_config(args[2]) if args[2] == "prod" else config_with(mixed_fleet(int(args[2]), args[3]))
+        wall, cpu = time.perf_counter(), time.process_time()
+        plan = run_plan(ROOT, config, now=DEFAULT_NOW)
+        measured = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "peak_mib": _peak_mib()}
+        write_plan(plan, out, show_secrets=True)
+        graph = {
+            "owner": {r.urn: plan.owner_of(r) for r in plan.resources},
+            "pairwise": sorted(pairwise_urns(plan)),
+            "registration_order": plan.registration_order,
+            "clouds": sorted({c.cloud for c in plan.spec.clusters}),
+            "clusters": len(plan.spec.clusters),
+        }
+        (out / "graph.json").write_text(json.dumps(graph))
+        return {**measured, "resources": len(plan.resources)}
+    if kind == "floor":
+        from benchmarks.floor import floor_program
+
+        doc = json.loads((out / "plan.json").read_text())
+        program = floor_program(doc)
+        wall, cpu = time.perf_counter(), time.process_time()
+        run = run_program(program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW)
+        measured = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "peak_mib": _peak_mib()}
+        assert len(run.monitor.recorded) == len(doc["resources"]), "the floor must register the same resources"
+        return {**measured, "resources": len(run.monitor.recorded)}
+    raise SystemExit(f"unknown point {kind}")
+
+
+def _child(kind: str, *args: str) -> dict[str, Any]:
+    """Run one point in a fresh interpreter; its process wall time is measured here."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "point", kind, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark point {kind} {args} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_wall"] = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------
+# The whole run
+
+
+def _machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0"
+    )
+    from importlib.metadata import version
+
+    sdks = ", ".join(
+        f"{p} {version(p)}"
+        for p in ("pulumi", "pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "pulumi_kubernetes", "pulumi_tls")
+    )
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{int(mem) / 1024 / 1024:.1f} GiB",
+        "python": f"CPython {platform.python_version()} on {platform.system()} {platform.release()}",
+        "sdks": sdks,
+        "load": "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg()),
+    }
+
+
+def _deploy(out: Path) -> dict[str, float]:
+    from benchmarks import deploy
+
+    doc = json.loads((out / "plan.json").read_text())
+    graph_doc = json.loads((out / "graph.json").read_text())
+    graph = deploy.graph_of(doc, graph_doc["owner"], graph_doc["registration_order"])
+    pairs = set(graph_doc["pairwise"])
+    return {
+        "up_default": deploy.simulate(graph, DEFAULT_PARALLELISM),
+        "up_unlimited": deploy.simulate(graph, None),
+        "bound_default": deploy.lower_bound(graph, pairs, DEFAULT_PARALLELISM),
+        "bound_unlimited": deploy.lower_bound(graph, pairs, None),
+        "up_16": deploy.simulate(graph, 16),
+        "bound_16": deploy.lower_bound(graph, pairs, 16),
+        "sequential": deploy.sequential(graph, pairs, DEFAULT_PARALLELISM),
+        "work": sum(graph.duration.values()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.run")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    modes = args.modes.split(",")
+
+    started = time.perf_counter()
+    machine = _machine()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="meshfleet-bench-") as tmp:
+        modules_file = Path(tmp) / "modules.json"
+        modules_file.write_text(json.dumps(_child("modules")))
+        cases = [(str(n), mode) for n in sizes for mode in modes] + [("prod", "sidecar")]
+        imports: dict[str, Any] = {}
+        for size, mode in cases:
+            out = Path(tmp) / f"{size}-{mode}"
+            if mode == modes[0] or not imports:  # the same modules for every mode: measured once per size
+                imports = _child("imports", str(modules_file))
+            program = _child("program", str(modules_file), str(out), size, mode)
+            floor = _child("floor", str(modules_file), str(out))
+            graph = json.loads((out / "graph.json").read_text())
+            row = {
+                "size": size,
+                "mode": mode,
+                "clusters": graph["clusters"],
+                "clouds": graph["clouds"],
+                "imports": imports,
+                "program": program,
+                "floor": floor,
+                "deploy": _deploy(out),
+            }
+            rows.append(row)
+            print(_line(row), flush=True)
+    elapsed = time.perf_counter() - started
+    machine["load_end"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    (HERE / "results.json").write_text(json.dumps({"machine": machine, "elapsed": elapsed, "rows": rows}, indent=1))
+    _plot(rows, HERE / "results.png")
+    args.results.write_text(_report(machine, rows, elapsed))
+    print(f"wrote {args.results} and results.png in {elapsed:.0f} s")
+    return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    p, f = row["program"], row["floor"]
+    return (
+        f"{row['size']:>4} {row['mode']:<8} {p['resources']:>5} res  plan {p['wall']:6.1f}s cpu {p['cpu']:6.1f}s  "
+        f"floor {f['wall']:5.1f}s cpu {f['cpu']:5.1f}s  ratio {p['cpu'] / f['cpu']:4.2f}  "
+        f"rss {p['peak_mib']:5.0f}/{f['peak_mib']:4.0f} MiB  imports {row['imports']['import_cpu']:4.1f}s"
+    )
+
+
+# --------------------------------------------------------------------------
+# Report
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for mode, style in (("sidecar", "-"), ("ambient", "--")):
+        mine = [r for r in rows if r["mode"] == mode and r["size"] != "prod"]
+        if not mine:
+            continue
+        n = [r["clusters"] for r in mine]
+        ax_time.plot(n, [r["program"]["cpu"] for r in mine], "o" + style, color="C0", label=f"plan ({mode})")
+        ax_time.plot(n, [r["floor"]["cpu"] for r in mine], "s" + style, color="C2", label=f"floor ({mode})")
+        ax_mem.plot(n, [r["program"]["peak_mib"] for r in mine], "o" + style, color="C0", label=f"plan ({mode})")
+        ax_mem.plot(n, [r["floor"]["peak_mib"] for r in mine], "s" + style, color="C2", label=f"floor ({mode})")
+    sidecar = [r for r in rows if r["mode"] == "sidecar" and r["size"] != "prod"]
+    if sidecar:
+        ax_time.plot(
+            [r["clusters"] for r in sidecar],
+            [r["imports"]["import_cpu"] for r in sidecar],
+            "^:",
+            color="C3",
+            label="SDK imports",
         )
-    print(f"plan / validate at 2 clusters: {plan[2] / validate[2]:.0f}x (validation is what runs before any resource)")
+    ax_time.set(xlabel="clusters", ylabel="CPU seconds", title="Plan time vs floor")
+    ax_mem.set(xlabel="clusters", ylabel="peak RSS (MiB)", title="Peak memory (process)")
+    for ax in (ax_time, ax_mem):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` ({now}, {elapsed / 60:.1f} min). Do not edit by hand.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']}; memory {machine['memory']}",
+        f"- {machine['python']}",
+        f"- SDKs: {machine['sdks']}",
+        f"- load average at start {machine['load']}, at end {machine['load_end']} (the machine is shared: "
+        "CPU seconds are steadier than wall seconds)",
+        "",
+        "## Plan time and memory against the floor",
+        "",
+        "Fleets from `benchmarks/fleets.py` (prod's cluster shapes, clouds in turn aws, azure, gcp, existing; "
+        "no EKS once its 40-CIDR allow-list is full, so none at 50). Each figure is one fresh process. "
+        "*plan* is the offline plan after the SDK imports; *floor* replays the same resources, parents, "
+        "dependencies and inputs from its plan.json with no logic under the same harness; *imports* is "
+        "importing the SDK modules a plan loads, in a fresh process; *process* is the program process's wall "
+        "clock, interpreter start to exit (imports, plan, writing plan.json).",
+        "",
+        "| fleet | clusters (clouds) | resources | plan cpu s | floor cpu s | plan/floor cpu | plan wall s | "
+        "floor wall s | plan/floor wall | imports cpu s | process wall s | peak RSS plan / floor MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p, f, i = r["program"], r["floor"], r["imports"]
+        lines.append(
+            f"| {r['size']} {r['mode']} | {r['clusters']} ({', '.join(r['clouds'])}) | {p['resources']} | "
+            f"{p['cpu']:.2f} | {f['cpu']:.2f} | **{p['cpu'] / f['cpu']:.2f}** | {p['wall']:.2f} | {f['wall']:.2f} | "
+            f"{p['wall'] / f['wall']:.2f} | {i['import_cpu']:.2f} | {p['process_wall']:.1f} | "
+            f"{p['peak_mib']:.0f} / {f['peak_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        "![plan time and peak memory against cluster count](results.png)",
+        "",
+        "## Policy compile",
+        "",
+        "| rules (3-cluster fleet) | compile + plan s | floor s |",
+        "|---|---|---|",
+        "| 10 | n/a | n/a |",
+        "| 100 | n/a | n/a |",
+        "| 1,000 | n/a | n/a |",
+        "",
+        "Slot reserved: the policy compiler has not landed yet (policy issue). When it does, add a "
+        "`policy` point to benchmarks/run.py planning a 3-cluster fleet with 10, 100 and 1,000 rules.",
+        "",
+        "## Deploy critical path",
+        "",
+        f"Simulated `pulumi up` of each recorded graph (benchmarks/deploy.py: per-type durations from one "
+        f"table with sources; a step starts when its dependencies and provider are created). Parallelism: "
+        f"Pulumi's default, 4 x CPU count = **{DEFAULT_PARALLELISM}** on this machine; 16 (a 4-core CI runner); "
+        "and unlimited. "
+        "Lower bound = max(slowest cluster's own chain + the pairwise tail after it, total work / parallelism). "
+        "Sequential = clusters deployed one after another (each at the default parallelism), fleet-wide "
+        "resources first, pairwise step last. Minutes.",
+        "",
+        f"| fleet | work | up (p={DEFAULT_PARALLELISM}) | bound (p={DEFAULT_PARALLELISM}) | up/bound | "
+        "up (p=16) | up/bound (p=16) | up (unlimited) | bound (unlimited) | up/bound | sequential | up/sequential |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["mode"] != "sidecar":
+            continue
+        d = {k: v / 60 for k, v in r["deploy"].items()}
+        lines.append(
+            f"| {r['size']} | {d['work']:.0f} | {d['up_default']:.1f} | {d['bound_default']:.1f} | "
+            f"**{d['up_default'] / d['bound_default']:.2f}** | {d['up_16']:.1f} | {d['up_16'] / d['bound_16']:.2f} | "
+            f"{d['up_unlimited']:.1f} | {d['bound_unlimited']:.1f} | "
+            f"**{d['up_unlimited'] / d['bound_unlimited']:.2f}** | {d['sequential']:.1f} | "
+            f"**{d['up_default'] / d['sequential']:.2f}** |"
+        )
+    lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "point":
+        print(json.dumps(point(sys.argv[2], sys.argv[3:])))
+        sys.exit(0)
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """`meshfleet`: the offline plan and the config reference.
 
-    meshfleet plan [--stack NAME | --config FILE] [--out DIR] [--show-secrets] [--now TIME] [--previous PLAN_DIR]
-                   [--policy-config FILE]
+    meshfleet plan [--stack NAME ... | --all | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
+                   [--previous PLAN_DIR] [--policy-config FILE]
     meshfleet guard PLAN_DIR [--policy-config FILE] [--now TIME]
     meshfleet schema
     meshfleet docs [--check]
@@ -27,8 +27,8 @@ from components.mesh.switch import check_previous
 from ops import diagram, guard, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
-from ops.stackconfig import read_stack_config, spec_of
-from policies.guardrails.config import DEFAULT_CONFIG, PackConfigError
+from ops.stackconfig import read_project, read_stack_config, spec_of
+from policies.guardrails.config import DEFAULT_CONFIG, PackConfig, PackConfigError
 from policies.guardrails.config import load as load_pack_config
 from policies.guardrails.rules import Finding
 
@@ -48,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="run the program offline against a simulated cloud")
     which = plan.add_mutually_exclusive_group()
-    which.add_argument("--stack", default=None, help="stack name: reads stacks/Pulumi.<stack>.yaml (default: dev)")
+    which.add_argument(
+        "--stack",
+        action="append",
+        default=None,
+        help="stack name: reads stacks/Pulumi.<stack>.yaml (default: dev); repeat to plan several in one process",
+    )
+    which.add_argument("--all", action="store_true", help="plan every stack in the stack config directory")
     which.add_argument("--config", type=Path, default=None, help="a stack config file to plan instead")
     plan.add_argument("--out", type=Path, default=None, help="write plan.json and manifests/ here")
     plan.add_argument("--show-secrets", action="store_true", help="print secret values instead of [secret]")
@@ -120,7 +126,32 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if fresh == current else 1
         readme.write_text(fresh)
         return 0
-    stack = args.stack or ("custom" if args.config else "dev")
+    if args.config:
+        stacks = ["custom"]
+    elif args.all:
+        try:
+            stacks = all_stacks(args.project_dir)
+        except ConfigError as exc:
+            print(f"meshfleet: {exc.render()}", file=sys.stderr)
+            return 2
+    else:
+        stacks = args.stack or ["dev"]
+    # Several stacks plan in one process: the SDK imports (most of a cold
+    # plan) are paid once. With --out, each stack writes under DIR/<stack>.
+    status = 0
+    for stack in stacks:
+        out = args.out / stack if args.out and len(stacks) > 1 else args.out
+        status = max(status, _plan_one(args, pack_config, stack, out, label=f"{stack}: " if len(stacks) > 1 else ""))
+    return status
+
+
+def all_stacks(project_dir: Path) -> list[str]:
+    """Every stack with a `Pulumi.<stack>.yaml` in the project's stack config directory."""
+    config_dir = project_dir / str(read_project(project_dir).get("stackConfigDir", "."))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+
+
+def _plan_one(args: argparse.Namespace, pack_config: PackConfig, stack: str, out: Path | None, label: str) -> int:
     try:
         config = read_stack_config(args.project_dir, stack, args.config)
         if args.previous is not None:
@@ -130,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {note}")
         plan = run_plan(args.project_dir, config, now=args.now)
     except ConfigError as exc:
-        print(f"meshfleet: {exc.render()}", file=sys.stderr)
+        print(f"meshfleet: {label}{exc.render()}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"meshfleet: {exc}", file=sys.stderr)
@@ -138,17 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     print(render_tree(plan))
     for path in config.placeholders:
         print(f"note: {path} is encrypted; planned with a placeholder (offline plans cannot decrypt)")
-    if args.out:
+    if out:
         try:
-            written = write_plan(plan, args.out, show_secrets=args.show_secrets)
+            written = write_plan(plan, out, show_secrets=args.show_secrets)
         except OSError as exc:
             print(
-                f"meshfleet: cannot write the plan to {args.out}: {exc.strerror or exc}\n"
+                f"meshfleet: cannot write the plan to {out}: {exc.strerror or exc}\n"
                 "    fix: pass --out a directory you can write to (it is created if missing)",
                 file=sys.stderr,
             )
             return 2
-        print(f"wrote {len(written)} files to {args.out}")
+        print(f"wrote {len(written)} files to {out}")
     return _guard(guard.check_plan(plan, pack_config, args.now.date()), args.policy_config)
 
 

@@ -152,3 +152,21 @@ def test_cli_names_encrypted_values_it_could_not_read(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "note: meshfleet:fleet.clusters[0].kubeconfig is encrypted; planned with a placeholder" in out
     assert "v1:abcdef" not in out
+
+
+def test_several_stacks_plan_in_one_process(tmp_path: Path, capsys):
+    """`--stack` repeats and `--all` plans every stack file: one process, one output directory per stack."""
+    assert cli.main(["plan", "--stack", "local", "--stack", "dev", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "stack local," in out and "stack dev," in out
+    assert json.loads((tmp_path / "local" / "plan.json").read_text())["stack"] == "local"
+    assert json.loads((tmp_path / "dev" / "plan.json").read_text())["stack"] == "dev"
+    stacks = sorted(p.name.split(".")[1] for p in (Path(__file__).parent.parent / "stacks").glob("Pulumi.*.yaml"))
+    assert cli.all_stacks(Path(__file__).parent.parent) == stacks
+
+
+def test_one_bad_stack_fails_the_run_but_not_the_others(capsys):
+    assert cli.main(["plan", "--stack", "nope", "--stack", "local"]) == 2
+    captured = capsys.readouterr()
+    assert "no stack config" in captured.err
+    assert "stack local," in captured.out

@@ -29,7 +29,7 @@ import ops.plan
 from components.config import ConfigError
 from components.config.offline import CLOCK_ENV, trust_clock
 from components.trust import FleetTrust, TrustArgs
-from ops.plan import Plan, close_event_loop, new_event_loop, pinned_clock
+from ops.plan import Plan, RecordingMonitor, close_event_loop, new_event_loop, pinned_clock
 from ops.sim import DEFAULT_NOW, SimContext, unwrap
 from ops.sim import tls as simtls
 from ops.sim.cloud import SimulatedCloud
@@ -114,7 +114,14 @@ def run_trust(fleet: dict[str, Any], now: datetime = DEFAULT_NOW, cloud: Any = N
     loop = new_event_loop()
     try:
         with pinned_clock(now):
-            mocks.set_mocks(sim, project="meshfleet", stack="test", preview=False, logger=_Log(result.warnings))  # type: ignore[arg-type]
+            mocks.set_mocks(
+                sim,
+                project="meshfleet",
+                stack="test",
+                preview=False,
+                monitor=RecordingMonitor(sim),
+                logger=_Log(result.warnings),  # type: ignore[arg-type]
+            )
             trust = FleetTrust(f"{spec.fleet.name}-trust", TrustArgs(spec, [c.name for c in spec.clusters]))
 
             async def get(out: pulumi.Output[str]) -> str:

@@ -294,6 +294,12 @@ def ztunnel_values(cluster: ClusterHandle, revision: Revision) -> dict[str, Any]
     return values
 
 
+#: libyaml's safe dumper when PyYAML was built with it: the same text, about
+#: 12x faster than the pure-Python one, and a fleet writes one kubeconfig per
+#: ordered pair of clusters (2,450 at 50 clusters).
+SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def eastwest_service_overlay(source_ranges: list[str]) -> str:
     """The `service` key of the ambient east-west Gateway's parameters ConfigMap.
 
@@ -337,7 +343,7 @@ def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str
     """The kubeconfig istioctl create-remote-secret writes (bearer-token auth)."""
     ca_data = base64.b64encode(ca_pem.encode()).decode()
     doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+    return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False)
 
 
 def _token_of(data: Mapping[str, str] | None) -> str:
@@ -727,13 +733,13 @@ class IstioMesh(pulumi.ComponentResource):
         # before reporting it created (pulumi-kubernetes#2048), so the created
         # Secret's `data` output carries the token: no Secret.get, no second
         # read that could race the controller.
-        kubeconfig = pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
-            lambda v: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))
+        # One apply per pair (the pairs are N(N-1): 2,450 at 50 clusters).
+        remote_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
+                lambda v: {b.names.mesh_cluster: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))}
+            )
         )
         a = reader.handle
-        remote_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
-            kubeconfig.apply(lambda k: {b.names.mesh_cluster: k})
-        )
         k8s.core.v1.Secret(
             f"{names.stem}-remote-secret",
             metadata={

@@ -108,12 +108,17 @@ class AddressPools:
             return issued[identity]
 
 
-def stack_pools(project_dir: Path, config: StackConfig) -> AddressPools:
-    """The address pools of the stack `config` describes, among its project's stacks."""
+def stack_pools(project_dir: Path, config: StackConfig, clusters: list[str] | None = None) -> AddressPools:
+    """The address pools of the stack `config` describes, among its project's stacks.
+
+    `clusters`: the stack's cluster names when the caller has validated the
+    config already (the offline plan does), so it is not validated twice.
+    """
     stacks_dir = project_dir / str(read_project(project_dir).get("stackConfigDir", "."))
-    try:
-        clusters = [c.name for c in spec_of(config).clusters]
-    except ConfigError:
-        # The program itself stops on a bad config before any address is asked for.
-        clusters = []
+    if clusters is None:
+        try:
+            clusters = [c.name for c in spec_of(config).clusters]
+        except ConfigError:
+            # The program itself stops on a bad config before any address is asked for.
+            clusters = []
     return AddressPools(config.stack, project_stacks(stacks_dir), clusters)

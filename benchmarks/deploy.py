@@ -1,0 +1,185 @@
+"""The deploy critical path: a simulated `pulumi up` over a plan's recorded graph.
+
+Every custom resource (and remote component) is a step that can start once
+its dependencies and its provider are created, and takes the time of its
+type in DURATIONS (one table, sources below). Steps run under a parallelism
+limit as Pulumi's engine runs them: ready steps start in registration order
+while fewer than `parallelism` are running.
+
+DURATIONS, typical create times (minutes) and where they come from:
+- EKS control plane ~15: AWS EKS user guide, "Create an Amazon EKS cluster"
+  (creation takes 10-15 minutes); terraform-aws-eks issues report 10-15.
+- AKS managed cluster ~6: Azure AKS quickstarts ("a few minutes", 5-10 in
+  practice); node pools created inline with the system pool.
+- GKE regional cluster ~5: Google Cloud GKE docs (regional clusters take
+  several minutes; 5-8 observed).
+- Node pools / managed node groups / agent pools ~4: the same guides
+  (node group creation 3-5 minutes).
+- NAT gateways: AWS ~2 (NAT gateway becomes available in 1-2 minutes),
+  Azure ~1, Cloud NAT / router ~1.
+- Helm releases ~2 (charts that wait for a load-balanced gateway or a
+  webhook rollout; `helm install --wait`) ; EKS add-ons ~1.
+- Everything else is small: other cloud API objects 10 s, Kubernetes
+  objects 2 s, providers, tls and local resources 0.
+The figures are those of issue 12 and the providers' documentation; they
+set the scale, the ratios below do not depend on them much.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+MIN = 60.0
+
+#: Seconds per resource type (exact tokens), then per prefix, then the default.
+DURATIONS: dict[str, float] = {
+    "aws:eks/cluster:Cluster": 15 * MIN,
+    "azure-native:containerservice:ManagedCluster": 6 * MIN,
+    "gcp:container/cluster:Cluster": 5 * MIN,
+    "aws:eks/nodeGroup:NodeGroup": 4 * MIN,
+    "azure-native:containerservice:AgentPool": 4 * MIN,
+    "gcp:container/nodePool:NodePool": 4 * MIN,
+    "aws:ec2/natGateway:NatGateway": 2 * MIN,
+    "azure-native:network:NatGateway": 1 * MIN,
+    "gcp:compute/routerNat:RouterNat": 1 * MIN,
+    "gcp:compute/router:Router": 0.5 * MIN,
+    "kubernetes:helm.sh/v3:Release": 2 * MIN,
+    "aws:eks/addon:Addon": 1 * MIN,
+}
+PREFIX_DURATIONS: tuple[tuple[str, float], ...] = (
+    ("pulumi:providers:", 0.0),
+    ("tls:", 0.0),
+    ("kubernetes:", 2.0),
+    ("aws:", 10.0),
+    ("azure-native:", 10.0),
+    ("gcp:", 10.0),
+)
+
+
+def duration(type_: str) -> float:
+    if type_ in DURATIONS:
+        return DURATIONS[type_]
+    return next((d for prefix, d in PREFIX_DURATIONS if type_.startswith(prefix)), 0.0)
+
+
+@dataclass
+class Graph:
+    """The steps of a deployment: URN -> (duration, the URNs it waits for), in registration order."""
+
+    order: list[str]
+    duration: dict[str, float]
+    needs: dict[str, set[str]]
+    owner: dict[str, str | None]
+
+    def subgraph(self, keep: Iterable[str]) -> Graph:
+        kept = set(keep)
+        return Graph(
+            [u for u in self.order if u in kept],
+            {u: self.duration[u] for u in kept},
+            {u: self.needs[u] & kept for u in kept},
+            {u: self.owner[u] for u in kept},
+        )
+
+
+def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None], registered: list[str]) -> Graph:
+    """Steps from plan.json: custom resources and remote components (local components take no time).
+
+    A step waits for its dependencies and its provider; `owner_of` maps each
+    URN to its cluster (None for fleet-wide resources), as Plan.owner_of;
+    `registered` is the program's registration order, the order in which
+    the engine starts ready steps.
+    """
+    steps = [r for r in plan_json["resources"] if r["custom"] or not r["type"].startswith("meshfleet:")]
+    urns = {r["urn"] for r in steps}
+    needs: dict[str, set[str]] = {}
+    for r in steps:
+        provider = r["provider"].rsplit("::", 1)[0] if r["provider"] else ""
+        needs[r["urn"]] = {u for u in (*r["dependencies"], provider) if u in urns}
+    return Graph(
+        _topological([r["urn"] for r in steps], needs, {u: i for i, u in enumerate(registered)}),
+        {r["urn"]: duration(r["type"]) for r in steps},
+        needs,
+        {r["urn"]: owner_of.get(r["urn"]) for r in steps},
+    )
+
+
+def _topological(urns: list[str], needs: dict[str, set[str]], rank: dict[str, int]) -> list[str]:
+    """Kahn's order, ties by registration (a step registers only after its dependencies)."""
+    waiting = {u: len(needs[u]) for u in urns}
+    dependents: dict[str, list[str]] = {u: [] for u in urns}
+    for u in urns:
+        for d in needs[u]:
+            dependents[d].append(u)
+    ready = [(rank.get(u, len(rank)), u) for u in urns if waiting[u] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, u = heapq.heappop(ready)
+        order.append(u)
+        for v in dependents[u]:
+            waiting[v] -= 1
+            if waiting[v] == 0:
+                heapq.heappush(ready, (rank.get(v, len(rank)), v))
+    if len(order) != len(urns):
+        raise ValueError("the recorded graph has a cycle")
+    return order
+
+
+def simulate(graph: Graph, parallelism: int | None) -> float:
+    """Wall clock of deploying `graph` with at most `parallelism` steps at once (None: unlimited)."""
+    rank = {u: i for i, u in enumerate(graph.order)}
+    waiting = {u: len(graph.needs[u]) for u in graph.order}
+    dependents: dict[str, list[str]] = {u: [] for u in graph.order}
+    for u in graph.order:
+        for d in graph.needs[u]:
+            dependents[d].append(u)
+    ready = [(rank[u], u) for u in graph.order if waiting[u] == 0]
+    heapq.heapify(ready)
+    running: list[tuple[float, str]] = []
+    now = 0.0
+    while ready or running:
+        while ready and (parallelism is None or len(running) < parallelism):
+            _, u = heapq.heappop(ready)
+            heapq.heappush(running, (now + graph.duration[u], u))
+        now, done = heapq.heappop(running)
+        for v in dependents[done]:
+            waiting[v] -= 1
+            if waiting[v] == 0:
+                heapq.heappush(ready, (rank[v], v))
+    return now
+
+
+def longest_path(graph: Graph) -> float:
+    finish: dict[str, float] = {}
+    for u in graph.order:  # a topological order
+        finish[u] = graph.duration[u] + max((finish[d] for d in graph.needs[u]), default=0.0)
+    return max(finish.values(), default=0.0)
+
+
+def lower_bound(graph: Graph, pair_urns: set[str], parallelism: int | None) -> float:
+    """max(slowest cluster's own chain + the pairwise tail after it, total work / parallelism).
+
+    A cluster's own chain is the longest path through its resources and the
+    fleet-wide ones; the pairwise resources that wait on it come after.
+    """
+    clusters = {o for o in graph.owner.values() if o is not None}
+    chains = []
+    for c in clusters:
+        keep = [u for u in graph.order if graph.owner[u] in (c, None) and u not in pair_urns]
+        keep += [u for u in pair_urns if any(d in keep for d in graph.needs[u])]
+        chains.append(longest_path(graph.subgraph(keep)))
+    work = sum(graph.duration.values())
+    bound = max(chains, default=0.0)
+    return max(bound, work / parallelism) if parallelism else bound
+
+
+def sequential(graph: Graph, pair_urns: set[str], parallelism: int | None) -> float:
+    """Clusters deployed one after another (fleet-wide first, pairwise last), each under `parallelism`."""
+    clusters = sorted({o for o in graph.owner.values() if o is not None})
+    phases = [[u for u in graph.order if graph.owner[u] is None and u not in pair_urns]]
+    phases += [[u for u in graph.order if graph.owner[u] == c and u not in pair_urns] for c in clusters]
+    phases.append([u for u in graph.order if u in pair_urns])
+    return sum(simulate(graph.subgraph(p), parallelism) for p in phases if p)
