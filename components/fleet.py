@@ -40,8 +40,6 @@ MESH_INSTALLERS: dict[str, Callable[[str, MeshArgs, pulumi.ResourceOptions], pul
     "linkerd": LinkerdMesh,
     "consul": ConsulMesh,
 }
-#: DNS names each mesh needs on the cluster intermediates (Linkerd verifies its issuer by name).
-ISSUER_DNS_NAMES: dict[str, Callable[[FleetSpec], list[str]]] = {"linkerd": issuer_dns_names}
 
 
 class Fleet(pulumi.ComponentResource):
@@ -99,7 +97,10 @@ class Fleet(pulumi.ComponentResource):
             for cluster, handle in self.clusters.items()
         }
 
-        dns_names = ISSUER_DNS_NAMES[spec.mesh.kind](spec) if spec.mesh.kind in ISSUER_DNS_NAMES else []
+        # Linkerd verifies its issuer by a DNS name; every intermediate carries it
+        # whatever the mesh (a SAN on a CA certificate constrains nothing for
+        # Istio or Consul), so a mesh switch leaves the trust chain untouched.
+        dns_names = issuer_dns_names(spec)
         self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters), dns_names), child)
 
         # Keeps the deployed mesh kind; every mesh resource waits for its

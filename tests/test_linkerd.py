@@ -730,10 +730,6 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
         ("meshfleet:index:Fleet", "acme-dev"),
         # GKE: the control-plane-to-nodes webhook firewall follows the mesh's ports.
         ("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"),
-        # Linkerd verifies its issuer by name: the intermediates gain the SAN
-        # identity.linkerd.cluster.local (same keys, same roots).
-        *{("tls:index/certRequest:CertRequest", f"acme-dev-trust-{c}-ca-csr") for c in clusters(dev)},
-        *{("tls:index/locallySignedCert:LocallySignedCert", f"acme-dev-trust-{c}-ca-cert") for c in clusters(dev)},
     }
     firewall = inputs(dev.get("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"))
     assert firewall["allows"] == [{"ports": ["8443", "9443"], "protocol": "tcp"}]

@@ -23,8 +23,9 @@ cluster's intermediate CA from `ClusterCa`, signed by the fleet root:
   re-issued (rotation phase 2, early renewal): no Helm upgrade and no
   control-plane rollout for a certificate change, as Istio's `cacerts`;
 - Linkerd verifies the issuer against `identityTrustAnchorsPEM` and by the
-  DNS name `identity.linkerd.<trustDomain>`, which the fleet's intermediates
-  carry when the mesh is Linkerd (`issuer_dns_names`).
+  DNS name `identity.linkerd.<trustDomain>`, which every fleet intermediate
+  carries, whatever the mesh (`issuer_dns_names`), so switching to Linkerd
+  re-issues nothing.
 Trust anchors are the fleet bundle (both roots during a rotation); proxies
 read them only at start, so workloads restart between rotation phases.
 """

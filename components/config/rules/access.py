@@ -59,8 +59,9 @@ def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
         path="fleet.apiAccess",
         message=f"the API allow-list would hold {size} CIDRs (operators, CI runners and every "
         f"cluster's egress addresses); {cloud} accepts at most {limit} (affects {', '.join(affected)})",
-        fix=f"summarize fleet.apiAccess CIDRs into fewer, larger ranges (at most {limit} in all), "
-        "or split the fleet into two stacks",
+        fix=f"stay at or under {limit}: summarize fleet.apiAccess CIDRs into fewer, larger ranges; give EKS "
+        "clusters fewer zones (one egress address each); split the fleet into two stacks; or choose "
+        "mesh.kind: consul, whose API allow-lists hold no peers (README, 'How large a fleet can grow')",
     )
 
 
