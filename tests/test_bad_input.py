@@ -776,7 +776,7 @@ def test_allow_list_overflow_reported_once():
     (problem,) = [p for p in problems_of(fleet) if "allow-list" in p.message]
     assert problem.path == "fleet.apiAccess"
     assert "aws accepts at most 40 (affects clusters[0] (aws-use1), clusters[1] (aws-usw2))" in problem.message
-    assert "at most 40 in all" in problem.fix
+    assert "stay at or under 40" in problem.fix
 
 
 def test_encrypted_certificate_with_plain_key_names_the_value_to_encrypt(tmp_path):

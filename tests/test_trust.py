@@ -435,13 +435,18 @@ def _check_intermediate(inter: x509.Certificate, root: x509.Certificate, cluster
     assert not (usage.value.key_encipherment or usage.value.content_commitment or usage.value.key_agreement)
     with pytest.raises(x509.ExtensionNotFound):
         inter.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    oids = [e.oid for e in inter.extensions]
+    san_oid = x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+    oids = [e.oid for e in inter.extensions if e.oid != san_oid]
     assert oids == [
         x509.oid.ExtensionOID.KEY_USAGE,
         x509.oid.ExtensionOID.BASIC_CONSTRAINTS,
         x509.oid.ExtensionOID.SUBJECT_KEY_IDENTIFIER,
         x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
     ]
+    if any(e.oid == san_oid for e in inter.extensions):
+        # The fleet's intermediates carry Linkerd's issuer name, whatever the mesh (components/fleet.py).
+        san = inter.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == ["identity.linkerd.cluster.local"]
     ski = inter.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert ski.digest == x509.SubjectKeyIdentifier.from_public_key(key).digest
     aki = inter.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value

@@ -203,6 +203,10 @@ FORMATS: dict[str, tuple[str, str]] = {
         "https://istio-release.storage.googleapis.com/charts",
     ),
     "trustDomain": ("a DNS-style name: lowercase letters, digits, '-' and '.'", "cluster.local"),
+    "address": (
+        "an https:// URL of Vault: host or address and an optional port, no path",
+        "https://vault.example.com:8200",
+    ),
 }
 
 #: What each pydantic type error expected, in words.
