@@ -7,11 +7,14 @@ cloud component's internals, so adding a cloud never touches the meshes.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSpec, GcpCluster
 from components.naming import ClusterNames, cluster_names
@@ -170,3 +173,22 @@ def kubeconfig_document(
         "current-context": name,
         "users": [{"name": name, "user": user}],
     }
+
+
+#: libyaml's safe dumper when PyYAML was built with it: the same text, about
+#: 12x faster than the pure-Python one, and a fleet writes one kubeconfig per
+#: ordered pair of clusters (2,450 at 50 clusters).
+SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def token_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
+    """A peer's kubeconfig with bearer-token auth: what `istioctl create-remote-secret`
+    and `linkerd multicluster link-gen` write."""
+    ca_data = base64.b64encode(ca_pem.encode()).decode()
+    doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
+    return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False)
+
+
+def service_account_token(data: Mapping[str, str] | None) -> str:
+    """The token of a `kubernetes.io/service-account-token` Secret's (base64) data."""
+    return base64.b64decode((data or {}).get("token", "")).decode()

@@ -35,7 +35,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
 from components.config.offline import CLOCK_ENV
-from components.mesh.istio import SAFE_DUMPER
+from components.handle import SAFE_DUMPER
 from components.naming import cluster_names
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
 from ops.sim.cloud import SimulatedCloud

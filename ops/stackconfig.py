@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import DEFAULTS_KEY, FLEET_KEY, ConfigError, FleetSpec, Problem, load_fleet
+from components.config.errors import describe_value
 from components.config.offline import OFFLINE_PLACEHOLDER
 from ops.yamlfile import load_yaml_file, mark_of
 
@@ -65,27 +66,12 @@ def read_project(project_dir: Path) -> dict[str, Any]:
             [
                 Problem(
                     path=mark_of(node, ["config"], str(path)),
-                    message=f"`config:` is {_kind(doc['config'])}, not a map of keys",
+                    message=f"`config:` is {describe_value(doc['config'])}, not a map of keys",
                     fix="write project config as `config:` followed by indented `key: value` lines",
                 )
             ]
         )
     return doc
-
-
-def _kind(value: Any) -> str:
-    """A YAML value's kind in a person's words."""
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    return "a map"
 
 
 def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
@@ -99,7 +85,7 @@ def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
             [
                 Problem(
                     path=mark_of(node, [], where),
-                    message=f"the file holds {_kind(doc)}; a stack file is a map with a `config:` key",
+                    message=f"the file holds {describe_value(doc)}; a stack file is a map with a `config:` key",
                     fix="start the file with `config:` and put `meshfleet:fleet:` indented under it "
                     "(see stacks/Pulumi.dev.yaml)",
                 )
@@ -111,7 +97,7 @@ def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
             [
                 Problem(
                     path=mark_of(node, ["config"], where),
-                    message=f"`config:` is {_kind(config)}, not a map of config keys",
+                    message=f"`config:` is {describe_value(config)}, not a map of config keys",
                     fix="write `config:` followed by indented keys, e.g. `  meshfleet:fleet:` (see stacks/Pulumi.dev.yaml)",
                 )
             ]

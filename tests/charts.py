@@ -57,13 +57,13 @@ def require_renderer() -> ModuleType:
 
 @functools.cache
 def _render_cached(key: str) -> tuple[dict[str, Any], ...]:
-    release, name = json.loads(key)
+    release, name, include_crds = json.loads(key)
     module = require_renderer()
-    return tuple(module.render(release, name, str(CHARTS), include_crds=False, skip_tests=True))
+    return tuple(module.render(release, name, str(CHARTS), include_crds=include_crds, skip_tests=True))
 
 
-def render_release(inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    """Objects a `kubernetes:helm.sh/v3:Release`'s recorded inputs install (no CRDs, no test hooks).
+def render_release(inputs: dict[str, Any], include_crds: bool = False) -> list[dict[str, Any]]:
+    """Objects a `kubernetes:helm.sh/v3:Release`'s recorded inputs install (no test hooks; CRDs if asked).
 
     A deep copy: callers may mutate what they get.
     """
@@ -77,7 +77,7 @@ def render_release(inputs: dict[str, Any]) -> list[dict[str, Any]]:
         "namespace": inputs["namespace"],
         "values": inputs.get("values") or {},
     }
-    key = json.dumps([release, inputs["name"]], sort_keys=True)
+    key = json.dumps([release, inputs["name"], include_crds], sort_keys=True)
     return copy.deepcopy(list(_render_cached(key)))
 
 

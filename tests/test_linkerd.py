@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,6 +31,7 @@ from ops import cli
 from ops.diagram import build_graph
 from ops.plan import Plan, Recorded, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
+from tests.charts import render_release
 from tests.helpers import ROOT, SHARED, fleet_of, inputs, only_clusters, plan_fleet, plan_stack
 
 NS = "kubernetes:core/v1:Namespace"
@@ -44,7 +42,6 @@ LINK = "kubernetes:multicluster.linkerd.io/v1alpha3:Link"
 REPO = "https://helm.linkerd.io/edge"
 CHART_VERSION = "2026.6.3"
 VALIDATOR = SHARED / "tools" / "k8s_validate.py"
-HELM_RENDER = SHARED / "tools" / "helm_render.py"
 CHARTS = SHARED / "upstream" / "charts"
 GOLDEN = ROOT / "tests" / "golden" / "linkerd"
 EXAMPLE = ROOT / "examples" / "Pulumi.linkerd.yaml"
@@ -141,44 +138,10 @@ def gateway_ip(plan: Plan, cluster: str) -> str:
     return str(status["loadBalancer"]["ingress"][0]["ip"])
 
 
-@functools.cache
-def _renderer() -> ModuleType | None:
-    if not HELM_RENDER.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("helm_render", HELM_RENDER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def require_renderer() -> ModuleType:
-    module = _renderer()
-    if module is None:
-        pytest.skip(f"{HELM_RENDER} is missing (../shared not checked out): chart renders skipped")
-    if not module.sdk_available():
-        pytest.skip("helm-python-sdk is not installed (pip install -r requirements-dev.txt): chart renders skipped")
-    return module
-
-
-@functools.cache
-def _render_cached(key: str) -> tuple[dict[str, Any], ...]:
-    release, name, include_crds = json.loads(key)
-    module = require_renderer()
-    return tuple(module.render(release, name, str(CHARTS), include_crds=include_crds, skip_tests=True))
-
-
 def render(r: Recorded, include_crds: bool = False, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The objects a recorded Linkerd release installs, rendered with the vendored chart."""
     body = inputs(r)
-    release = {
-        "chart": body["chart"],
-        "repository": body["repositoryOpts"]["repo"],
-        "version": body["version"],
-        "namespace": body["namespace"],
-        "values": (body.get("values") or {}) if values is None else values,
-    }
-    return copy.deepcopy(list(_render_cached(json.dumps([release, body["name"], include_crds], sort_keys=True))))
+    return render_release(body if values is None else {**body, "values": values}, include_crds=include_crds)
 
 
 def objects(rendered: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

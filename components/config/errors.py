@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict
@@ -233,17 +233,20 @@ def _yaml_text(value: Any) -> str:
     return str(value)
 
 
-def _described(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """A value and its kind, in a person's words (never a Python type name)."""
+    if value is None:
+        return "empty"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        # A whole document pasted as text stays readable in one line.
+        return f"the text {value if len(value) <= 60 else value[:60] + '...'!r}"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "a map"
     return "a value of another kind"
 
@@ -271,7 +274,7 @@ def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, se
             if optional
             else f"give {key} a value ({expected})",
         )
-    shown = "a secret value, [secret]," if secret else _described(got)
+    shown = "a secret value, [secret]," if secret else describe_value(got)
     message = f"is {shown}; expected {expected}"
     text = _yaml_text(got)
     if secret:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.config.errors import ConfigError, Problem, problem_from_pydantic
+from components.config.errors import ConfigError, Problem, describe_value, problem_from_pydantic
 from components.config.migrations import CURRENT_SCHEMA_VERSION, merge_layers, migrate
 from components.config.models import FleetSpec
 from components.config.rules import validate
@@ -65,25 +65,10 @@ def _missing_fleet(other_keys: Iterable[str]) -> Problem:
     )
 
 
-def _described(value: Any) -> str:
-    """A raw value and its kind in a person's words."""
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a map"
-    return "empty" if value is None else "a value of another kind"
-
-
 def _not_a_map(key: str, value: Any) -> Problem:
     return Problem(
         path=key,
-        message=f"is {_described(value)}, not a map",
+        message=f"is {describe_value(value)}, not a map",
         fix=f"write {key} as a map: `{key}:` followed by indented keys (schemaVersion, fleet, clusters, ...; "
         "see stacks/Pulumi.dev.yaml)",
     )
@@ -97,7 +82,7 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
     version = raw.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool):
         # Said here in a person's words ("is missing", "is the text '1'"); migrate() checks it again.
-        said = "is missing" if version is None else f"is {_described(version)}"
+        said = "is missing" if version is None else f"is {describe_value(version)}"
         allowed = "1" if CURRENT_SCHEMA_VERSION == 1 else f"1 to {CURRENT_SCHEMA_VERSION}"
         # A quoted number keeps its value: only the quotes go.
         meant = int(version) if isinstance(version, str) and version.strip().isdigit() else CURRENT_SCHEMA_VERSION

@@ -32,19 +32,17 @@ read them only at start, so workloads restart between rotation phases.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 
 from components.common import helm_release
 from components.config import FleetSpec, LinkerdMeshSpec
-from components.handle import ClusterHandle, kubeconfig_document
+from components.handle import ClusterHandle, service_account_token, token_kubeconfig
 from components.mesh import MeshArgs
 from components.naming import linkerd_pair_names
 from components.policy import installer_values
@@ -282,13 +280,6 @@ def gateway_address(status: Mapping[str, Any] | None) -> str:
     return ",".join(str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname"))
 
 
-def remote_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:
-    """A kubeconfig for the target's API server with the remote-access token (what link-gen writes)."""
-    ca_data = base64.b64encode(ca_pem.encode()).decode()
-    doc = kubeconfig_document(cluster, server, ca_data, {"token": token})
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
-
-
 def _status_dict(status: Any) -> dict[str, Any]:
     """A Service status output (typed object) as the API's plain shape."""
     lb = getattr(status, "load_balancer", None)
@@ -296,10 +287,6 @@ def _status_dict(status: Any) -> dict[str, Any]:
         return dict(status or {}) if isinstance(status, Mapping) else {}
     ingress = [{"ip": i.ip, "hostname": i.hostname} for i in (lb.ingress or [])]
     return {"loadBalancer": {"ingress": ingress}}
-
-
-def _token_of(data: Mapping[str, str] | None) -> str:
-    return base64.b64decode((data or {}).get("token", "")).decode()
 
 
 # --------------------------------------------------------------------------
@@ -466,7 +453,9 @@ class LinkerdMesh(pulumi.ComponentResource):
         # before reporting the Secret created (pulumi-kubernetes#2048).
         kubeconfig: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
             pulumi.Output.all(b.api_endpoint, b.ca_pem, token.data).apply(
-                lambda v: {MIRROR_SECRET_KEY: remote_kubeconfig(b.names.mesh_cluster, v[0], v[1], _token_of(v[2]))}
+                lambda v: {
+                    MIRROR_SECRET_KEY: token_kubeconfig(b.names.mesh_cluster, v[0], v[1], service_account_token(v[2]))
+                }
             )
         )
         # In A: what the service-mirror controller reads (linkerd-multicluster)...
