@@ -24,6 +24,7 @@ from components.naming import cluster_names
 from components.networks.aws import AwsNetwork, AwsNetworkArgs
 from components.networks.azure import AzureNetwork, AzureNetworkArgs
 from components.networks.gcp import GcpNetwork, GcpNetworkArgs
+from components.policy.apply import ClusterPolicies, ClusterPoliciesArgs
 from components.trust import FleetTrust, TrustArgs
 
 Network = AwsNetwork | AzureNetwork | GcpNetwork
@@ -93,6 +94,15 @@ class Fleet(pulumi.ComponentResource):
             source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},
         )
         # Config validation admits only meshes this release installs (INSTALLABLE_MESHES).
-        MESH_INSTALLERS[spec.mesh.kind](f"{name}-{spec.mesh.kind}", mesh_args, child)
+        mesh = MESH_INSTALLERS[spec.mesh.kind](f"{name}-{spec.mesh.kind}", mesh_args, child)
+
+        # Shared policies, per cluster through its provider, once that
+        # cluster's mesh CRDs and policy webhook exist (never after gateways).
+        for cluster, handle in self.clusters.items():
+            ClusterPolicies(
+                handle.names.child("policies"),
+                ClusterPoliciesArgs(spec, handle, [*mesh.policy_ready[cluster], gateway_api[cluster]]),
+                child,
+            )
 
         self.register_outputs({"clusters": sorted(self.clusters)})

@@ -704,7 +704,9 @@ def test_deep_merge_maps_merge_lists_replace():
 
 def test_stack_policies_merge_with_defaults_by_name():
     fleet = fleet_of("local")
-    fleet["policies"] = {"rules": {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}}
+    fleet["policies"] = {
+        "rules": {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"], "reason": "onboarding"}}
+    }
     spec = load_fleet(defaults(), fleet)
     assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]
 
@@ -840,7 +842,9 @@ def test_every_v1_stack_migrates_to_the_same_spec(stack):
 def test_v1_stack_layer_with_flat_policies_over_v2_defaults():
     fleet = fleet_of("local")
     fleet["schemaVersion"] = 1
-    fleet["policies"] = {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}
+    fleet["policies"] = {
+        "team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"], "reason": "onboarding"}
+    }
     spec = load_fleet(defaults(), fleet)
     assert spec.schema_version == 2
     assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]

@@ -1,0 +1,58 @@
+"""Shared policies reach every cluster: the default strict mTLS takes effect everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import load_fleet
+from components.policy import compile_cluster, installer_values
+from components.policy.linkerd import compile_linkerd
+from components.policy.model import MtlsRule, Target
+from ops.plan import Plan
+from tests.helpers import ROOT, fleet_of, inputs, plan_stack, stack_config
+
+STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
+
+
+def _defaults() -> dict:
+    return stack_config("dev").values["meshfleet:defaults"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_default_strict_mtls_takes_effect_on_every_cluster_of_every_stack(stack: str):
+    plan: Plan = plan_stack(stack)
+    clusters = [c.name for c in plan.spec.clusters]
+    mesh_wide = {}
+    for r in plan.by_type(PEER_AUTH):
+        body = inputs(r)
+        if body["metadata"]["namespace"] == "istio-system":
+            mesh_wide[plan.cluster_of(r)] = body
+    assert sorted(mesh_wide) == sorted(clusters)
+    for body in mesh_wide.values():
+        assert body["spec"] == {"mtls": {"mode": "STRICT"}}
+        assert "selector" not in body["spec"]
+        assert body["metadata"]["name"] == "mesh-mtls"
+
+
+def test_peer_authentication_waits_for_the_crds_and_the_validating_istiod():
+    plan = plan_stack("local")
+    for r in plan.by_type(PEER_AUTH):
+        cluster = plan.cluster_of(r)
+        deps = {d.rsplit("::", 1)[1] for d in r.dependencies}
+        assert {f"{cluster}-istio-base", f"{cluster}-istiod-1-30-3"} <= deps
+        assert not any("eastwest" in d or "gateway" in d.split("-gateway-api")[0] for d in deps)
+
+
+def test_linkerd_strict_mtls_is_the_control_planes_default_inbound_policy():
+    # The compiler is pure: tested without the Linkerd installer.
+    out = compile_linkerd({"mesh-mtls": MtlsRule(kind="mtls")}, Target("linkerd", "east", ("west",)))
+    assert out.values == {"proxy": {"defaultInboundPolicy": "all-authenticated"}}
+    assert out.value_rules == {"mesh-mtls"}
+    assert out.objects() == []
+
+
+def test_istio_installer_values_carry_no_policy_for_mtls():
+    spec = load_fleet(_defaults(), fleet_of("local"))
+    assert installer_values(spec, "kind-east") == {}
+    assert [o["kind"] for o in compile_cluster(spec, "kind-east").objects()] == ["PeerAuthentication"]
