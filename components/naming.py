@@ -12,6 +12,7 @@ byte-identical and renames are visible in review.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -147,3 +148,21 @@ def pair_names(source: str, target: str) -> PairNames:
         reader_token=reader_token_name(source),
         stem=f"{source}-reads-{target}",
     )
+
+
+# --------------------------------------------------------------------------
+# Shared policies: one object name per (rule, part), identical in every cluster.
+
+
+def policy_object_name(rule: str, *parts: str | int) -> str:
+    """Name of an object compiled from policy rule `rule` (`<rule>-<part>-...`).
+
+    The same in every cluster, so an operator finds a rule's objects by name
+    anywhere. Longer than a DNS label, the tail becomes a short hash of the
+    whole name, so two long names never collide.
+    """
+    name = "-".join((rule, *(str(p) for p in parts)))
+    if len(name) <= MAX_LABEL:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_LABEL - 9].rstrip('-')}-{digest}"

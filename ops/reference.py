@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from components import config as cfg
+from components.policy import model as pm
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
@@ -43,7 +44,16 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`addons.eks`", cfg.EksAddons),
     ("`addons.awsLoadBalancerController`, `addons.clusterAutoscaler`", cfg.ChartPin),
     ("`policies`", cfg.Policies),
-    ("`policies.rules.<name>`", cfg.PolicySpec),
+    ("`policies.rules.<name>` with `kind: mtls`", pm.MtlsRule),
+    ("`policies.rules.<name>` with `kind: default-deny`", pm.DefaultDenyRule),
+    ("`policies.rules.<name>` with `kind: authorization`", pm.AuthorizationRule),
+    ("`...allow[]`", pm.Allow),
+    ("`policies.rules.<name>` with `kind: traffic`", pm.TrafficRule),
+    ("`...retries`", pm.Retries),
+    ("`...circuitBreaker`", pm.CircuitBreaker),
+    ("`policies.rules.<name>` with `kind: visibility`", pm.VisibilityRule),
+    ("`...service`", pm.ServiceRef),
+    ("`...from[]`, `...callers[]`", pm.Identity),
 ]
 
 

@@ -453,10 +453,15 @@ PolicySpec = PolicyRule
 class Policies(Model):
     """Shared mesh policies: versioned sets from policies/mesh/, plus the stack's own rules."""
 
+    sets: dict[DnsLabel, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Shared policy sets and the version each is pinned to (`policies/mesh/<set>/v<version>.yaml`); "
+        "their rules are applied as if written under `rules`. Pinning another version changes only this stack.",
+    )
     rules: dict[DnsLabel, PolicySpec] = Field(
         default_factory=dict,
         description="Policy rules keyed by name, so a stack adds to or overrides the defaults and the sets' "
-        "rules (a rule named like a set's rule replaces it whole).",
+        "rules (a rule named like a set's rule replaces it whole). After loading: every rule the stack applies.",
     )
 
 

@@ -20,6 +20,7 @@ from components.config.rules import (
     mesh,
     names,
     networks,
+    policies,
     pools,
     provided_roots,
     trust,
@@ -42,6 +43,7 @@ RULES: tuple[Rule, ...] = (
     *mesh.RULES,
     *trust.RULES,
     *provided_roots.RULES,
+    *policies.RULES,
 )
 
 
