@@ -1,7 +1,7 @@
 """The compilers: every rule kind on Istio sidecar, Istio ambient, Linkerd and Consul.
 
 The reference set is policies/mesh/storefront/v1.yaml plus the baseline
-(14 rules, every kind). Objects are checked against the upstream CRD schemas
+(15 rules, every kind). Objects are checked against the upstream CRD schemas
 (../shared/tools/k8s_validate.py) and against golden files per target
 (tests/golden/policy/<target>/; UPDATE_GOLDEN=1 to accept a change).
 """
