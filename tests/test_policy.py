@@ -56,3 +56,40 @@ def test_istio_installer_values_carry_no_policy_for_mtls():
     spec = load_fleet(_defaults(), fleet_of("local"))
     assert installer_values(spec, "kind-east") == {}
     assert [o["kind"] for o in compile_cluster(spec, "kind-east").objects()] == ["PeerAuthentication"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_declared_rule_yields_an_object_or_an_installer_value_on_every_cluster(stack: str):
+    spec = load_fleet(_defaults(), fleet_of(stack))
+    assert spec.policies.rules
+    for cluster in spec.clusters:
+        out = compile_cluster(spec, cluster.name)
+        assert out.rules_of_objects() | out.value_rules == set(spec.policies.rules), cluster.name
+
+
+def test_dev_policy_objects_wait_for_policy_ready_and_never_for_gateways():
+    plan = plan_stack("dev")
+    children = [r for r in plan.resources if "$meshfleet:policy:ClusterPolicies::" in r.parent]
+    assert len(children) == 3 * 15  # 15 objects per cluster (golden: tests/golden/policy/istio-sidecar)
+    for r in children:
+        cluster = plan.cluster_of(r)
+        deps = {d.rsplit("::", 1)[1] for d in r.dependencies}
+        assert {f"{cluster}-istio-base", f"{cluster}-istiod-1-30-3", f"{cluster}-gateway-api-standard"} <= deps
+        assert not any("eastwest" in d for d in deps), r.urn
+
+
+def test_dev_istiod_values_carry_the_visibility_rules():
+    plan = plan_stack("dev")
+    for r in plan.by_type("kubernetes:helm.sh/v3:Release"):
+        body = inputs(r)
+        if body["chart"] != "istiod":
+            continue
+        settings = body["values"]["meshConfig"]["serviceSettings"]
+        assert settings == [
+            {
+                "settings": {"clusterLocal": False},
+                "hosts": ["catalog.shop.svc.cluster.local", "payments.payments.svc.cluster.local"],
+            },
+            {"settings": {"clusterLocal": True}, "hosts": ["cart.shop.svc.cluster.local"]},
+        ]
+        assert body["values"]["meshConfig"]["trustDomain"] == "cluster.local"
