@@ -99,7 +99,11 @@ class Allow(PolicyModel):
     """Who may call, on which ports, methods and paths (empty: any)."""
 
     from_: list[Identity] = Field(alias="from", min_length=1, description="Calling workload identities.")
-    ports: list[Port] = Field(default_factory=list, description="Target ports; empty means every port.")
+    ports: list[Port] = Field(
+        default_factory=list,
+        description="Ports on the workload (container ports, which Istio and Linkerd match; not Service ports); "
+        "empty means every port.",
+    )
     methods: list[Method] = Field(default_factory=list, description="HTTP methods (L7); empty means any.")
     paths: list[Path] = Field(default_factory=list, description="HTTP paths (L7), exact or `prefix*`; empty: any.")
 
