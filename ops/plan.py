@@ -240,6 +240,10 @@ def run_plan(
     `prevalidate=False` the program validates it itself, as under `pulumi up`
     (raising pulumi.RunError).
     """
+    # Every registration in flight re-enters the event loop (the SDK's
+    # MockMonitor serializes its answer with `_sync_await`), so the stack
+    # deepens with the objects registered at once (a cluster's policies).
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     with pinned_clock(now):
         return _run(project_dir, config, now, prevalidate)
 
