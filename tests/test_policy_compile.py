@@ -285,3 +285,24 @@ def test_consul_key_objects():
 def test_consul_exported_services_never_empty():
     rules = {k: v for k, v in allowed("consul").items() if v.kind != "visibility"}
     assert not [b for b in compile_for("consul", rules).objects() if b["kind"] == "ExportedServices"]
+
+
+#: The sets an example stack of each mesh pins: every kind that mesh supports, nothing refused.
+MESH_SETS: list[tuple[str, TargetName, set[str]]] = [
+    ("storefront", "istio-sidecar", {"mtls", "default-deny", "authorization", "traffic", "visibility"}),
+    ("storefront", "istio-ambient", {"mtls", "default-deny", "authorization", "traffic", "visibility"}),
+    ("storefront-linkerd", "linkerd", {"mtls", "default-deny", "authorization", "traffic", "visibility"}),
+    # Consul CE has no per-namespace default-deny (capability matrix).
+    ("storefront-consul", "consul", {"mtls", "authorization", "traffic", "visibility"}),
+]
+
+
+@pytest.mark.parametrize(("set_name", "name", "kinds"), MESH_SETS)
+def test_each_mesh_has_a_set_of_every_kind_it_supports(set_name: str, name: TargetName, kinds: set[str]):
+    rules: dict[str, PolicyRule] = {}
+    for path in (SETS / "baseline" / "v1.yaml", SETS / set_name / "v1.yaml"):
+        rules.update(PolicySet.model_validate(yaml.safe_load(path.read_text())).rules)
+    assert {r.kind for r in rules.values()} == kinds
+    assert refusals(rules, target(name)) == []
+    out = compile_for(name, rules)
+    assert out.rules_of_objects() | out.value_rules == set(rules)

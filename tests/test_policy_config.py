@@ -282,7 +282,7 @@ def test_pinning_another_version_changes_only_what_that_version_changed():
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
-        ({"nosuch": 1}, "no policy set 'nosuch'; sets: baseline, storefront"),
+        ({"nosuch": 1}, "no policy set 'nosuch'; sets: baseline, storefront, storefront-consul, storefront-linkerd"),
         ({"storefront": 9}, "set 'storefront' has no version 9; versions: 1, 2"),
     ],
 )

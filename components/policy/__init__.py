@@ -57,12 +57,17 @@ def target_of(spec: FleetView, cluster: str) -> Target:
         ("consul", "sidecar"): "consul",
     }
     name = names[(mesh.kind, getattr(mesh, "mode", "sidecar"))]
-    # Linkerd: remote callers keep their identity only where every cluster
-    # exports pod to pod; `exportModes` arrives with the Linkerd installer.
-    modes = getattr(mesh, "export_modes", ["gateway"])
+    # Linkerd: callers from other clusters keep their identity only when this
+    # cluster exports pod to pod; through a gateway they carry its identity.
+    # (`exportModes`, per cluster, arrives with the Linkerd installer.)
+    modes_of = getattr(mesh, "export_modes_of", None)
+    modes = modes_of(cluster) if callable(modes_of) else getattr(mesh, "export_modes", ["gateway"])
     return Target(
         name=name,
         cluster=cluster,
+        # Consul peers are named after datacenters, which default to the cluster
+        # names; with the Consul installer, take them from its naming function
+        # (components.naming: consul_peer_name(consul_datacenter(...))).
         peers=tuple(c.name for c in spec.clusters if c.name != cluster),
         trust_domain=mesh.trust_domain,
         linkerd_gateway="gateway" in modes,
