@@ -341,3 +341,13 @@ def test_stack_rules_replace_set_rules_whole(tmp_path: Path):
         {"policies": {"sets": {"a": 1}, "rules": {"x": {"kind": "default-deny", "namespaces": ["n"]}}}}, root=tmp_path
     )
     assert out["policies"]["rules"] == {"x": {"kind": "default-deny", "namespaces": ["n"]}, "y": {"kind": "mtls"}}
+
+
+def test_overriding_strict_mesh_wide_mtls_away_is_refused():
+    fleet = fleet_of("local")
+    fleet["policies"] = {
+        "rules": {"mesh-mtls": {"kind": "mtls", "mode": "permissive", "namespaces": ["a"], "reason": "r"}}
+    }
+    assert [(p.path, p.message) for p in problems(fleet)] == [
+        ("policies.rules", "no rule makes mTLS strict mesh-wide, so every cluster would accept plaintext")
+    ]

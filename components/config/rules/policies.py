@@ -60,7 +60,21 @@ def _rule_one_mtls_mode(spec: FleetSpec) -> Iterable[Problem]:
             modes.setdefault(ns, (name, rule.mode))
 
 
+def _rule_strict_mesh_wide(spec: FleetSpec) -> Iterable[Problem]:
+    """Strict mTLS mesh-wide is the fleet's promise: overriding it away is refused, not obeyed."""
+    if not any(
+        isinstance(r, MtlsRule) and r.mode == "strict" and not r.namespaces for r in spec.policies.rules.values()
+    ):
+        yield Problem(
+            path="policies.rules",
+            message="no rule makes mTLS strict mesh-wide, so every cluster would accept plaintext",
+            fix="keep the baseline set's `mesh-mtls` (kind: mtls, mode: strict); onboard namespaces with a separate "
+            "permissive rule listing them",
+        )
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
+    _rule_strict_mesh_wide,
     _rule_expressible,
     _rule_one_per_service,
     _rule_one_mtls_mode,
