@@ -9,7 +9,7 @@ from components.policy import compile_cluster, installer_values
 from components.policy.linkerd import compile_linkerd
 from components.policy.model import MtlsRule, Target
 from ops.plan import Plan
-from tests.helpers import ROOT, fleet_of, inputs, plan_stack, stack_config
+from tests.helpers import ROOT, fleet_of, inputs, plan_fleet, plan_stack, stack_config
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
@@ -93,3 +93,28 @@ def test_dev_istiod_values_carry_the_visibility_rules():
             {"settings": {"clusterLocal": True}, "hosts": ["cart.shop.svc.cluster.local"]},
         ]
         assert body["values"]["meshConfig"]["trustDomain"] == "cluster.local"
+
+
+def test_ambient_dev_plan_applies_waypoints_and_patches_only_labels_on_services():
+    fleet = fleet_of("dev")
+    fleet["mesh"]["mode"] = "ambient"
+    plan = plan_fleet(fleet)
+    clusters = sorted(c.name for c in plan.spec.clusters)
+    waypoints = [
+        r
+        for r in plan.by_type("kubernetes:gateway.networking.k8s.io/v1:Gateway")
+        if inputs(r)["spec"]["gatewayClassName"] == "istio-waypoint"
+    ]
+    assert sorted((plan.cluster_of(r), inputs(r)["metadata"]["namespace"]) for r in waypoints) == sorted(
+        (c, ns) for c in clusters for ns in ("payments", "shop")
+    )
+    for r in waypoints:
+        assert any(d.endswith(f"{plan.cluster_of(r)}-gateway-api-standard") for d in r.dependencies)
+    patches = plan.by_type("kubernetes:core/v1:ServicePatch")
+    assert sorted((plan.cluster_of(r), inputs(r)["metadata"]["name"]) for r in patches) == sorted(
+        (c, s) for c in clusters for s in ("catalog", "payments")
+    )
+    for r in patches:
+        meta = inputs(r)["metadata"]
+        assert meta["labels"] == {"istio.io/global": "true"}
+        assert "spec" not in inputs(r)
