@@ -21,7 +21,7 @@ from components.clusters.gke import GkeCluster, GkeClusterArgs
 from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSpec, GcpCluster
 from components.gateway_api import GatewayApiCrds, GatewayApiCrdsArgs
 from components.handle import ClusterHandle
-from components.mesh import MeshArgs, admission_webhook_ports
+from components.mesh import MeshArgs, MeshInstaller, admission_webhook_ports
 from components.mesh.consul import ConsulMesh
 from components.mesh.istio import IstioMesh
 from components.mesh.linkerd import LinkerdMesh, issuer_dns_names
@@ -30,12 +30,13 @@ from components.naming import cluster_names
 from components.networks.aws import AwsNetwork, AwsNetworkArgs
 from components.networks.azure import AzureNetwork, AzureNetworkArgs
 from components.networks.gcp import GcpNetwork, GcpNetworkArgs
+from components.policy.apply import ClusterPolicies, ClusterPoliciesArgs
 from components.trust import FleetTrust, TrustArgs
 
 Network = AwsNetwork | AzureNetwork | GcpNetwork
 
 #: The installer of each mesh kind (components.config.INSTALLABLE_MESHES).
-MESH_INSTALLERS: dict[str, Callable[[str, MeshArgs, pulumi.ResourceOptions], pulumi.ComponentResource]] = {
+MESH_INSTALLERS: dict[str, Callable[[str, MeshArgs, pulumi.ResourceOptions], MeshInstaller]] = {
     "istio": IstioMesh,
     "linkerd": LinkerdMesh,
     "consul": ConsulMesh,
@@ -119,6 +120,15 @@ class Fleet(pulumi.ComponentResource):
             source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},
         )
         # Config validation admits only meshes this release installs (INSTALLABLE_MESHES).
-        MESH_INSTALLERS[spec.mesh.kind](f"{name}-{spec.mesh.kind}", mesh_args, child)
+        mesh = MESH_INSTALLERS[spec.mesh.kind](f"{name}-{spec.mesh.kind}", mesh_args, child)
+
+        # Shared policies, per cluster through its provider, once that
+        # cluster's mesh CRDs and policy webhook exist (never after gateways).
+        for cluster, handle in self.clusters.items():
+            ClusterPolicies(
+                handle.names.child("policies"),
+                ClusterPoliciesArgs(spec, handle, [*mesh.policy_ready[cluster], gateway_api[cluster]]),
+                child,
+            )
 
         self.register_outputs({"clusters": sorted(self.clusters)})

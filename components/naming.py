@@ -385,3 +385,21 @@ def pair_stems(a: str, b: str) -> tuple[str, ...]:
     pair names are known everywhere at once.
     """
     return (pair_names(a, b).stem, linkerd_pair_names(a, b).stem, consul_pair_names(a, b).stem)
+
+
+# --------------------------------------------------------------------------
+# Shared policies: one object name per (rule, part), identical in every cluster.
+
+
+def policy_object_name(rule: str, *parts: str | int) -> str:
+    """Name of an object compiled from policy rule `rule` (`<rule>-<part>-...`).
+
+    The same in every cluster, so an operator finds a rule's objects by name
+    anywhere. Longer than a DNS label, the tail becomes a short hash of the
+    whole name, so two long names never collide.
+    """
+    name = "-".join((rule, *(str(p) for p in parts)))
+    if len(name) <= MAX_LABEL:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_LABEL - 9].rstrip('-')}-{digest}"

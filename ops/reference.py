@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from components import config as cfg
+from components.policy import model as pm
+from components.policy.capabilities import markdown_table
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
@@ -47,7 +49,16 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`addons.eks`", cfg.EksAddons),
     ("`addons.awsLoadBalancerController`, `addons.clusterAutoscaler`", cfg.ChartPin),
     ("`policies`", cfg.Policies),
-    ("`policies.rules.<name>`", cfg.PolicySpec),
+    ("`policies.rules.<name>` with `kind: mtls`", pm.MtlsRule),
+    ("`policies.rules.<name>` with `kind: default-deny`", pm.DefaultDenyRule),
+    ("`policies.rules.<name>` with `kind: authorization`", pm.AuthorizationRule),
+    ("`...allow[]`", pm.Allow),
+    ("`policies.rules.<name>` with `kind: traffic`", pm.TrafficRule),
+    ("`...retries`", pm.Retries),
+    ("`...circuitBreaker`", pm.CircuitBreaker),
+    ("`policies.rules.<name>` with `kind: visibility`", pm.VisibilityRule),
+    ("`...service`", pm.ServiceRef),
+    ("`...from[]`, `...callers[]`", pm.Identity),
 ]
 
 
@@ -107,8 +118,17 @@ def render() -> str:
     return "\n".join(lines)
 
 
+MATRIX_START = "<!-- policy-matrix:start -->"
+MATRIX_END = "<!-- policy-matrix:end -->"
+
+
 def update(readme: str) -> str:
-    """README text with its reference section regenerated."""
+    """README text with its reference section and policy capability matrix regenerated."""
     head, _, rest = readme.partition(START)
     _, _, tail = rest.partition(END)
-    return head + render() + tail
+    readme = head + render() + tail
+    if MATRIX_START in readme:
+        head, _, rest = readme.partition(MATRIX_START)
+        _, _, tail = rest.partition(MATRIX_END)
+        readme = f"{head}{MATRIX_START}\n{markdown_table()}\n{MATRIX_END}{tail}"
+    return readme

@@ -702,11 +702,21 @@ TESTED_IN_TEST_CONSUL = {
 }
 
 
+#: Policy rules need policy sets: test_policy_config.py tests each message.
+TESTED_IN_TEST_POLICY_CONFIG = {
+    "_rule_expressible": "test_every_refused_cell_has_a_test",
+    "_rule_one_per_service": "test_two_traffic_rules_for_one_service_are_refused",
+    "_rule_one_mtls_mode": "test_one_namespace_strict_and_permissive_is_refused",
+    "_rule_strict_mesh_wide": "test_overriding_strict_mesh_wide_mtls_away_is_refused",
+}
+
+
 def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
     """Each cross-field rule produces the expected problem of at least one CASE (or has its own test)."""
     import components.config.rules as rules
     import tests.test_consul
     import tests.test_linkerd
+    import tests.test_policy_config
     import tests.test_trust
 
     produced: dict[tuple[str, str], set[str]] = {}
@@ -728,7 +738,14 @@ def test_every_rule_yields_the_problem_of_a_case(monkeypatch):
         for p in problems_of(fleet):
             if p.path == path and message in p.message:
                 covered |= produced.get((p.path, p.message), set())
-    assert covered == every - set(TESTED_IN_TEST_TRUST) - set(TESTED_IN_TEST_LINKERD) - set(TESTED_IN_TEST_CONSUL)
+    elsewhere = {
+        **TESTED_IN_TEST_TRUST,
+        **TESTED_IN_TEST_LINKERD,
+        **TESTED_IN_TEST_CONSUL,
+        **TESTED_IN_TEST_POLICY_CONFIG,
+    }
+    assert covered == every - set(elsewhere)
+    assert all(callable(getattr(tests.test_policy_config, t, None)) for t in TESTED_IN_TEST_POLICY_CONFIG.values())
     assert all(callable(getattr(tests.test_consul, t, None)) for t in TESTED_IN_TEST_CONSUL.values())
     assert all(callable(getattr(tests.test_linkerd, t, None)) for t in TESTED_IN_TEST_LINKERD.values())
     assert all(callable(getattr(tests.test_trust, t, None)) for t in TESTED_IN_TEST_TRUST.values())
@@ -799,7 +816,9 @@ def test_deep_merge_maps_merge_lists_replace():
 
 def test_stack_policies_merge_with_defaults_by_name():
     fleet = fleet_of("local")
-    fleet["policies"] = {"rules": {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}}
+    fleet["policies"] = {
+        "rules": {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"], "reason": "onboarding"}}
+    }
     spec = load_fleet(defaults(), fleet)
     assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]
 
@@ -929,13 +948,19 @@ def v1_defaults() -> dict[str, Any]:
 
 @pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
 def test_every_v1_stack_migrates_to_the_same_spec(stack):
-    assert load_fleet(v1_defaults(), fleet_of(stack)) == load_fleet(defaults(), fleet_of(stack))
+    # The v2 defaults pin the baseline set instead of writing its rule: the
+    # rules applied are the same, only `policies.sets` records where they came from.
+    old, new = load_fleet(v1_defaults(), fleet_of(stack)), load_fleet(defaults(), fleet_of(stack))
+    assert new.policies.sets["baseline"] == 1
+    assert old.model_dump(exclude={"policies": {"sets"}}) == new.model_dump(exclude={"policies": {"sets"}})
 
 
 def test_v1_stack_layer_with_flat_policies_over_v2_defaults():
     fleet = fleet_of("local")
     fleet["schemaVersion"] = 1
-    fleet["policies"] = {"team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"]}}
+    fleet["policies"] = {
+        "team-a": {"kind": "mtls", "mode": "permissive", "namespaces": ["team-a"], "reason": "onboarding"}
+    }
     spec = load_fleet(defaults(), fleet)
     assert spec.schema_version == 2
     assert sorted(spec.policies.rules) == ["mesh-mtls", "team-a"]

@@ -193,6 +193,7 @@ def test_consul_fleet_lifts_the_api_allow_list_ceiling() -> None:
         load_fleet(stack_config("dev").value("defaults"), fleet)
     assert any("the API allow-list would hold" in p.render() for p in err.value.problems)
     fleet["mesh"] = consul_mesh("acme-dev")
+    fleet["policies"] = {"sets": {"storefront-consul": 1}}
     load_fleet(stack_config("dev").value("defaults"), fleet)
 
 
@@ -565,12 +566,13 @@ def test_switching_dev_between_istio_and_consul_changes_only_mesh_resources() ->
     istio = plan_fleet(fleet_of("dev"), stack="dev")
     fleet = fleet_of("dev")
     fleet["mesh"] = consul_mesh("acme-dev", migrateFrom="istio")
+    fleet["policies"] = {"sets": {"storefront-consul": 1}}
     consul = plan_fleet(fleet, stack="dev")
 
     def non_mesh(plan: Plan) -> dict[str, Recorded]:
         # In-cluster objects of the mesh (releases, CRs, Secrets) and its components; not the
         # clusters' add-ons, which share the `kubernetes:` types but keep their names.
-        mesh_names = ("-istio", "-consul", "-peers-", "-reads-", "istio-", "consul-")
+        mesh_names = ("-istio", "-consul", "-peers-", "-reads-", "istio-", "consul-", "-policies")
         return {
             r.urn: r
             for r in plan.resources

@@ -802,21 +802,7 @@ def test_rule_modules_import_without_pulumi_policy_in_the_programs_venv():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "stack",
-    [
-        "local",
-        "dev",
-        "staging",
-        pytest.param(
-            "prod",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 10 compiles mesh-mtls: strict to PeerAuthentications; until then prod accepts plaintext",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
 def test_stack_has_no_mandatory_violation(stack):
     findings = guard.check_plan(plan_stack(stack), pack_config.load(), TODAY)
     assert [f for f in findings if f.level == "mandatory"] == []
@@ -837,22 +823,14 @@ def mutate(doc: dict[str, Any]) -> dict[str, str]:
     fleet_r = _find(doc, "meshfleet:index:Fleet")
     fleet_r["inputs"]["facts"].update(environment="production", protect=True)
     providers = [r for r in doc["resources"] if r["type"] == "pulumi:providers:kubernetes"]
-    # mesh-mtls-strict: a compliant PeerAuthentication in every cluster but the first.
-    for p in providers[1:]:
-        cluster = p["name"].removesuffix("-k8s")
-        doc["resources"].append(
-            {
-                "type": "kubernetes:security.istio.io/v1:PeerAuthentication",
-                "urn": p["urn"].rsplit("::", 1)[0] + f"::{cluster}-mesh-mtls",
-                "name": f"{cluster}-mesh-mtls",
-                "parent": p["parent"],
-                "provider": p["urn"] + "::id",
-                "inputs": {
-                    "metadata": {"name": "default", "namespace": "istio-system"},
-                    "spec": {"mtls": {"mode": "STRICT"}},
-                },
-            }
-        )
+    # mesh-mtls-strict: the compiled mesh-wide PeerAuthentication removed from the first cluster only.
+    first = providers[0]["urn"] + "::"
+    peer_auth = "kubernetes:security.istio.io/v1:PeerAuthentication"
+    assert all(
+        any(r["type"] == peer_auth and r["provider"].startswith(p["urn"] + "::") for r in doc["resources"])
+        for p in providers
+    ), "dev compiles mesh-mtls: strict in every cluster"
+    doc["resources"] = [r for r in doc["resources"] if not (r["type"] == peer_auth and r["provider"].startswith(first))]
     want["mesh-mtls-strict"] = providers[0]["urn"]
     eks = _find(doc, "aws:eks/cluster:Cluster")
     eks["inputs"]["vpcConfig"]["publicAccessCidrs"].append("0.0.0.0/0")
@@ -932,24 +910,16 @@ def test_dev_plan_json_has_no_violation_and_a_mutated_one_reports_each_rule(
 
 
 def test_plan_exits_3_on_a_mandatory_violation(tmp_path, capsys):
-    """`meshfleet plan` runs the pack's rules: the local fleet as production has no compiled strict mTLS."""
-    import yaml
-
-    from tests.helpers import fleet_of
-
-    fleet_cfg = fleet_of("local")
-    fleet_cfg["fleet"]["environment"] = "production"
-    stack = tmp_path / "Pulumi.bad.yaml"
-    stack.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": fleet_cfg}}))
-    assert main(["plan", "--config", str(stack)]) == 3
+    """`meshfleet plan` runs the pack's rules with the pack config it is given: the version-support rule
+    made mandatory with a two-year window (EKS 1.33 leaves extended support on 2027-07-29) stops the dev plan."""
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps({"kubernetes-version-support": {"enforcementLevel": "mandatory", "warnDays": 730}}))
+    assert main(["plan", "--stack", "dev", "--policy-config", str(config)]) == 3
     out = capsys.readouterr().out
-    clusters = sorted(c["name"] for c in fleet_cfg["clusters"])
     lines = [line for line in out.splitlines() if line.startswith("MANDATORY")]
-    assert lines == [
-        f"MANDATORY [mesh-mtls-strict] urn:pulumi:custom::meshfleet::meshfleet:cluster:Existing$pulumi:providers:kubernetes::{c}-k8s"
-        for c in clusters
-    ]
-    assert f"guardrails: {len(clusters)} mandatory, 0 advisory violation(s)" in out
+    assert lines and all(line.startswith("MANDATORY [kubernetes-version-support] ") for line in lines)
+    assert "urn:pulumi:dev::meshfleet::meshfleet:cluster:Eks$aws:eks/cluster:Cluster::aws-use1-cluster" in out
+    assert f"guardrails: {len(lines)} mandatory, 0 advisory violation(s)" in out
 
 
 def test_guard_exit_codes_are_documented():

@@ -55,6 +55,9 @@ LINKERD_MESH = {"kind": "linkerd", "version": CHART_VERSION, "repository": REPO}
 def with_linkerd(fleet: dict[str, Any], **mesh: Any) -> dict[str, Any]:
     out = copy.deepcopy(fleet)
     out["mesh"] = {"meshId": out["mesh"]["meshId"], **LINKERD_MESH, **mesh}
+    if "storefront" in out.get("policies", {}).get("sets", {}):
+        # dev's reference set uses what only Istio expresses; its Linkerd twin uses what Linkerd does.
+        out["policies"] = {"sets": {"storefront-linkerd": 1}}
     return out
 
 
@@ -323,6 +326,8 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
             "identityTrustDomain": "cluster.local",
             "clusterDomain": "cluster.local",
             "identity": {"issuer": {"scheme": "kubernetes.io/tls"}},
+            # The fleet's mesh-mtls: strict policy, which Linkerd expresses as an install value.
+            "proxy": {"defaultInboundPolicy": "all-authenticated"},
         }
     ha = yaml.safe_load((CHARTS / "linkerd" / CHART_VERSION / "linkerd-control-plane" / "values-ha.yaml").read_text())
     for c in clusters(prod):
@@ -332,6 +337,9 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
         for key, value in ha.items():
             if key in ("controllerResources", "highAvailability", "heartbeatResources"):
                 assert key not in cp
+            elif key == "proxy":
+                # The HA proxy settings plus the fleet's mesh-mtls: strict policy.
+                assert cp[key] == {**value, "defaultInboundPolicy": "all-authenticated"}, key
             else:
                 assert cp[key] == value, key
         assert cp["identity"] == {"issuer": {"scheme": "kubernetes.io/tls"}}
@@ -696,13 +704,12 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
     }
     firewall = inputs(dev.get("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"))
     assert firewall["allows"] == [{"ports": ["8443", "9443"], "protocol": "tcp"}]
-    # Every resource that appears or disappears belongs to a mesh.
-    mesh_types = ("meshfleet:mesh:", "kubernetes:")
+    # Every resource that appears or disappears belongs to a mesh, or is a policy object compiled for it.
+    mesh_types = ("meshfleet:mesh:", "meshfleet:policy:", "kubernetes:")
+    mesh_parents = ("meshfleet:mesh:", "meshfleet:policy:")
     for urn in set(before) ^ set(after):
         r = before.get(urn) or after[urn]
-        assert r.type.startswith(mesh_types) and ("meshfleet:mesh:" in r.urn or r.type.startswith("meshfleet:mesh:")), (
-            urn
-        )
+        assert r.type.startswith(mesh_types) and any(p in r.urn for p in mesh_parents), urn
     for r in dev.resources:
         if r.type.startswith(("tls:index/privateKey", "tls:index/selfSignedCert")):
             assert before[r.urn].inputs == r.inputs

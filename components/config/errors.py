@@ -29,6 +29,7 @@ from components.config.models import (
     RootCa,
     TrustSpec,
 )
+from components.policy.model import RULE_KINDS
 
 
 class Problem(BaseModel):
@@ -73,6 +74,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
             continue
         if i >= 1 and loc[i - 1] == "mesh" and part in SUPPORTED_MESHES:
             continue
+        if i >= 2 and loc[i - 2] == "rules" and part in RULE_KINDS:
+            continue
         if part.endswith("[key]"):
             continue
         out += f".{part}" if out else part
@@ -87,8 +90,8 @@ def _parent_model(loc: tuple[int | str, ...]) -> Any:
             continue
         if part in CLOUDS and model is None:
             continue
-        if isinstance(model, dict):  # a union resolved by its tag
-            model = model.get(part)
+        if isinstance(model, dict):  # a union resolved by its tag, or a map key before the tag
+            model = model.get(part, model)
             continue
         fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
         field = fields.get(part)
@@ -363,6 +366,15 @@ def problem_from_pydantic(err: Any) -> Problem:
             message=(f"{ctx.get('tag')!r} is not allowed" if kind == "union_tag_invalid" else "required but missing")
             + f"; allowed values: {_quoted_choice(SUPPORTED_MESHES)}",
             fix="use one of the allowed values for mesh.kind",
+        )
+    if kind in ("union_tag_invalid", "union_tag_not_found") and len(loc) >= 2 and loc[-2] == "rules":
+        return Problem(
+            path=path + ".kind",
+            message=(
+                f"{ctx.get('tag')!r} is not a policy kind" if kind == "union_tag_invalid" else "required but missing"
+            )
+            + f"; allowed values: {_quoted_choice(RULE_KINDS)}",
+            fix="use one of the allowed values (README, 'Policy reference')",
         )
     if kind == "union_tag_invalid":
         return Problem(

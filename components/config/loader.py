@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +18,8 @@ from components.config.migrations import CURRENT_SCHEMA_VERSION, merge_layers, m
 from components.config.models import FleetSpec
 from components.config.rules import validate
 from components.config.rules.mesh import reject_foreign_mesh_fields, reject_retired_mesh
+from components.policy.model import PolicySet
+from components.policy.sets import SetNotFound, read_set, set_path
 
 #: The project's config keys (`meshfleet:fleet` in a stack file, `meshfleet:defaults` in Pulumi.yaml).
 FLEET_KEY = "fleet"
@@ -98,6 +101,7 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
         )
     data = migrate(dict(raw))
     reject_foreign_mesh_fields(data)
+    data = expand_policy_sets(data)
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
@@ -106,3 +110,61 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
     if problems:
         raise ConfigError(problems)
     return spec
+
+
+def expand_policy_sets(data: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """`policies.rules` = the pinned sets' rules, then the config's own rules (which replace them by name).
+
+    Each pinned set file is validated on its own first, so a problem in it is
+    reported against the file. Two sets defining one rule name is an error
+    (neither silently wins); the config's rules deliberately override.
+    """
+    policies = data.get("policies")
+    if not isinstance(policies, Mapping) or not isinstance(policies.get("sets"), Mapping):
+        return data
+    kwargs = {"root": root} if root is not None else {}
+    problems: list[Problem] = []
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for name, version in sorted(policies["sets"].items()):
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            continue  # the model reports it, with the field's rules
+        where = f"policies.sets.{name}"
+        try:
+            raw = read_set(str(name), version, **kwargs)
+        except SetNotFound as exc:
+            problems.append(Problem(path=where, message=exc.message, fix=exc.fix))
+            continue
+        rel = set_path(str(name), version).relative_to(set_path(str(name), version).parents[3])
+        try:
+            parsed = PolicySet.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                p = problem_from_pydantic(err)
+                problems.append(Problem(path=f"{where} ({rel}): {p.path}", message=p.message, fix=p.fix))
+            continue
+        if (parsed.set, parsed.version) != (name, version):
+            problems.append(
+                Problem(
+                    path=f"{where} ({rel})",
+                    message=f"the file says set {parsed.set!r} version {parsed.version}",
+                    fix=f"set `set: {name}` and `version: {version}` in the file (one version per file)",
+                )
+            )
+        for rule in raw["rules"]:
+            if rule in origin:
+                problems.append(
+                    Problem(
+                        path=where,
+                        message=f"rule {rule!r} is defined by set {origin[rule]!r} too",
+                        fix="rename the rule in one set, or pin only one of them",
+                    )
+                )
+            origin[rule] = str(name)
+            merged[rule] = raw["rules"][rule]
+    if problems:
+        raise ConfigError(problems)
+    own = policies.get("rules")
+    if isinstance(own, Mapping):
+        merged.update(own)
+    return {**data, "policies": {**policies, "rules": merged}}

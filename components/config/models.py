@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from components.naming import consul_datacenter, is_dns_label
+from components.policy.model import PolicyRule
 
 CLOUDS = ("aws", "azure", "gcp", "existing")
 SUPPORTED_MESHES = ("istio", "linkerd", "consul")
@@ -627,21 +628,23 @@ class Addons(Model):
     )
 
 
-class PolicySpec(Model):
-    """A shared mesh policy rule, compiled per mesh."""
-
-    kind: Literal["mtls"] = Field(description="Policy kind.")
-    mode: Literal["strict", "permissive"] = Field(default="strict")
-    namespaces: list[DnsLabel] = Field(
-        default_factory=list, description="Namespaces it applies to; empty means mesh-wide."
-    )
+#: A shared mesh policy rule, compiled per mesh: the union on `kind` of
+#: components/policy/model.py (README, "Policy reference").
+PolicySpec = PolicyRule
 
 
 class Policies(Model):
-    """Shared mesh policies."""
+    """Shared mesh policies: versioned sets from policies/mesh/, plus the stack's own rules."""
 
+    sets: dict[DnsLabel, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Shared policy sets and the version each is pinned to (`policies/mesh/<set>/v<version>.yaml`); "
+        "their rules are applied as if written under `rules`. Pinning another version changes only this stack.",
+    )
     rules: dict[DnsLabel, PolicySpec] = Field(
-        default_factory=dict, description="Policy rules keyed by name, so a stack adds to or overrides the defaults."
+        default_factory=dict,
+        description="Policy rules keyed by name, so a stack adds to or overrides the defaults and the sets' "
+        "rules (a rule named like a set's rule replaces it whole). After loading: every rule the stack applies.",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 
@@ -39,3 +40,11 @@ class MeshArgs:
     gateway_api: Mapping[str, pulumi.Resource]
     #: Per cluster: peers' egress CIDRs, for gateway loadBalancerSourceRanges.
     source_ranges: Mapping[str, pulumi.Output[list[str]]]
+
+
+class MeshInstaller(Protocol):
+    """What the fleet needs of a mesh component once it is built."""
+
+    #: Per cluster: what policy objects wait for (the CRD-owning release and
+    #: the policy admission webhook's release; never the gateways).
+    policy_ready: dict[str, list[pulumi.Resource]]

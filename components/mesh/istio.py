@@ -35,7 +35,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.common import helm_release
-from components.config import FleetSpec, IstioMeshSpec
+from components.config import FleetSpec, IstioMeshSpec, deep_merge
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
 from components.mesh import MeshArgs
 from components.mesh.istio_tags import (
@@ -46,6 +46,7 @@ from components.mesh.istio_tags import (
     tag_webhooks,
 )
 from components.naming import pair_names, revision_of
+from components.policy import installer_values
 
 NAMESPACE = "istio-system"
 NETWORK_LABEL = "topology.istio.io/network"
@@ -360,6 +361,8 @@ class IstioMesh(pulumi.ComponentResource):
         revs = revisions(mesh)
         stable = next(r for r in revs if r.stable)
 
+        # Per cluster: what policy objects wait for (CRDs from base, validation from the stable istiod).
+        self.policy_ready: dict[str, list[pulumi.Resource]] = {}
         planes = {c.name: self._install_cluster(args, c, revs, stable) for c in args.clusters}
 
         # Per ordered pair (A reads B). Depends on B's `base` and stable
@@ -537,7 +540,7 @@ class IstioMesh(pulumi.ComponentResource):
                 release=f"istiod-{rev.name}",
                 chart=CHARTS["istiod"],
                 version=rev.version,
-                values=istiod_values(mesh, cluster, rev),
+                values=deep_merge(istiod_values(mesh, cluster, rev), installer_values(args.spec, cluster.name)),
                 namespace=namespace,
                 repository=repo,
                 depends_on=[cacerts, base, *tag],
@@ -553,6 +556,7 @@ class IstioMesh(pulumi.ComponentResource):
                 self._sidecar_data_plane(args, cluster, stable, namespace, base, stable_istiod)
         else:
             self._ambient_data_plane(args, cluster, stable, namespace, stable_istiod, has_peers)
+        self.policy_ready[cluster.name] = [base, stable_istiod]
         return _ClusterPlane(handle=cluster, namespace=namespace, base=base, reader_rbac=stable_istiod)
 
     def _sidecar_data_plane(

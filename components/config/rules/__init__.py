@@ -24,6 +24,7 @@ from components.config.rules import (
     mesh,
     names,
     networks,
+    policies,
     pools,
     provided_roots,
     regions,
@@ -52,6 +53,7 @@ RULES: tuple[Rule, ...] = (
     *consul.RULES,
     *trust.RULES,
     *provided_roots.RULES,
+    *policies.RULES,
 )
 
 

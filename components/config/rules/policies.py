@@ -1,0 +1,81 @@
+"""Shared policies: every rule expressible on the fleet's mesh, no two rules fighting over one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from components.config.errors import Problem
+from components.config.models import FleetSpec
+from components.policy import target_of
+from components.policy.capabilities import MATRIX, TARGET_LABELS, refusals
+from components.policy.model import MtlsRule, TrafficRule, VisibilityRule
+
+
+def _rule_expressible(spec: FleetSpec) -> Iterable[Problem]:
+    """A rule the mesh cannot express fails here, before any resource: rule, mesh, reason, alternative."""
+    seen = set()
+    for cluster in spec.clusters:
+        for r in refusals(spec.policies.rules, target_of(spec, cluster.name)):
+            if (r.rule, r.feature) in seen:
+                continue
+            seen.add((r.rule, r.feature))
+            yield Problem(
+                path=f"policies.rules.{r.rule}",
+                message=f"rule {r.rule!r}: {MATRIX[r.feature][0]} cannot be applied on {TARGET_LABELS[r.target]}: "
+                f"{r.reason}",
+                fix=r.alternative,
+            )
+
+
+def _rule_one_per_service(spec: FleetSpec) -> Iterable[Problem]:
+    """One traffic and one visibility rule per service: meshes keep one route/destination object per host."""
+    for kind in (TrafficRule, VisibilityRule):
+        owner: dict[tuple[str, str], str] = {}
+        for name, rule in sorted(spec.policies.rules.items()):
+            if not isinstance(rule, kind):
+                continue
+            key = (rule.service.namespace, rule.service.name)
+            if key in owner:
+                yield Problem(
+                    path=f"policies.rules.{name}",
+                    message=f"service {key[0]}/{key[1]} already has {rule.kind} rule {owner[key]!r}",
+                    fix=f"merge the two into one {rule.kind} rule",
+                )
+            else:
+                owner[key] = name
+
+
+def _rule_one_mtls_mode(spec: FleetSpec) -> Iterable[Problem]:
+    modes: dict[str, tuple[str, str]] = {}
+    for name, rule in sorted(spec.policies.rules.items()):
+        if not isinstance(rule, MtlsRule):
+            continue
+        for ns in rule.namespaces:
+            if ns in modes and modes[ns][1] != rule.mode:
+                yield Problem(
+                    path=f"policies.rules.{name}",
+                    message=f"namespace {ns!r} is {rule.mode} here and {modes[ns][1]} in rule {modes[ns][0]!r}",
+                    fix="keep the namespace in one mtls rule",
+                )
+            modes.setdefault(ns, (name, rule.mode))
+
+
+def _rule_strict_mesh_wide(spec: FleetSpec) -> Iterable[Problem]:
+    """Strict mTLS mesh-wide is the fleet's promise: overriding it away is refused, not obeyed."""
+    if not any(
+        isinstance(r, MtlsRule) and r.mode == "strict" and not r.namespaces for r in spec.policies.rules.values()
+    ):
+        yield Problem(
+            path="policies.rules",
+            message="no rule makes mTLS strict mesh-wide, so every cluster would accept plaintext",
+            fix="keep the baseline set's `mesh-mtls` (kind: mtls, mode: strict); onboard namespaces with a separate "
+            "permissive rule listing them",
+        )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
+    _rule_strict_mesh_wide,
+    _rule_expressible,
+    _rule_one_per_service,
+    _rule_one_mtls_mode,
+)
