@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import deploy
 from benchmarks.fleets import MESHES, mixed_fleet
-from components.config import load_fleet
+from components.config import ConsulMeshSpec, LinkerdMeshSpec, load_fleet
 from tests.helpers import stack_config
 
 MIN = 60.0
@@ -51,6 +51,7 @@ def test_fleet_clouds_follow_the_eks_ceiling(defaults: dict) -> None:
 
 def test_consul_runs_the_builtin_ca_with_production_servers(defaults: dict) -> None:
     mesh = load_fleet(defaults, mixed_fleet(3, "consul")).mesh
+    assert isinstance(mesh, ConsulMeshSpec)
     assert mesh.ca == "consul"
     assert mesh.vault is None
     assert mesh.server_replicas is None  # the example's dev-sized 1 is not carried over: prod's default (3)
@@ -59,6 +60,7 @@ def test_consul_runs_the_builtin_ca_with_production_servers(defaults: dict) -> N
 
 def test_linkerd_takes_the_example_stacks_pinned_version(defaults: dict) -> None:
     mesh = load_fleet(defaults, mixed_fleet(3, "linkerd")).mesh
+    assert isinstance(mesh, LinkerdMeshSpec)
     assert mesh.version == "2026.6.3"
     assert mesh.repository == "https://helm.linkerd.io/edge"
 
