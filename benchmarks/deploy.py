@@ -19,6 +19,26 @@ DURATIONS, typical create times (minutes) and where they come from:
   Azure ~1, Cloud NAT / router ~1.
 - Helm releases ~2 (charts that wait for a load-balanced gateway or a
   webhook rollout; `helm install --wait`) ; EKS add-ons ~1.
+- Helm releases by chart (CHART_DURATIONS; the engine waits for a release
+  until its workloads are ready):
+  - `consul` ~3: one release runs the server StatefulSet (3 replicas in
+    production, each binding a persistent volume, then a Raft leader
+    election before the servers report ready) and the mesh gateway, a
+    LoadBalancer Service the cloud provisions (~1-2 min on each cloud, as
+    the other load-balanced gateways here); Consul's Helm install guide
+    (developer.hashicorp.com/consul/docs/k8s/installation) waits for both.
+    The middle of the 2-4 minutes such an install takes.
+  - `linkerd-crds` ~0.2: CustomResourceDefinitions only, no workload to
+    wait for; established by the API server in seconds.
+  - `linkerd-control-plane`, `linkerd-multicluster` (the gateway's
+    LoadBalancer Service): the Helm default above, ~2.
+- Consul peering (consul.hashicorp.com/v1alpha1): PeeringAcceptor and
+  PeeringDialer ~10 s each. The provider applies a custom resource without
+  waiting on its status (pulumi-kubernetes awaits only built-in kinds);
+  the acceptor's token Secret, which the pair's copied token reads, is
+  written by the Consul controller within seconds (Consul's cluster
+  peering on Kubernetes guide), so the pairwise step stays small.
+- Linkerd's Links and credentials Secrets are Kubernetes objects (2 s).
 - Everything else is small: other cloud API objects 10 s, Kubernetes
   objects 2 s, providers, tls and local resources 0.
 The figures are those of issue 12 and the providers' documentation; they
@@ -48,6 +68,14 @@ DURATIONS: dict[str, float] = {
     "gcp:compute/router:Router": 0.5 * MIN,
     "kubernetes:helm.sh/v3:Release": 2 * MIN,
     "aws:eks/addon:Addon": 1 * MIN,
+    "kubernetes:consul.hashicorp.com/v1alpha1:PeeringAcceptor": 10.0,
+    "kubernetes:consul.hashicorp.com/v1alpha1:PeeringDialer": 10.0,
+}
+RELEASE = "kubernetes:helm.sh/v3:Release"
+#: Seconds per Helm release of these charts (inputs.chart), instead of the Release type's.
+CHART_DURATIONS: dict[str, float] = {
+    "consul": 3 * MIN,
+    "linkerd-crds": 0.2 * MIN,
 }
 PREFIX_DURATIONS: tuple[tuple[str, float], ...] = (
     ("pulumi:providers:", 0.0),
@@ -59,7 +87,11 @@ PREFIX_DURATIONS: tuple[tuple[str, float], ...] = (
 )
 
 
-def duration(type_: str) -> float:
+def duration(type_: str, inputs: dict[str, Any] | None = None) -> float:
+    """Seconds to create one resource of `type_` (a Helm release by its chart, from its `inputs`)."""
+    chart = (inputs or {}).get("chart") if type_ == RELEASE else None
+    if isinstance(chart, str) and chart in CHART_DURATIONS:
+        return CHART_DURATIONS[chart]
     if type_ in DURATIONS:
         return DURATIONS[type_]
     return next((d for prefix, d in PREFIX_DURATIONS if type_.startswith(prefix)), 0.0)
@@ -100,7 +132,7 @@ def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None], registe
         needs[r["urn"]] = {u for u in (*r["dependencies"], provider) if u in urns}
     return Graph(
         _topological([r["urn"] for r in steps], needs, {u: i for i, u in enumerate(registered)}),
-        {r["urn"]: duration(r["type"]) for r in steps},
+        {r["urn"]: duration(r["type"], r["inputs"]) for r in steps},
         needs,
         {r["urn"]: owner_of.get(r["urn"]) for r in steps},
     )
@@ -163,13 +195,19 @@ def lower_bound(graph: Graph, pair_urns: set[str], parallelism: int | None) -> f
     """max(slowest cluster's own chain + the pairwise tail after it, total work / parallelism).
 
     A cluster's own chain is the longest path through its resources and the
-    fleet-wide ones; the pairwise resources that wait on it come after.
+    fleet-wide ones; the pairwise resources that wait on it (directly or
+    through other pairwise resources) come after, each as soon as what it
+    needs of this cluster's chain is done.
     """
     clusters = {o for o in graph.owner.values() if o is not None}
     chains = []
     for c in clusters:
-        keep = [u for u in graph.order if graph.owner[u] in (c, None) and u not in pair_urns]
-        keep += [u for u in pair_urns if any(d in keep for d in graph.needs[u])]
+        keep = {u for u in graph.order if graph.owner[u] in (c, None) and u not in pair_urns}
+        # The pairwise tail: every pairwise step that waits, directly or through other pairwise
+        # steps (Consul: acceptor, then the copied token, then the dialer), on this cluster.
+        for u in graph.order:  # topological: a step's pairwise dependencies come first
+            if u in pair_urns and graph.needs[u] & keep:
+                keep.add(u)
         chains.append(longest_path(graph.subgraph(keep)))
     work = sum(graph.duration.values())
     bound = max(chains, default=0.0)

@@ -7,16 +7,33 @@ allow-list every EKS cluster carries (operators + CI + every cluster's
 egress addresses) would pass EKS's 40 public-access CIDRs: the fleet-size
 ceiling the README describes. From about 38 clusters no fleet can hold an
 EKS cluster at all.
+
+Each fleet runs one of the installed meshes (MESHES): Istio in sidecar or
+ambient mode (the project default), Linkerd, or Consul with its built-in
+Connect CA. Linkerd's and Consul's mesh blocks come from the example stacks
+(examples/Pulumi.linkerd.yaml, examples/Pulumi.consul.yaml), where their
+chart versions are pinned, minus what names the example's own clusters
+(`datacenters`) or sizes it for dev (`serverReplicas`: a prod fleet takes
+its environment's default, 3 servers).
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-from tests.helpers import fleet_of
+import yaml
+
+from tests.helpers import ROOT, fleet_of
 
 CLOUDS = ("aws", "azure", "gcp", "existing")
+#: The meshes a fleet can run: Istio's two modes, then the other installed meshes.
+MESHES = ("sidecar", "ambient", "linkerd", "consul")
+ISTIO_MODES = ("sidecar", "ambient")
+EXAMPLES = ROOT / "examples"
+#: Keys of an example's mesh block that belong to the example's own fleet, not to the mesh.
+_EXAMPLE_ONLY = ("meshId", "datacenters", "serverReplicas")
 #: EKS's public-access CIDR limit (components.network_rules.API_ALLOW_LIST_LIMITS).
 EKS_ALLOW_LIST = 40
 
@@ -52,8 +69,19 @@ def _cluster(cloud: str, i: int) -> dict[str, Any]:
     return c
 
 
-def mixed_fleet(n: int, mode: str = "sidecar") -> dict[str, Any]:
-    """A valid prod-shaped fleet of `n` clusters over every cloud, Istio in `mode`."""
+def example_mesh(kind: str) -> dict[str, Any]:
+    """The mesh block of examples/Pulumi.<kind>.yaml, without what names or sizes the example's fleet."""
+    doc = yaml.safe_load(Path(EXAMPLES / f"Pulumi.{kind}.yaml").read_text())
+    mesh: dict[str, Any] = doc["config"]["meshfleet:fleet"]["mesh"]
+    if mesh.get("kind") != kind:
+        raise ValueError(f"examples/Pulumi.{kind}.yaml: mesh.kind is {mesh.get('kind')!r}, expected {kind!r}")
+    return {k: v for k, v in mesh.items() if k not in _EXAMPLE_ONLY}
+
+
+def mixed_fleet(n: int, mesh: str = "sidecar") -> dict[str, Any]:
+    """A valid prod-shaped fleet of `n` clusters over every cloud running `mesh` (one of MESHES)."""
+    if mesh not in MESHES:
+        raise ValueError(f"unknown benchmark mesh {mesh!r}: expected one of {', '.join(MESHES)}")
     fleet = fleet_of("prod")
     access = fleet["fleet"].get("apiAccess", {})
     base = len(access.get("operatorCidrs", [])) + len(access.get("ciRunnerCidrs", []))
@@ -68,5 +96,10 @@ def mixed_fleet(n: int, mode: str = "sidecar") -> dict[str, Any]:
         if cloud != "aws" or clouds.count("aws") < eks_room:
             clouds.append(cloud)
     fleet["clusters"] = [_cluster(cloud, i) for i, cloud in enumerate(clouds)]
-    fleet["mesh"]["mode"] = mode
+    if mesh in ISTIO_MODES:
+        fleet["mesh"]["mode"] = mesh
+    else:
+        fleet["mesh"] = {"meshId": fleet["mesh"]["meshId"], **example_mesh(mesh)}
+    if mesh == "consul":
+        fleet["mesh"]["ca"] = "consul"  # the built-in Connect CA, whatever the example chooses
     return fleet

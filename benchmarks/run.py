@@ -1,18 +1,29 @@
 """`make bench`: plan speed against the floor, and the deploy critical path.
 
-    make bench            # or: .venv/bin/python -m benchmarks.run [--sizes 3,10] [--modes sidecar]
+    make bench            # or: .venv/bin/python -m benchmarks.run [--sizes 3,10] [--meshes sidecar,consul]
 
 Writes benchmarks/RESULTS.md and benchmarks/results.png. Every measurement
-runs in a fresh process (`python -m benchmarks.run point ...`), one at a
-time:
+runs in its own process, one at a time:
 
 - imports: importing the SDK modules the program uses (every `pulumi*`
-  module a plan loads), from nothing;
+  module a plan loads), from nothing, in a fresh interpreter: the point
+  server (`python -m benchmarks.run serve ...`), measured once per run;
 - program: those imports (not timed), then the offline plan of a generated
-  mixed fleet (benchmarks/fleets.py): wall and CPU time, peak RSS;
+  mixed fleet (benchmarks/fleets.py) running one mesh (Istio sidecar,
+  Istio ambient, Linkerd, Consul): wall and CPU time, peak RSS;
 - floor: the same imports, then the same resources, parents, dependencies
   and inputs replayed from the program's plan.json with no logic
   (benchmarks/floor.py) under the same harness: wall and CPU time, peak RSS.
+
+Program and floor points are processes forked from the point server once
+it has imported the SDK modules (and done nothing else: no runtime, no
+thread, no plan), so each starts as a fresh interpreter would after those
+imports, without paying them: with four meshes at four sizes that saves
+~34 interpreter starts and imports (~7 s each on a shared 2-core machine),
+what keeps `make bench` under 10 minutes. A forked point's peak RSS counts
+the imported modules' pages it has touched, a few MiB under a fresh
+interpreter's (13 MiB on a 3-cluster plan); `python -m benchmarks.run
+point ...` still runs one point in a fresh interpreter.
 
 The deploy critical path is computed from each program's recorded graph
 (benchmarks/deploy.py). The machine is shared: CPU times are steadier than
@@ -30,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
@@ -38,7 +50,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SIZES = (3, 10, 25, 50)
-MODES = ("sidecar", "ambient")
 #: Pulumi's default parallelism is 4 x the CPU count of the machine running the CLI.
 DEFAULT_PARALLELISM = 4 * (os.cpu_count() or 1)
 
@@ -67,12 +78,12 @@ def _import_all(modules: list[str]) -> None:
 
 def point(kind: str, args: list[str]) -> dict[str, Any]:
     if kind == "modules":
-        # Which SDK modules a plan loads: every cloud and both modes.
-        from benchmarks.fleets import mixed_fleet
+        # Which SDK modules a plan loads: every cloud and every mesh.
+        from benchmarks.fleets import MESHES, mixed_fleet
         from tests.helpers import plan_fleet
 
-        for mode in MODES:
-            plan_fleet(mixed_fleet(4, mode))
+        for mesh in MESHES:
+            plan_fleet(mixed_fleet(4, mesh))
         return {"modules": sorted(m for m in sys.modules if m.split(".")[0].startswith("pulumi"))}
 
     modules = json.loads(Path(args[0]).read_text())["modules"]
@@ -116,6 +127,93 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
         assert len(run.monitor.recorded) == len(doc["resources"]), "the floor must register the same resources"
         return {**measured, "resources": len(run.monitor.recorded)}
     raise SystemExit(f"unknown point {kind}")
+
+
+#: Prefix of the point server's answers on its stdout (anything else there is a point's own output).
+_ANSWER = "BENCH-POINT "
+
+
+def serve(modules_file: str) -> None:
+    """The point server: import the SDK modules, then run each requested point in a forked child.
+
+    Requests are JSON lists `[kind, *args]`, one a line on stdin; each answer
+    is `_ANSWER` + the point's JSON (with `process_wall`: fork to exit), or
+    `{"error": ...}` when the child failed (its traceback is on stderr).
+    """
+    modules = json.loads(Path(modules_file).read_text())["modules"]
+    wall, cpu = time.perf_counter(), time.process_time()
+    _import_all(modules)
+    imported = {"import_wall": time.perf_counter() - wall, "import_cpu": time.process_time() - cpu}
+    print(_ANSWER + json.dumps({**imported, "peak_mib": _peak_mib()}), flush=True)
+    for request in sys.stdin:
+        kind, *args = json.loads(request)
+        with tempfile.NamedTemporaryFile(prefix="meshfleet-point-", suffix=".json") as answer:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            start = time.perf_counter()
+            pid = os.fork()
+            if pid == 0:  # the point: its own process, from the state right after the imports
+                code = 1
+                try:
+                    os.dup2(2, 1)  # a point's own prints must not mix with the answers
+                    Path(answer.name).write_text(json.dumps(point(kind, args)))
+                    code = 0
+                except BaseException:
+                    import traceback
+
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            elapsed = time.perf_counter() - start
+            text = Path(answer.name).read_text()
+        if os.waitstatus_to_exitcode(status) != 0 or not text:
+            print(_ANSWER + json.dumps({"error": f"point {kind} {args} exited with {status}"}), flush=True)
+            continue
+        print(_ANSWER + json.dumps({**json.loads(text), "process_wall": elapsed}), flush=True)
+
+
+class _Server:
+    """The parent's end of the point server (`serve`): one request, one answer."""
+
+    def __init__(self, modules_file: Path, log: Path) -> None:
+        self.log_path = log
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.run", "serve", str(modules_file)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.imports = self._answer("imports")
+
+    def _answer(self, what: str) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(_ANSWER):
+                answer: dict[str, Any] = json.loads(line[len(_ANSWER) :])
+                if "error" in answer:
+                    break
+                return answer
+        self.log.flush()
+        raise SystemExit(f"benchmark point {what} failed:\n{self.log_path.read_text()[-3000:]}")
+
+    def point(self, kind: str, *args: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps([kind, *args]) + "\n")
+        self.proc.stdin.flush()
+        return self._answer(f"{kind} {' '.join(args)}")
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.log.close()
 
 
 def _child(kind: str, *args: str) -> dict[str, Any]:
@@ -187,13 +285,19 @@ def _deploy(out: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Here, not at the top: a point's process must import no SDK module before it measures the imports.
+    from benchmarks.fleets import MESHES
+
     parser = argparse.ArgumentParser(prog="benchmarks.run")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--meshes", "--modes", default=",".join(MESHES), help=f"among {', '.join(MESHES)}")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    modes = args.modes.split(",")
+    meshes = args.meshes.split(",")
+    unknown = sorted(set(meshes) - set(MESHES))
+    if unknown:
+        parser.error(f"--meshes: unknown {', '.join(unknown)}; expected some of {', '.join(MESHES)}")
 
     started = time.perf_counter()
     machine = _machine()
@@ -201,18 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="meshfleet-bench-") as tmp:
         modules_file = Path(tmp) / "modules.json"
         modules_file.write_text(json.dumps(_child("modules")))
-        cases = [(str(n), mode) for n in sizes for mode in modes] + [("prod", "sidecar")]
-        imports: dict[str, Any] = {}
-        for size, mode in cases:
-            out = Path(tmp) / f"{size}-{mode}"
-            if mode == modes[0] or not imports:  # the same modules for every mode: measured once per size
-                imports = _child("imports", str(modules_file))
-            program = _child("program", str(modules_file), str(out), size, mode)
-            floor = _child("floor", str(modules_file), str(out))
+        cases = [(str(n), mesh) for n in sizes for mesh in meshes] + [("prod", "sidecar")]
+        server = _Server(modules_file, Path(tmp) / "server.log")
+        imports = server.imports  # the same modules for every fleet: measured once
+        for size, mesh in cases:
+            out = Path(tmp) / f"{size}-{mesh}"
+            program = server.point("program", str(modules_file), str(out), size, mesh)
+            floor = server.point("floor", str(modules_file), str(out))
             graph = json.loads((out / "graph.json").read_text())
             row = {
                 "size": size,
-                "mode": mode,
+                "mesh": mesh,
                 "clusters": graph["clusters"],
                 "clouds": graph["clouds"],
                 "imports": imports,
@@ -222,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             rows.append(row)
             print(_line(row), flush=True)
+        server.close()
     elapsed = time.perf_counter() - started
     machine["load_end"] = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     (HERE / "results.json").write_text(json.dumps({"machine": machine, "elapsed": elapsed, "rows": rows}, indent=1))
@@ -234,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
 def _line(row: dict[str, Any]) -> str:
     p, f = row["program"], row["floor"]
     return (
-        f"{row['size']:>4} {row['mode']:<8} {p['resources']:>5} res  plan {p['wall']:6.1f}s cpu {p['cpu']:6.1f}s  "
+        f"{row['size']:>4} {row['mesh']:<8} {p['resources']:>5} res  plan {p['wall']:6.1f}s cpu {p['cpu']:6.1f}s  "
         f"floor {f['wall']:5.1f}s cpu {f['cpu']:5.1f}s  ratio {p['cpu'] / f['cpu']:4.2f}  "
         f"rss {p['peak_mib']:5.0f}/{f['peak_mib']:4.0f} MiB  imports {row['imports']['import_cpu']:4.1f}s"
     )
@@ -250,32 +354,51 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for mode, style in (("sidecar", "-"), ("ambient", "--")):
-        mine = [r for r in rows if r["mode"] == mode and r["size"] != "prod"]
-        if not mine:
-            continue
-        n = [r["clusters"] for r in mine]
-        ax_time.plot(n, [r["program"]["cpu"] for r in mine], "o" + style, color="C0", label=f"plan ({mode})")
-        ax_time.plot(n, [r["floor"]["cpu"] for r in mine], "s" + style, color="C2", label=f"floor ({mode})")
-        ax_mem.plot(n, [r["program"]["peak_mib"] for r in mine], "o" + style, color="C0", label=f"plan ({mode})")
-        ax_mem.plot(n, [r["floor"]["peak_mib"] for r in mine], "s" + style, color="C2", label=f"floor ({mode})")
-    sidecar = [r for r in rows if r["mode"] == "sidecar" and r["size"] != "prod"]
-    if sidecar:
+    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(12, 4.8))
+    # One colour per mesh; the plan solid with circles, its floor dashed with squares.
+    meshes = list(dict.fromkeys(r["mesh"] for r in rows if r["size"] != "prod"))
+    for k, mesh in enumerate(meshes):
+        mine = [r for r in rows if r["mesh"] == mesh and r["size"] != "prod"]
+        n, colour = [r["clusters"] for r in mine], f"C{k}"
+        label = _MESH_LABELS.get(mesh, mesh)
+        ax_time.plot(n, [r["program"]["cpu"] for r in mine], "o-", color=colour, label=f"plan, {label}")
+        ax_time.plot(n, [r["floor"]["cpu"] for r in mine], "s--", color=colour, alpha=0.7, label=f"floor, {label}")
+        ax_mem.plot(n, [r["program"]["peak_mib"] for r in mine], "o-", color=colour, label=f"plan, {label}")
+        ax_mem.plot(n, [r["floor"]["peak_mib"] for r in mine], "s--", color=colour, alpha=0.7, label=f"floor, {label}")
+    first = [r for r in rows if meshes and r["mesh"] == meshes[0] and r["size"] != "prod"]
+    if first:
         ax_time.plot(
-            [r["clusters"] for r in sidecar],
-            [r["imports"]["import_cpu"] for r in sidecar],
+            [r["clusters"] for r in first],
+            [r["imports"]["import_cpu"] for r in first],
             "^:",
-            color="C3",
+            color="black",
             label="SDK imports",
         )
     ax_time.set(xlabel="clusters", ylabel="CPU seconds", title="Plan time vs floor")
     ax_mem.set(xlabel="clusters", ylabel="peak RSS (MiB)", title="Peak memory (process)")
     for ax in (ax_time, ax_mem):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+_MESH_LABELS = {"sidecar": "Istio sidecar", "ambient": "Istio ambient", "linkerd": "Linkerd", "consul": "Consul"}
+
+
+def _side_by_side(rows: list[dict[str, Any]], ratio: Callable[[dict[str, Any]], float]) -> list[str]:
+    """One line per fleet size, one column per mesh: `ratio(row)`."""
+    meshes = list(dict.fromkeys(r["mesh"] for r in rows if r["size"] != "prod"))
+    sizes = list(dict.fromkeys(r["size"] for r in rows if r["size"] != "prod"))
+    by = {(r["size"], r["mesh"]): r for r in rows}
+    lines = [
+        "| clusters | " + " | ".join(_MESH_LABELS.get(m, m) for m in meshes) + " |",
+        "|---|" + "---|" * len(meshes),
+    ]
+    for size in sizes:
+        cells = [f"{ratio(by[size, m]):.2f}" if (size, m) in by else "" for m in meshes]
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float) -> str:
@@ -296,11 +419,16 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float)
         "## Plan time and memory against the floor",
         "",
         "Fleets from `benchmarks/fleets.py` (prod's cluster shapes, clouds in turn aws, azure, gcp, existing; "
-        "no EKS once its 40-CIDR allow-list is full, so none at 50). Each figure is one fresh process. "
+        "no EKS once its 40-CIDR allow-list is full, so none at 50), the same shapes for every mesh: Istio "
+        "sidecar and ambient, Linkerd, Consul (built-in Connect CA; mesh blocks of examples/Pulumi.linkerd.yaml "
+        "and examples/Pulumi.consul.yaml). Each figure is one process, measured once (no repetitions); "
+        "the SDK imports are measured once per run (the same figure in every row). "
         "*plan* is the offline plan after the SDK imports; *floor* replays the same resources, parents, "
         "dependencies and inputs from its plan.json with no logic under the same harness; *imports* is "
-        "importing the SDK modules a plan loads, in a fresh process; *process* is the program process's wall "
-        "clock, interpreter start to exit (imports, plan, writing plan.json).",
+        "importing the SDK modules a plan loads, in a fresh interpreter; *process* is what a plan process "
+        "takes, wall clock: those imports plus the program point from fork to exit (plan, writing plan.json). "
+        "Each point is a process forked from a server that has only imported the SDK modules "
+        "(benchmarks/run.py): the trim that keeps four meshes at four sizes under 10 minutes.",
         "",
         "| fleet | clusters (clouds) | resources | plan cpu s | floor cpu s | plan/floor cpu | plan wall s | "
         "floor wall s | plan/floor wall | imports cpu s | process wall s | peak RSS plan / floor MiB |",
@@ -309,12 +437,16 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float)
     for r in rows:
         p, f, i = r["program"], r["floor"], r["imports"]
         lines.append(
-            f"| {r['size']} {r['mode']} | {r['clusters']} ({', '.join(r['clouds'])}) | {p['resources']} | "
+            f"| {r['size']} {_MESH_LABELS.get(r['mesh'], r['mesh'])} | {r['clusters']} ({', '.join(r['clouds'])}) | {p['resources']} | "
             f"{p['cpu']:.2f} | {f['cpu']:.2f} | **{p['cpu'] / f['cpu']:.2f}** | {p['wall']:.2f} | {f['wall']:.2f} | "
-            f"{p['wall'] / f['wall']:.2f} | {i['import_cpu']:.2f} | {p['process_wall']:.1f} | "
+            f"{p['wall'] / f['wall']:.2f} | {i['import_cpu']:.2f} | {i['import_wall'] + p['process_wall']:.1f} | "
             f"{p['peak_mib']:.0f} / {f['peak_mib']:.0f} |"
         )
     lines += [
+        "",
+        "Plan / floor (CPU seconds), side by side:",
+        "",
+        *_side_by_side(rows, lambda r: r["program"]["cpu"] / r["floor"]["cpu"]),
         "",
         "![plan time and peak memory against cluster count](results.png)",
         "",
@@ -339,26 +471,42 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float)
         "Sequential = clusters deployed one after another (each at the default parallelism), fleet-wide "
         "resources first, pairwise step last. Minutes.",
         "",
-        f"| fleet | work | up (p={DEFAULT_PARALLELISM}) | bound (p={DEFAULT_PARALLELISM}) | up/bound | "
+        f"| fleet | mesh | work | up (p={DEFAULT_PARALLELISM}) | bound (p={DEFAULT_PARALLELISM}) | up/bound | "
         "up (p=16) | up/bound (p=16) | up (unlimited) | bound (unlimited) | up/bound | sequential | up/sequential |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r["mode"] != "sidecar":
-            continue
         d = {k: v / 60 for k, v in r["deploy"].items()}
         lines.append(
-            f"| {r['size']} | {d['work']:.0f} | {d['up_default']:.1f} | {d['bound_default']:.1f} | "
+            f"| {r['size']} | {_MESH_LABELS.get(r['mesh'], r['mesh'])} | {d['work']:.0f} | {d['up_default']:.1f} | {d['bound_default']:.1f} | "
             f"**{d['up_default'] / d['bound_default']:.2f}** | {d['up_16']:.1f} | {d['up_16'] / d['bound_16']:.2f} | "
             f"{d['up_unlimited']:.1f} | {d['bound_unlimited']:.1f} | "
             f"**{d['up_unlimited'] / d['bound_unlimited']:.2f}** | {d['sequential']:.1f} | "
             f"**{d['up_default'] / d['sequential']:.2f}** |"
         )
+    for title, ratio in (
+        (
+            f"Simulated up / lower bound at p={DEFAULT_PARALLELISM}",
+            lambda r: r["deploy"]["up_default"] / r["deploy"]["bound_default"],
+        ),
+        (
+            "Simulated up / lower bound, unlimited parallelism",
+            lambda r: r["deploy"]["up_unlimited"] / r["deploy"]["bound_unlimited"],
+        ),
+        (
+            f"Simulated up (p={DEFAULT_PARALLELISM}) / sequential",
+            lambda r: r["deploy"]["up_default"] / r["deploy"]["sequential"],
+        ),
+    ):
+        lines += ["", f"{title}, side by side:", "", *_side_by_side(rows, ratio)]
     lines.append("")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        serve(sys.argv[2])
+        sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[1] == "point":
         print(json.dumps(point(sys.argv[2], sys.argv[3:])))
         sys.exit(0)

@@ -1,0 +1,140 @@
+"""The benchmarks' own pieces (benchmarks/): generated fleets per mesh and the deploy simulation.
+
+Nothing here is timed: `make bench` measures; these tests check what it
+measures is what RESULTS.md says (the fleets validate and run the named
+mesh; the duration table and the simulator give hand-computed answers).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from benchmarks import deploy
+from benchmarks.fleets import MESHES, mixed_fleet
+from components.config import ConsulMeshSpec, LinkerdMeshSpec, load_fleet
+from tests.helpers import stack_config
+
+MIN = 60.0
+
+
+@pytest.fixture(scope="module")
+def defaults() -> dict:
+    return stack_config("prod").value("defaults")
+
+
+@pytest.mark.parametrize("mesh", MESHES)
+@pytest.mark.parametrize("n", [3, 10, 25, 50])
+def test_every_mesh_gets_the_same_valid_fleet_shape(defaults: dict, mesh: str, n: int) -> None:
+    spec = load_fleet(defaults, mixed_fleet(n, mesh))
+    istio = load_fleet(defaults, mixed_fleet(n, "sidecar"))
+    # Same clusters, clouds and ranges as the Istio rows: only the mesh differs.
+    assert [(c.name, c.cloud) for c in spec.clusters] == [(c.name, c.cloud) for c in istio.clusters]
+    assert len(spec.clusters) == n
+    expected_kind = "istio" if mesh in ("sidecar", "ambient") else mesh
+    assert spec.mesh.kind == expected_kind
+    assert spec.mesh.mesh_id == "acme-prod"
+
+
+def test_fleet_clouds_follow_the_eks_ceiling(defaults: dict) -> None:
+    # 10 clusters: round robin aws, azure, gcp, existing -> 3, 3, 2, 2 (EKS fits: 2 + 3*3 + 7 <= 40).
+    assert Counter(c.cloud for c in load_fleet(defaults, mixed_fleet(10, "consul")).clusters) == {
+        "aws": 3,
+        "azure": 3,
+        "gcp": 2,
+        "existing": 2,
+    }
+    # 50 clusters: 2 + 50 > 40, no EKS cluster fits; the others take its turns.
+    assert "aws" not in {c.cloud for c in load_fleet(defaults, mixed_fleet(50, "linkerd")).clusters}
+
+
+def test_consul_runs_the_builtin_ca_with_production_servers(defaults: dict) -> None:
+    mesh = load_fleet(defaults, mixed_fleet(3, "consul")).mesh
+    assert isinstance(mesh, ConsulMeshSpec)
+    assert mesh.ca == "consul"
+    assert mesh.vault is None
+    assert mesh.server_replicas is None  # the example's dev-sized 1 is not carried over: prod's default (3)
+    assert mesh.datacenters == {}
+
+
+def test_linkerd_takes_the_example_stacks_pinned_version(defaults: dict) -> None:
+    mesh = load_fleet(defaults, mixed_fleet(3, "linkerd")).mesh
+    assert isinstance(mesh, LinkerdMeshSpec)
+    assert mesh.version == "2026.6.3"
+    assert mesh.repository == "https://helm.linkerd.io/edge"
+
+
+def test_unknown_mesh_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown benchmark mesh 'cilium': expected one of sidecar, ambient"):
+        mixed_fleet(3, "cilium")
+
+
+# --------------------------------------------------------------------------
+# Durations
+
+
+@pytest.mark.parametrize(
+    ("type_", "inputs", "seconds"),
+    [
+        ("kubernetes:helm.sh/v3:Release", {"chart": "consul"}, 3 * MIN),
+        ("kubernetes:helm.sh/v3:Release", {"chart": "linkerd-crds"}, 12.0),
+        ("kubernetes:helm.sh/v3:Release", {"chart": "linkerd-control-plane"}, 2 * MIN),
+        ("kubernetes:helm.sh/v3:Release", {"chart": "linkerd-multicluster"}, 2 * MIN),
+        ("kubernetes:helm.sh/v3:Release", {"chart": "istiod"}, 2 * MIN),
+        ("kubernetes:helm.sh/v3:Release", None, 2 * MIN),
+        ("kubernetes:consul.hashicorp.com/v1alpha1:PeeringAcceptor", {}, 10.0),
+        ("kubernetes:consul.hashicorp.com/v1alpha1:PeeringDialer", {}, 10.0),
+        ("kubernetes:multicluster.linkerd.io/v1alpha3:Link", {}, 2.0),
+        ("kubernetes:core/v1:Secret", {"chart": "consul"}, 2.0),  # only a Release is timed by its chart
+        ("aws:eks/cluster:Cluster", {}, 15 * MIN),
+        ("pulumi:providers:kubernetes", {}, 0.0),
+    ],
+)
+def test_duration_table(type_: str, inputs: dict | None, seconds: float) -> None:
+    assert deploy.duration(type_, inputs) == pytest.approx(seconds)
+
+
+def _graph(steps: dict[str, tuple[float, set[str], str | None]]) -> deploy.Graph:
+    return deploy.Graph(
+        list(steps),
+        {u: d for u, (d, _, _) in steps.items()},
+        {u: needs for u, (_, needs, _) in steps.items()},
+        {u: owner for u, (_, _, owner) in steps.items()},
+    )
+
+
+def test_simulation_bound_and_sequential_on_a_two_cluster_graph() -> None:
+    # Fleet-wide root (1 s); cluster a: 10 s then 5 s; cluster b: 20 s; pairwise step (3 s) after both.
+    graph = _graph(
+        {
+            "root": (1.0, set(), None),
+            "a1": (10.0, {"root"}, "a"),
+            "a2": (5.0, {"a1"}, "a"),
+            "b1": (20.0, {"root"}, "b"),
+            "pair": (3.0, {"a2", "b1"}, "a"),
+        }
+    )
+    pairs = {"pair"}
+    assert deploy.simulate(graph, None) == 24.0  # 1 + 20 (b) + 3
+    assert deploy.simulate(graph, 1) == 39.0  # everything one after another
+    assert deploy.lower_bound(graph, pairs, None) == 24.0  # b's chain 21 + the pair after it
+    assert deploy.lower_bound(graph, pairs, 1) == 39.0  # total work / 1
+    assert deploy.sequential(graph, pairs, None) == 1.0 + 15.0 + 20.0 + 3.0
+
+
+def test_lower_bound_counts_a_pairwise_chain_after_its_cluster() -> None:
+    # Consul's pairwise step is a chain: acceptor (in a) -> copied token -> dialer (in b).
+    graph = _graph(
+        {
+            "root": (1.0, set(), None),
+            "a1": (30.0, {"root"}, "a"),
+            "b1": (20.0, {"root"}, "b"),
+            "acceptor": (5.0, {"a1"}, "a"),
+            "token": (0.0, {"acceptor"}, "b"),
+            "dialer": (5.0, {"token", "b1"}, "b"),
+        }
+    )
+    pairs = {"acceptor", "token", "dialer"}
+    assert deploy.simulate(graph, None) == 41.0  # 1 + 30 + 5 + 0 + 5
+    assert deploy.lower_bound(graph, pairs, None) == 41.0  # a's chain, then the whole pairwise chain
