@@ -57,9 +57,10 @@ unit: $(STAMP) $(PACK_STAMP)
 
 test: lint actionlint typecheck unit
 
-# Plan time and memory against the floor for 3-50 clusters, and the deploy
-# critical path: writes benchmarks/RESULTS.md and results.png (one fresh
-# process per measurement; 7-15 min on the shared 2-core development machine).
+# Plan time and memory against the floor for 3-50 clusters and every mesh,
+# policy compile for 10-1,000 rules, and the deploy critical path: writes
+# benchmarks/RESULTS.md and results.png (each point a process forked after the
+# SDK imports; about 6-7 min on a 2-core machine).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
