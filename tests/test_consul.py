@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, MeshBase, load_fleet
+from components.config import ConfigError, load_fleet
 from ops.plan import Plan, Recorded, is_secret, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
 from tests.charts import CHARTS, render_release, require_renderer
@@ -558,21 +558,32 @@ MESH_TYPES = (
 )
 
 
-@pytest.mark.skipif(
-    "migrate_from" not in MeshBase.model_fields,
-    reason="mesh.migrateFrom (the mesh switch guard, issue 13) has not landed on this branch",
-)
-def test_switching_dev_between_istio_and_consul_changes_only_mesh_resources() -> None:
-    istio = plan_fleet(fleet_of("dev"), stack="dev")
+@pytest.mark.parametrize("deployed", ["istio", "linkerd"])
+def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> None:
+    from tests.test_linkerd import with_linkerd
+
+    before = fleet_of("dev") if deployed == "istio" else with_linkerd(fleet_of("dev"))
+    istio = plan_fleet(before, stack="dev")
     fleet = fleet_of("dev")
-    fleet["mesh"] = consul_mesh("acme-dev", migrateFrom="istio")
+    fleet["mesh"] = consul_mesh("acme-dev", migrateFrom=deployed)
     fleet["policies"] = {"sets": {"storefront-consul": 1}}
     consul = plan_fleet(fleet, stack="dev")
 
     def non_mesh(plan: Plan) -> dict[str, Recorded]:
         # In-cluster objects of the mesh (releases, CRs, Secrets) and its components; not the
         # clusters' add-ons, which share the `kubernetes:` types but keep their names.
-        mesh_names = ("-istio", "-consul", "-peers-", "-reads-", "istio-", "consul-", "-policies")
+        mesh_names = (
+            "-istio",
+            "-consul",
+            "-linkerd",
+            "-peers-",
+            "-reads-",
+            "-links-",
+            "istio-",
+            "consul-",
+            "linkerd-",
+            "-policies",
+        )
         return {
             r.urn: r
             for r in plan.resources
@@ -584,7 +595,7 @@ def test_switching_dev_between_istio_and_consul_changes_only_mesh_resources() ->
     assert set(a) == set(b)
     changed = {u: (a[u], b[u]) for u in a if a[u].inputs != b[u].inputs}
     allowed = {
-        # GKE's webhook firewall opens Consul's port instead of istiod's.
+        # GKE's webhook firewall opens Consul's port instead of the deployed mesh's.
         "gcp:compute/firewall:Firewall": {"allows"},
         # API allow-lists: Consul fleets admit no peers (peering goes through mesh gateways).
         "aws:eks/cluster:Cluster": {"vpcConfig"},
