@@ -63,8 +63,9 @@ def test_every_in_cluster_resource_uses_its_clusters_provider(local_plan):
             assert r.name.startswith(cluster + "-") or r.name == f"{peer}-reads-{cluster}-reader-token", r.urn
             seen += 1
     # Per cluster: namespace, cacerts, base, istiod, east-west gateway, the cross-network Gateway, the
-    # `default` tag's webhook and Service, one remote secret, and the peer's reader token.
-    assert seen == 2 * 10
+    # `default` tag's webhook and Service, one remote secret, the peer's reader token, and the mesh-wide
+    # strict PeerAuthentication of the baseline policy set.
+    assert seen == 2 * 11
 
 
 def test_gateway_api_crds_pinned_once_per_cluster(local_plan):

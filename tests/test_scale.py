@@ -22,8 +22,11 @@ from tests.helpers import existing_fleet, plan_fleet, plan_stack
 #: base/istiod/gateway releases, the cross-network Gateway, the Gateway API
 #: CRDs file and its component, the cluster component, its Kubernetes
 #: provider, its intermediate CA (key, request, signed certificate), and the
-#: `default` revision tag's webhook and Service.
+#: `default` revision tag's webhook and Service, and the baseline policy set's strict
+#: PeerAuthentication with its ClusterPolicies component.
 PER_CLUSTER = {
+    "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+    "meshfleet:policy:ClusterPolicies": 1,
     "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration": 1,
     "kubernetes:core/v1:Service": 1,
     "kubernetes:core/v1:Namespace": 1,
