@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,26 @@ def cli_plan(base: Path, stack: str, hash_seed: int) -> Path:
 def written_files(out: Path) -> dict[str, bytes]:
     """Every file under `out`, by relative path."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def assert_golden_dir(golden: Path, rendered: dict[str, str], keep: Callable[[Path], bool] = lambda _: True) -> None:
+    """`rendered` (relative path -> text) equals the `*.yaml` files under `golden`.
+
+    With UPDATE_GOLDEN=1 the files are rewritten first (those `keep` rejects are
+    left alone and not compared: e.g. chart renders where the renderer is missing).
+    """
+    if os.environ.get("UPDATE_GOLDEN"):
+        for old in golden.rglob("*.yaml"):
+            if keep(old.relative_to(golden)):
+                old.unlink()
+        for rel, text in rendered.items():
+            path = golden / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    stored = {
+        str(p.relative_to(golden)): p.read_text() for p in sorted(golden.rglob("*.yaml")) if keep(p.relative_to(golden))
+    }
+    assert stored, f"no golden files in {golden}: run with UPDATE_GOLDEN=1"
+    assert sorted(stored) == sorted(rendered), f"{golden}: UPDATE_GOLDEN=1 to accept"
+    for rel, text in rendered.items():
+        assert stored[rel] == text, f"{rel} differs from {golden.relative_to(ROOT)} (UPDATE_GOLDEN=1 to accept)"

@@ -26,7 +26,17 @@ from components.config import ConfigError, load_fleet
 from ops.plan import Plan, Recorded, is_secret, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
 from tests.charts import CHARTS, render_release, require_renderer
-from tests.helpers import ROOT, SHARED, existing_fleet, fleet_of, inputs, only_clusters, plan_fleet, stack_config
+from tests.helpers import (
+    ROOT,
+    SHARED,
+    assert_golden_dir,
+    existing_fleet,
+    fleet_of,
+    inputs,
+    only_clusters,
+    plan_fleet,
+    stack_config,
+)
 
 VALIDATOR = SHARED / "tools" / "k8s_validate.py"
 GOLDEN = ROOT / "tests" / "golden" / "consul"
@@ -518,18 +528,7 @@ def test_golden_manifests(three: Plan) -> None:
         for rel, text in manifests(three).items()
         if rel.split("/", 1)[1].startswith(("helm/", "namespace-", "mesh-", "peering", "secret-consul-"))
     }
-    if os.environ.get("UPDATE_GOLDEN"):
-        for old in GOLDEN.rglob("*.yaml"):
-            old.unlink()
-        for rel, text in rendered.items():
-            path = GOLDEN / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    stored = {str(p.relative_to(GOLDEN)): p.read_text() for p in sorted(GOLDEN.rglob("*.yaml"))}
-    assert stored, "no golden files: run with UPDATE_GOLDEN=1"
-    assert sorted(stored) == sorted(rendered)
-    for rel, text in rendered.items():
-        assert stored[rel] == text, f"{rel} differs from tests/golden/consul (UPDATE_GOLDEN=1 to accept)"
+    assert_golden_dir(GOLDEN, rendered)
 
 
 def test_example_stack_plans_with_the_cli(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from components.config import ConfigError, load_fleet
 from ops.plan import Plan, Recorded, manifests, write_plan
 from tests.charts import charts_available, render_release, require_renderer
-from tests.helpers import ROOT, SHARED, fleet_of, inputs, plan_fleet, plan_stack, require_shared
+from tests.helpers import ROOT, SHARED, assert_golden_dir, fleet_of, inputs, plan_fleet, plan_stack, require_shared
 
 NS = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -626,23 +625,7 @@ def test_golden_manifests(local: Plan) -> None:
         if inputs(r)["chart"] == "gateway":
             text = yaml.safe_dump_all(render_release(inputs(r)), sort_keys=True)
             rendered[f"{local.cluster_of(r)}/rendered/{k8s_name_of(r)}.yaml"] = text
-    if os.environ.get("UPDATE_GOLDEN"):
-        for old in GOLDEN.rglob("*.yaml"):
-            if charts or "rendered" not in old.parts:
-                old.unlink()
-        for rel, text in rendered.items():
-            path = GOLDEN / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    stored = {
-        str(p.relative_to(GOLDEN)): p.read_text()
-        for p in sorted(GOLDEN.rglob("*.yaml"))
-        if charts or "rendered" not in p.relative_to(GOLDEN).parts
-    }
-    assert stored, "no golden files: run with UPDATE_GOLDEN=1"
-    assert sorted(stored) == sorted(rendered)
-    for rel, text in rendered.items():
-        assert stored[rel] == text, f"{rel} differs from tests/golden/istio (UPDATE_GOLDEN=1 to accept)"
+    assert_golden_dir(GOLDEN, rendered, keep=lambda rel: charts or "rendered" not in rel.parts)
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from ops.diagram import build_graph
 from ops.plan import Plan, Recorded, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
 from tests.charts import render_release
-from tests.helpers import ROOT, SHARED, fleet_of, inputs, only_clusters, plan_fleet, plan_stack
+from tests.helpers import ROOT, SHARED, assert_golden_dir, fleet_of, inputs, only_clusters, plan_fleet, plan_stack
 
 NS = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -642,18 +641,7 @@ def test_golden_manifests(local: Plan) -> None:
         for rel, text in manifests(local).items()
         if rel.split("/", 1)[1].startswith(("helm/", "namespace-", "secret-", "link-"))
     }
-    if os.environ.get("UPDATE_GOLDEN"):
-        for old in GOLDEN.rglob("*.yaml"):
-            old.unlink()
-        for rel, text in rendered.items():
-            path = GOLDEN / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    stored = {str(p.relative_to(GOLDEN)): p.read_text() for p in sorted(GOLDEN.rglob("*.yaml"))}
-    assert stored, "no golden files: run with UPDATE_GOLDEN=1"
-    assert sorted(stored) == sorted(rendered)
-    for rel, text in rendered.items():
-        assert stored[rel] == text, f"{rel} differs from tests/golden/linkerd (UPDATE_GOLDEN=1 to accept)"
+    assert_golden_dir(GOLDEN, rendered)
 
 
 def test_example_stack_plans(capsys: pytest.CaptureFixture[str]) -> None:
