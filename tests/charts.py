@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import SHARED
+from tests.helpers import SHARED, require_shared
 
 HELM_RENDER = SHARED / "tools" / "helm_render.py"
 CHARTS = SHARED / "upstream" / "charts"
@@ -49,7 +49,7 @@ def charts_available() -> bool:
 def require_renderer() -> ModuleType:
     module = _module()
     if module is None:
-        pytest.skip(f"{HELM_RENDER} is missing (../shared not checked out): chart renders skipped")
+        require_shared(HELM_RENDER)  # skips for a developer without ../shared; fails in CI
     if not module.sdk_available():
         pytest.skip("helm-python-sdk is not installed (pip install -r requirements-dev.txt): chart renders skipped")
     return module

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.plan import Plan, Recorded, run_plan
+from ops.plan import Plan, Recorded, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import StackConfig, read_stack_config
 
@@ -177,3 +177,46 @@ def assert_golden_dir(golden: Path, rendered: dict[str, str], keep: Callable[[Pa
     assert sorted(stored) == sorted(rendered), f"{golden}: UPDATE_GOLDEN=1 to accept"
     for rel, text in rendered.items():
         assert stored[rel] == text, f"{rel} differs from {golden.relative_to(ROOT)} (UPDATE_GOLDEN=1 to accept)"
+
+
+# --------------------------------------------------------------------------
+# Upstream checks (../shared/tools/k8s_validate.py)
+
+VALIDATOR = SHARED / "tools" / "k8s_validate.py"
+
+
+def validate_objects(files: list[str]) -> tuple[int, int, int]:
+    """(valid, invalid, unchecked) of the Kubernetes objects in `files` against the upstream CRDs.
+
+    Skips for a developer without ../shared and fails in CI (require_shared).
+    """
+    require_shared(VALIDATOR)
+    run = subprocess.run([sys.executable, str(VALIDATOR), *files], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    valid, invalid, unchecked = (int(part.split()[0]) for part in run.stdout.strip().splitlines()[-1].split(","))
+    return valid, invalid, unchecked
+
+
+def validate_plan_upstream(plan: Plan, tmp: Path, chart_of: Callable[[dict[str, Any]], str | None]) -> tuple[int, int]:
+    """Write `plan` under `tmp`; every object must validate (0 invalid) and every Helm release for which
+    `chart_of(release file)` names a vendored chart (`istio/istiod`, `linkerd/linkerd-crds`, ...) must pass
+    `--helm-values` against that chart's defaults. Returns (valid objects, releases checked)."""
+    require_shared(VALIDATOR)
+    write_plan(plan, tmp)
+    root = tmp / "manifests"
+    valid, invalid, _ = validate_objects(sorted(str(p) for p in root.rglob("*.yaml") if "helm" not in p.parts))
+    assert invalid == 0
+    checked = 0
+    for path in sorted(root.rglob("helm/*.yaml")):
+        release = yaml.safe_load(path.read_text())
+        chart = chart_of(release)
+        if chart is None:
+            continue
+        values_file = tmp / f"{path.parent.parent.name}-{path.stem}.values.yaml"
+        values_file.write_text(yaml.safe_dump(release["values"]))
+        run = subprocess.run(
+            [sys.executable, str(VALIDATOR), "--helm-values", chart, str(values_file)], capture_output=True, text=True
+        )
+        assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
+        checked += 1
+    return valid, checked

@@ -28,7 +28,6 @@ from ops.stackconfig import read_stack_config
 from tests.charts import CHARTS, render_release, require_renderer
 from tests.helpers import (
     ROOT,
-    SHARED,
     assert_golden_dir,
     existing_fleet,
     fleet_of,
@@ -36,9 +35,9 @@ from tests.helpers import (
     only_clusters,
     plan_fleet,
     stack_config,
+    validate_plan_upstream,
 )
 
-VALIDATOR = SHARED / "tools" / "k8s_validate.py"
 GOLDEN = ROOT / "tests" / "golden" / "consul"
 EXAMPLE = ROOT / "examples" / "Pulumi.consul.yaml"
 CONSUL_CHART = CHARTS / "consul" / "2.0.3" / "consul"
@@ -492,28 +491,10 @@ def test_vault_mode_secrets_stay_secret(vault_dev: Plan, tmp_path: Path) -> None
 
 
 def _validate(plan: Plan, tmp: Path) -> None:
-    if not VALIDATOR.exists():
-        pytest.skip(f"{VALIDATOR} is missing (../shared not checked out): upstream schema checks skipped")
-    write_plan(plan, tmp)
-    root = tmp / "manifests"
-    objects = sorted(str(p) for p in root.rglob("*.yaml") if "helm" not in p.parts)
-    run = subprocess.run([sys.executable, str(VALIDATOR), *objects], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.strip().splitlines()[-1].split(",")[1].strip() == "0 invalid"
-    checked = 0
-    for path in sorted(root.rglob("helm/*.yaml")):
-        release_doc = yaml.safe_load(path.read_text())
-        if release_doc["chart"] != "consul":
-            continue  # cluster add-ons and Vault's injector chart: not vendored here
-        values_file = tmp / f"{path.parent.parent.name}-{path.stem}.values.yaml"
-        values_file.write_text(yaml.safe_dump(release_doc["values"]))
-        run = subprocess.run(
-            [sys.executable, str(VALIDATOR), "--helm-values", str(CONSUL_CHART), str(values_file)],
-            capture_output=True,
-            text=True,
-        )
-        assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
-        checked += 1
+    # Cluster add-ons and Vault's injector chart are not vendored here.
+    _, checked = validate_plan_upstream(
+        plan, tmp, lambda release: str(CONSUL_CHART) if release["chart"] == "consul" else None
+    )
     assert checked == len(plan.spec.clusters)
 
 

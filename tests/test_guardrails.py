@@ -613,14 +613,10 @@ def test_version_support_window_and_missing_property():
 
 
 def test_support_check_maps_the_config_packages_verdict():
+    import components.config.cloudfacts as facts
     from policies.guardrails.support import support_check
 
     check = support_check()
-    try:
-        import components.config.cloudfacts as facts
-    except ImportError:
-        assert check is None
-        pytest.skip("components.config.cloudfacts (issue 11) has not landed")
     assert check is not None
     for version in ("1.33", "1.20"):
         verdict = facts.support_verdict("aws", version, TODAY)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from components.config import ConfigError, load_fleet
-from ops.plan import Plan, Recorded, manifests, write_plan
+from ops.plan import Plan, Recorded, manifests
 from tests.charts import charts_available, render_release, require_renderer
-from tests.helpers import ROOT, SHARED, assert_golden_dir, fleet_of, inputs, plan_fleet, plan_stack, require_shared
+from tests.helpers import (
+    ROOT,
+    assert_golden_dir,
+    fleet_of,
+    inputs,
+    plan_fleet,
+    plan_stack,
+    validate_objects,
+    validate_plan_upstream,
+)
 
 NS = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -35,7 +42,6 @@ CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 WEBHOOK = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
 SERVICE = "kubernetes:core/v1:Service"
 REPO = "https://istio-release.storage.googleapis.com/charts"
-VALIDATOR = SHARED / "tools" / "k8s_validate.py"
 GOLDEN = ROOT / "tests" / "golden" / "istio"
 #: Published chart name -> the validator's short name.
 CHART_DIR = {"base": "base", "istiod": "istiod", "gateway": "gateway", "cni": "istio-cni", "ztunnel": "ztunnel"}
@@ -577,24 +583,14 @@ def test_removing_the_old_revision_removes_only_it(upgrade: dict[str, Plan]) -> 
 
 
 def _validate(plan: Plan, tmp: Path) -> None:
-    require_shared(VALIDATOR)  # skips for a developer without ../shared; fails in CI
-    write_plan(plan, tmp)
-    root = tmp / "manifests"
-    objects = sorted(str(p) for p in root.rglob("*.yaml") if "helm" not in p.parts)
-    run = subprocess.run([sys.executable, str(VALIDATOR), *objects], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.strip().splitlines()[-1].split(",")[1].strip() == "0 invalid"
-    for path in sorted(root.rglob("helm/*.yaml")):
-        release_doc = yaml.safe_load(path.read_text())
-        if release_doc["repository"] != plan.spec.mesh.repository:
-            continue  # cluster add-ons (autoscaler, LB controller): no upstream defaults here
-        values_file = tmp / f"{path.parent.parent.name}-{path.stem}.values.yaml"
-        values_file.write_text(yaml.safe_dump(release_doc["values"]))
-        chart = f"istio/{CHART_DIR[release_doc['chart']]}"
-        run = subprocess.run(
-            [sys.executable, str(VALIDATOR), "--helm-values", chart, str(values_file)], capture_output=True, text=True
-        )
-        assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
+    # Cluster add-ons (autoscaler, LB controller) have no upstream defaults here.
+    validate_plan_upstream(
+        plan,
+        tmp,
+        lambda release: (
+            f"istio/{CHART_DIR[release['chart']]}" if release["repository"] == plan.spec.mesh.repository else None
+        ),
+    )
 
 
 @pytest.mark.parametrize("fixture", ["local", "ambient", "dev", "dev_ambient"])
@@ -940,17 +936,14 @@ def test_rendered_objects_validate_upstream(canary: Plan, tmp_path: Path) -> Non
     One fixture: validating is the slow part, and every chart is in it.
     """
     require_renderer()
-    if not VALIDATOR.exists():
-        pytest.skip(f"{VALIDATOR} is missing (../shared not checked out): upstream schema checks skipped")
     plan = canary
     files = []
     for r in istio_releases(plan):
         path = tmp_path / f"{plan.cluster_of(r)}-{k8s_name_of(r)}.yaml"
         path.write_text(yaml.safe_dump_all(rendered(r), sort_keys=True))
         files.append(str(path))
-    run = subprocess.run([sys.executable, str(VALIDATOR), *files], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert " 0 invalid" in run.stdout.strip().splitlines()[-1]
+    _, invalid, _ = validate_objects(files)
+    assert invalid == 0
 
 
 @pytest.fixture(scope="module")
