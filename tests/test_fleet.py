@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,36 @@ def test_dev_plan_json_has_every_contract_field(dev):
     assert len(doc["resources"]) == len(dev.resources) > 100
     for r in doc["resources"]:
         assert set(r) >= CONTRACT_FIELDS, r["urn"]
+
+
+def _changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
+    """Dotted paths where two input trees differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [p for k in sorted(set(old) | set(new)) for p in _changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
+    return [] if old == new else [path]
+
+
+def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev):
+    """Day 2: adding gcp-euw1 to a fleet of aws-use1 and azure-weu. The existing clusters change in place
+    only where the new peer is admitted (API allow-lists, east-west gateway source ranges); everything
+    else that appears is the new cluster's own or a pair that includes it."""
+    from tests.helpers import only_clusters
+
+    before = plan_fleet(only_clusters(fleet_of("dev"), "aws-use1", "azure-weu"), stack="dev")
+    old = {r.urn: r for r in before.resources}
+    new = {r.urn: r for r in dev.resources}
+    assert set(old) <= set(new), "nothing is deleted"
+    changed = {
+        (new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs)))
+        for u in old
+        if old[u].inputs != new[u].inputs
+    }
+    assert changed == {
+        ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
+        ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
+        ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+    }
+    for u in set(new) - set(old):
+        r = new[u]
+        assert dev.owner_of(r) == "gcp-euw1" or "gcp-euw1" in r.name, r.urn
