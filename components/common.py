@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,3 +77,48 @@ def helm_release(
         max_history=HELM_MAX_HISTORY,
         opts=opts,
     )
+
+
+#: A type token of one of azure-native's explicit API-version modules
+#: (`azure-native:containerservice/v20240801:ManagedCluster`).
+_API_VERSION_TYPE = re.compile(r"^azure-native:[a-z0-9]+/v\d{8}(preview)?:")
+
+
+def drop_api_version_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """Drop the aliases azure-native adds to every resource for its API-version modules.
+
+    Each azure-native resource carries one alias per API version it ever
+    shipped (113 on a ManagedCluster), so that a stack that registered
+    `azure-native:containerservice/v20230101:ManagedCluster` keeps its state
+    when it moves to the default module. meshfleet registers only default
+    modules (tests/test_plan.py checks every plan), so those aliases can
+    never match anything in a meshfleet stack; yet the SDK turns each into a
+    URN (a dozen Outputs apiece: most of an AKS cluster's registration cost)
+    and the engine looks each up on every `up`. Any other alias (a rename, a
+    move of our own, a future SDK's unversioned rename) is kept. Applied as a
+    transformation of the Azure components, so every child inherits it.
+    """
+    aliases = args.opts.aliases
+    if not aliases:
+        return None
+    kept = [a for a in aliases if not _is_api_version_alias(a)]
+    if len(kept) == len(aliases):
+        return None
+    opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions())
+    opts.aliases = kept or None
+    return pulumi.ResourceTransformationResult(args.props, opts)
+
+
+def _is_api_version_alias(alias: Any) -> bool:
+    type_ = getattr(alias, "type_", None)
+    return (
+        isinstance(alias, pulumi.Alias)
+        and isinstance(type_, str)
+        and bool(_API_VERSION_TYPE.match(type_))
+        and all(getattr(alias, f) is ... for f in ("name", "parent", "stack", "project"))
+    )
+
+
+def without_api_version_aliases(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """`opts` for an Azure component: its children drop azure-native's API-version aliases."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[drop_api_version_aliases]))

@@ -67,6 +67,8 @@ class Recorded:
     custom_timeouts: dict[str, str]
     inputs: dict[str, Any]
     read: bool = False
+    #: Aliases as the engine receives them: a URN, or a spec as `key=value` pairs.
+    aliases: list[str] = field(default_factory=list)
 
     def contract(self, show_secrets: bool) -> dict[str, Any]:
         """This resource in the plan.json contract."""
@@ -83,6 +85,7 @@ class Recorded:
             "retainOnDelete": self.retain_on_delete,
             "ignoreChanges": self.ignore_changes,
             "customTimeouts": self.custom_timeouts,
+            "aliases": self.aliases,
             "inputs": render_value(self.inputs, show_secrets),
             **({"read": True} if self.read else {}),
         }
@@ -191,7 +194,17 @@ class RecordingMonitor(mocks.MockMonitor):
             },
             inputs=json_format.MessageToDict(props),
             read=read,
+            aliases=sorted(_alias_text(a) for a in getattr(request, "aliases", [])),
         )
+
+
+def _alias_text(alias: Any) -> str:
+    """One alias of a registration: its URN, or its spec's set fields (`type=...`, `name=...`)."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    fields = [f"{k}={getattr(spec, k)}" for k in ("name", "type", "stack", "project", "parentUrn") if getattr(spec, k)]
+    return " ".join(fields + (["noParent"] if spec.noParent else []))
 
 
 def _answer(state: dict[str, Any], inputs: dict[str, Any], received: Any, what: str) -> struct_pb2.Struct:

@@ -502,3 +502,37 @@ def test_deployer_principal_type() -> None:
     assert deployer_principal_type(user_in_ci) == "User"
     sp_operator = AzureDeployer(principal_object_id=DEPLOYER, principal_type="ServicePrincipal")
     assert deployer_principal_type(sp_operator) == "ServicePrincipal"
+
+
+def test_no_api_version_aliases_reach_the_engine(plan: Plan) -> None:
+    """azure-native's per-API-version aliases are dropped; a rename alias of another kind is kept."""
+    versioned = re.compile(r"azure-native:[a-z0-9]+/v\d{8}")
+    azure = [r for r in plan.resources if r.type.startswith("azure-native:")]
+    assert len(azure) == sum(n for t, n in EXPECTED_COUNTS.items() if t.startswith("azure-native:"))
+    assert [r.urn for r in azure if any(versioned.search(a) for a in r.aliases)] == []
+    assert of_type(plan, "azure-native:containerservice:ManagedCluster")[0].aliases == []
+    assert of_type(plan, "azure-native:monitor:DiagnosticSetting")[0].aliases == [
+        "type=azure-native:insights:DiagnosticSetting"
+    ]
+    # The aliases could only ever match a resource registered from an API-version module: none is.
+    assert [r.type for r in plan.resources if versioned.match(r.type)] == []
+
+
+def test_drop_api_version_aliases_keeps_every_other_alias() -> None:
+    import pulumi
+
+    from components.common import drop_api_version_aliases
+
+    versioned = pulumi.Alias(type_="azure-native:containerservice/v20240801:ManagedCluster")
+    preview = pulumi.Alias(type_="azure-native:containerservice/v20250502preview:ManagedCluster")
+    renamed = pulumi.Alias(type_="azure-native:insights:DiagnosticSetting")
+    versioned_and_named = pulumi.Alias(name="old", type_="azure-native:containerservice/v20240801:ManagedCluster")
+    by_name = pulumi.Alias(name="old")
+    opts = pulumi.ResourceOptions(aliases=[versioned, renamed, preview, versioned_and_named, by_name, "urn:x"])
+    args = pulumi.ResourceTransformationArgs(None, "t", "n", {}, opts)  # type: ignore[arg-type]
+    result = drop_api_version_aliases(args)
+    assert result is not None
+    assert result.opts.aliases == [renamed, versioned_and_named, by_name, "urn:x"]
+    assert opts.aliases == [versioned, renamed, preview, versioned_and_named, by_name, "urn:x"]  # not mutated
+    only_renamed = pulumi.ResourceOptions(aliases=[renamed])
+    assert drop_api_version_aliases(pulumi.ResourceTransformationArgs(None, "t", "n", {}, only_renamed)) is None  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ import pulumi_azure_native.operationalinsights as operationalinsights
 import yaml
 
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected, without_api_version_aliases
 from components.config import AzureCluster, AzureDeployer, NodePool
 from components.handle import ClusterHandle, cluster_provider
 from components.networks.azure import AzureNetwork
@@ -240,7 +240,7 @@ class AksCluster(pulumi.ComponentResource):
     oidc_issuer_url: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("meshfleet:cluster:Aks", name, None, opts)
+        super().__init__("meshfleet:cluster:Aks", name, None, without_api_version_aliases(opts))
         b = ClusterBuild.of(self, name, args)
         deployer = b.meta.deployers.azure
         if deployer is None:  # config validation requires it; keep the error explicit

@@ -15,7 +15,7 @@ import pulumi_azure_native as azure_native
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
-from components.common import fleet_tags, protected
+from components.common import fleet_tags, protected, without_api_version_aliases
 from components.config import AzureCluster, FleetSpec
 from components.naming import cluster_names
 from components.netcalc import AZURE_EGRESS_ADDRESSES, host_cidrs
@@ -43,7 +43,7 @@ class AzureNetwork(pulumi.ComponentResource):
     public_ips: list[network.PublicIPAddress]
 
     def __init__(self, name: str, args: AzureNetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("meshfleet:network:Azure", name, None, opts)
+        super().__init__("meshfleet:network:Azure", name, None, without_api_version_aliases(opts))
         c = args.cluster
         meta = args.spec.fleet
         names = cluster_names(meta.name, c.name)
