@@ -179,6 +179,8 @@ def kubeconfig_document(
 #: 12x faster than the pure-Python one, and a fleet writes one kubeconfig per
 #: ordered pair of clusters (2,450 at 50 clusters).
 SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: Its loader likewise, for the kubeconfigs a cloud returns (one per AKS cluster).
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def token_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:

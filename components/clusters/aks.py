@@ -28,7 +28,7 @@ import yaml
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected, without_api_version_aliases
 from components.config import AzureCluster, AzureDeployer, NodePool
-from components.handle import ClusterHandle, cluster_provider
+from components.handle import SAFE_DUMPER, SAFE_LOADER, ClusterHandle, cluster_provider
 from components.networks.azure import AzureNetwork
 
 #: Built-in Azure role definitions (the same GUIDs in every tenant).
@@ -135,17 +135,17 @@ def kubelogin_args(args: list[str], login_mode: str) -> list[str]:
 
 def exec_kubeconfig(encoded: str, login_mode: str) -> str:
     """The base64 kubeconfig of listClusterUserCredential, with kubelogin made non-interactive."""
-    doc: dict[str, Any] = yaml.safe_load(base64.b64decode(encoded))
+    doc: dict[str, Any] = yaml.load(base64.b64decode(encoded), Loader=SAFE_LOADER)
     for user in doc.get("users") or []:
         exec_ = (user.get("user") or {}).get("exec")
         if exec_ and str(exec_.get("command", "")).endswith("kubelogin"):
             exec_["args"] = kubelogin_args(list(exec_.get("args") or []), login_mode)
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=False)
 
 
 def ca_pem_of(encoded: str) -> str:
     """PEM of the API server CA from the (base64) kubeconfig."""
-    doc: dict[str, Any] = yaml.safe_load(base64.b64decode(encoded))
+    doc: dict[str, Any] = yaml.load(base64.b64decode(encoded), Loader=SAFE_LOADER)
     data = doc["clusters"][0]["cluster"]["certificate-authority-data"]
     return base64.b64decode(data).decode()
 
