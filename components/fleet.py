@@ -114,7 +114,10 @@ class Fleet(pulumi.ComponentResource):
         )
         mesh_args = MeshArgs(
             spec=spec,
-            clusters=[dataclasses.replace(h, ready=[*h.ready, guard]) for h in self.clusters.values()],
+            clusters=[
+                dataclasses.replace(h, ready=[*h.ready, guard], api_ready=[*h.api_ready, guard])
+                for h in self.clusters.values()
+            ],
             trust=self.trust,
             gateway_api=gateway_api,
             source_ranges={c: allow_list(spec, c, egress, for_api=False) for c in self.clusters},

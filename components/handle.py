@@ -51,6 +51,11 @@ class ClusterHandle:
     #: deployer's RBAC grant, the load-balancer controller): a release
     #: installed before nodes exist never becomes ready.
     ready: list[pulumi.Resource] = field(default_factory=list)
+    #: What objects with no workload (CRDs, namespaces, Secrets) wait for
+    #: beyond the provider, which already waits for the deployer's access:
+    #: they need the API server, not nodes, so they go in while the node
+    #: pools come up instead of lengthening every cluster's chain.
+    api_ready: list[pulumi.Resource] = field(default_factory=list)
     #: Extra Service annotations a LoadBalancer needs on this cloud (EKS: the
     #: AWS Load Balancer Controller's NLB with static EIPs); may hold Outputs.
     load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)

@@ -748,3 +748,21 @@ def test_guard_provider_decides_in_check_from_the_old_state() -> None:
     assert (created.id, created.outs) == ("mesh-switch-guard", {"kind": "linkerd", "migrateFrom": "istio"})
     assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True
     assert provider.diff("mesh-switch-guard", {"kind": "linkerd"}, {"kind": "linkerd"}).changes is False
+
+
+def test_crds_and_namespaces_go_in_before_the_nodes_the_control_plane_after(dev: Plan) -> None:
+    pools = {
+        "aws:eks/nodeGroup:NodeGroup",
+        "gcp:container/nodePool:NodePool",
+        "azure-native:containerservice:AgentPool",
+    }
+    by = {r.urn: r for r in dev.resources}
+    for c in clusters(dev):
+        early = [one(dev, RELEASE, c, "linkerd-crds"), one(dev, SECRET, c, "linkerd-identity-issuer")]
+        early += [r for r in dev.by_type("kubernetes:core/v1:Namespace") if r.name.startswith(f"{c}-linkerd")]
+        assert len(early) == 4
+        for r in early:
+            assert not [u for u in r.dependencies if by[u].type in pools], r.urn
+        control_plane = one(dev, RELEASE, c, "linkerd-control-plane")
+        if dev.spec.cluster(c).cloud != "existing":
+            assert [u for u in control_plane.dependencies if by[u].type in pools], control_plane.urn

@@ -388,8 +388,12 @@ class IstioMesh(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- helpers
 
-    def _opts(self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*cluster.ready, *depends_on])
+    def _opts(
+        self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = (), *, workload: bool = True
+    ) -> pulumi.ResourceOptions:
+        """Options of an object in `cluster`; `workload=False` for one that runs no pod (see ClusterHandle.api_ready)."""
+        ready = cluster.ready if workload else cluster.api_ready
+        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*ready, *depends_on])
 
     def _release(
         self,
@@ -404,6 +408,7 @@ class IstioMesh(pulumi.ComponentResource):
         repository: str,
         timeout: int = CONTROL_PLANE_TIMEOUT,
         depends_on: Sequence[pulumi.Resource] = (),
+        workload: bool = True,
     ) -> k8s.helm.v3.Release:
         return helm_release(
             cluster.names.child(child),
@@ -415,7 +420,7 @@ class IstioMesh(pulumi.ComponentResource):
             values=values,
             # No Istio chart renders a Job, so no wait_for_jobs.
             timeout=timeout,
-            opts=self._opts(cluster, depends_on),
+            opts=self._opts(cluster, depends_on, workload=workload),
         )
 
     # ------------------------------------------------------------ per cluster
@@ -494,7 +499,7 @@ class IstioMesh(pulumi.ComponentResource):
                 "name": NAMESPACE,
                 "labels": {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network},
             },
-            opts=self._opts(cluster),
+            opts=self._opts(cluster, workload=False),
         )
 
         ca = args.trust.for_cluster(cluster.name)
@@ -510,11 +515,13 @@ class IstioMesh(pulumi.ComponentResource):
             cluster.names.child("istio", "cacerts"),
             metadata={"name": "cacerts", "namespace": namespace.metadata.name},
             string_data=plugin_ca,
-            opts=self._opts(cluster, ca.resources),
+            opts=self._opts(cluster, ca.resources, workload=False),
         )
 
         # CRDs and the reader service account. Follows the newest version
         # (CRDs are backwards compatible); its validator follows the tag.
+        # No pod: it installs while the nodes come up (2 minutes off every
+        # cluster's chain); istiod waits for the nodes.
         base = self._release(
             cluster,
             "istio-base",
@@ -524,6 +531,7 @@ class IstioMesh(pulumi.ComponentResource):
             values=base_values(mesh),
             namespace=namespace,
             repository=repo,
+            workload=False,
         )
 
         tag = self._revision_tag(cluster, stable, namespace)

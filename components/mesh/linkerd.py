@@ -333,8 +333,12 @@ class LinkerdMesh(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- helpers
 
-    def _opts(self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*cluster.ready, *depends_on])
+    def _opts(
+        self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = (), *, workload: bool = True
+    ) -> pulumi.ResourceOptions:
+        """Options of an object in `cluster`; `workload=False` for one that runs no pod (see ClusterHandle.api_ready)."""
+        ready = cluster.ready if workload else cluster.api_ready
+        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*ready, *depends_on])
 
     def _release(
         self,
@@ -346,6 +350,7 @@ class LinkerdMesh(pulumi.ComponentResource):
         values: Mapping[str, Any],
         timeout: int = CONTROL_PLANE_TIMEOUT,
         depends_on: Sequence[pulumi.Resource] = (),
+        workload: bool = True,
     ) -> k8s.helm.v3.Release:
         return helm_release(
             cluster.names.child(chart),
@@ -356,7 +361,7 @@ class LinkerdMesh(pulumi.ComponentResource):
             namespace=namespace.metadata.name,
             values=values,
             timeout=timeout,
-            opts=self._opts(cluster, depends_on),
+            opts=self._opts(cluster, depends_on, workload=workload),
         )
 
     # ------------------------------------------------------------ per cluster
@@ -367,12 +372,12 @@ class LinkerdMesh(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("linkerd", "namespace"),
             metadata=control_plane_namespace_metadata(),
-            opts=self._opts(cluster),
+            opts=self._opts(cluster, workload=False),
         )
         mc_namespace = k8s.core.v1.Namespace(
             cluster.names.child("linkerd-multicluster", "namespace"),
             metadata=multicluster_namespace_metadata(cluster),
-            opts=self._opts(cluster),
+            opts=self._opts(cluster, workload=False),
         )
 
         ca = args.trust.for_cluster(cluster.name)
@@ -388,10 +393,11 @@ class LinkerdMesh(pulumi.ComponentResource):
             metadata={"name": ISSUER_SECRET, "namespace": namespace.metadata.name},
             type="kubernetes.io/tls",
             string_data=issuer_data,
-            opts=self._opts(cluster, ca.resources),
+            opts=self._opts(cluster, ca.resources, workload=False),
         )
 
-        crds = self._release(mesh, cluster, CRDS, namespace=namespace, values=crds_values())
+        # CRDs only: no pod, so not after the nodes (see ClusterHandle.api_ready).
+        crds = self._release(mesh, cluster, CRDS, namespace=namespace, values=crds_values(), workload=False)
         control_plane = self._release(
             mesh,
             cluster,
