@@ -91,7 +91,7 @@ def drop_api_version_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.
     shipped (113 on a ManagedCluster), so that a stack that registered
     `azure-native:containerservice/v20230101:ManagedCluster` keeps its state
     when it moves to the default module. meshfleet registers only default
-    modules (tests/test_plan.py checks every plan), so those aliases can
+    modules (tests/test_aks.py checks the plan), so those aliases can
     never match anything in a meshfleet stack; yet the SDK turns each into a
     URN (a dozen Outputs apiece: most of an AKS cluster's registration cost)
     and the engine looks each up on every `up`. Any other alias (a rename, a
