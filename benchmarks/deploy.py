@@ -3,8 +3,12 @@
 Every custom resource (and remote component) is a step that can start once
 its dependencies and its provider are created, and takes the time of its
 type in DURATIONS (one table, sources below). Steps run under a parallelism
-limit as Pulumi's engine runs them: ready steps start in registration order
-while fewer than `parallelism` are running.
+limit as Pulumi's engine runs them: the program sends a registration once
+the resources it depends on are created, the engine hands it to a pool of
+`parallelism` workers through one queue, and a registration that finds
+every worker busy waits behind those that arrived before it. So ready steps
+start first come, first served (by the time they became ready; at the same
+time, in the program's order) while fewer than `parallelism` are running.
 
 DURATIONS, typical create times (minutes) and where they come from:
 - EKS control plane ~15: AWS EKS user guide, "Create an Amazon EKS cluster"
@@ -168,19 +172,20 @@ def simulate(graph: Graph, parallelism: int | None) -> float:
     for u in graph.order:
         for d in graph.needs[u]:
             dependents[d].append(u)
-    ready = [(rank[u], u) for u in graph.order if waiting[u] == 0]
+    # The engine's queue: (time the step became ready, program order).
+    ready = [(0.0, rank[u], u) for u in graph.order if waiting[u] == 0]
     heapq.heapify(ready)
     running: list[tuple[float, str]] = []
     now = 0.0
     while ready or running:
         while ready and (parallelism is None or len(running) < parallelism):
-            _, u = heapq.heappop(ready)
+            _, _, u = heapq.heappop(ready)
             heapq.heappush(running, (now + graph.duration[u], u))
         now, done = heapq.heappop(running)
         for v in dependents[done]:
             waiting[v] -= 1
             if waiting[v] == 0:
-                heapq.heappush(ready, (rank[v], v))
+                heapq.heappush(ready, (now, rank[v], v))
     return now
 
 

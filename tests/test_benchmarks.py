@@ -138,3 +138,20 @@ def test_lower_bound_counts_a_pairwise_chain_after_its_cluster() -> None:
     pairs = {"acceptor", "token", "dialer"}
     assert deploy.simulate(graph, None) == 41.0  # 1 + 30 + 5 + 0 + 5
     assert deploy.lower_bound(graph, pairs, None) == 41.0  # a's chain, then the whole pairwise chain
+
+
+def test_a_full_engine_serves_ready_steps_first_come_first_served() -> None:
+    # Two workers. "late" is registered early but ready only after "gate"; e1 and e2 are ready at once.
+    graph = _graph(
+        {
+            "gate": (1.0, set(), None),
+            "late": (5.0, {"gate"}, "a"),
+            "after": (20.0, {"late"}, "a"),
+            "e1": (10.0, set(), "b"),
+            "e2": (10.0, set(), "b"),
+        }
+    )
+    # gate 0-1 and e1 0-10; at 1 the queue holds e2 (ready since 0) before late (since 1): e2 1-11,
+    # late 10-15, after 15-35. Served in program order instead, late would start at 1 and finish by 26.
+    assert deploy.simulate(graph, 2) == 35.0
+    assert deploy.simulate(graph, None) == 26.0
