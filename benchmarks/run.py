@@ -550,7 +550,8 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float,
         "## Deploy critical path",
         "",
         f"Simulated `pulumi up` of each recorded graph (benchmarks/deploy.py: per-type durations from one "
-        f"table with sources; a step starts when its dependencies and provider are created). Parallelism: "
+        f"table with sources; a step is ready when its dependencies and provider are created, and ready steps "
+        f"start first come, first served, as the engine's queue serves registrations). Parallelism: "
         f"Pulumi's default, 4 x CPU count = **{DEFAULT_PARALLELISM}** on this machine; 16 (a 4-core CI runner); "
         "and unlimited. "
         "Lower bound = max(slowest cluster's own chain + the pairwise tail after it, total work / parallelism). "
