@@ -34,10 +34,6 @@ class GatewayApiCrds(pulumi.ComponentResource):
         self.crds = k8s.yaml.v2.ConfigFile(
             f"{name}-standard",
             file=RELEASE_URL.format(version=args.version),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=args.cluster.provider,
-                depends_on=args.cluster.ready,
-            ),
+            opts=args.cluster.object_opts(self),
         )
         self.register_outputs({})

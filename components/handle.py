@@ -8,7 +8,7 @@ cloud component's internals, so adding a cloud never touches the meshes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,6 +69,14 @@ class ClusterHandle:
     #: (0: it follows the endpoints at once); pods behind it must keep serving
     #: at least that long after they start terminating.
     load_balancer_drain_seconds: int = 0
+
+    def object_opts(
+        self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (), *, workload: bool = True
+    ) -> pulumi.ResourceOptions:
+        """Options of an object in this cluster: a child of `parent`, through this cluster's provider,
+        after `ready` (`workload=False`: after `api_ready`, for an object that runs no pod) and `depends_on`."""
+        ready = self.ready if workload else self.api_ready
+        return pulumi.ResourceOptions(parent=parent, provider=self.provider, depends_on=[*ready, *depends_on])
 
     @classmethod
     def of(

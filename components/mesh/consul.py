@@ -360,9 +360,6 @@ class ConsulMesh(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- helpers
 
-    def _opts(self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*cluster.ready, *depends_on])
-
     def _vault_opts(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._vault_provider, depends_on=list(depends_on))
 
@@ -373,7 +370,7 @@ class ConsulMesh(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("consul", "namespace"),
             metadata={"name": NAMESPACE},
-            opts=self._opts(cluster),
+            opts=cluster.object_opts(self),
         )
         has_peers = len(args.clusters) > 1
         wiring: VaultWiring | None = None
@@ -406,7 +403,7 @@ class ConsulMesh(pulumi.ComponentResource):
             namespace=namespace.metadata.name,
             values=values,
             timeout=CONSUL_TIMEOUT,
-            opts=self._opts(cluster, before_release),
+            opts=cluster.object_opts(self, before_release),
         )
         # The Mesh singleton: peering goes through the mesh gateways (no
         # server-to-server traffic across clouds). Every acceptor and dialer
@@ -417,7 +414,7 @@ class ConsulMesh(pulumi.ComponentResource):
             kind="Mesh",
             metadata={"name": MESH_NAME, "namespace": namespace.metadata.name},
             spec={"peering": {"peerThroughMeshGateways": True}},
-            opts=self._opts(cluster, [release]),
+            opts=cluster.object_opts(self, [release]),
         )
         return _ClusterPlane(handle=cluster, namespace=namespace, release=release, mesh=mesh_entry)
 
@@ -438,7 +435,7 @@ class ConsulMesh(pulumi.ComponentResource):
         reviewer_sa = k8s.core.v1.ServiceAccount(
             child("vault", "reviewer"),
             metadata={"name": TOKEN_REVIEWER, "namespace": namespace.metadata.name},
-            opts=self._opts(cluster),
+            opts=cluster.object_opts(self),
         )
         reviewer_binding = k8s.rbac.v1.ClusterRoleBinding(
             child("vault", "reviewer-binding"),
@@ -447,7 +444,7 @@ class ConsulMesh(pulumi.ComponentResource):
                 api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:auth-delegator"
             ),
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=TOKEN_REVIEWER, namespace=NAMESPACE)],
-            opts=self._opts(cluster, [reviewer_sa]),
+            opts=cluster.object_opts(self, [reviewer_sa]),
         )
         reviewer_token = k8s.core.v1.Secret(
             child("vault", "reviewer-token"),
@@ -457,7 +454,7 @@ class ConsulMesh(pulumi.ComponentResource):
                 "annotations": {"kubernetes.io/service-account.name": TOKEN_REVIEWER},
             },
             type="kubernetes.io/service-account-token",
-            opts=self._opts(cluster, [reviewer_sa, reviewer_binding]),
+            opts=cluster.object_opts(self, [reviewer_sa, reviewer_binding]),
         )
         jwt: pulumi.Output[str] = pulumi.Output.secret(reviewer_token.data.apply(_decoded_token))
 
@@ -579,14 +576,14 @@ class ConsulMesh(pulumi.ComponentResource):
                     child("vault", "ca"),
                     metadata={"name": ca_secret, "namespace": namespace.metadata.name},
                     string_data={"ca.crt": cfg.ca_cert_pem.strip() + "\n"},
-                    opts=self._opts(cluster),
+                    opts=cluster.object_opts(self),
                 )
             )
 
         # The Agent Injector (no Vault server) writes the Vault agent into
         # Consul's pods; its webhook must answer before they are created.
         vault_ns = k8s.core.v1.Namespace(
-            child("vault", "namespace"), metadata={"name": VAULT_NAMESPACE}, opts=self._opts(cluster)
+            child("vault", "namespace"), metadata={"name": VAULT_NAMESPACE}, opts=cluster.object_opts(self)
         )
         injector_release = helm_release(
             child("vault-injector"),
@@ -597,7 +594,7 @@ class ConsulMesh(pulumi.ComponentResource):
             namespace=vault_ns.metadata.name,
             values=injector_values(cfg.address, paths["auth_path"]),
             timeout=INJECTOR_TIMEOUT,
-            opts=self._opts(cluster),
+            opts=cluster.object_opts(self),
         )
         wiring = VaultWiring(address=cfg.address, paths=paths, ca_secret=ca_secret)
         return wiring, [injector_release, server_role, injector_role, connect_root, *secrets, *roles, *extra]
@@ -670,7 +667,7 @@ class ConsulMesh(pulumi.ComponentResource):
                 },
             },
             spec={"peer": {"secret": peer_secret}},
-            opts=self._opts(a, [acceptor.mesh]),
+            opts=a.object_opts(self, [acceptor.mesh]),
         )
         # The id comes from the acceptor's outputs: the read waits for the
         # acceptor (and so for Synced) and follows a renamed secret.
@@ -703,7 +700,7 @@ class ConsulMesh(pulumi.ComponentResource):
             kind="PeeringDialer",
             metadata={"name": names.dialer_object, "namespace": dialer.namespace.metadata.name},
             spec={"peer": {"secret": {"name": names.dialer_secret, "key": names.secret_key, "backend": "kubernetes"}}},
-            opts=self._opts(d, [dialer.mesh, copy]),
+            opts=d.object_opts(self, [dialer.mesh, copy]),
         )
 
 

@@ -388,13 +388,6 @@ class IstioMesh(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- helpers
 
-    def _opts(
-        self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = (), *, workload: bool = True
-    ) -> pulumi.ResourceOptions:
-        """Options of an object in `cluster`; `workload=False` for one that runs no pod (see ClusterHandle.api_ready)."""
-        ready = cluster.ready if workload else cluster.api_ready
-        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*ready, *depends_on])
-
     def _release(
         self,
         cluster: ClusterHandle,
@@ -420,7 +413,7 @@ class IstioMesh(pulumi.ComponentResource):
             values=values,
             # No Istio chart renders a Job, so no wait_for_jobs.
             timeout=timeout,
-            opts=self._opts(cluster, depends_on, workload=workload),
+            opts=cluster.object_opts(self, depends_on, workload=workload),
         )
 
     # ------------------------------------------------------------ per cluster
@@ -456,7 +449,7 @@ class IstioMesh(pulumi.ComponentResource):
             metadata=hook_meta,
             webhooks=hooks,
             opts=pulumi.ResourceOptions.merge(
-                self._opts(cluster, [namespace]),
+                cluster.object_opts(self, [namespace]),
                 # istiod patches its CA into webhooks labelled with its
                 # revision; Pulumi never sets it and must not undo it.
                 pulumi.ResourceOptions(ignore_changes=["webhooks[*].clientConfig.caBundle"]),
@@ -477,7 +470,7 @@ class IstioMesh(pulumi.ComponentResource):
             cluster.names.child("istio", "revision-tag", STABLE_TAG, "service"),
             metadata=service_meta,
             spec=service_spec,
-            opts=self._opts(cluster),
+            opts=cluster.object_opts(self),
         )
         return [webhook, service]
 
@@ -499,7 +492,7 @@ class IstioMesh(pulumi.ComponentResource):
                 "name": NAMESPACE,
                 "labels": {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network},
             },
-            opts=self._opts(cluster, workload=False),
+            opts=cluster.object_opts(self, workload=False),
         )
 
         ca = args.trust.for_cluster(cluster.name)
@@ -515,7 +508,7 @@ class IstioMesh(pulumi.ComponentResource):
             cluster.names.child("istio", "cacerts"),
             metadata={"name": "cacerts", "namespace": namespace.metadata.name},
             string_data=plugin_ca,
-            opts=self._opts(cluster, ca.resources, workload=False),
+            opts=cluster.object_opts(self, ca.resources, workload=False),
         )
 
         # CRDs and the reader service account. Follows the newest version
@@ -607,7 +600,7 @@ class IstioMesh(pulumi.ComponentResource):
                 ],
             },
             # The CRD comes from base; istiod's validating webhook must answer.
-            opts=self._opts(cluster, [base, istiod]),
+            opts=cluster.object_opts(self, [base, istiod]),
         )
 
     def _ambient_data_plane(
@@ -656,7 +649,7 @@ class IstioMesh(pulumi.ComponentResource):
             data=pulumi.Output.from_input(args.source_ranges[cluster.name]).apply(
                 lambda ranges: eastwest_ambient_options(cluster, ranges)
             ),
-            opts=self._opts(cluster),
+            opts=cluster.object_opts(self),
         )
         gateway_spec: dict[str, Any] = {
             "gatewayClassName": "istio-east-west",
@@ -694,7 +687,7 @@ class IstioMesh(pulumi.ComponentResource):
             spec=gateway_spec,
             # The ConfigMap first: istiod renders nothing for a Gateway whose
             # parametersRef is missing (it logs and waits for the ConfigMap).
-            opts=self._opts(cluster, [args.gateway_api[cluster.name], istiod, options]),
+            opts=cluster.object_opts(self, [args.gateway_api[cluster.name], istiod, options]),
         )
 
     # --------------------------------------------------------------- per pair
@@ -720,7 +713,7 @@ class IstioMesh(pulumi.ComponentResource):
                 "annotations": {"kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT},
             },
             type=SERVICE_ACCOUNT_TOKEN,
-            opts=self._opts(b, [target.base, target.reader_rbac]),
+            opts=b.object_opts(self, [target.base, target.reader_rbac]),
         )
         # The token controller fills `data.token` after creation.
         # pulumi-kubernetes waits for a service-account-token Secret's data

@@ -333,13 +333,6 @@ class LinkerdMesh(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- helpers
 
-    def _opts(
-        self, cluster: ClusterHandle, depends_on: Sequence[pulumi.Resource] = (), *, workload: bool = True
-    ) -> pulumi.ResourceOptions:
-        """Options of an object in `cluster`; `workload=False` for one that runs no pod (see ClusterHandle.api_ready)."""
-        ready = cluster.ready if workload else cluster.api_ready
-        return pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[*ready, *depends_on])
-
     def _release(
         self,
         mesh: LinkerdMeshSpec,
@@ -361,7 +354,7 @@ class LinkerdMesh(pulumi.ComponentResource):
             namespace=namespace.metadata.name,
             values=values,
             timeout=timeout,
-            opts=self._opts(cluster, depends_on, workload=workload),
+            opts=cluster.object_opts(self, depends_on, workload=workload),
         )
 
     # ------------------------------------------------------------ per cluster
@@ -372,12 +365,12 @@ class LinkerdMesh(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("linkerd", "namespace"),
             metadata=control_plane_namespace_metadata(),
-            opts=self._opts(cluster, workload=False),
+            opts=cluster.object_opts(self, workload=False),
         )
         mc_namespace = k8s.core.v1.Namespace(
             cluster.names.child("linkerd-multicluster", "namespace"),
             metadata=multicluster_namespace_metadata(cluster),
-            opts=self._opts(cluster, workload=False),
+            opts=cluster.object_opts(self, workload=False),
         )
 
         ca = args.trust.for_cluster(cluster.name)
@@ -393,7 +386,7 @@ class LinkerdMesh(pulumi.ComponentResource):
             metadata={"name": ISSUER_SECRET, "namespace": namespace.metadata.name},
             type="kubernetes.io/tls",
             string_data=issuer_data,
-            opts=self._opts(cluster, ca.resources, workload=False),
+            opts=cluster.object_opts(self, ca.resources, workload=False),
         )
 
         # CRDs only: no pod, so not after the nodes (see ClusterHandle.api_ready).
@@ -453,7 +446,7 @@ class LinkerdMesh(pulumi.ComponentResource):
                 "annotations": {"kubernetes.io/service-account.name": names.remote_access_account},
             },
             type=SERVICE_ACCOUNT_TOKEN,
-            opts=self._opts(b, [target.multicluster]),
+            opts=b.object_opts(self, [target.multicluster]),
         )
         # pulumi-kubernetes waits for the token controller to fill `data`
         # before reporting the Secret created (pulumi-kubernetes#2048).

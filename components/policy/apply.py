@@ -31,7 +31,7 @@ class ClusterPolicies(pulumi.ComponentResource):
         super().__init__("meshfleet:policy:ClusterPolicies", name, None, opts)
         handle = args.cluster
         compiled = compile_cluster(args.spec, handle.name)
-        child = pulumi.ResourceOptions(parent=self, provider=handle.provider, depends_on=[*handle.ready, *args.ready])
+        child = handle.object_opts(self, args.ready)
         self.objects: list[str] = []
         for body in compiled.objects():
             meta = body["metadata"]
