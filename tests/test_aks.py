@@ -536,3 +536,29 @@ def test_drop_api_version_aliases_keeps_every_other_alias() -> None:
     assert opts.aliases == [versioned, renamed, preview, versioned_and_named, by_name, "urn:x"]  # not mutated
     only_renamed = pulumi.ResourceOptions(aliases=[renamed])
     assert drop_api_version_aliases(pulumi.ResourceTransformationArgs(None, "t", "n", {}, only_renamed)) is None  # type: ignore[arg-type]
+
+
+def test_dropping_api_version_aliases_changes_nothing_a_deployed_stack_holds(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two plans, with and without the transformation: the same URNs, inputs, parents and dependencies;
+    only the aliases the engine receives differ, so a deployed stack sees no update, replace or delete."""
+    import components.common
+
+    monkeypatch.setattr(components.common, "drop_api_version_aliases", lambda args: None)
+    with_aliases = plan_fleet(only_clusters(fleet_of("dev"), C))
+    before = {r.urn: r for r in with_aliases.resources}
+    after = {r.urn: r for r in plan.resources}
+    assert set(before) == set(after)
+    for urn, r in after.items():
+        b = before[urn]
+        assert (b.inputs, b.parent, b.provider, b.dependencies, b.protect) == (
+            r.inputs,
+            r.parent,
+            r.provider,
+            r.dependencies,
+            r.protect,
+        ), urn
+    changed = {urn for urn in after if before[urn].aliases != after[urn].aliases}
+    assert changed == {r.urn for r in plan.resources if r.type.startswith("azure-native:") and before[r.urn].aliases}
+    assert len(before[of_type(plan, "azure-native:containerservice:ManagedCluster")[0].urn].aliases) > 100
