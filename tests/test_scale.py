@@ -114,3 +114,31 @@ def test_simulated_outputs_must_be_plain_data():
 
     with pytest.raises(Exception, match="test:index:Thing thing: output when: the simulated cloud returned a object"):
         run_program(program, project="p", stack="s", now=DEFAULT_NOW, cloud=Broken)
+
+
+def test_the_harness_sends_no_source_positions_and_restores_the_sdk(monkeypatch):
+    """Offline, nothing reads a registration's stack trace: the harness skips computing it
+    (a tenth of a plan), for the plan's duration only."""
+    import pulumi_tls as tls
+    from pulumi.runtime import resource as resource_runtime
+
+    frames: dict[str, int] = {}
+    original = RecordingMonitor.RegisterResource
+
+    def register(self, request):
+        frames[request.type] = len(request.stackTrace.frames) + request.HasField("sourcePosition")
+        return original(self, request)
+
+    monkeypatch.setattr(RecordingMonitor, "RegisterResource", register)
+    sdk_function = resource_runtime._get_stack_trace
+
+    def program():
+        # A typed resource built a few calls deep: the SDK would send those frames.
+        def nested():
+            tls.PrivateKey("key", algorithm="ED25519")
+
+        nested()
+
+    run_program(program, project="p", stack="s", now=DEFAULT_NOW)
+    assert frames == {"pulumi:pulumi:Stack": 0, "tls:index/privateKey:PrivateKey": 0}
+    assert resource_runtime._get_stack_trace is sdk_function
