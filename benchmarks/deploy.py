@@ -52,9 +52,13 @@ set the scale, the ratios below do not depend on them much.
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 MIN = 60.0
 
@@ -162,6 +166,25 @@ def _topological(urns: list[str], needs: dict[str, set[str]], rank: dict[str, in
     if len(order) != len(urns):
         raise ValueError("the recorded graph has a cycle")
     return order
+
+
+#: The step of deploy.yml that runs `pulumi up`, and the default in its `parallel` input
+#: (`${{ vars.MESHFLEET_PARALLEL || 64 }}`, or a plain number).
+_UP_ACTION = "pulumi/actions@"
+_PARALLEL_DEFAULT = re.compile(r"^(?:\$\{\{.*\|\|\s*)?(\d+)(?:\s*\}\})?$")
+
+
+def workflow_parallelism(workflow: Path) -> int:
+    """The parallelism the deploy workflow runs `pulumi up` with (its `parallel` input's default)."""
+    doc = yaml.safe_load(workflow.read_text())
+    for job in doc.get("jobs", {}).values():
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith(_UP_ACTION) and step.get("with", {}).get("command") == "up":
+                match = _PARALLEL_DEFAULT.match(str(step["with"].get("parallel", "")).strip())
+                if match is None:
+                    raise ValueError(f"{workflow}: the `pulumi up` step sets no numeric `parallel` default")
+                return int(match.group(1))
+    raise ValueError(f"{workflow}: no {_UP_ACTION} step runs `up`")
 
 
 def simulate(graph: Graph, parallelism: int | None) -> float:

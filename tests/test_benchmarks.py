@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+import yaml
 
 from benchmarks import deploy
 from benchmarks.fleets import MESHES, mixed_fleet
@@ -155,3 +156,25 @@ def test_a_full_engine_serves_ready_steps_first_come_first_served() -> None:
     # late 10-15, after 15-35. Served in program order instead, late would start at 1 and finish by 26.
     assert deploy.simulate(graph, 2) == 35.0
     assert deploy.simulate(graph, None) == 26.0
+
+
+def test_the_deploy_workflow_parallelism_is_read_from_the_workflow(tmp_path) -> None:
+    from benchmarks.run import DEPLOY_WORKFLOW
+
+    # The real workflow: an environment may override it, the default is what the benchmarks simulate.
+    assert deploy.workflow_parallelism(DEPLOY_WORKFLOW) == 64
+
+    def workflow(parallel: str | None) -> object:
+        step = {"uses": "pulumi/actions@v7", "with": {"command": "up", "stack-name": "dev"}}
+        if parallel is not None:
+            step["with"]["parallel"] = parallel
+        path = tmp_path / "deploy.yml"
+        path.write_text(yaml.safe_dump({"jobs": {"up": {"steps": [{"uses": "actions/checkout@v5"}, step]}}}))
+        return path
+
+    assert deploy.workflow_parallelism(workflow("32")) == 32
+    assert deploy.workflow_parallelism(workflow("${{ vars.MESHFLEET_PARALLEL || 48 }}")) == 48
+    with pytest.raises(ValueError, match="sets no numeric `parallel` default"):
+        deploy.workflow_parallelism(workflow(None))
+    with pytest.raises(ValueError, match="sets no numeric `parallel` default"):
+        deploy.workflow_parallelism(workflow("${{ vars.MESHFLEET_PARALLEL }}"))
