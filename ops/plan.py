@@ -404,7 +404,19 @@ def _note_abandoned(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
 
 
 def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Close a plan's loop (what it abandoned is reported quietly, see new_event_loop)."""
+    """Close a plan's loop (what it abandoned is reported quietly, see new_event_loop).
+
+    A plan that succeeded leaves no task behind. One that failed (a
+    RunError inside the program) leaves registrations that never started;
+    they are cancelled and run to their cancellation first, as `asyncio.run`
+    does, so that none is destroyed unstarted ("coroutine ... was never
+    awaited" at some later collection).
+    """
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     asyncio.set_event_loop(None)
     loop.close()
 

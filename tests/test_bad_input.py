@@ -269,6 +269,24 @@ def test_runtime_program_stops_with_run_error_not_traceback():
     assert "meshfleet:fleet: is the text 'not a map', not a map" in str(err.value)
 
 
+def test_a_failed_program_leaves_no_unstarted_registration_behind():
+    """The registrations a failed program left are cancelled before its loop closes: no
+    "coroutine ... was never awaited" surfaces later, in whatever runs next."""
+    import gc
+    import warnings
+
+    from ops.plan import run_plan
+
+    base = stack_config("local")
+    values = {**base.values, "meshfleet:fleet": "not a map"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(pulumi.RunError):
+            run_plan(ROOT, StackConfig(base.project, "bad", values), prevalidate=False)
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
 yaml_chars = st.sampled_from([*list("ab:-[]{}*&!#'\"|>%@`?,\t\n  019.~<=\\"), "\n  ", ": ", "- ", "---\n", "<<: "])
 scalars = st.none() | st.booleans() | st.integers(-3, 70000) | st.floats(allow_nan=True) | st.text(max_size=8)
 documents = st.recursive(
