@@ -483,8 +483,9 @@ def without_source_positions() -> Iterator[None]:
     them and 3.5 s without, and the test suite about 10% less. `pulumi up`
     still sends them; only the offline harness (plan and floor alike) skips
     them. The SDK looks the function up by name at each registration, so
-    replacing it for the plan's duration is enough; tests/test_plan.py
-    notices if an SDK upgrade renames it.
+    replacing it for the plan's duration is enough. An SDK that renamed it
+    would fail every plan here at once (AttributeError), and
+    tests/test_scale.py checks that no frame reaches the monitor.
     """
     original = resource_runtime._get_stack_trace
     resource_runtime._get_stack_trace = _no_stack_trace
