@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.config import DEFAULTS_KEY, FLEET_KEY, ConfigError, FleetSpec, Problem, load_fleet
+from components.config import DEFAULTS_KEY, FLEET_KEY, ConfigError, FleetSpec, load_fleet
 from components.config.errors import describe_value
 from components.config.offline import OFFLINE_PLACEHOLDER
 from ops.yamlfile import load_yaml_file, mark_of
@@ -52,24 +52,16 @@ def read_project(project_dir: Path) -> dict[str, Any]:
     path = project_dir / "Pulumi.yaml"
     doc, node = load_yaml_file(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, ["name"], str(path)),
-                    message="is not a Pulumi project file (a map with a `name:`)",
-                    fix="run meshfleet from the project directory, whose Pulumi.yaml names the project",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, ["name"], str(path)),
+            message="is not a Pulumi project file (a map with a `name:`)",
+            fix="run meshfleet from the project directory, whose Pulumi.yaml names the project",
         )
     if not isinstance(doc.get("config") or {}, dict):
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, ["config"], str(path)),
-                    message=f"`config:` is {describe_value(doc['config'])}, not a map of keys",
-                    fix="write project config as `config:` followed by indented `key: value` lines",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, ["config"], str(path)),
+            message=f"`config:` is {describe_value(doc['config'])}, not a map of keys",
+            fix="write project config as `config:` followed by indented `key: value` lines",
         )
     return doc
 
@@ -81,39 +73,27 @@ def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
     if doc is None:
         return {}, node
     if not isinstance(doc, dict):
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, [], where),
-                    message=f"the file holds {describe_value(doc)}; a stack file is a map with a `config:` key",
-                    fix="start the file with `config:` and put `meshfleet:fleet:` indented under it "
-                    "(see stacks/Pulumi.dev.yaml)",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, [], where),
+            message=f"the file holds {describe_value(doc)}; a stack file is a map with a `config:` key",
+            fix="start the file with `config:` and put `meshfleet:fleet:` indented under it "
+            "(see stacks/Pulumi.dev.yaml)",
         )
     config = doc.get("config")
     if config is not None and not isinstance(config, dict):
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, ["config"], where),
-                    message=f"`config:` is {describe_value(config)}, not a map of config keys",
-                    fix="write `config:` followed by indented keys, e.g. `  meshfleet:fleet:` (see stacks/Pulumi.dev.yaml)",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, ["config"], where),
+            message=f"`config:` is {describe_value(config)}, not a map of config keys",
+            fix="write `config:` followed by indented keys, e.g. `  meshfleet:fleet:` (see stacks/Pulumi.dev.yaml)",
         )
     misplaced = [k for k in doc if k not in STACK_FILE_KEYS and "fleet" in k.lower()]
     if FLEET_KEY not in {k.split(":")[-1] for k in (config or {})} and misplaced:
         key = misplaced[0]
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, [key], where, at_key=True),
-                    message=f"the stack has no meshfleet:fleet config: {key!r} is at the top level of the "
-                    "file, outside `config:`, where Pulumi does not read it",
-                    fix=f"indent `{key}:` (and everything under it) under `config:`",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, [key], where, at_key=True),
+            message=f"the stack has no meshfleet:fleet config: {key!r} is at the top level of the "
+            "file, outside `config:`, where Pulumi does not read it",
+            fix=f"indent `{key}:` (and everything under it) under `config:`",
         )
     nested = [
         k
@@ -122,15 +102,11 @@ def _stack_doc(config_file: Path) -> tuple[dict[str, Any], Any]:
     ]
     if not config and nested:
         key = nested[0]
-        raise ConfigError(
-            [
-                Problem(
-                    path=mark_of(node, [key], where, at_key=True),
-                    message=f"the stack has no meshfleet:fleet config: it is under {key!r}, which Pulumi "
-                    "does not read (the key is `config`)",
-                    fix=f"rename `{key}:` to `config:`",
-                )
-            ]
+        raise ConfigError.one(
+            path=mark_of(node, [key], where, at_key=True),
+            message=f"the stack has no meshfleet:fleet config: it is under {key!r}, which Pulumi "
+            "does not read (the key is `config`)",
+            fix=f"rename `{key}:` to `config:`",
         )
     return doc, node
 

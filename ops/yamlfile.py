@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from components.config import ConfigError, Problem
+from components.config import ConfigError
 
 #: More values than this once aliases are expanded is refused (a "billion laughs" document);
 #: yaml.v3 refuses excessive aliasing too.
@@ -176,15 +176,11 @@ def _decode(raw: bytes, where: str) -> str:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         column = len(before) - (before.rfind(b"\n") + 1) + 1
-        raise ConfigError(
-            [
-                Problem(
-                    path=f"{where}:{line}:{column}",
-                    message=f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot start or "
-                    "continue a UTF-8 character (Pulumi reads stack files as UTF-8)",
-                    fix="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or remove the character",
-                )
-            ]
+        raise ConfigError.one(
+            path=f"{where}:{line}:{column}",
+            message=f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot start or "
+            "continue a UTF-8 character (Pulumi reads stack files as UTF-8)",
+            fix="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or remove the character",
         ) from None
 
 
@@ -319,28 +315,20 @@ def load_yaml_file(path: Path) -> tuple[Any, Node | None]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            [
-                Problem(
-                    path=where,
-                    message=f"no stack config {where}",
-                    fix="check the path, or create it (stacks/Pulumi.<stack>.yaml; see stacks/Pulumi.dev.yaml)",
-                )
-            ]
+        raise ConfigError.one(
+            path=where,
+            message=f"no stack config {where}",
+            fix="check the path, or create it (stacks/Pulumi.<stack>.yaml; see stacks/Pulumi.dev.yaml)",
         ) from None
     except IsADirectoryError:
-        raise ConfigError(
-            [
-                Problem(
-                    path=where,
-                    message="is a directory, not a stack file",
-                    fix=f"pass the stack file itself, e.g. {Path(where) / 'Pulumi.dev.yaml'}",
-                )
-            ]
+        raise ConfigError.one(
+            path=where,
+            message="is a directory, not a stack file",
+            fix=f"pass the stack file itself, e.g. {Path(where) / 'Pulumi.dev.yaml'}",
         ) from None
     except OSError as exc:
-        raise ConfigError(
-            [Problem(path=where, message=f"cannot be read: {exc.strerror}", fix="check the path and its permissions")]
+        raise ConfigError.one(
+            path=where, message=f"cannot be read: {exc.strerror}", fix="check the path and its permissions"
         ) from None
     text = _decode(raw, where)
     loader: _Loader | None = None
@@ -350,29 +338,21 @@ def load_yaml_file(path: Path) -> tuple[Any, Node | None]:
         if node is None:
             return None, None
         if _expanded_size(node, {}) > MAX_EXPANDED_VALUES:
-            raise ConfigError(
-                [
-                    Problem(
-                        path=f"{where}:{node.start_mark.line + 1}:{node.start_mark.column + 1}",
-                        message=f"the document expands to more than {MAX_EXPANDED_VALUES} values through "
-                        "aliases (*name); the Pulumi CLI refuses such excessive aliasing",
-                        fix="write the values out instead of nesting aliases of aliases",
-                    )
-                ]
+            raise ConfigError.one(
+                path=f"{where}:{node.start_mark.line + 1}:{node.start_mark.column + 1}",
+                message=f"the document expands to more than {MAX_EXPANDED_VALUES} values through "
+                "aliases (*name); the Pulumi CLI refuses such excessive aliasing",
+                fix="write the values out instead of nesting aliases of aliases",
             )
         return _jsonable(loader.construct_document(node)), node
     except yaml.YAMLError as exc:
         line, column, message, fix = _explain(exc, text)
-        raise ConfigError([Problem(path=f"{where}:{line}:{column}", message=message, fix=fix)]) from None
+        raise ConfigError.one(path=f"{where}:{line}:{column}", message=message, fix=fix) from None
     except RecursionError:
-        raise ConfigError(
-            [
-                Problem(
-                    path=f"{where}:1:1",
-                    message="the document is nested too deeply to read",
-                    fix="flatten the structure: a stack config is a few levels deep",
-                )
-            ]
+        raise ConfigError.one(
+            path=f"{where}:1:1",
+            message="the document is nested too deeply to read",
+            fix="flatten the structure: a stack config is a few levels deep",
         ) from None
     finally:
         if loader is not None:

@@ -52,6 +52,11 @@ class ConfigError(Exception):
         self.problems = sorted(set(problems), key=lambda p: (p.path, p.message))
         super().__init__(self.render())
 
+    @classmethod
+    def one(cls, path: str, message: str, fix: str) -> ConfigError:
+        """A config error of a single problem (what a check that stops at the first finding raises)."""
+        return cls([Problem(path=path, message=message, fix=fix)])
+
     def render(self) -> str:
         count = len(self.problems)
         head = f"invalid stack config ({count} problem{'s' if count != 1 else ''}):"

@@ -89,15 +89,11 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
         allowed = "1" if CURRENT_SCHEMA_VERSION == 1 else f"1 to {CURRENT_SCHEMA_VERSION}"
         # A quoted number keeps its value: only the quotes go.
         meant = int(version) if isinstance(version, str) and version.strip().isdigit() else CURRENT_SCHEMA_VERSION
-        raise ConfigError(
-            [
-                Problem(
-                    path="schemaVersion",
-                    message=f"{said}; expected a whole number ({allowed})",
-                    fix=f"add `schemaVersion: {meant}` (a number, unquoted) to meshfleet:fleet "
-                    "(or to the defaults in Pulumi.yaml)",
-                )
-            ]
+        raise ConfigError.one(
+            path="schemaVersion",
+            message=f"{said}; expected a whole number ({allowed})",
+            fix=f"add `schemaVersion: {meant}` (a number, unquoted) to meshfleet:fleet "
+            "(or to the defaults in Pulumi.yaml)",
         )
     data = migrate(dict(raw))
     reject_foreign_mesh_fields(data)

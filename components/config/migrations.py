@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.config.errors import ConfigError, Problem
+from components.config.errors import ConfigError
 
 #: The schema version this code reads. Older configs are migrated (MIGRATIONS).
 CURRENT_SCHEMA_VERSION = 2
@@ -88,36 +88,24 @@ def migrate(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring a raw config to CURRENT_SCHEMA_VERSION, one recorded step at a time."""
     version = raw.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ConfigError(
-            [
-                Problem(
-                    path="schemaVersion",
-                    message=f"missing or not an integer (got {version!r}); allowed: 1..{CURRENT_SCHEMA_VERSION}",
-                    fix=f"add `schemaVersion: {CURRENT_SCHEMA_VERSION}` to meshfleet:fleet (or to the defaults in Pulumi.yaml)",
-                )
-            ]
+        raise ConfigError.one(
+            path="schemaVersion",
+            message=f"missing or not an integer (got {version!r}); allowed: 1..{CURRENT_SCHEMA_VERSION}",
+            fix=f"add `schemaVersion: {CURRENT_SCHEMA_VERSION}` to meshfleet:fleet (or to the defaults in Pulumi.yaml)",
         )
     if version > CURRENT_SCHEMA_VERSION:
-        raise ConfigError(
-            [
-                Problem(
-                    path="schemaVersion",
-                    message=f"{version} is newer than this meshfleet understands ({CURRENT_SCHEMA_VERSION})",
-                    fix="upgrade meshfleet (git pull) or deploy the commit that wrote this config",
-                )
-            ]
+        raise ConfigError.one(
+            path="schemaVersion",
+            message=f"{version} is newer than this meshfleet understands ({CURRENT_SCHEMA_VERSION})",
+            fix="upgrade meshfleet (git pull) or deploy the commit that wrote this config",
         )
     while version < CURRENT_SCHEMA_VERSION:
         step = MIGRATIONS.get(version)
         if step is None:
-            raise ConfigError(
-                [
-                    Problem(
-                        path="schemaVersion",
-                        message=f"no migration from version {version}; oldest supported is {min(MIGRATIONS, default=CURRENT_SCHEMA_VERSION)}",
-                        fix=f"rewrite the config in the schemaVersion {CURRENT_SCHEMA_VERSION} shape (README, config reference)",
-                    )
-                ]
+            raise ConfigError.one(
+                path="schemaVersion",
+                message=f"no migration from version {version}; oldest supported is {min(MIGRATIONS, default=CURRENT_SCHEMA_VERSION)}",
+                fix=f"rewrite the config in the schemaVersion {CURRENT_SCHEMA_VERSION} shape (README, config reference)",
             )
         raw = step(copy.deepcopy(raw))
         raw["schemaVersion"] = version + 1

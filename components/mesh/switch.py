@@ -42,7 +42,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.config import ConfigError, FleetSpec, Problem
+from components.config import ConfigError, FleetSpec
 
 #: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
 DELETED_WITH: dict[str, str] = {
@@ -164,5 +164,5 @@ def check_previous(plan_dir: Path, spec: FleetSpec) -> Decision:
     """The guard's decision against an earlier offline plan; a refusal is a config error (exit 2)."""
     decision = decide(deployed_kind(plan_dir), spec.mesh.kind, spec.mesh.migrate_from)
     if not decision.allowed:
-        raise ConfigError([Problem(path="mesh.kind", message=decision.message, fix=decision.fix)])
+        raise ConfigError.one(path="mesh.kind", message=decision.message, fix=decision.fix)
     return decision

@@ -41,14 +41,10 @@ def reject_retired_mesh(raw: Mapping[str, Any]) -> None:
     mesh = raw.get("mesh")
     kind = mesh.get("kind") if isinstance(mesh, Mapping) else None
     if isinstance(kind, str) and kind.lower() in RETIRED_MESHES:
-        raise ConfigError(
-            [
-                Problem(
-                    path="mesh.kind",
-                    message=f"{kind!r} is retired: {RETIRED_MESHES[kind.lower()]}",
-                    fix=f"set mesh.kind to one of: {', '.join(SUPPORTED_MESHES)}",
-                )
-            ]
+        raise ConfigError.one(
+            path="mesh.kind",
+            message=f"{kind!r} is retired: {RETIRED_MESHES[kind.lower()]}",
+            fix=f"set mesh.kind to one of: {', '.join(SUPPORTED_MESHES)}",
         )
 
 
