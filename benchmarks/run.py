@@ -291,6 +291,9 @@ def _deploy(out: Path) -> dict[str, float]:
         "bound_default": deploy.lower_bound(graph, pairs, DEFAULT_PARALLELISM),
         "bound_unlimited": deploy.lower_bound(graph, pairs, None),
         "up_workflow": deploy.simulate(graph, workflow),
+        # What the graph allows: the same steps, served critical path first (not the engine's order).
+        "up_critical_default": deploy.simulate(graph, DEFAULT_PARALLELISM, critical_path_first=True),
+        "up_critical_workflow": deploy.simulate(graph, workflow, critical_path_first=True),
         "bound_workflow": deploy.lower_bound(graph, pairs, workflow),
         "sequential": deploy.sequential(graph, pairs, DEFAULT_PARALLELISM),
         "work": sum(graph.duration.values()),
@@ -479,10 +482,20 @@ def _targets(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["| target | this run | |", "|---|---|---|"]
     lines += [f"| {target} | {figure} | {'met' if ok else '**missed**'} |" for target, ok, figure in checks]
     workflow = worst([(r["deploy"]["up_workflow"] / r["deploy"]["bound_workflow"], where(r)) for r in rows])
+    critical = worst([(r["deploy"]["up_critical_default"] / r["deploy"]["bound_default"], where(r)) for r in rows])
+    critical_workflow = worst(
+        [(r["deploy"]["up_critical_workflow"] / r["deploy"]["bound_workflow"], where(r)) for r in rows]
+    )
     lines += [
         "",
         f"Not a target, what meshfleet's own deploys get: at the deploy workflow's parallelism, simulated up / "
         f"lower bound is at worst {workflow[0]:.2f} ({workflow[1]}).",
+        "",
+        f"Not a target, what the graph allows: an engine that started the ready step with the longest chain "
+        f"behind it first, instead of the first to arrive, would be at worst {critical[0]:.2f} "
+        f"({critical[1]}) of the lower bound at p={DEFAULT_PARALLELISM}, and {critical_workflow[0]:.2f} "
+        f"({critical_workflow[1]}) at the workflow's parallelism (benchmarks/deploy.py, `critical_path_first`: "
+        "the classic list-scheduling priority, a heuristic, not an optimum).",
     ]
     return lines
 
@@ -593,6 +606,11 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float,
         (
             f"Simulated up / lower bound at p={workflow} (the deploy workflow)",
             lambda r: r["deploy"]["up_workflow"] / r["deploy"]["bound_workflow"],
+        ),
+        (
+            f"The same graph served critical path first (a hypothetical engine, not `pulumi up`): "
+            f"simulated up / lower bound at p={DEFAULT_PARALLELISM}",
+            lambda r: r["deploy"]["up_critical_default"] / r["deploy"]["bound_default"],
         ),
         (
             f"Simulated up at p={DEFAULT_PARALLELISM} / at p={workflow} (what the workflow's setting saves)",

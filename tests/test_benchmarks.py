@@ -178,3 +178,21 @@ def test_the_deploy_workflow_parallelism_is_read_from_the_workflow(tmp_path) -> 
         deploy.workflow_parallelism(workflow(None))
     with pytest.raises(ValueError, match="sets no numeric `parallel` default"):
         deploy.workflow_parallelism(workflow("${{ vars.MESHFLEET_PARALLEL }}"))
+
+
+def test_critical_path_first_serves_the_longest_remaining_chain() -> None:
+    # The graph of the first-come test: served by what is left behind each step, "late" (25 s behind
+    # it) goes before e2 (10 s) at 1, "after" before e2 at 6, and e2 takes the second worker at 10.
+    graph = _graph(
+        {
+            "gate": (1.0, set(), None),
+            "late": (5.0, {"gate"}, "a"),
+            "after": (20.0, {"late"}, "a"),
+            "e1": (10.0, set(), "b"),
+            "e2": (10.0, set(), "b"),
+        }
+    )
+    assert deploy.remaining_path(graph) == {"gate": 26.0, "late": 25.0, "after": 20.0, "e1": 10.0, "e2": 10.0}
+    assert deploy.simulate(graph, 2, critical_path_first=True) == 26.0
+    assert deploy.simulate(graph, 2) == 35.0  # the engine's order, unchanged
+    assert deploy.simulate(graph, None, critical_path_first=True) == deploy.simulate(graph, None) == 26.0
