@@ -9,9 +9,11 @@ the resources it depends on are created, the engine hands it to a pool of
 every worker busy waits behind those that arrived before it. So ready steps
 start first come, first served (by the time they became ready; at the same
 time, in the program's order) while fewer than `parallelism` are running.
-For comparison only, `simulate(..., critical_path_first=True)` serves the
-same steps longest-remaining-chain first, which no `pulumi up` does: the
-gap between the two is the queue's, not the graph's.
+For comparison only, `simulate` also runs two hypothetical variants: the
+same queue with simultaneous steps taken longest-remaining-chain first (a
+registration order that favours the long chains), and an engine that
+always serves the longest remaining chain first (what the graph allows;
+no `pulumi up` does).
 
 DURATIONS, typical create times (minutes) and where they come from:
 - EKS control plane ~15: AWS EKS user guide, "Create an Amazon EKS cluster"
@@ -207,24 +209,32 @@ def remaining_path(graph: Graph) -> dict[str, float]:
     return tail
 
 
-def simulate(graph: Graph, parallelism: int | None, *, critical_path_first: bool = False) -> float:
+def simulate(
+    graph: Graph, parallelism: int | None, *, critical_path_first: bool = False, ties_by_chain: bool = False
+) -> float:
     """Wall clock of deploying `graph` with at most `parallelism` steps at once (None: unlimited).
 
-    As the engine runs it, ready steps start first come, first served. With
-    `critical_path_first`, a hypothetical engine instead starts the ready
-    step with the longest chain still behind it (highest level first, the
-    classic list-scheduling priority): not what `pulumi up` does, but what
-    the graph itself allows, so the gap between the two is the queue's and
-    not the program's.
+    As the engine runs it, ready steps start first come, first served, and
+    steps ready at the same moment in the program's registration order.
+    Two hypothetical variants measure what is whose:
+    - `ties_by_chain` keeps the engine's queue but breaks those ties by the
+      longest chain left behind each step: how a program would register
+      to favour its longest chains;
+    - `critical_path_first`, an engine that always starts the ready step
+      with the longest chain behind it (highest level first, the classic
+      list-scheduling priority): not what `pulumi up` does, but what the
+      graph itself allows.
     """
-    rank = {u: i for i, u in enumerate(graph.order)}
-    tail = remaining_path(graph) if critical_path_first else None
+    program = {u: i for i, u in enumerate(graph.order)}
+    tail = remaining_path(graph) if critical_path_first or ties_by_chain else {}
     waiting = {u: len(graph.needs[u]) for u in graph.order}
     dependents = _dependents(graph)
 
-    def key(u: str, at: float) -> tuple[float, int, str]:
-        # The engine's queue: (time the step became ready, program order).
-        return (-tail[u] if tail is not None else at, rank[u], u)
+    def key(u: str, at: float) -> tuple[float, float, int, str]:
+        if critical_path_first:
+            return (-tail[u], 0.0, program[u], u)
+        # The engine's queue: the time the step became ready, then the tie-break.
+        return (at, -tail[u] if ties_by_chain else 0.0, program[u], u)
 
     ready = [key(u, 0.0) for u in graph.order if waiting[u] == 0]
     heapq.heapify(ready)
@@ -232,7 +242,7 @@ def simulate(graph: Graph, parallelism: int | None, *, critical_path_first: bool
     now = 0.0
     while ready or running:
         while ready and (parallelism is None or len(running) < parallelism):
-            _, _, u = heapq.heappop(ready)
+            u = heapq.heappop(ready)[-1]
             heapq.heappush(running, (now + graph.duration[u], u))
         now, done = heapq.heappop(running)
         for v in dependents[done]:

@@ -195,4 +195,21 @@ def test_critical_path_first_serves_the_longest_remaining_chain() -> None:
     assert deploy.remaining_path(graph) == {"gate": 26.0, "late": 25.0, "after": 20.0, "e1": 10.0, "e2": 10.0}
     assert deploy.simulate(graph, 2, critical_path_first=True) == 26.0
     assert deploy.simulate(graph, 2) == 35.0  # the engine's order, unchanged
+    # Ties by chain keep the queue: e2, ready since 0, still goes before late, ready at 1.
+    assert deploy.simulate(graph, 2, ties_by_chain=True) == 35.0
     assert deploy.simulate(graph, None, critical_path_first=True) == deploy.simulate(graph, None) == 26.0
+
+
+def test_ties_by_chain_reorders_only_steps_ready_at_the_same_moment() -> None:
+    # Two workers; a1, a2 and b are ready at once, registered in that order; c (10 s) waits on b.
+    graph = _graph(
+        {
+            "a1": (1.0, set(), "a"),
+            "a2": (1.0, set(), "a"),
+            "b": (1.0, set(), "b"),
+            "c": (10.0, {"b"}, "b"),
+        }
+    )
+    assert deploy.simulate(graph, 2) == 12.0  # a1, a2 at 0; b at 1; c 2-12
+    assert deploy.simulate(graph, 2, ties_by_chain=True) == 11.0  # b (11 s behind it) and a1 at 0; c 1-11
+    assert deploy.simulate(graph, 2, critical_path_first=True) == 11.0
