@@ -289,6 +289,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "minSize to 1",
     ),
     (
+        "eks-pools-all-zero",
+        "dev",
+        setting("clusters[0].nodePools[0].minSize", 0),
+        "clusters[0].nodePools",
+        "every node pool of EKS cluster 'aws-use1' has minSize 0",
+        "at least one pool",
+    ),
+    (
         "schema-version-missing",
         "local",
         drop_key_top("schemaVersion"),

@@ -212,8 +212,9 @@ def _node_pools(draw: st.DrawFn, cloud: str) -> list[dict[str, Any]]:
     names = draw(st.lists(POOL_NAMES[cloud], min_size=1, max_size=3, unique=True))
     pools = []
     for i, name in enumerate(names):
-        # The first AKS pool is the system pool, which never scales to zero.
-        low = draw(st.integers(1 if cloud == "azure" and i == 0 else 0, 4))
+        # The first AKS pool is the system pool, which never scales to zero; an EKS cluster keeps a node
+        # for coredns and the autoscaler.
+        low = draw(st.integers(1 if cloud in ("azure", "aws") and i == 0 else 0, 4))
         high = draw(st.integers(max(low, 1), low + 8))
         pool: dict[str, Any] = {
             "name": name,

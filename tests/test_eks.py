@@ -459,6 +459,14 @@ def test_load_balancer_controller_release_and_pod_identity(plan: Plan) -> None:
     assert policy == json.loads(lb_controller_policy(PHYSICAL, "aws", "us-east-1", ACCOUNT))
 
 
+@pytest.mark.parametrize("purpose", ["autoscaler", "lb-controller"])
+def test_each_controller_identity_waits_for_its_policy(plan: Plan, purpose: str) -> None:
+    # Created after the permissions, so the controller never starts without them; destroyed before
+    # them, so the controller can still delete its load balancers (and free the EIPs) on its way out.
+    identity = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{CLUSTER}-{purpose}-identity")
+    assert urn(plan, "aws:iam/rolePolicy:RolePolicy", f"{CLUSTER}-{purpose}-policy") in identity.dependencies
+
+
 # --------------------------------------------------------------------------
 # Kubernetes provider and kubeconfig
 

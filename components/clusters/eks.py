@@ -834,10 +834,19 @@ class EksCluster(pulumi.ComponentResource):
         service_account: str,
         node_addons: _NodeAddons,
     ) -> aws.eks.PodIdentityAssociation:
-        """An IAM role with an inline policy, assumable only by one kube-system service account."""
+        """An IAM role with an inline policy, assumable only by one kube-system service account.
+
+        The association waits for the policy, as the EBS CSI add-on waits for
+        its attachment: the controller's release waits for the association,
+        so it never starts without its permissions, and on destroy the policy
+        goes only after the controller, which needs it to delete the load
+        balancers (and free the EIPs and subnets they hold) on its way out.
+        """
         name = b.name
         role = self._role(b, purpose, "pods.eks.amazonaws.com", (KUBE_SYSTEM, service_account))
-        aws.iam.RolePolicy(f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=b.child)
+        grant = aws.iam.RolePolicy(
+            f"{name}-{purpose}-policy", role=role.name, name=purpose, policy=policy, opts=b.child
+        )
         return aws.eks.PodIdentityAssociation(
             f"{name}-{purpose}-identity",
             cluster_name=cluster.name,
@@ -845,7 +854,7 @@ class EksCluster(pulumi.ComponentResource):
             service_account=service_account,
             role_arn=role.arn,
             tags=b.tags,
-            opts=b.opts(depends_on=[node_addons.pod_identity]),
+            opts=b.opts(depends_on=[node_addons.pod_identity, grant]),
         )
 
     def _node_group(

@@ -168,7 +168,13 @@ class NodePool(Model):
         min_length=1,
         description="Instance type (EKS m6i.large), VM size (AKS Standard_D4s_v5) or machine type (GKE e2-standard-4).",
     )
-    min_size: int = Field(ge=0, description="Autoscaler lower bound, per pool (GKE: per zone).")
+    min_size: int = Field(
+        ge=0,
+        description=(
+            "Autoscaler lower bound, per pool (GKE: per zone). At least 1 on the first AKS pool (the system "
+            "pool) and on at least one pool of an EKS cluster (coredns and the autoscaler run on its nodes)."
+        ),
+    )
     max_size: int = Field(ge=1, description="Autoscaler upper bound, per pool (GKE: per zone).")
     disk_size_gb: int = Field(default=100, ge=20, le=2048, description="OS disk size in GiB.")
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from components.config.errors import Problem
 from components.config.models import (
+    AwsCluster,
     AzureCluster,
     ExistingCluster,
     FleetSpec,
@@ -39,6 +40,20 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                     message=f"minSize {pool.min_size} is greater than maxSize {pool.max_size}",
                     fix="set minSize <= maxSize",
                 )
+        # EKS has no node of its own: coredns (an add-on that waits for its
+        # pods) and the cluster autoscaler (a Deployment) run on the pools. With
+        # every pool at 0 neither ever starts, so nothing adds the first node
+        # and the deployment waits out its timeouts. (GKE's and AKS's
+        # autoscalers run in the control plane; AKS's system pool is above.)
+        if isinstance(c, AwsCluster) and c.node_pools and all(pool.min_size < 1 for pool in c.node_pools):
+            yield Problem(
+                path=f"clusters[{i}].nodePools",
+                message=(
+                    f"every node pool of EKS cluster {c.name!r} has minSize 0: coredns and the cluster autoscaler "
+                    "run on the cluster's own nodes, so no node would ever start"
+                ),
+                fix="set minSize to 1 or more on at least one pool (2+ for production)",
+            )
 
 
 def _rule_node_labels(spec: FleetSpec) -> Iterable[Problem]:
