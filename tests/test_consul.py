@@ -233,7 +233,13 @@ def test_chart_values_built_in_ca(dev: Plan) -> None:
         assert values["global"]["acls"] == {"manageSystemACLs": True}
         assert values["global"]["gossipEncryption"] == {"autoGenerate": True}
         assert values["global"]["peering"] == {"enabled": True}
-        assert values["connectInject"] == {"enabled": True, "apiGateway": {"manageExternalCRDs": False}}
+        assert values["global"]["crds"] == {"enableTcpRoute": False}
+        assert values["connectInject"] == {
+            "enabled": True,
+            "replicas": 2,
+            "disruptionBudget": {"maxUnavailable": 1},
+            "apiGateway": {"manageExternalCRDs": False},
+        }
         assert values["server"]["storageClass"] == expected_storage[c]
         gateway = values["meshGateway"]
         assert (gateway["enabled"], gateway["replicas"], gateway["service"]["type"]) == (True, 2, "LoadBalancer")
@@ -262,6 +268,29 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
         service = _objects(objs, "Service", "consul-mesh-gateway")
         assert service["spec"]["type"] == "LoadBalancer"
         assert service["spec"]["loadBalancerSourceRanges"], "an empty source range admits everyone"
+        # The connect injector: two pods behind a budget that lets one go (its pod webhook fails closed,
+        # so one pod would stop pod creation on every restart; the chart's budget for 1 or 2 is 0, which
+        # blocks every node drain), and no TCPRoute v1alpha2 watch, which the fleet's standard-channel
+        # Gateway API CRDs no longer serve (the injector would never start).
+        injector = _objects(objs, "Deployment", "consul-connect-injector")
+        assert injector["spec"]["replicas"] == 2
+        assert _objects(objs, "PodDisruptionBudget", "consul-connect-injector")["spec"]["maxUnavailable"] == 1
+        [container] = [x for x in injector["spec"]["template"]["spec"]["containers"] if x["name"] == "sidecar-injector"]
+        assert not [a for a in container["command"] if "tcp-route" in a]
+        # The mesh gateway spreads over zones, then nodes; its PDB (meshfleet's, the chart has none)
+        # selects exactly its pods.
+        gateway = _objects(objs, "Deployment", "consul-mesh-gateway")
+        labels = gateway["spec"]["template"]["metadata"]["labels"]
+        spread = gateway["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert [t["topologyKey"] for t in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        assert all(t["labelSelector"]["matchLabels"].items() <= labels.items() for t in spread)
+        pdb = inputs(plan.get("kubernetes:policy/v1:PodDisruptionBudget", f"{c}-consul-mesh-gateway-pdb"))
+        assert pdb["metadata"] == {"name": "consul-mesh-gateway", "namespace": "consul"}
+        assert pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        assert not [
+            o for o in objs if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "consul-mesh-gateway"
+        ]
         # The fleet owns Gateway API CRDs: the chart renders none, nor any object of that group.
         assert not [o for o in objs if o["apiVersion"].startswith("gateway.networking.k8s.io")]
         assert not [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pulumi
 
@@ -27,6 +27,24 @@ ADMISSION_WEBHOOK_PORTS: dict[str, tuple[int, ...]] = {
 
 def admission_webhook_ports(kind: str) -> list[int]:
     return list(ADMISSION_WEBHOOK_PORTS[kind])
+
+
+def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread pods over zones, then nodes; never block scheduling on one-zone clusters."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+#: PDB of every gateway: one pod may go at a time; an unready pod never
+#: blocks a node drain (it serves nothing anyway).
+GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
 @dataclass(frozen=True)

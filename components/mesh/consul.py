@@ -44,7 +44,7 @@ import yaml
 from components.common import helm_release
 from components.config import ConsulMeshSpec, ConsulVault, FleetSpec, deep_merge
 from components.handle import ClusterHandle
-from components.mesh import MeshArgs
+from components.mesh import GATEWAY_PDB, MeshArgs, zone_spread
 from components.naming import (
     ConsulPairNames,
     consul_pair_names,
@@ -64,6 +64,16 @@ CONSUL_API = "consul.hashicorp.com/v1alpha1"
 MESH_NAME = "mesh"
 #: The mesh gateway's port on its LoadBalancer (the chart's default, `meshGateway.service.port`).
 MESH_GATEWAY_PORT = 443
+#: Labels the chart puts on the mesh gateway's pods (`app` is the chart's
+#: name; templates/mesh-gateway-deployment.yaml).
+MESH_GATEWAY_SELECTOR = {"app": CHART, "release": RELEASE, "component": "mesh-gateway"}
+#: The chart renders no PDB for the mesh gateway: meshfleet owns this one.
+MESH_GATEWAY_PDB = f"{FULLNAME}-mesh-gateway"
+#: Connect injector pods. Its pod webhook fails closed (no pod of a meshed
+#: namespace is created while no injector answers), so one pod is an outage
+#: on every restart; the chart's own budget for 1 or 2 replicas is
+#: `maxUnavailable: 0`, which blocks every node drain, so it is set to 1.
+CONNECT_INJECT_REPLICAS = 2
 
 #: StorageClass of the servers' volumes per cloud. EKS: the fleet's default
 #: gp3 class (components/clusters/eks.py; EKS creates none). AKS: its default
@@ -216,6 +226,12 @@ def consul_values(
             },
             "acls": {"manageSystemACLs": security.acls},
             "peering": {"enabled": True},
+            # The chart's default starts the connect injector with
+            # `-enabe-tcp-route=true`: it then watches TCPRoute at v1alpha2,
+            # which the fleet's standard-channel Gateway API CRDs (v1.6+) no
+            # longer serve, and the injector never starts. meshfleet routes
+            # no TCP through Consul's API gateway.
+            "crds": {"enableTcpRoute": False},
         },
         "server": {
             "replicas": servers,
@@ -226,6 +242,8 @@ def consul_values(
         },
         "connectInject": {
             "enabled": True,
+            "replicas": CONNECT_INJECT_REPLICAS,
+            "disruptionBudget": {"maxUnavailable": 1},
             # The fleet owns Gateway API CRDs (components/gateway_api.py); the
             # chart would install its own old copies.
             "apiGateway": {"manageExternalCRDs": False},
@@ -235,6 +253,9 @@ def consul_values(
             # in a one-cluster fleet; there it admits nobody (see below).
             "enabled": True,
             "replicas": mesh.mesh_gateway_replicas,
+            # Over zones, then nodes (the chart sets neither); its PDB is
+            # meshfleet's (MESH_GATEWAY_PDB).
+            "topologySpreadConstraints": yaml.safe_dump(zone_spread(MESH_GATEWAY_SELECTOR), sort_keys=True),
             "service": {"type": "LoadBalancer", "port": MESH_GATEWAY_PORT},
         },
     }
@@ -404,6 +425,16 @@ class ConsulMesh(pulumi.ComponentResource):
             values=values,
             timeout=CONSUL_TIMEOUT,
             opts=cluster.object_opts(self, before_release),
+        )
+        # One gateway pod may go at a time (node drains, zone maintenance):
+        # every peering and cross-cluster call of this datacenter uses it.
+        # Plain dicts in the API's camelCase (the SDK's typed dicts say the same).
+        pdb_spec: Any = {**GATEWAY_PDB, "selector": {"matchLabels": MESH_GATEWAY_SELECTOR}}
+        k8s.policy.v1.PodDisruptionBudget(
+            cluster.names.child("consul", "mesh-gateway-pdb"),
+            metadata={"name": MESH_GATEWAY_PDB, "namespace": namespace.metadata.name},
+            spec=pdb_spec,
+            opts=cluster.object_opts(self, [release]),
         )
         # The Mesh singleton: peering goes through the mesh gateways (no
         # server-to-server traffic across clouds). Every acceptor and dialer

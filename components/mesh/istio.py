@@ -37,7 +37,7 @@ import yaml
 from components.common import helm_release
 from components.config import FleetSpec, IstioMeshSpec, deep_merge
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
-from components.mesh import MeshArgs
+from components.mesh import GATEWAY_PDB, MeshArgs, zone_spread
 from components.mesh.istio_tags import (
     tag_labels,
     tag_service_name,
@@ -170,24 +170,6 @@ def base_values(mesh: IstioMeshSpec) -> dict[str, Any]:
     # With only revisioned istiods there is no Service `istiod`: the default
     # validating webhook must call the stable revision's `istiod-<rev>`.
     return {"defaultRevision": revision_of(mesh.stable_version)}
-
-
-def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Spread pods over zones, then nodes; never block scheduling on one-zone clusters."""
-    return [
-        {
-            "maxSkew": 1,
-            "topologyKey": key,
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": dict(selector)},
-        }
-        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-    ]
-
-
-#: PDB of every gateway: one pod may go at a time; an unready pod never
-#: blocks a node drain (it serves nothing anyway).
-GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
 def prestop_seconds(cluster: ClusterHandle) -> int:
