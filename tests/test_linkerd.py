@@ -446,6 +446,26 @@ def test_prod_multicluster_is_ha(prod: Plan) -> None:
         assert [e["link"]["ref"]["name"] for e in v["controllers"]] == [p for p in clusters(prod) if p != c]
 
 
+@pytest.mark.parametrize(("fixture", "replicas"), [("dev", 2), ("prod", 3)])
+def test_every_gateway_has_replicas_one_per_node_and_a_budget(
+    fixture: str, replicas: int, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(fixture)
+    for c in clusters(plan):
+        rendered = render(one(plan, RELEASE, c, "linkerd-multicluster"))
+        [gateway] = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "linkerd-gateway"]
+        assert gateway["spec"]["replicas"] == replicas
+        labels = gateway["spec"]["template"]["metadata"]["labels"]
+        anti = gateway["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+        [required] = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert required["topologyKey"] == "kubernetes.io/hostname"
+        [pdb] = [
+            o for o in rendered if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "linkerd-gateway"
+        ]
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
 @pytest.mark.parametrize("cluster", ["aws-use1", "azure-weu", "gcp-euw1"])
 def test_multicluster_renders_gateway_accounts_and_controllers(dev: Plan, cluster: str) -> None:
     v = values(dev, cluster, "linkerd-multicluster")

@@ -109,6 +109,11 @@ CONTROL_PLANE_HA: dict[str, Any] = {
     "webhookFailurePolicy": "Fail",
     "spValidatorResources": _CONTROLLER_RESOURCES,
 }
+#: The gateway carries every cross-cluster call: on every stack at least two
+#: pods, one per node, and the chart's PodDisruptionBudget (one unavailable),
+#: both of which it renders only with `enablePodAntiAffinity`. Production
+#: runs values-ha.yaml's three.
+MULTICLUSTER_GATEWAY: dict[str, Any] = {"gateway": {"replicas": 2}, "enablePodAntiAffinity": True}
 MULTICLUSTER_HA: dict[str, Any] = {"gateway": {"replicas": 3}, "enablePodAntiAffinity": True}
 
 
@@ -234,9 +239,8 @@ def multicluster_values(
         # One service-mirror controller per peer this cluster links to.
         "controllers": [controller_entry(mesh, b) for b in others],
     }
-    if spec.fleet.environment == "production":
-        values = merge_values(MULTICLUSTER_HA, values)
-    return values
+    ha = MULTICLUSTER_HA if spec.fleet.environment == "production" else MULTICLUSTER_GATEWAY
+    return merge_values(ha, values)
 
 
 def link_spec(mesh: LinkerdMeshSpec, target: str, gateway_address: str | None) -> dict[str, Any]:
