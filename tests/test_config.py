@@ -228,6 +228,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x Cluster Autoscaler release",
     ),
     (
+        "eks-kube-proxy-minor",
+        "dev",
+        setting("addons", {"eks": {"kubeProxy": "v1.32.6-eksbuild.1"}}),
+        "addons.eks.kubeProxy",
+        "v1.32.6-eksbuild.1 does not match Kubernetes 1.33 of clusters[0] (aws-use1)",
+        "pin a v1.33.x-eksbuild.N kube-proxy",
+    ),
+    (
         "consul-vault-missing",
         "local",
         both(

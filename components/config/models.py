@@ -608,7 +608,10 @@ class EksAddons(Model):
     """EKS managed add-on versions (`aws eks describe-addon-versions`), pinned per fleet."""
 
     vpc_cni: PinnedVersion
-    kube_proxy: PinnedVersion
+    kube_proxy: PinnedVersion = Field(
+        description="kube-proxy add-on version (e.g. v1.33.5-eksbuild.2). Its minor must equal every EKS "
+        "cluster's kubernetesVersion: EKS offers kube-proxy builds of the cluster's own minor only."
+    )
     coredns: PinnedVersion
     pod_identity_agent: PinnedVersion
     ebs_csi_driver: PinnedVersion

@@ -123,7 +123,31 @@ def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+def _rule_eks_kube_proxy(spec: FleetSpec) -> Iterable[Problem]:
+    # EKS lists kube-proxy add-on builds per Kubernetes minor (`aws eks
+    # describe-addon-versions --kubernetes-version`): a build of another minor
+    # is refused by CreateAddon/UpdateAddon, so a bump of one without the other
+    # fails mid-deploy, after the control plane has moved.
+    eks = spec.addons.eks
+    if eks is None:
+        return
+    today = support_today()
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, AwsCluster) or version_problem(i, c, today) is not None:
+            continue  # a wrong version is reported once, at kubernetesVersion
+        if not eks.kube_proxy.startswith(f"v{c.kubernetes_version}."):
+            yield Problem(
+                path="addons.eks.kubeProxy",
+                message=f"{eks.kube_proxy} does not match Kubernetes {c.kubernetes_version} of clusters[{i}] "
+                f"({c.name}); EKS offers kube-proxy builds of the cluster's own minor only",
+                fix=f"pin a v{c.kubernetes_version}.x-eksbuild.N kube-proxy (aws eks describe-addon-versions "
+                f"--addon-name kube-proxy --kubernetes-version {c.kubernetes_version}), in the same change as "
+                "kubernetesVersion",
+            )
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_kubernetes_versions,
     _rule_eks_autoscaler_image,
+    _rule_eks_kube_proxy,
 )
