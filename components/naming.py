@@ -403,3 +403,16 @@ def policy_object_name(rule: str, *parts: str | int) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: MAX_LABEL - 9].rstrip('-')}-{digest}"
+
+
+#: What the AWS provider appends to an EKS node group name prefix (a
+#: timestamp and a counter), and the longest node group name EKS accepts:
+#: a pool name leaves room for both (components/clusters/eks.py).
+NODE_GROUP_SUFFIX = 26
+NODE_GROUP_NAME_MAX = 63
+EKS_POOL_NAME_MAX = NODE_GROUP_NAME_MAX - NODE_GROUP_SUFFIX - 1
+
+
+def node_group_prefix(pool: str) -> str:
+    """An EKS node group's name prefix: the provider completes it to `<pool>-<26 characters>`."""
+    return f"{pool}-"

@@ -333,7 +333,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[0].nodePools[0].name", "-bad"),
         "clusters[0].nodePools[0].name",
-        "not a valid EKS node group name",
+        "not a valid EKS node pool name: 1-36 letters",
         "rename the node pool",
     ),
     (

@@ -364,7 +364,10 @@ def test_node_group_autoscaling_bounds_and_ignored_desired_size(plan: Plan) -> N
     assert n["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 2}
     assert nodes.ignore_changes == ["scalingConfig.desiredSize"]
     assert nodes.custom_timeouts == {"create": "30m", "update": "90m", "delete": "45m"}
-    assert (n["nodeGroupName"], n["instanceTypes"], n["diskSize"]) == ("system", ["m6i.large"], 100)
+    assert (n["nodeGroupNamePrefix"], n["instanceTypes"], n["diskSize"]) == ("system-", ["m6i.large"], 100)
+    # No fixed name: a change that forces a new group (instance type, disk, AMI type) creates it
+    # before the old one is drained and deleted, instead of deleting every node of the pool first.
+    assert "nodeGroupName" not in n
     assert (n["amiType"], n["capacityType"], n["version"]) == ("AL2023_x86_64_STANDARD", "ON_DEMAND", "1.33")
     assert n["nodeRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{PHYSICAL}-node"
     # Nodes boot only with their policies and a NAT route to pull images.
@@ -498,6 +501,25 @@ def test_changing_the_deployer_role_keeps_the_provider_identity(plan: Plan, chan
     assert NEW_DEPLOYER in inputs(after)["kubeconfig"] and DEPLOYER not in inputs(after)["kubeconfig"]
     entry = one(changed, "aws:eks/accessEntry:AccessEntry", f"{CLUSTER}-deployer-access")
     assert inputs(entry)["principalArn"] == NEW_DEPLOYER
+
+
+def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_the_old_goes(plan: Plan) -> None:
+    # Day 2: an instance type (or disk, or AMI type) forces a new node group. Same URN and prefix,
+    # no fixed name: the provider names the new group afresh, so Pulumi creates it before it
+    # deletes (and EKS drains) the old one; nothing else of the fleet changes.
+    fleet = only_clusters(fleet_of("dev"), CLUSTER)
+    fleet["clusters"][0]["nodePools"][0]["machineType"] = "m7g.large"
+    after = plan_fleet(fleet)
+    before_inputs = {r.urn: inputs(r) for r in plan.resources}
+    after_inputs = {r.urn: inputs(r) for r in after.resources}
+    assert set(before_inputs) == set(after_inputs)
+    changed = {urn for urn in before_inputs if before_inputs[urn] != after_inputs[urn]}
+    group = urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
+    assert changed == {group}
+    old, new = before_inputs[group], after_inputs[group]
+    assert {k for k in old if old[k] != new[k]} == {"instanceTypes", "amiType"}
+    assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
+    assert new["nodeGroupNamePrefix"] == old["nodeGroupNamePrefix"] == "system-" and "nodeGroupName" not in new
 
 
 # --------------------------------------------------------------------------

@@ -137,6 +137,24 @@ def test_node_pool_labels_beyond_kubernetes_limits_are_rejected(
     assert message.startswith(start) and part in message, message
 
 
+@pytest.mark.parametrize(("length", "valid"), [(36, True), (37, False)])
+def test_eks_pool_names_leave_room_for_the_node_group_suffix(length: int, valid: bool) -> None:
+    # Node groups are named `<pool>-` plus the provider's 26 characters, and EKS takes at most 63.
+    fleet = fleet_of("dev")
+    fleet["clusters"][0]["nodePools"][0]["name"] = "p" * length
+    if valid:
+        spec = load_fleet(stack_config("local").value("defaults"), fleet)
+        assert spec.clusters[0].node_pools[0].name == "p" * length
+    else:
+        assert problems(fleet) == [
+            (
+                "clusters[0].nodePools[0].name",
+                f"{'p' * length!r} is not a valid EKS node pool name: 1-36 letters, digits, '-' and '_', starting "
+                "with a letter or digit (its node groups are named `<pool>-` plus 26 characters, at most 63)",
+            )
+        ]
+
+
 def test_node_pool_labels_at_the_limits_are_valid() -> None:
     fleet = fleet_of("dev")
     fleet["clusters"][2]["nodePools"][0]["labels"] = {

@@ -25,6 +25,7 @@ from components.clusters.build import CloudClusterArgs, ClusterBuild, Kubernetes
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
 from components.config import AwsCluster, ChartPin, EksAddons, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
+from components.naming import node_group_prefix
 from components.networks.aws import AwsNetwork
 
 #: Every control-plane log type EKS offers.
@@ -875,7 +876,14 @@ class EksCluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             f"{b.name}-nodes-{pool.name}",
             cluster_name=cluster.name,
-            node_group_name=pool.name,
+            # A prefix, not a fixed name: the instance type, disk size and AMI
+            # type force a new node group, and with a fixed name Pulumi can
+            # only delete the old group first (every node of the pool gone at
+            # once) or fail on the name. With a prefix the provider names each
+            # group `<pool>-<26 characters>`, so the new one comes up before
+            # the old one is drained and deleted (terraform-aws-eks's
+            # `use_name_prefix`). Pool names are capped at 36 accordingly.
+            node_group_name_prefix=node_group_prefix(pool.name),
             node_role_arn=node_role.arn,
             subnet_ids=b.network.private_subnet_ids,
             # Nodes follow the control-plane version from config.

@@ -162,7 +162,8 @@ class FleetMeta(Model):
 class NodePool(Model):
     name: str = Field(
         description="Node pool name. AKS: 1-12 lowercase letters/digits starting with a letter; "
-        "GKE: DNS label starting with a letter, at most 40 chars; EKS: at most 63 chars."
+        "GKE: DNS label starting with a letter, at most 40 chars; EKS: at most 36 chars (its node groups are "
+        "named `<pool>-` plus 26 characters, at most 63)."
     )
     machine_type: str = Field(
         min_length=1,

@@ -313,10 +313,18 @@ def _addon(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
 
 
 def _node_group(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
-    cluster, group = str(args.inputs.get("clusterName")), str(args.inputs.get("nodeGroupName"))
+    cluster = str(args.inputs.get("clusterName"))
+    group = args.inputs.get("nodeGroupName")
+    if group is None:
+        # A prefix: the provider appends a timestamp and a counter (26 digits); here the pinned
+        # clock and a digit string from the seed, the same every run.
+        prefix = str(args.inputs.get("nodeGroupNamePrefix", ""))
+        counter = ctx.number("nodegroup-name", cluster, prefix, modulo=10**12)
+        group = f"{prefix}{ctx.now:%Y%m%d%H%M%S}{counter:012d}"
     suffix = _uuid(ctx, "nodegroup", cluster, group)
     return {
         "__id": f"{cluster}:{group}",
+        "nodeGroupName": group,
         "arn": _eks_arn("nodegroup", f"{cluster}/{group}/{suffix}", args, ctx),
         "status": "ACTIVE",
         "releaseVersion": f"{args.inputs.get('version')}.0-20260101",

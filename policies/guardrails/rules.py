@@ -379,7 +379,8 @@ def _pool_bounds(graph: Graph, r: Resource) -> Iterator[tuple[str, str, int | No
         problem = None
         if lo is not None and hi is not None and desired is not None and not lo <= desired <= hi:
             problem = f"scalingConfig.desiredSize {desired} is outside [{lo}, {hi}]; keep it within minSize and maxSize"
-        yield f"EKS node group {p.get('nodeGroupName', r.name)}", "scalingConfig.minSize/maxSize", lo, hi, problem
+        group = p.get("nodeGroupName") or p.get("nodeGroupNamePrefix") or r.name
+        yield f"EKS node group {group}", "scalingConfig.minSize/maxSize", lo, hi, problem
     elif r.type == "azure-native:containerservice:AgentPool":
         yield (*_aks_pool(p, f"AKS pool {p.get('agentPoolName', r.name)}", ""), None)
     elif r.type == "azure-native:containerservice:ManagedCluster":

@@ -14,7 +14,7 @@ from components.config.models import (
     FleetSpec,
     GcpCluster,
 )
-from components.naming import cluster_names
+from components.naming import EKS_POOL_NAME_MAX, cluster_names
 
 
 def _rule_unique_names(spec: FleetSpec) -> Iterable[Problem]:
@@ -73,10 +73,13 @@ def _pool_name_problems(cluster: Any, path: str, name: str) -> Iterable[Problem]
             "starting with a letter, at most 40 characters",
             fix="rename the node pool",
         )
-    elif isinstance(cluster, AwsCluster) and not re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]{0,62}", name):
+    elif isinstance(cluster, AwsCluster) and not (
+        re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]*", name) and len(name) <= EKS_POOL_NAME_MAX
+    ):
         yield Problem(
             path=path,
-            message=f"{name!r} is not a valid EKS node group name: 1-63 letters, digits, '-' and '_', starting with a letter or digit",
+            message=f"{name!r} is not a valid EKS node pool name: 1-{EKS_POOL_NAME_MAX} letters, digits, '-' and '_', "
+            "starting with a letter or digit (its node groups are named `<pool>-` plus 26 characters, at most 63)",
             fix="rename the node pool",
         )
 
