@@ -236,6 +236,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x-eksbuild.N kube-proxy",
     ),
     (
+        "aks-patch-pinned-on-patch-channel",
+        "dev",
+        setting("clusters[1].kubernetesVersion", "1.35.2"),
+        "clusters[1].kubernetesVersion",
+        "1.35.2 pins a patch, but upgradeChannel 'patch' moves azure-weu to every new 1.35 patch",
+        "upgradeChannel: none to pin the patch",
+    ),
+    (
         "consul-vault-missing",
         "local",
         both(

@@ -259,6 +259,8 @@ def cloud_fleets(draw: st.DrawFn) -> dict[str, Any]:
         # Zones: any non-empty subset of the region's zones in any order; EKS needs two.
         c["zones"] = draw(st.permutations(c["zones"]))[: draw(st.integers(2 if cloud == "aws" else 1, 3))]
         c["kubernetesVersion"] = _version(draw, cloud, eks_minor)
+        if cloud == "azure" and c["kubernetesVersion"].count(".") == 2:
+            c["upgradeChannel"] = "none"  # a pinned patch: the `patch` channel would move it
         c["nodePools"] = _node_pools(draw, cloud)
         network: dict[str, Any] = {}
         for j, key in enumerate(("nodeCidr", "podCidr", "serviceCidr")):

@@ -222,8 +222,9 @@ class ClusterBase(Model):
         "region has an `a` zone).",
     )
     kubernetes_version: PinnedVersion = Field(
-        description="Kubernetes version: EKS `major.minor`; AKS `major.minor` or `major.minor.patch`; "
-        "GKE `major.minor` or a full GKE version (minimum version within the release channel)."
+        description="Kubernetes version: EKS `major.minor`; AKS `major.minor`, or `major.minor.patch` with "
+        "`upgradeChannel: none`; GKE `major.minor` or a full GKE version (minimum version within the release "
+        "channel)."
     )
     node_pools: list[NodePool] = Field(min_length=1)
 

@@ -123,6 +123,29 @@ def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+def _rule_aks_patch_channel(spec: FleetSpec) -> Iterable[Problem]:
+    # The `patch` channel moves a cluster to each new patch of its minor; a
+    # config that names a patch then disagrees with the cluster after the
+    # first auto-upgrade: a permanent diff on every refresh, and each `up`
+    # asks ARM for the older patch again (Azure/terraform-azurerm-aks refuses
+    # the combination for the same reason).
+    today = support_today()
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, AzureCluster) or c.upgrade_channel != "patch":
+            continue
+        if version_problem(i, c, today) is not None or c.kubernetes_version.count(".") < 2:
+            continue  # a wrong version is reported once, above
+        minor = c.kubernetes_version.rsplit(".", 1)[0]
+        yield Problem(
+            path=f"clusters[{i}].kubernetesVersion",
+            message=f"{c.kubernetes_version} pins a patch, but upgradeChannel 'patch' moves {c.name} to every new "
+            f"{minor} patch: after the first one the config and the cluster disagree, and each up asks for the old "
+            "patch again",
+            fix=f"write {minor} (AKS starts at its newest patch and the channel keeps it current), or set "
+            "upgradeChannel: none to pin the patch",
+        )
+
+
 def _rule_eks_kube_proxy(spec: FleetSpec) -> Iterable[Problem]:
     # EKS lists kube-proxy add-on builds per Kubernetes minor (`aws eks
     # describe-addon-versions --kubernetes-version`): a build of another minor
@@ -150,4 +173,5 @@ RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_kubernetes_versions,
     _rule_eks_autoscaler_image,
     _rule_eks_kube_proxy,
+    _rule_aks_patch_channel,
 )
