@@ -48,7 +48,7 @@ EXPECTED_AWS = {
     "aws:eks/cluster:Cluster": 1,
     "aws:eks/accessEntry:AccessEntry": 1,
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
-    "aws:eks/addon:Addon": 5,
+    "aws:eks/addon:Addon": 6,
     "aws:eks/nodeGroup:NodeGroup": 1,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
 }
@@ -322,6 +322,8 @@ def test_in_cluster_installs_of_the_fleet_wait_for_nodes_access_storage_and_lb_c
     assert {
         urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"),
         urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-coredns"),
+        # Helm's API discovery fails while an aggregated API (metrics.k8s.io) is registered but not serving.
+        urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-metrics-server"),
         urn(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", f"{CLUSTER}-deployer-admin"),
         urn(plan, "kubernetes:storage.k8s.io/v1:StorageClass", f"{CLUSTER}-gp3"),
         urn(plan, "kubernetes:helm.sh/v3:Release", f"{CLUSTER}-lb-controller"),
@@ -340,12 +342,14 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(plan: Plan) -> Non
         "eks-pod-identity-agent": "v1.3.10-eksbuild.1",
         "coredns": "v1.12.4-eksbuild.1",
         "aws-ebs-csi-driver": "v1.51.1-eksbuild.1",
+        "metrics-server": "v0.8.0-eksbuild.1",
     }
     nodes = one(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
     before = {addon[n].urn for n in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")}
     assert before <= set(nodes.dependencies)
-    assert not {addon["coredns"].urn, addon["aws-ebs-csi-driver"].urn} & set(nodes.dependencies)
-    for after in ("coredns", "aws-ebs-csi-driver"):
+    after_nodes = ("coredns", "aws-ebs-csi-driver", "metrics-server")
+    assert not {addon[n].urn for n in after_nodes} & set(nodes.dependencies)
+    for after in after_nodes:
         assert nodes.urn in addon[after].dependencies, after
     for before_name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
         assert nodes.urn not in addon[before_name].dependencies

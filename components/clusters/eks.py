@@ -385,10 +385,15 @@ class EksCluster(pulumi.ComponentResource):
         node_addons = self._addons_before_nodes(b, cluster, versions)
         node_groups = self._node_pools(b, cluster, roles, node_addons)
         coredns, ebs_csi = self._addons_after_nodes(b, cluster, versions, partition, node_groups, node_addons)
+        # EKS ships no metrics API: without it the HPAs of istiod and the
+        # gateways never scale out. Helm releases wait for it too: an
+        # aggregated API that is registered but not yet serving fails the API
+        # discovery every Helm install starts with.
+        metrics = self._addon(b, cluster, "metrics-server", versions.metrics_server, depends_on=node_groups)
         access = self._kubernetes_provider(b, cluster, deployer.role_arn, admin)
         storage_class = self._storage_class(b, access.provider, [ebs_csi, admin])
         # Controllers run on the nodes, and reach AWS by name: cluster DNS first.
-        running: list[pulumi.Resource] = [*node_groups, coredns, admin]
+        running: list[pulumi.Resource] = [*node_groups, coredns, metrics, admin]
         self._cluster_autoscaler(b, cluster, access.provider, ca_pin, versions, node_addons, running)
         lb_controller = self._lb_controller(b, cluster, access.provider, lbc_pin, partition, node_addons, running)
         self.handle = b.handle(

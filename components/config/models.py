@@ -617,6 +617,10 @@ class EksAddons(Model):
     coredns: PinnedVersion
     pod_identity_agent: PinnedVersion
     ebs_csi_driver: PinnedVersion
+    metrics_server: PinnedVersion = Field(
+        description="metrics-server community add-on version (e.g. v0.8.0-eksbuild.1). EKS ships none, and "
+        "without it every HorizontalPodAutoscaler (istiod, the gateways) stays at its minimum."
+    )
     cluster_autoscaler_image: PinnedVersion = Field(
         description="Cluster Autoscaler image tag (e.g. v1.33.6). Its minor must equal every EKS cluster's "
         "kubernetesVersion: the autoscaler is released per Kubernetes minor, and the chart's default image "
