@@ -263,7 +263,13 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
     servers = plan.spec.mesh.servers_for(plan.spec.fleet.environment)  # type: ignore[union-attr]
     for c in clusters(plan):
         objs = _rendered(plan, c)
-        assert _objects(objs, "StatefulSet", "consul-server")["spec"]["replicas"] == servers
+        server = _objects(objs, "StatefulSet", "consul-server")
+        assert server["spec"]["replicas"] == servers
+        # Over zones as well as nodes: one zone's loss leaves a Raft quorum.
+        server_labels = server["spec"]["template"]["metadata"]["labels"]
+        server_spread = server["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert server_spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
+        assert all(t["labelSelector"]["matchLabels"].items() <= server_labels.items() for t in server_spread)
         assert _objects(objs, "Deployment", "consul-mesh-gateway")["spec"]["replicas"] == 2
         service = _objects(objs, "Service", "consul-mesh-gateway")
         assert service["spec"]["type"] == "LoadBalancer"

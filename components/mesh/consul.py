@@ -67,6 +67,8 @@ MESH_GATEWAY_PORT = 443
 #: Labels the chart puts on the mesh gateway's pods (`app` is the chart's
 #: name; templates/mesh-gateway-deployment.yaml).
 MESH_GATEWAY_SELECTOR = {"app": CHART, "release": RELEASE, "component": "mesh-gateway"}
+#: And on the servers' (templates/server-statefulset.yaml).
+SERVER_SELECTOR = {"app": CHART, "release": RELEASE, "component": "server"}
 #: The chart renders no PDB for the mesh gateway: meshfleet owns this one.
 MESH_GATEWAY_PDB = f"{FULLNAME}-mesh-gateway"
 #: Connect injector pods. Its pod webhook fails closed (no pod of a meshed
@@ -239,6 +241,10 @@ def consul_values(
             # Raft data lives on a persistent volume per server.
             "storage": "10Gi",
             "storageClass": STORAGE_CLASSES[cloud],
+            # The chart keeps servers on separate nodes, not zones: over zones
+            # too, so one zone's loss leaves a quorum (volumes bind where the
+            # pod lands: the clouds' classes above wait for their first consumer).
+            "topologySpreadConstraints": yaml.safe_dump(zone_spread(SERVER_SELECTOR), sort_keys=True),
         },
         "connectInject": {
             "enabled": True,
