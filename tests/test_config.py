@@ -244,6 +244,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "upgradeChannel: none to pin the patch",
     ),
     (
+        "aws-account-not-the-deployers",
+        "dev",
+        setting("clusters[0].accountId", "999999999999"),
+        "clusters[0].accountId",
+        "999999999999 is not the account of fleet.deployers.aws.roleArn (111111111111)",
+        "use accountId '111111111111'",
+    ),
+    (
         "consul-vault-missing",
         "local",
         both(

@@ -231,7 +231,11 @@ class ClusterBase(Model):
 
 class AwsCluster(ClusterBase):
     cloud: Literal["aws"]
-    account_id: str = Field(pattern=r"^\d{12}$", description="AWS account id the cluster lives in.")
+    account_id: str = Field(
+        pattern=r"^\d{12}$",
+        description="AWS account id the cluster lives in: the deployer role's (meshfleet assumes no role in "
+        "another account).",
+    )
     network: Network
 
 
