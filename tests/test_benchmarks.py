@@ -141,9 +141,9 @@ def test_lower_bound_counts_a_pairwise_chain_after_its_cluster() -> None:
     assert deploy.lower_bound(graph, pairs, None) == 41.0  # a's chain, then the whole pairwise chain
 
 
-def test_a_full_engine_serves_ready_steps_first_come_first_served() -> None:
-    # Two workers. "late" is registered early but ready only after "gate"; e1 and e2 are ready at once.
-    graph = _graph(
+def _late_chain() -> deploy.Graph:
+    """A long chain ("late", "after") that becomes ready only after "gate"; e1 and e2 are ready at once."""
+    return _graph(
         {
             "gate": (1.0, set(), None),
             "late": (5.0, {"gate"}, "a"),
@@ -152,6 +152,11 @@ def test_a_full_engine_serves_ready_steps_first_come_first_served() -> None:
             "e2": (10.0, set(), "b"),
         }
     )
+
+
+def test_a_full_engine_serves_ready_steps_first_come_first_served() -> None:
+    # Two workers. "late" is registered early but ready only after "gate".
+    graph = _late_chain()
     # gate 0-1 and e1 0-10; at 1 the queue holds e2 (ready since 0) before late (since 1): e2 1-11,
     # late 10-15, after 15-35. Served in program order instead, late would start at 1 and finish by 26.
     assert deploy.simulate(graph, 2) == 35.0
@@ -181,17 +186,9 @@ def test_the_deploy_workflow_parallelism_is_read_from_the_workflow(tmp_path) -> 
 
 
 def test_critical_path_first_serves_the_longest_remaining_chain() -> None:
-    # The graph of the first-come test: served by what is left behind each step, "late" (25 s behind
-    # it) goes before e2 (10 s) at 1, "after" before e2 at 6, and e2 takes the second worker at 10.
-    graph = _graph(
-        {
-            "gate": (1.0, set(), None),
-            "late": (5.0, {"gate"}, "a"),
-            "after": (20.0, {"late"}, "a"),
-            "e1": (10.0, set(), "b"),
-            "e2": (10.0, set(), "b"),
-        }
-    )
+    # Served by what is left behind each step, "late" (25 s behind it) goes before e2 (10 s) at 1,
+    # "after" before e2 at 6, and e2 takes the second worker at 10.
+    graph = _late_chain()
     assert deploy.remaining_path(graph) == {"gate": 26.0, "late": 25.0, "after": 20.0, "e1": 10.0, "e2": 10.0}
     assert deploy.simulate(graph, 2, critical_path_first=True) == 26.0
     assert deploy.simulate(graph, 2) == 35.0  # the engine's order, unchanged

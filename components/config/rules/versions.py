@@ -106,7 +106,15 @@ def _rule_kubernetes_versions(spec: FleetSpec) -> Iterable[Problem]:
             yield problem
 
 
-def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
+def _rule_eks_minor_pins(spec: FleetSpec) -> Iterable[Problem]:
+    """Pins released per Kubernetes minor match every EKS cluster's minor.
+
+    The Cluster Autoscaler is released per minor (and the chart's default
+    image follows the newest). EKS lists kube-proxy add-on builds per minor
+    (`aws eks describe-addon-versions --kubernetes-version`) and refuses a
+    build of another one, so a bump of one without the other fails
+    mid-deploy, after the control plane has moved.
+    """
     eks = spec.addons.eks
     if eks is None:
         return
@@ -114,12 +122,22 @@ def _rule_eks_autoscaler_image(spec: FleetSpec) -> Iterable[Problem]:
     for i, c in enumerate(spec.clusters):
         if not isinstance(c, AwsCluster) or version_problem(i, c, today) is not None:
             continue  # a wrong version is reported once, at kubernetesVersion
-        if not eks.cluster_autoscaler_image.startswith(f"v{c.kubernetes_version}."):
+        minor = c.kubernetes_version
+        if not eks.cluster_autoscaler_image.startswith(f"v{minor}."):
             yield Problem(
                 path="addons.eks.clusterAutoscalerImage",
-                message=f"{eks.cluster_autoscaler_image} does not match Kubernetes {c.kubernetes_version} of "
+                message=f"{eks.cluster_autoscaler_image} does not match Kubernetes {minor} of "
                 f"clusters[{i}] ({c.name}); the autoscaler must match the cluster's minor version",
-                fix=f"pin a v{c.kubernetes_version}.x Cluster Autoscaler release (and keep EKS clusters on one minor)",
+                fix=f"pin a v{minor}.x Cluster Autoscaler release (and keep EKS clusters on one minor)",
+            )
+        if not eks.kube_proxy.startswith(f"v{minor}."):
+            yield Problem(
+                path="addons.eks.kubeProxy",
+                message=f"{eks.kube_proxy} does not match Kubernetes {minor} of clusters[{i}] "
+                f"({c.name}); EKS offers kube-proxy builds of the cluster's own minor only",
+                fix=f"pin a v{minor}.x-eksbuild.N kube-proxy (aws eks describe-addon-versions "
+                f"--addon-name kube-proxy --kubernetes-version {minor}), in the same change as "
+                "kubernetesVersion",
             )
 
 
@@ -146,32 +164,8 @@ def _rule_aks_patch_channel(spec: FleetSpec) -> Iterable[Problem]:
         )
 
 
-def _rule_eks_kube_proxy(spec: FleetSpec) -> Iterable[Problem]:
-    # EKS lists kube-proxy add-on builds per Kubernetes minor (`aws eks
-    # describe-addon-versions --kubernetes-version`): a build of another minor
-    # is refused by CreateAddon/UpdateAddon, so a bump of one without the other
-    # fails mid-deploy, after the control plane has moved.
-    eks = spec.addons.eks
-    if eks is None:
-        return
-    today = support_today()
-    for i, c in enumerate(spec.clusters):
-        if not isinstance(c, AwsCluster) or version_problem(i, c, today) is not None:
-            continue  # a wrong version is reported once, at kubernetesVersion
-        if not eks.kube_proxy.startswith(f"v{c.kubernetes_version}."):
-            yield Problem(
-                path="addons.eks.kubeProxy",
-                message=f"{eks.kube_proxy} does not match Kubernetes {c.kubernetes_version} of clusters[{i}] "
-                f"({c.name}); EKS offers kube-proxy builds of the cluster's own minor only",
-                fix=f"pin a v{c.kubernetes_version}.x-eksbuild.N kube-proxy (aws eks describe-addon-versions "
-                f"--addon-name kube-proxy --kubernetes-version {c.kubernetes_version}), in the same change as "
-                "kubernetesVersion",
-            )
-
-
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_kubernetes_versions,
-    _rule_eks_autoscaler_image,
-    _rule_eks_kube_proxy,
+    _rule_eks_minor_pins,
     _rule_aks_patch_channel,
 )
