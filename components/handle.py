@@ -18,6 +18,7 @@ import yaml
 
 from components.config import AwsCluster, AzureCluster, ExistingCluster, FleetSpec, GcpCluster
 from components.naming import ClusterNames, cluster_names
+from components.yamlio import SAFE_DUMPER
 
 Cloud = Literal["aws", "azure", "gcp", "existing"]
 
@@ -186,17 +187,6 @@ def kubeconfig_document(
         "current-context": name,
         "users": [{"name": name, "user": user}],
     }
-
-
-#: libyaml's safe dumper when PyYAML was built with it: about 12x faster than
-#: the pure-Python one, and a fleet writes one kubeconfig per ordered pair of
-#: clusters (2,450 at 50 clusters). The same text for a kubeconfig's values
-#: (names, URLs, base64, tokens); the two fold long double-quoted scalars
-#: (non-ASCII, quotes) differently, so Helm values built from user text keep
-#: yaml.safe_dump (switching would change deployed values' text).
-SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-#: Its loader likewise, for the kubeconfigs a cloud returns (one per AKS cluster).
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def token_kubeconfig(cluster: str, server: str, ca_pem: str, token: str) -> str:

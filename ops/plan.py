@@ -37,8 +37,8 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
 from components.config.offline import CLOCK_ENV
-from components.handle import SAFE_DUMPER
 from components.naming import cluster_names
+from components.yamlio import SAFE_DUMPER
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
 from ops.sim.cloud import SimulatedCloud
 from ops.sim.pools import AddressPools, stack_pools

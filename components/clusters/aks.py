@@ -28,8 +28,9 @@ import yaml
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected, without_api_version_aliases
 from components.config import AzureCluster, AzureDeployer, NodePool
-from components.handle import SAFE_DUMPER, SAFE_LOADER, ClusterHandle, cluster_provider
+from components.handle import ClusterHandle, cluster_provider
 from components.networks.azure import AzureNetwork
+from components.yamlio import SAFE_DUMPER, SAFE_LOADER
 
 #: Built-in Azure role definitions (the same GUIDs in every tenant).
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"

@@ -384,15 +384,12 @@ class EksCluster(pulumi.ComponentResource):
         admin = self._deployer_access(b, cluster, deployer.role_arn, partition)
         node_addons = self._addons_before_nodes(b, cluster, versions)
         node_groups = self._node_pools(b, cluster, roles, node_addons)
-        coredns, ebs_csi = self._addons_after_nodes(b, cluster, versions, partition, node_groups, node_addons)
-        # EKS ships no metrics API: without it the HPAs of istiod and the
-        # gateways never scale out. Helm releases wait for it too: an
-        # aggregated API that is registered but not yet serving fails the API
-        # discovery every Helm install starts with.
-        metrics = self._addon(b, cluster, "metrics-server", versions.metrics_server, depends_on=node_groups)
+        coredns, ebs_csi, metrics = self._addons_after_nodes(b, cluster, versions, partition, node_groups, node_addons)
         access = self._kubernetes_provider(b, cluster, deployer.role_arn, admin)
         storage_class = self._storage_class(b, access.provider, [ebs_csi, admin])
         # Controllers run on the nodes, and reach AWS by name: cluster DNS first.
+        # Every Helm release waits for the metrics API too: one that is
+        # registered but not yet serving fails the discovery Helm starts with.
         running: list[pulumi.Resource] = [*node_groups, coredns, metrics, admin]
         self._cluster_autoscaler(b, cluster, access.provider, ca_pin, versions, node_addons, running)
         lb_controller = self._lb_controller(b, cluster, access.provider, lbc_pin, partition, node_addons, running)
@@ -638,10 +635,13 @@ class EksCluster(pulumi.ComponentResource):
         partition: str,
         node_groups: list[pulumi.Resource],
         node_addons: _NodeAddons,
-    ) -> tuple[aws.eks.Addon, aws.eks.Addon]:
-        """Add-ons after nodes (their Deployments need somewhere to run): coredns and the EBS CSI driver."""
+    ) -> tuple[aws.eks.Addon, aws.eks.Addon, aws.eks.Addon]:
+        """Add-ons after nodes (their Deployments need somewhere to run): coredns, the EBS CSI driver and
+        metrics-server (EKS ships no metrics API: without it the HPAs of istiod and the gateways never scale
+        out)."""
         name = b.name
         coredns = self._addon(b, cluster, "coredns", versions.coredns, depends_on=node_groups)
+        metrics = self._addon(b, cluster, "metrics-server", versions.metrics_server, depends_on=node_groups)
         ebs_role = self._role(b, "ebs-csi", "pods.eks.amazonaws.com", (KUBE_SYSTEM, EBS_CSI_SERVICE_ACCOUNT))
         ebs_attach = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-role-policy",
@@ -661,7 +661,7 @@ class EksCluster(pulumi.ComponentResource):
             pod_identity_associations=[ebs_identity],
             depends_on=[*node_groups, node_addons.pod_identity, ebs_attach],
         )
-        return coredns, ebs_csi
+        return coredns, ebs_csi, metrics
 
     def _kubernetes_provider(
         self,

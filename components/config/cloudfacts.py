@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+from components.yamlio import SAFE_LOADER
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MANAGED_CLOUDS = ("aws", "azure", "gcp")
 
@@ -92,10 +94,7 @@ class CloudFacts:
 @cache
 def facts(cloud: str) -> CloudFacts:
     """The facts of one managed cloud (aws, azure, gcp), read once from its data file."""
-    # libyaml's safe loader where PyYAML has it: the pure-Python one took 25 ms per
-    # file, a tenth of a small fleet's plan.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    doc: dict[str, Any] = yaml.load((DATA_DIR / f"{cloud}.yaml").read_text(encoding="utf-8"), Loader=loader)
+    doc: dict[str, Any] = yaml.load((DATA_DIR / f"{cloud}.yaml").read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     regions, kube, machines = doc["regions"], doc["kubernetes"], doc["machine_types"]
     return CloudFacts(
         cloud=cloud,

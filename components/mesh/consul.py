@@ -133,6 +133,11 @@ def peerings(spec: FleetSpec) -> list[ConsulPairNames]:
 # Chart values (pure functions, tested directly)
 
 
+def spread_string(selector: Mapping[str, str]) -> str:
+    """`topologySpreadConstraints` over zones, then nodes, as the YAML string the chart pastes in (`tpl`)."""
+    return yaml.safe_dump(zone_spread(selector), sort_keys=True)
+
+
 def mesh_gateway_service_strings(annotations: Mapping[str, str], source_ranges: Sequence[str]) -> dict[str, Any]:
     """`meshGateway.service.annotations` and `.additionalSpec`: YAML strings, as the chart wants them.
 
@@ -244,7 +249,7 @@ def consul_values(
             # The chart keeps servers on separate nodes, not zones: over zones
             # too, so one zone's loss leaves a quorum (volumes bind where the
             # pod lands: the clouds' classes above wait for their first consumer).
-            "topologySpreadConstraints": yaml.safe_dump(zone_spread(SERVER_SELECTOR), sort_keys=True),
+            "topologySpreadConstraints": spread_string(SERVER_SELECTOR),
         },
         "connectInject": {
             "enabled": True,
@@ -261,7 +266,7 @@ def consul_values(
             "replicas": mesh.mesh_gateway_replicas,
             # Over zones, then nodes (the chart sets neither); its PDB is
             # meshfleet's (MESH_GATEWAY_PDB).
-            "topologySpreadConstraints": yaml.safe_dump(zone_spread(MESH_GATEWAY_SELECTOR), sort_keys=True),
+            "topologySpreadConstraints": spread_string(MESH_GATEWAY_SELECTOR),
             "service": {"type": "LoadBalancer", "port": MESH_GATEWAY_PORT},
         },
     }

@@ -10,8 +10,9 @@ not checked against it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from typing import TypeVar
 
 from components.config.cloudfacts import support_verdict, supported_minors
 from components.config.errors import Problem
@@ -25,6 +26,8 @@ from components.config.models import (
 from components.config.offline import support_today
 
 SERVICE = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
+
+_Managed = TypeVar("_Managed", AwsCluster, AzureCluster, GcpCluster)
 
 _VERSION_RULES: dict[str, tuple[str, str]] = {
     "aws": (r"\d+\.\d+", "EKS takes major.minor, e.g. 1.33"),
@@ -106,6 +109,14 @@ def _rule_kubernetes_versions(spec: FleetSpec) -> Iterable[Problem]:
             yield problem
 
 
+def _with_valid_version(spec: FleetSpec, kind: type[_Managed]) -> Iterator[tuple[int, _Managed]]:
+    """The clusters of `kind` whose kubernetesVersion is valid (a wrong one is reported once, by the rule above)."""
+    today = support_today()
+    for i, c in enumerate(spec.clusters):
+        if isinstance(c, kind) and version_problem(i, c, today) is None:
+            yield i, c
+
+
 def _rule_eks_minor_pins(spec: FleetSpec) -> Iterable[Problem]:
     """Pins released per Kubernetes minor match every EKS cluster's minor.
 
@@ -118,10 +129,7 @@ def _rule_eks_minor_pins(spec: FleetSpec) -> Iterable[Problem]:
     eks = spec.addons.eks
     if eks is None:
         return
-    today = support_today()
-    for i, c in enumerate(spec.clusters):
-        if not isinstance(c, AwsCluster) or version_problem(i, c, today) is not None:
-            continue  # a wrong version is reported once, at kubernetesVersion
+    for i, c in _with_valid_version(spec, AwsCluster):
         minor = c.kubernetes_version
         if not eks.cluster_autoscaler_image.startswith(f"v{minor}."):
             yield Problem(
@@ -147,12 +155,9 @@ def _rule_aks_patch_channel(spec: FleetSpec) -> Iterable[Problem]:
     # first auto-upgrade: a permanent diff on every refresh, and each `up`
     # asks ARM for the older patch again (Azure/terraform-azurerm-aks refuses
     # the combination for the same reason).
-    today = support_today()
-    for i, c in enumerate(spec.clusters):
-        if not isinstance(c, AzureCluster) or c.upgrade_channel != "patch":
+    for i, c in _with_valid_version(spec, AzureCluster):
+        if c.upgrade_channel != "patch" or c.kubernetes_version.count(".") < 2:
             continue
-        if version_problem(i, c, today) is not None or c.kubernetes_version.count(".") < 2:
-            continue  # a wrong version is reported once, above
         minor = c.kubernetes_version.rsplit(".", 1)[0]
         yield Problem(
             path=f"clusters[{i}].kubernetesVersion",
