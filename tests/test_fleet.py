@@ -198,3 +198,34 @@ def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev)
     for u in set(new) - set(old):
         r = new[u]
         assert dev.owner_of(r) == "gcp-euw1" or "gcp-euw1" in r.name, r.urn
+
+
+def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
+    """Day 2: one minor up on every cloud (EKS with its per-minor pins). Only version fields change, on
+    the same URNs: no node pool or cluster gets a new name or any other input, so nothing is replaced."""
+    fleet = fleet_of("dev")
+    for i, version in ((0, "1.34"), (1, "1.36"), (2, "1.36")):
+        fleet["clusters"][i]["kubernetesVersion"] = version
+    fleet["addons"] = {"eks": {"kubeProxy": "v1.34.3-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"}}
+    bumped = plan_fleet(fleet, stack="dev")
+    old = {r.urn: r for r in dev.resources}
+    new = {r.urn: r for r in bumped.resources}
+    assert set(old) == set(new)
+    changed = {
+        (new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs)))
+        for u in old
+        if old[u].inputs != new[u].inputs
+    }
+    assert changed == {
+        ("aws-use1-cluster", (".version",)),
+        ("aws-use1-nodes-system", (".version",)),
+        ("aws-use1-addon-kube-proxy", (".addonVersion",)),
+        ("aws-use1-cluster-autoscaler", (".values.image.tag",)),
+        ("azure-weu-aks", (".agentPoolProfiles", ".kubernetesVersion")),
+        ("azure-weu-pool-workload", (".orchestratorVersion",)),
+        ("gcp-euw1-cluster", (".minMasterVersion",)),
+    }
+    # The inline system pool (a list entry) changes only its version too.
+    aks = next(u for u in old if old[u].name == "azure-weu-aks")
+    [before_pool], [after_pool] = old[aks].inputs["agentPoolProfiles"], new[aks].inputs["agentPoolProfiles"]
+    assert _changed_paths(before_pool, after_pool) == [".orchestratorVersion"]
