@@ -466,6 +466,22 @@ def test_every_gateway_has_replicas_one_per_node_and_a_budget(
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
+def test_gateway_pods_keep_serving_through_the_load_balancer_drain(dev: Plan) -> None:
+    """The proxy is a plain sidecar that sleeps before exiting, longer than the NLB drains (EKS: 60 s)."""
+    drains = {"aws-use1": 60, "azure-weu": 0, "gcp-euw1": 0}
+    assert sorted(drains) == clusters(dev)
+    for c, drain in drains.items():
+        rendered = render(one(dev, RELEASE, c, "linkerd-multicluster"))
+        [gateway] = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "linkerd-gateway"]
+        pod = gateway["spec"]["template"]
+        annotations = pod["metadata"]["annotations"]
+        # The injector's names (linkerd2 pkg/k8s/labels.go at edge-26.6.3).
+        assert annotations["config.linkerd.io/proxy-enable-native-sidecar"] == "false"
+        wait = int(annotations["config.alpha.linkerd.io/proxy-wait-before-exit-seconds"])
+        assert wait == drain + 10, c
+        assert pod["spec"]["terminationGracePeriodSeconds"] == wait + 30, c
+
+
 @pytest.mark.parametrize("cluster", ["aws-use1", "azure-weu", "gcp-euw1"])
 def test_multicluster_renders_gateway_accounts_and_controllers(dev: Plan, cluster: str) -> None:
     v = values(dev, cluster, "linkerd-multicluster")

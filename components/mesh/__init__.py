@@ -46,6 +46,25 @@ def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
 #: blocks a node drain (it serves nothing anyway).
 GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
+#: Seconds a terminating gateway pod keeps serving beyond its load
+#: balancer's own drain: endpoint removal takes a few seconds to reach
+#: kube-proxy and cloud load balancers (EKS NLBs keep sending new flows to
+#: a deregistering target for a while).
+PRESTOP_MARGIN_SECONDS = 10
+#: The gateway proxy's own drain once that wait is over (Envoy's default
+#: drain is 5 s; the rest bounds long-lived connections).
+PROXY_DRAIN_SECONDS = 30
+
+
+def gateway_wait_seconds(cluster: ClusterHandle) -> int:
+    """How long a terminating gateway pod keeps serving: longer than its load balancer's drain."""
+    return cluster.load_balancer_drain_seconds + PRESTOP_MARGIN_SECONDS
+
+
+def gateway_grace_seconds(cluster: ClusterHandle) -> int:
+    """A gateway pod's `terminationGracePeriodSeconds`: the wait, then the proxy's drain."""
+    return gateway_wait_seconds(cluster) + PROXY_DRAIN_SECONDS
+
 
 @dataclass(frozen=True)
 class MeshArgs:

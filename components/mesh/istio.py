@@ -37,7 +37,7 @@ import yaml
 from components.common import helm_release
 from components.config import FleetSpec, IstioMeshSpec, deep_merge
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
-from components.mesh import GATEWAY_PDB, MeshArgs, zone_spread
+from components.mesh import GATEWAY_PDB, MeshArgs, gateway_grace_seconds, gateway_wait_seconds, zone_spread
 from components.mesh.istio_tags import (
     tag_labels,
     tag_service_name,
@@ -98,15 +98,6 @@ GATEWAY_MIN_REPLICAS = 2
 GATEWAY_MAX_REPLICAS = 5
 #: istiod too: two replicas (the chart then renders its PDB) over zones.
 ISTIOD_MIN_REPLICAS = 2
-#: Seconds a terminating gateway pod keeps serving before Envoy drains:
-#: endpoint removal takes a few seconds to reach kube-proxy and cloud load
-#: balancers; behind a load balancer that drains deregistered targets (EKS
-#: NLB), longer than that drain.
-PRESTOP_MARGIN_SECONDS = 10
-#: Envoy's own drain after the preStop wait (its default drain is 5 s; the
-#: rest bounds long-lived connections).
-ENVOY_DRAIN_SECONDS = 30
-
 #: Multi-primary needs only these on the east-west gateway: the status port
 #: (health checks of the load balancer) and the mTLS passthrough port that
 #: carries cross-network service traffic. 15012 (istiod XDS) and 15017
@@ -172,11 +163,6 @@ def base_values(mesh: IstioMeshSpec) -> dict[str, Any]:
     return {"defaultRevision": revision_of(mesh.stable_version)}
 
 
-def prestop_seconds(cluster: ClusterHandle) -> int:
-    """How long a terminating gateway pod keeps serving: longer than the load balancer's drain."""
-    return cluster.load_balancer_drain_seconds + PRESTOP_MARGIN_SECONDS
-
-
 def istiod_values(mesh: IstioMeshSpec, cluster: ClusterHandle, revision: Revision) -> dict[str, Any]:
     values: dict[str, Any] = {
         "revision": revision.name,
@@ -221,7 +207,7 @@ def eastwest_gateway_values(
     `ISTIO_META_REQUESTED_NETWORK_VIEW`.
     """
     network = cluster.names.mesh_network
-    prestop = prestop_seconds(cluster)
+    prestop = gateway_wait_seconds(cluster)
     return {
         "name": EASTWEST_RELEASE,
         # Injected by the stable revision; moves when the tag moves.
@@ -240,7 +226,7 @@ def eastwest_gateway_values(
         # Keep serving while the load balancer stops sending (and drains)
         # new connections, then let Envoy drain.
         "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}},
-        "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
+        "terminationGracePeriodSeconds": gateway_grace_seconds(cluster),
         "service": {
             "type": "LoadBalancer",
             "ports": [
@@ -293,13 +279,13 @@ def eastwest_ambient_options(cluster: ClusterHandle, source_ranges: list[str]) -
     is strategic-merged over what istiod generates (the Deployment's
     container `istio-proxy` is merged by name).
     """
-    prestop = prestop_seconds(cluster)
+    prestop = gateway_wait_seconds(cluster)
     deployment = {
         "spec": {
             "template": {
                 "spec": {
                     "topologySpreadConstraints": zone_spread({GATEWAY_NAME_LABEL: AMBIENT_EASTWEST}),
-                    "terminationGracePeriodSeconds": prestop + ENVOY_DRAIN_SECONDS,
+                    "terminationGracePeriodSeconds": gateway_grace_seconds(cluster),
                     "containers": [{"name": "istio-proxy", "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}}}],
                 }
             }

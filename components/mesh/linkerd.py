@@ -43,7 +43,7 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 from components.common import helm_release
 from components.config import FleetSpec, LinkerdMeshSpec
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
-from components.mesh import MeshArgs
+from components.mesh import MeshArgs, gateway_grace_seconds, gateway_wait_seconds
 from components.naming import linkerd_pair_names
 from components.policy import installer_values
 
@@ -115,6 +115,9 @@ CONTROL_PLANE_HA: dict[str, Any] = {
 #: runs values-ha.yaml's three.
 MULTICLUSTER_GATEWAY: dict[str, Any] = {"gateway": {"replicas": 2}, "enablePodAntiAffinity": True}
 MULTICLUSTER_HA: dict[str, Any] = {"gateway": {"replicas": 3}, "enablePodAntiAffinity": True}
+#: The proxy injector reads these from the gateway's pod template.
+NATIVE_SIDECAR_ANNOTATION = "config.linkerd.io/proxy-enable-native-sidecar"
+WAIT_BEFORE_EXIT_ANNOTATION = "config.alpha.linkerd.io/proxy-wait-before-exit-seconds"
 
 
 def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,6 +215,26 @@ def controller_entry(mesh: LinkerdMeshSpec, target: str) -> dict[str, Any]:
     return entry
 
 
+def gateway_drain(cluster: ClusterHandle) -> dict[str, Any]:
+    """Keep a terminating gateway pod serving until its load balancer has stopped sending to it.
+
+    The gateway pod is a `pause` container plus the injected proxy, which
+    stops accepting connections on SIGTERM. As a native sidecar (the default
+    since edge-26.5.2) the proxy gets SIGTERM as soon as `pause` exits, and
+    the injector ignores the wait annotation; as a plain sidecar it sleeps
+    in a preStop hook first, long enough for an EKS NLB to finish
+    deregistering the pod (60 s) instead of resetting new flows. The pod's
+    grace period covers the wait and the proxy's drain.
+    """
+    return {
+        "deploymentAnnotations": {
+            NATIVE_SIDECAR_ANNOTATION: "false",
+            WAIT_BEFORE_EXIT_ANNOTATION: str(gateway_wait_seconds(cluster)),
+        },
+        "terminationGracePeriodSeconds": gateway_grace_seconds(cluster),
+    }
+
+
 def multicluster_values(
     spec: FleetSpec, cluster: ClusterHandle, source_ranges: pulumi.Input[list[str]]
 ) -> dict[str, Any]:
@@ -232,6 +255,7 @@ def multicluster_values(
             "loadBalancerSourceRanges": source_ranges,
             # EKS: AWS Load Balancer Controller NLB (internet-facing, IP targets, static EIPs).
             "serviceAnnotations": dict(cluster.load_balancer_annotations),
+            **gateway_drain(cluster),
         },
         # One account per peer that links to this cluster, so one peer's access is revoked alone.
         "remoteMirrorServiceAccount": True,
