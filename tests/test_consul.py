@@ -270,6 +270,15 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
         server_spread = server["spec"]["template"]["spec"]["topologySpreadConstraints"]
         assert server_spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
         assert all(t["labelSelector"]["matchLabels"].items() <= server_labels.items() for t in server_spread)
+        # Servers' budget: one at a time (odd counts keep the quorum); none for a lone server, whose
+        # chart budget of 0 would block every node drain and protect nothing.
+        server_pdbs = [o for o in objs if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "consul-server"]
+        if servers == 1:
+            assert server_pdbs == []
+        else:
+            [server_pdb] = server_pdbs
+            assert server_pdb["spec"]["maxUnavailable"] == 1
+            assert server_pdb["spec"]["selector"]["matchLabels"].items() <= server_labels.items()
         assert _objects(objs, "Deployment", "consul-mesh-gateway")["spec"]["replicas"] == 2
         service = _objects(objs, "Service", "consul-mesh-gateway")
         assert service["spec"]["type"] == "LoadBalancer"

@@ -250,6 +250,11 @@ def consul_values(
             # too, so one zone's loss leaves a quorum (volumes bind where the
             # pod lands: the clouds' classes above wait for their first consumer).
             "topologySpreadConstraints": spread_string(SERVER_SELECTOR),
+            # The chart's budget for a lone server is 0 unavailable: it would
+            # block every node drain (EKS fails the node group update, AKS
+            # the upgrade, GKE waits an hour per node) and protects nothing,
+            # since one server is down on any restart anyway.
+            "disruptionBudget": {"enabled": servers > 1},
         },
         "connectInject": {
             "enabled": True,
