@@ -265,6 +265,20 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "or set mesh.ca: consul for the built-in CA",
     ),
     (
+        "consul-servers-on-hyperdisk-only-gke-pool",
+        "dev",
+        both(
+            setting("mesh.kind", "consul"),
+            setting("mesh.version", "2.0.3"),
+            setting("mesh.repository", "https://helm.releases.hashicorp.com"),
+            setting("clusters[2].nodePools[0].machineType", "n4-standard-4"),
+        ),
+        "clusters[2].nodePools[0].machineType",
+        "Consul servers keep their Raft data on standard-rwo (pd-balanced) volumes, which 'n4-standard-4' "
+        "(series 'n4', Hyperdisk only) cannot attach",
+        "give gcp-euw1's pools a series that attaches Persistent Disk, e.g. machineType: e2-standard-4",
+    ),
+    (
         "existing-ca-not-pem",
         "local",
         setting("clusters[0].caData", "bm90IGEgY2VydGlmaWNhdGU="),
@@ -682,6 +696,15 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "clusters[0].nodePools[0].machineType",
         "'Standard_D4s_v5' is an Azure VM size",
         "machineType: m6i.large",
+    ),
+    (
+        "gke-machine-series-without-known-boot-disk",
+        "dev",
+        setting("clusters[2].nodePools[0].machineType", "a3-highgpu-8g"),
+        "clusters[2].nodePools[0].machineType",
+        "'a3-highgpu-8g' is of series 'a3', whose node boot disk type meshfleet does not know (series it knows: c2, "
+        "c2d, c3, c3d, c4, c4a, c4d, e2, m1, m2, m3, n1, n2, n2d, n4, n4a, n4d, t2a, t2d)",
+        "add the series under the disk type it boots from to boot_disks in components/config/data/gcp.yaml",
     ),
     (
         "existing-endpoint-loopback",

@@ -258,6 +258,7 @@ def test_node_pool_autoscales_without_a_fixed_count(plan: Plan) -> None:
     node = p["nodeConfig"]
     assert node["machineType"] == "e2-standard-4"
     assert node["diskSizeGb"] == 100
+    assert node["diskType"] == "pd-balanced"
     assert node["oauthScopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
     assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
     assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
@@ -267,6 +268,23 @@ def test_node_pool_autoscales_without_a_fixed_count(plan: Plan) -> None:
     for r in of_type(plan, "gcp:projects/iAMMember:IAMMember", CLUSTER):
         assert r.urn in pool.dependencies
     assert urn(plan, "gcp:compute/routerNat:RouterNat") in pool.dependencies
+
+
+def test_fourth_generation_pools_boot_from_hyperdisk() -> None:
+    """N4 and C4 machines take no Persistent Disk: their pools boot from Hyperdisk Balanced, others keep pd-balanced."""
+    fleet = _gcp_only()
+    [cluster] = fleet["clusters"]
+    base = cluster["nodePools"][0]
+    cluster["nodePools"] = [
+        {**base, "name": "general", "machineType": "n2-standard-4"},
+        {**base, "name": "n4", "machineType": "n4-standard-4"},
+        {**base, "name": "c4a", "machineType": "c4a-standard-8"},
+    ]
+    plan = plan_fleet(fleet)
+    disks = {
+        inputs(p)["name"]: inputs(p)["nodeConfig"]["diskType"] for p in of_type(plan, "gcp:container/nodePool:NodePool")
+    }
+    assert disks == {"general": "pd-balanced", "n4": "hyperdisk-balanced", "c4a": "hyperdisk-balanced"}
 
 
 def test_node_service_account_roles(plan: Plan) -> None:

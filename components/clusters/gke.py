@@ -25,6 +25,7 @@ from pulumi_gcp import compute, container, kms, organizations, projects, service
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
 from components.config import GcpCluster
+from components.config.cloudfacts import facts
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
 
@@ -61,6 +62,14 @@ def node_account_id(physical: str) -> str:
 def gke_service_agent(project_number: str) -> str:
     """IAM member of the project's GKE service agent, which encrypts secrets with the key."""
     return f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com"
+
+
+def boot_disk_type(machine_type: str) -> str:
+    """The node boot disk a machine type takes (validation refuses a series the facts do not know)."""
+    disk = facts("gcp").boot_disk(machine_type)
+    if disk is None:
+        raise ValueError(f"no boot disk type known for machine type {machine_type!r}")
+    return disk
 
 
 def kubeconfig_for(cluster_name: str, endpoint: str, ca_data: str) -> str:
@@ -313,7 +322,9 @@ class GkeCluster(pulumi.ComponentResource):
                 node_config={
                     "machine_type": pool.machine_type,
                     "disk_size_gb": pool.disk_size_gb,
-                    "disk_type": "pd-balanced",
+                    # pd-balanced, except on the fourth-generation series
+                    # (N4, C4), which boot from Hyperdisk Balanced only.
+                    "disk_type": boot_disk_type(pool.machine_type),
                     "image_type": "COS_CONTAINERD",
                     "service_account": node_sa.email,
                     "oauth_scopes": [CLOUD_PLATFORM_SCOPE],

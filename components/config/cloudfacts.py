@@ -80,6 +80,12 @@ class CloudFacts:
     machine_shape: re.Pattern[str]
     machine_description: str
     machine_example: str
+    #: Node boot disk type per machine series (GKE only; empty elsewhere).
+    boot_disks: dict[str, str]
+
+    def boot_disk(self, machine_type: str) -> str | None:
+        """The boot disk type a machine type's series takes; None if the facts do not know the series."""
+        return self.boot_disks.get(machine_series(machine_type))
 
     def zone_names(self, region: str) -> tuple[str, ...]:
         """Full zone names of a region ("us-east-1a", "europe-west1-b", "1")."""
@@ -113,7 +119,18 @@ def facts(cloud: str) -> CloudFacts:
         machine_shape=re.compile(machines["shape"]),
         machine_description=machines["description"],
         machine_example=machines["example"],
+        boot_disks={
+            series: disk
+            for disk, series_list in doc.get("boot_disks", {}).items()
+            if disk not in ("as_of", "source")
+            for series in series_list
+        },
     )
+
+
+def machine_series(machine_type: str) -> str:
+    """A Compute Engine machine type's series: its part before the first dash (`n4-standard-4` -> `n4`)."""
+    return machine_type.partition("-")[0]
 
 
 def minor_of(version: str) -> str:

@@ -1,4 +1,4 @@
-"""Consul: datacenter names, server quorum, ACL/TLS in production, the CA choice and its Vault.
+"""Consul: datacenter names, server quorum and volumes, ACL/TLS in production, the CA choice and its Vault.
 
 Only for `mesh.kind: consul`; every rule returns nothing for another kind.
 """
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from components.config.cloudfacts import facts, machine_series
 from components.config.errors import Problem
-from components.config.models import ConsulMeshSpec, FleetSpec
+from components.config.models import ConsulMeshSpec, ExistingCluster, FleetSpec
 from components.naming import MAX_LABEL, consul_pair_names, consul_peer_name, consul_vault_names
 
 
@@ -114,9 +115,30 @@ def _rule_ca(spec: FleetSpec) -> Iterable[Problem]:
         )
 
 
+def _rule_server_volumes_attach(spec: FleetSpec) -> Iterable[Problem]:
+    """On GKE the servers' volumes are pd-balanced (`standard-rwo`), which Hyperdisk-only machines cannot attach."""
+    if _mesh(spec) is None:
+        return
+    f = facts("gcp")
+    for i, c in enumerate(spec.clusters):
+        if c.cloud != "gcp" or isinstance(c, ExistingCluster):
+            continue
+        for j, pool in enumerate(c.node_pools):
+            if f.boot_disk(pool.machine_type) != "hyperdisk-balanced":
+                continue
+            yield Problem(
+                path=f"clusters[{i}].nodePools[{j}].machineType",
+                message=f"Consul servers keep their Raft data on standard-rwo (pd-balanced) volumes, which "
+                f"{pool.machine_type!r} (series {machine_series(pool.machine_type)!r}, Hyperdisk only) cannot attach",
+                fix=f"give {c.name}'s pools a series that attaches Persistent Disk, e.g. "
+                f"machineType: {f.machine_example}",
+            )
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_datacenters,
     _rule_servers,
     _rule_security,
     _rule_ca,
+    _rule_server_volumes_attach,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from components.config.cloudfacts import cloud_of_machine_type, facts
+from components.config.cloudfacts import cloud_of_machine_type, facts, machine_series
 from components.config.errors import Problem
 from components.config.models import ExistingCluster, FleetSpec
 
@@ -39,4 +39,23 @@ def _rule_machine_types(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
-RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_machine_types,)
+def _rule_gke_boot_disks(spec: FleetSpec) -> Iterable[Problem]:
+    """A GKE pool boots from the disk type its machine series takes (data/gcp.yaml `boot_disks`)."""
+    f = facts("gcp")
+    known = ", ".join(sorted(f.boot_disks))
+    for i, c in enumerate(spec.clusters):
+        if c.cloud != "gcp" or isinstance(c, ExistingCluster):
+            continue
+        for j, pool in enumerate(c.node_pools):
+            if not f.machine_shape.fullmatch(pool.machine_type) or f.boot_disk(pool.machine_type):
+                continue
+            yield Problem(
+                path=f"clusters[{i}].nodePools[{j}].machineType",
+                message=f"{pool.machine_type!r} is of series {machine_series(pool.machine_type)!r}, whose node "
+                f"boot disk type meshfleet does not know (series it knows: {known})",
+                fix=f"use a machine type of a known series, e.g. machineType: {f.machine_example}, or add the "
+                "series under the disk type it boots from to boot_disks in components/config/data/gcp.yaml",
+            )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_machine_types, _rule_gke_boot_disks)
