@@ -272,7 +272,9 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
         assert all(t["labelSelector"]["matchLabels"].items() <= server_labels.items() for t in server_spread)
         # Servers' budget: one at a time (odd counts keep the quorum); none for a lone server, whose
         # chart budget of 0 would block every node drain and protect nothing.
-        server_pdbs = [o for o in objs if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "consul-server"]
+        server_pdbs = [
+            o for o in objs if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "consul-server"
+        ]
         if servers == 1:
             assert server_pdbs == []
         else:
