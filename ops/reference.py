@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`fleet.deployers.aws`", cfg.AwsDeployer),
     ("`fleet.deployers.azure`", cfg.AzureDeployer),
     ("`fleet.deployers.gcp`", cfg.GcpDeployer),
+    ("`fleet.maintenanceWindow`, `clusters[].maintenanceWindow` (azure, gcp)", cfg.MaintenanceWindow),
     ("`clusters[]` with `cloud: aws`", cfg.AwsCluster),
     ("`clusters[]` with `cloud: azure`", cfg.AzureCluster),
     ("`clusters[]` with `cloud: gcp`", cfg.GcpCluster),

@@ -279,6 +279,55 @@ def test_auto_upgrade_never_moves_the_minor_version(plan: Plan) -> None:
     }
 
 
+MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
+
+
+def test_no_maintenance_window_leaves_aks_its_own_schedule(plan: Plan) -> None:
+    assert of_type(plan, MAINTENANCE) == []
+
+
+def test_maintenance_window_schedules_upgrades_and_node_images_and_the_lock_waits() -> None:
+    """The cluster's own window beats the fleet's; both AKS schedules, weekly in UTC, under the lock."""
+    fleet = only_clusters(fleet_of("dev"), C)
+    fleet["fleet"]["protect"] = True
+    fleet["fleet"]["maintenanceWindow"] = {"day": "Saturday", "startTime": "22:00", "durationHours": 12}
+    fleet["clusters"][0]["maintenanceWindow"] = {"day": "Sunday", "startTime": "03:30", "durationHours": 16}
+    windowed = plan_fleet(fleet)
+    configs = {r.name: r for r in of_type(windowed, MAINTENANCE)}
+    assert sorted(configs) == [f"{C}-maintenance-auto-upgrade", f"{C}-maintenance-node-os"]
+    window = {
+        "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}},
+        "startTime": "03:30",
+        "durationHours": 16,
+        "utcOffset": "+00:00",
+    }
+    cluster = cluster_of(windowed)
+    for name, config_name in (
+        ("maintenance-auto-upgrade", "aksManagedAutoUpgradeSchedule"),
+        ("maintenance-node-os", "aksManagedNodeOSUpgradeSchedule"),
+    ):
+        config = configs[f"{C}-{name}"]
+        assert inputs(config) == {
+            "configName": config_name,
+            "resourceGroupName": RG,
+            "resourceName": PHYSICAL,
+            "maintenanceWindow": window,
+        }
+        assert config.parent == cluster.parent and cluster.urn in config.dependencies
+        assert not config.protect
+    (lock,) = of_type(windowed, "azure-native:authorization:ManagementLockAtResourceGroupLevel")
+    assert {c.urn for c in configs.values()} <= set(lock.dependencies)
+
+
+def test_without_an_upgrade_channel_only_node_images_are_scheduled() -> None:
+    fleet = only_clusters(fleet_of("dev"), C)
+    fleet["fleet"]["maintenanceWindow"] = {"day": "Saturday", "startTime": "22:00", "durationHours": 12}
+    fleet["clusters"][0]["upgradeChannel"] = "none"
+    fleet["clusters"][0]["kubernetesVersion"] = "1.35.1"
+    configs = of_type(plan_fleet(fleet), MAINTENANCE)
+    assert [inputs(c)["configName"] for c in configs] == ["aksManagedNodeOSUpgradeSchedule"]
+
+
 def test_control_plane_logs_go_to_log_analytics(plan: Plan) -> None:
     diag = one(plan, "azure-native:monitor:DiagnosticSetting", f"{C}-control-plane-logs")
     workspace = one(plan, "azure-native:operationalinsights:Workspace", f"{C}-logs")

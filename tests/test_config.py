@@ -707,6 +707,22 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "add the series under the disk type it boots from to boot_disks in components/config/data/gcp.yaml",
     ),
     (
+        "maintenance-window-too-short-for-gke",
+        "dev",
+        setting("fleet.maintenanceWindow", {"day": "Saturday", "startTime": "22:00", "durationHours": 6}),
+        "fleet.maintenanceWindow.durationHours",
+        "6 is below the minimum 12",
+        "set durationHours to 12 or more",
+    ),
+    (
+        "maintenance-window-start-not-hh-mm",
+        "dev",
+        setting("clusters[1].maintenanceWindow", {"day": "Saturday", "startTime": "10pm", "durationHours": 12}),
+        "clusters[1].maintenanceWindow.startTime",
+        "'10pm' is not a time of day in UTC, HH:MM on a 24-hour clock",
+        'startTime: "22:00"',
+    ),
+    (
         "existing-endpoint-loopback",
         "local",
         setting("clusters[0].apiEndpoint", "https://127.0.0.1:6443"),

@@ -229,3 +229,30 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
     aks = next(u for u in old if old[u].name == "azure-weu-aks")
     [before_pool], [after_pool] = old[aks].inputs["agentPoolProfiles"], new[aks].inputs["agentPoolProfiles"]
     assert _changed_paths(before_pool, after_pool) == [".orchestratorVersion"]
+
+
+def test_a_maintenance_window_adds_schedules_and_changes_no_cluster_but_gke_in_place(dev):
+    """Day 2: setting `fleet.maintenanceWindow`, then moving it. AKS gets its two planned-maintenance
+    configurations (new resources, nothing else in Azure changes); GKE's cluster gains its policy in
+    place. Moving the window later changes only those schedules, on the same URNs."""
+    fleet = fleet_of("dev")
+    fleet["fleet"]["maintenanceWindow"] = {"day": "Saturday", "startTime": "22:00", "durationHours": 12}
+    windowed = plan_fleet(fleet, stack="dev")
+    old = {r.urn: r for r in dev.resources}
+    new = {r.urn: r for r in windowed.resources}
+    assert set(old) <= set(new)
+    assert sorted((new[u].type, new[u].name) for u in set(new) - set(old)) == [
+        ("azure-native:containerservice:MaintenanceConfiguration", "azure-weu-maintenance-auto-upgrade"),
+        ("azure-native:containerservice:MaintenanceConfiguration", "azure-weu-maintenance-node-os"),
+    ]
+    changed = {(new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs))) for u in old if old[u] != new[u]}
+    assert changed == {("gcp-euw1-cluster", (".maintenancePolicy",))}
+
+    fleet["fleet"]["maintenanceWindow"] = {"day": "Sunday", "startTime": "01:30", "durationHours": 24}
+    moved = {r.urn: r for r in plan_fleet(fleet, stack="dev").resources}
+    assert set(moved) == set(new)
+    assert {new[u].name for u in new if new[u].inputs != moved[u].inputs} == {
+        "azure-weu-maintenance-auto-upgrade",
+        "azure-weu-maintenance-node-os",
+        "gcp-euw1-cluster",
+    }

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from components.clusters.gke import node_account_id
-from components.config import GcpCluster, NodePool
+from components.clusters.gke import maintenance_policy, node_account_id
+from components.config import GcpCluster, MaintenanceWindow, NodePool
 from components.networks.gcp import NODE_POOL_MAX_SURGE, egress_address_count
 from ops.plan import Plan, Recorded, render_value
 from ops.sim import unwrap
@@ -285,6 +288,43 @@ def test_fourth_generation_pools_boot_from_hyperdisk() -> None:
         inputs(p)["name"]: inputs(p)["nodeConfig"]["diskType"] for p in of_type(plan, "gcp:container/nodePool:NodePool")
     }
     assert disks == {"general": "pd-balanced", "n4": "hyperdisk-balanced", "c4a": "hyperdisk-balanced"}
+
+
+def test_no_maintenance_window_leaves_gke_its_own_schedule(plan: Plan) -> None:
+    assert "maintenancePolicy" not in inputs(one(plan, "gcp:container/cluster:Cluster"))
+
+
+def test_maintenance_window_is_a_weekly_recurring_window_in_zulu_time() -> None:
+    fleet = _gcp_only()
+    fleet["fleet"]["maintenanceWindow"] = {"day": "Saturday", "startTime": "22:00", "durationHours": 12}
+    cluster = one(plan_fleet(fleet), "gcp:container/cluster:Cluster")
+    # 2024-01-06 is the Saturday of the anchor week; the window ends the next morning.
+    assert inputs(cluster)["maintenancePolicy"] == {
+        "recurringWindow": {
+            "startTime": "2024-01-06T22:00:00Z",
+            "endTime": "2024-01-07T10:00:00Z",
+            "recurrence": "FREQ=WEEKLY;BYDAY=SA",
+        }
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.sampled_from(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+    hours=st.integers(12, 24),
+)
+def test_every_window_starts_on_its_day_and_lasts_its_hours(day: str, hour: int, minute: int, hours: int) -> None:
+    window = MaintenanceWindow(day=day, start_time=f"{hour:02d}:{minute:02d}", duration_hours=hours)
+    recurring = maintenance_policy(window)["maintenance_policy"]["recurring_window"]
+    start = datetime.strptime(recurring["start_time"], "%Y-%m-%dT%H:%M:%SZ")
+    end = datetime.strptime(recurring["end_time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert start.strftime("%A") == day and (start.hour, start.minute) == (hour, minute)
+    assert end - start == timedelta(hours=hours)
+    assert recurring["recurrence"] == f"FREQ=WEEKLY;BYDAY={day[:2].upper()}"
+    # GKE needs 48 hours in any 32 days: 32 days hold at least four weekly windows.
+    assert (32 // 7) * hours >= 48
 
 
 def test_node_service_account_roles(plan: Plan) -> None:

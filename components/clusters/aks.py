@@ -232,6 +232,13 @@ def network_profile(c: AzureCluster) -> containerservice.ContainerServiceNetwork
     }
 
 
+#: Child resource name per AKS maintenance configuration.
+AKS_MAINTENANCE_CHILD = {
+    "aksManagedAutoUpgradeSchedule": "maintenance-auto-upgrade",
+    "aksManagedNodeOSUpgradeSchedule": "maintenance-node-os",
+}
+
+
 class AksCluster(pulumi.ComponentResource):
     """One AKS cluster and its Kubernetes provider."""
 
@@ -255,8 +262,9 @@ class AksCluster(pulumi.ComponentResource):
         self.agent_pools = self._node_pools(b, self.cluster)
         diagnostics = self._control_plane_logs(b, self.cluster, workspace)
         admin_role = self._deployer_access(b, self.cluster, deployer)
+        maintenance = self._maintenance_windows(b, self.cluster)
         if b.meta.protect:
-            self._protection_lock(b, [self.cluster, *self.agent_pools, diagnostics, admin_role])
+            self._protection_lock(b, [self.cluster, *self.agent_pools, diagnostics, admin_role, *maintenance])
         access = self._kubernetes_provider(b, self.cluster, deployer, admin_role)
 
         api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
@@ -492,6 +500,36 @@ class AksCluster(pulumi.ComponentResource):
                 )
             )
         return pools
+
+    def _maintenance_windows(
+        self, b: ClusterBuild[AzureCluster, AzureNetwork], cluster: containerservice.ManagedCluster
+    ) -> list[containerservice.MaintenanceConfiguration]:
+        """Planned maintenance: when the auto-upgrade channel and the node image re-imaging may run."""
+        window = b.meta.maintenance_window_for(b.cluster)
+        if window is None:
+            return []
+        # Two of AKS's fixed configuration names: the auto-upgrade channel's
+        # upgrades (none without a channel) and the node OS channel's weekly
+        # re-imaging of every node (NodeImage, above).
+        schedules = ["aksManagedNodeOSUpgradeSchedule"]
+        if b.cluster.upgrade_channel != "none":
+            schedules.insert(0, "aksManagedAutoUpgradeSchedule")
+        return [
+            containerservice.MaintenanceConfiguration(
+                f"{b.name}-{AKS_MAINTENANCE_CHILD[config_name]}",
+                config_name=config_name,
+                resource_group_name=b.network.resource_group_name,
+                resource_name_=cluster.name,
+                maintenance_window={
+                    "schedule": {"weekly": {"day_of_week": window.day, "interval_weeks": 1}},
+                    "start_time": window.start_time,
+                    "duration_hours": window.duration_hours,
+                    "utc_offset": "+00:00",
+                },
+                opts=b.child,
+            )
+            for config_name in schedules
+        ]
 
     def _control_plane_logs(
         self,

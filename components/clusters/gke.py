@@ -18,13 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
-from components.config import GcpCluster
+from components.config import GcpCluster, MaintenanceWindow
 from components.config.cloudfacts import facts
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
@@ -62,6 +64,42 @@ def node_account_id(physical: str) -> str:
 def gke_service_agent(project_number: str) -> str:
     """IAM member of the project's GKE service agent, which encrypts secrets with the key."""
     return f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com"
+
+
+#: A fixed Monday: a recurring window's first occurrence is dated in its
+#: week (GKE takes the start's date as when the window begins to recur), so
+#: the policy never depends on the day of the `up`.
+WINDOW_ANCHOR = date(2024, 1, 1)
+#: RFC 5545 day codes, Monday first.
+RRULE_DAYS = {
+    "Monday": "MO",
+    "Tuesday": "TU",
+    "Wednesday": "WE",
+    "Thursday": "TH",
+    "Friday": "FR",
+    "Saturday": "SA",
+    "Sunday": "SU",
+}
+
+
+def maintenance_policy(window: MaintenanceWindow | None) -> dict[str, Any]:
+    """`maintenance_policy` of a cluster with a weekly window ({} without one: GKE picks any time)."""
+    if window is None:
+        return {}
+    day = list(RRULE_DAYS).index(window.day)
+    hour, minute = (int(part) for part in window.start_time.split(":"))
+    start = datetime.combine(WINDOW_ANCHOR + timedelta(days=day), time(hour, minute), tzinfo=UTC)
+    end = start + timedelta(hours=window.duration_hours)
+    # Zulu times: GKE answers in UTC, so any other form diffs forever.
+    return {
+        "maintenance_policy": {
+            "recurring_window": {
+                "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "recurrence": f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[window.day]}",
+            }
+        }
+    }
 
 
 def boot_disk_type(machine_type: str) -> str:
@@ -264,6 +302,7 @@ class GkeCluster(pulumi.ComponentResource):
             # Calico network_policy addon as well is rejected.
             datapath_provider="ADVANCED_DATAPATH",
             release_channel={"channel": c.release_channel},
+            **maintenance_policy(b.meta.maintenance_window_for(c)),
             # A floor, not a pin: GKE auto-upgrades within the channel and
             # the provider only acts when this floor rises above the running
             # master_version (never a downgrade, no perpetual diff), so no

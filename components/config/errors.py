@@ -211,6 +211,7 @@ FORMATS: dict[str, tuple[str, str]] = {
         "https://istio-release.storage.googleapis.com/charts",
     ),
     "trustDomain": ("a DNS-style name: lowercase letters, digits, '-' and '.'", "cluster.local"),
+    "startTime": ("a time of day in UTC, HH:MM on a 24-hour clock", '"22:00"'),
     "address": (
         "an https:// URL of Vault: host or address and an optional port, no path",
         "https://vault.example.com:8200",

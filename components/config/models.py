@@ -137,6 +137,27 @@ class Deployers(Model):
     gcp: GcpDeployer | None = None
 
 
+class MaintenanceWindow(Model):
+    """A weekly window, in UTC, for the upgrades AKS and GKE start on their own.
+
+    AKS: the auto-upgrade channel's upgrades and the weekly node image
+    re-imaging; GKE: the release channel's control-plane and node upgrades.
+    Urgent fixes may still come outside it. EKS has no such window: AWS
+    patches its control planes, and node groups change only on `pulumi up`.
+    """
+
+    day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = Field(
+        description="Day the window starts on."
+    )
+    start_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Start, `HH:MM` in UTC.")
+    duration_hours: int = Field(
+        ge=12,
+        le=24,
+        description="Length in hours, 12 to 24: GKE refuses a policy with less than 48 hours of maintenance in "
+        "any 32 days, which a weekly window reaches only from 12 hours; AKS allows at most 24.",
+    )
+
+
 class FleetMeta(Model):
     name: DnsLabel = Field(
         description="Fleet name: prefix of every physical cloud name and value of the `fleet` tag. "
@@ -153,6 +174,15 @@ class FleetMeta(Model):
     )
     api_access: ApiAccess = Field(default_factory=ApiAccess)
     deployers: Deployers = Field(default_factory=Deployers)
+    maintenance_window: MaintenanceWindow | None = Field(
+        default=None,
+        description="When every AKS and GKE cluster may upgrade on its own (a cluster's own "
+        "`maintenanceWindow` overrides it). Unset: whenever the cloud chooses.",
+    )
+
+    def maintenance_window_for(self, cluster: AzureCluster | GcpCluster) -> MaintenanceWindow | None:
+        """The cluster's own window, else the fleet's."""
+        return cluster.maintenance_window or self.maintenance_window
 
 
 # --------------------------------------------------------------------------
@@ -251,6 +281,11 @@ class AzureCluster(ClusterBase):
         description="AKS auto-upgrade channel. `stable`/`rapid` are not offered: they move the minor "
         "version behind Pulumi's back, so the next `pulumi up` would try to downgrade.",
     )
+    maintenance_window: MaintenanceWindow | None = Field(
+        default=None,
+        description="This cluster's window instead of `fleet.maintenanceWindow`: give clusters that back each "
+        "other up different windows, so one cloud's upgrades never take them all at once.",
+    )
 
 
 class GcpCluster(ClusterBase):
@@ -260,6 +295,11 @@ class GcpCluster(ClusterBase):
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] = Field(
         default="REGULAR",
         description="GKE release channel; `kubernetesVersion` pins the minimum control-plane version within it.",
+    )
+    maintenance_window: MaintenanceWindow | None = Field(
+        default=None,
+        description="This cluster's window instead of `fleet.maintenanceWindow`: give clusters that back each "
+        "other up different windows, so one cloud's upgrades never take them all at once.",
     )
 
 

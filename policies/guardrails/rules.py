@@ -232,6 +232,7 @@ NOT_TAGGABLE: frozenset[str] = frozenset(
         "aws:kms/alias:Alias",
         "azure-native:authorization:ManagementLockAtResourceGroupLevel",
         "azure-native:authorization:RoleAssignment",
+        "azure-native:containerservice:MaintenanceConfiguration",
         "azure-native:monitor:DiagnosticSetting",
         "azure-native:network:Subnet",
         "gcp:compute/firewall:Firewall",
