@@ -340,9 +340,9 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
     for c in clusters(prod):
         cp = values(prod, c, "linkerd-control-plane")
         # Production: what the chart's HA values file sets, as it sets it, but the keys no
-        # template reads (controllerResources, highAvailability) and heartbeatResources.
+        # template reads (controllerResources, highAvailability).
         for key, value in ha.items():
-            if key in ("controllerResources", "highAvailability", "heartbeatResources"):
+            if key in ("controllerResources", "highAvailability"):
                 assert key not in cp
             elif key == "proxy":
                 # The HA proxy settings plus the fleet's mesh-mtls: strict policy.
@@ -649,6 +649,14 @@ def _validate(plan: Plan, tmp: Path) -> None:
 @pytest.mark.parametrize("fixture", ["dev", "prod"])
 def test_manifests_validate_upstream(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     _validate(request.getfixturevalue(fixture), tmp_path)
+
+
+def test_production_heartbeat_runs_with_the_ha_resources(prod: Plan) -> None:
+    """values-ha.yaml's heartbeatResources reach the CronJob (the chart reads them, its defaults omit them)."""
+    for c in clusters(prod):
+        [cron] = [o for o in render(one(prod, RELEASE, c, "linkerd-control-plane")) if o["kind"] == "CronJob"]
+        [container] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert container["resources"] == {"limits": {"memory": "250Mi"}, "requests": {"cpu": "100m", "memory": "50Mi"}}
 
 
 @pytest.mark.parametrize("fixture", ["dev", "prod"])

@@ -93,8 +93,8 @@ GATEWAY_TIMEOUT = 900
 
 #: values-ha.yaml of the 2026.6.3 charts (what `helm install -f values-ha.yaml` adds), applied on
 #: production. Left out: `controllerResources` (only a YAML anchor for the others) and
-#: `highAvailability` (read by `linkerd check`, by no template), and `heartbeatResources` (the
-#: daily heartbeat CronJob; absent from the chart's defaults, so the values check refuses it).
+#: `highAvailability` (read by `linkerd check`, by no template). `heartbeatResources` (the daily
+#: heartbeat CronJob's) is absent from the chart's defaults, but templates/heartbeat.yaml reads it.
 _CONTROLLER_RESOURCES = {"cpu": {"limit": "", "request": "100m"}, "memory": {"limit": "250Mi", "request": "50Mi"}}
 CONTROL_PLANE_HA: dict[str, Any] = {
     "enablePodDisruptionBudget": True,
@@ -108,6 +108,7 @@ CONTROL_PLANE_HA: dict[str, Any] = {
     "proxyInjectorResources": _CONTROLLER_RESOURCES,
     "webhookFailurePolicy": "Fail",
     "spValidatorResources": _CONTROLLER_RESOURCES,
+    "heartbeatResources": _CONTROLLER_RESOURCES,
 }
 #: The gateway carries every cross-cluster call: on every stack at least two
 #: pods, one per node, and the chart's PodDisruptionBudget (one unavailable),
