@@ -390,7 +390,16 @@ def test_default_gp3_storage_class(plan: Plan) -> None:
         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
     }
     assert body["provisioner"] == "ebs.csi.aws.com"
-    assert body["parameters"]["type"] == "gp3" and body["parameters"]["encrypted"] == "true"
+    # Every volume the driver provisions carries the fleet tags, one `key=value` per tagSpecification_<n>.
+    assert body["parameters"] == {
+        "type": "gp3",
+        "encrypted": "true",
+        "fsType": "ext4",
+        "tagSpecification_1": "environment=dev",
+        "tagSpecification_2": "fleet=acme-dev",
+        "tagSpecification_3": "managed-by=meshfleet",
+        "tagSpecification_4": "owner=platform",
+    }
     assert body["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc.provider_urn == k8s_provider(plan).urn
     assert urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-aws-ebs-csi-driver") in sc.dependencies
@@ -455,6 +464,8 @@ def test_load_balancer_controller_release_and_pod_identity(plan: Plan) -> None:
     assert values["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller"}
     # Only Services that ask for it (type `external`); no takeover of every LoadBalancer.
     assert values["enableServiceMutatorWebhook"] is False
+    # The NLBs, target groups and security groups it creates carry the fleet tags.
+    assert values["defaultTags"] == TAGS
     assert urn(plan, "aws:ec2/vpc:Vpc", f"{NET}-vpc") in release.property_dependencies["values"]
     identity = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{CLUSTER}-lb-controller-identity")
     assert (inputs(identity)["serviceAccount"], inputs(identity)["namespace"]) == (

@@ -143,6 +143,16 @@ def autoscaler_policy(cluster_name: str) -> str:
     )
 
 
+def volume_tag_parameters(tags: dict[str, str]) -> dict[str, str]:
+    """StorageClass parameters that make the EBS CSI driver tag every volume it provisions.
+
+    The driver reads each `tagSpecification_<n>` parameter as one `key=value`
+    tag (docs/tagging.md of aws-ebs-csi-driver); its managed policy lets it
+    tag volumes as it creates them.
+    """
+    return {f"tagSpecification_{i}": f"{key}={value}" for i, (key, value) in enumerate(sorted(tags.items()), start=1)}
+
+
 def lb_controller_policy(cluster_name: str, partition: str, region: str, account_id: str) -> str:
     """AWS Load Balancer Controller, compact and scoped to this cluster.
 
@@ -692,7 +702,7 @@ class EksCluster(pulumi.ComponentResource):
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "fsType": "ext4"},
+            parameters={"type": "gp3", "encrypted": "true", "fsType": "ext4", **volume_tag_parameters(b.tags)},
             # Bind in the zone the pod is scheduled to (EBS volumes are zonal).
             volume_binding_mode="WaitForFirstConsumer",
             reclaim_policy="Delete",
@@ -769,6 +779,9 @@ class EksCluster(pulumi.ComponentResource):
                 # new LoadBalancer Service, taking all of them over. Off: it
                 # serves only Services that ask for it (type `external` below).
                 "enableServiceMutatorWebhook": False,
+                # The fleet tags on every NLB, target group and security group
+                # it creates (`--default-tags`; its policy tags at creation).
+                "defaultTags": dict(b.tags),
             },
             provider,
             [*running, identity],
