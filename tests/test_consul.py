@@ -265,6 +265,13 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
         objs = _rendered(plan, c)
         server = _objects(objs, "StatefulSet", "consul-server")
         assert server["spec"]["replicas"] == servers
+        # Volumes go with the release only where nothing is protected (the dev fleets).
+        assert server["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+            "whenDeleted": {"three": "Delete", "vault_dev": "Delete", "prod": "Retain", "vault_prod": "Retain"}[
+                fixture
+            ],
+            "whenScaled": "Retain",
+        }
         # Over zones as well as nodes: one zone's loss leaves a Raft quorum.
         server_labels = server["spec"]["template"]["metadata"]["labels"]
         server_spread = server["spec"]["template"]["spec"]["topologySpreadConstraints"]

@@ -246,6 +246,14 @@ def consul_values(
             # Raft data lives on a persistent volume per server.
             "storage": "10Gi",
             "storageClass": STORAGE_CLASSES[cloud],
+            # A StatefulSet's volume claims outlive it: on an unprotected
+            # stack they go with the release (a destroy or a mesh switch
+            # leaves no volume behind, EKS and GKE disks outlive their
+            # cluster); a protected stack keeps them, and its Raft data.
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Retain" if spec.fleet.protect else "Delete",
+                "whenScaled": "Retain",
+            },
             # The chart keeps servers on separate nodes, not zones: over zones
             # too, so one zone's loss leaves a quorum (volumes bind where the
             # pod lands: the clouds' classes above wait for their first consumer).
