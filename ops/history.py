@@ -4,6 +4,14 @@
 with the CLI of 2026): the whole history is read page by page until a short
 page. Each entry shows what rollback needs: the version, kind and result, the
 commit (`git.head`) and whether the tree was dirty, and the resource changes.
+
+Versions: Pulumi Cloud numbers its updates, but the self-managed backend
+(the S3 bucket of docs/operations.md) records no number, and `pulumi stack
+history --json` prints `"version": 0` for every entry (pulumi/pulumi
+pkg/backend/diy: its UpdateInfo has no Version). There meshfleet numbers
+the operations itself, oldest = 1, in the order the backend keeps them
+(one file per operation, never rewritten), so a number names the same
+operation on every read.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,8 @@ class HistoryEntry:
     commit: str | None
     dirty: bool | None
     changes: Mapping[str, int] = field(default_factory=dict)
+    #: The backend recorded no version: `version` is meshfleet's count, oldest = 1.
+    counted: bool = False
 
     @classmethod
     def of(cls, summary: UpdateSummary) -> HistoryEntry:
@@ -68,18 +78,29 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _identity(e: HistoryEntry) -> tuple[Any, ...]:
+    """What tells two entries apart on any backend (the version alone does not on a self-managed one)."""
+    return (e.version, e.kind, e.start, e.end, e.result, e.message)
+
+
 def read_history(stack: Stack, page_size: int = PAGE_SIZE) -> list[HistoryEntry]:
-    """Every entry of the stack history, newest first (all pages)."""
-    entries: dict[int, HistoryEntry] = {}
+    """Every entry of the stack history, newest first (all pages), each with a version that names it."""
+    entries: list[HistoryEntry] = []
+    seen: set[tuple[Any, ...]] = set()
     for page in range(1, MAX_PAGES + 1):
         # show_secrets=False: config secrets stay "[secret]"; history needs none.
         summaries = stack.history(page_size=page_size, page=page, show_secrets=False)
-        fresh = [HistoryEntry.of(s) for s in summaries]
-        new = [e for e in fresh if e.version not in entries]
-        entries.update((e.version, e) for e in new)
+        new = [e for e in (HistoryEntry.of(s) for s in summaries) if _identity(e) not in seen]
+        seen.update(_identity(e) for e in new)
+        entries += new
+        # A short page is the last; a page with nothing new means a CLI that ignores --page.
         if len(summaries) < page_size or not new:
             break
-    return sorted(entries.values(), key=lambda e: e.version, reverse=True)
+    versions = [e.version for e in entries]
+    if all(v > 0 for v in versions) and len(set(versions)) == len(versions):
+        return sorted(entries, key=lambda e: e.version, reverse=True)
+    # The self-managed backend: its pages come newest first; count from the oldest.
+    return [replace(e, version=len(entries) - i, counted=True) for i, e in enumerate(entries)]
 
 
 def _changes(changes: Mapping[str, int]) -> str:
@@ -104,6 +125,8 @@ def render_history(stack: str, entries: list[HistoryEntry]) -> str:
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = [f"stack {stack}: {len(entries)} operations"]
+    if any(e.counted for e in entries):
+        lines[0] += " (versions counted by meshfleet, oldest = 1: the state backend records none)"
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     return "\n".join(lines)
@@ -113,6 +136,7 @@ def history_as_json(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
     return [
         {
             "version": e.version,
+            "versionCounted": e.counted,
             "kind": e.kind,
             "result": e.result,
             "startTime": e.start.isoformat(),

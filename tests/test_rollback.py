@@ -76,8 +76,16 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return repo, commits
 
 
-def _fake(commits: dict[str, str], **kwargs: Any) -> FakePulumi:
-    return FakePulumi(recorded_history(commits), **kwargs)
+#: Pulumi Cloud numbers its updates; the self-managed backend (the S3 bucket of docs/operations.md)
+#: records no number, and `pulumi stack history --json` prints 0 for each (pulumi/pulumi pkg/backend/diy).
+BACKENDS = ["cloud", "self-managed"]
+
+
+def _fake(commits: dict[str, str], backend: str = "cloud", **kwargs: Any) -> FakePulumi:
+    history = recorded_history(commits)
+    if backend == "self-managed":
+        history = [{**entry, "version": 0} for entry in history]
+    return FakePulumi(history, **kwargs)
 
 
 def _rollback(repo: Path, fake: FakePulumi, version: int, **kwargs: Any) -> Rollback:
@@ -92,11 +100,14 @@ def _worktrees(repo: Path) -> int:
 # history
 
 
-def test_history_reads_every_page(project: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_history_reads_every_page(project: tuple[Path, dict[str, str]], backend: str) -> None:
+    """The same numbers on both backends: the self-managed one's entries are counted, oldest = 1."""
     repo, commits = project
-    fake = _fake(commits)
+    fake = _fake(commits, backend)
     entries = read_history(open_stack(repo, "dev", fake))
     assert [e.version for e in entries] == list(range(14, 0, -1))
+    assert {e.counted for e in entries} == {backend == "self-managed"}
     pages = [c for c in fake.calls if c.verb == "stack history"]
     assert [(c.flag("--page-size"), c.flag("--page"), c.flag("--stack")) for c in pages] == [
         ("10", "1", "dev"),
@@ -108,7 +119,11 @@ def test_history_reads_every_page(project: tuple[Path, dict[str, str]]) -> None:
     assert by_version[7].dirty is True and by_version[6].dirty is False and by_version[1].commit is None
     assert dict(by_version[5].changes) == {"same": 118, "update": 1}
     table = render_history("dev", entries).splitlines()
-    assert table[0] == "stack dev: 14 operations"
+    assert table[0] == "stack dev: 14 operations" + (
+        " (versions counted by meshfleet, oldest = 1: the state backend records none)"
+        if backend == "self-managed"
+        else ""
+    )
     assert table[1].split() == ["VERSION", "KIND", "RESULT", "STARTED", "(UTC)", "COMMIT", "DIRTY", "CHANGES"]
     assert table[2].split() == [
         "14",
@@ -136,9 +151,10 @@ def test_history_command_prints_the_table(project: tuple[Path, dict[str, str]], 
 # rollback: the happy path
 
 
-def test_rollback_checks_out_installs_previews_then_ups(project: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rollback_checks_out_installs_previews_then_ups(project: tuple[Path, dict[str, str]], backend: str) -> None:
     repo, commits = project
-    fake = _fake(commits)
+    fake = _fake(commits, backend)
     _rollback(repo, fake, 10, yes=True).run()
     deploy = [c for c in fake.calls if c.verb in ("install", "preview", "up")]
     assert [c.verb for c in deploy] == ["install", "preview", "up"]
@@ -214,10 +230,11 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("version", "message"), REFUSALS)
-def test_rollback_refuses(project: tuple[Path, dict[str, str]], version: int, message: str) -> None:
+def test_rollback_refuses(project: tuple[Path, dict[str, str]], version: int, message: str, backend: str) -> None:
     repo, commits = project
-    fake = _fake(commits)
+    fake = _fake(commits, backend)
     with pytest.raises(Refused) as refused:
         _rollback(repo, fake, version, yes=True).run()
     assert message.format(c4=commits["c4"][:12]) in str(refused.value)

@@ -112,11 +112,30 @@ def test_cloud_jobs_run_on_the_static_egress_runners_with_oidc() -> None:
         assert checkout["with"]["fetch-depth"] == 0, (file, name)
 
 
+def test_what_the_jobs_write_into_the_checkout_is_ignored(tmp_path: Path) -> None:
+    """A deploy from a tree `git status` shows dirty is recorded `git.dirty` and can never be rolled back to.
+
+    google-github-actions/auth writes `gha-creds-<hex>.json` into $GITHUB_WORKSPACE (its README), and
+    the jobs install into .venv; git must ignore both.
+    """
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitignore").write_text((ROOT / ".gitignore").read_text())
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    written = ["gha-creds-0123456789abcdef.json", ".venv/bin/python", "policies/guardrails/.venv/pyvenv.cfg"]
+    for rel in written:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("x")
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout.splitlines() == ["?? .gitignore"]
+
+
 def test_pull_requests_test_everything_and_preview_same_repo_branches_only() -> None:
     doc = _workflow("preview.yml")
     assert list(doc["on"]) == ["pull_request"]
     assert doc["permissions"] == {"contents": "read"}
-    assert doc["concurrency"]["cancel-in-progress"] is False
+    # Previews take no lock on the bucket backend: a newer push may cancel them.
+    assert doc["concurrency"]["cancel-in-progress"] is True
     test = doc["jobs"]["test"]
     assert test["runs-on"] == "ubuntu-latest"
     assert "permissions" not in test
