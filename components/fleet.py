@@ -98,9 +98,10 @@ class Fleet(pulumi.ComponentResource):
             for cluster, handle in self.clusters.items()
         }
 
-        # Linkerd verifies its issuer by a DNS name; every intermediate carries it
-        # whatever the mesh (a SAN on a CA certificate constrains nothing for
-        # Istio or Consul), so a mesh switch leaves the trust chain untouched.
+        # Every intermediate carries the name Linkerd's tooling gives its issuer
+        # (identity.linkerd.<trust domain>), whatever the mesh: a SAN on a CA
+        # certificate constrains nothing (Linkerd verifies the chain to its
+        # anchors, not the name), so a mesh switch re-issues no intermediate.
         dns_names = issuer_dns_names(spec)
         self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters), dns_names), child)
 

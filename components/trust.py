@@ -94,8 +94,8 @@ class TrustArgs:
     spec: FleetSpec
     #: Cluster names, one intermediate each.
     clusters: list[str]
-    #: DNS names every intermediate must carry as SANs, for meshes that verify their issuer
-    #: by name (Linkerd: identity.linkerd.<trust domain>). The mesh wiring decides; empty by default.
+    #: DNS names every intermediate carries as SANs (the fleet adds Linkerd's conventional issuer
+    #: name, identity.linkerd.<trust domain>, whatever the mesh). Empty by default.
     issuer_dns_names: Sequence[str] = ()
 
 

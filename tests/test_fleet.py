@@ -137,7 +137,9 @@ def test_dev_plan_files_are_byte_identical(dev, tmp_path):
 
 
 def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
-    """Each rotation phase on the dev fleet: no cloud resource, cluster, node pool or control plane changes."""
+    """Each rotation phase on the dev fleet: no cloud resource, cluster or node pool changes. Phases 1 and 3
+    change the root bundle, which istiod reads only at start: its release changes only the bundle digest on
+    its pods (a rolling restart). Phase 2 re-signs the intermediates, which istiod reloads in place."""
     new_root = {"name": "root-2027", "source": "generated", "algorithm": "ECDSA-P256", "validityHours": 87600}
 
     def phase(roots: list[dict], signing: str | None = None):
@@ -149,12 +151,26 @@ def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
         return plan_fleet(fleet, stack="dev")
 
     plans = [dev, phase(["old", "new"]), phase(["old", "new"], "root-2027"), phase(["new"])]
-    for before, after in itertools.pairwise(plans):
+    names = sorted(c.name for c in dev.spec.clusters)
+    for number, (before, after) in enumerate(itertools.pairwise(plans), start=1):
         left = {r.urn: r for r in before.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
         right = {r.urn: r for r in after.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
         assert left.keys() == right.keys()
-        changed = sorted(right[u].name for u in left if left[u].inputs != right[u].inputs)
-        assert changed == [f"{c.name}-istio-cacerts" for c in sorted(dev.spec.clusters, key=lambda c: c.name)]
+        changed = {
+            (right[u].name, tuple(_changed_paths(left[u].inputs, right[u].inputs)))
+            for u in left
+            if left[u].inputs != right[u].inputs
+        }
+        if number == 2:
+            # The new root signs: each cluster's intermediate and chain, nothing else.
+            cacerts = (".stringData.value.ca-cert.pem", ".stringData.value.cert-chain.pem")
+            expected = {(f"{c}-istio-cacerts", cacerts) for c in names}
+        else:
+            # The bundle gains, then loses, a root; istiod's pods carry its digest.
+            expected = {(f"{c}-istio-cacerts", (".stringData.value.root-cert.pem",)) for c in names}
+            digest = ".values.podAnnotations.meshfleet.io/trust-bundle-sha256"
+            expected |= {(f"{c}-istiod-1-30-3", (digest,)) for c in names}
+        assert changed == expected, number
 
 
 def test_dev_plan_json_has_every_contract_field(dev):

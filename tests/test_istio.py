@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -213,8 +214,11 @@ def test_istiod_values(four: Plan) -> None:
             }
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
+        bundle = inputs(one(four, SECRET, c, "cacerts"))["stringData"]["root-cert.pem"]
         assert values(r) == {
             "revision": "1-30-3",
+            # A digest of the root bundle istiod mounts: a new bundle rolls istiod.
+            "podAnnotations": {"meshfleet.io/trust-bundle-sha256": hashlib.sha256(bundle.encode()).hexdigest()},
             # No istiod release renders a revision tag.
             "revisionTags": [],
             "autoscaleMin": 2,
@@ -789,6 +793,12 @@ def test_rendered_releases_hold_no_tag_and_istiod_survives_drains(fixture: str, 
             assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
             assert all(t["labelSelector"]["matchLabels"].items() <= pod_labels.items() for t in spread)
             assert pod_labels["istio.io/rev"] == rev
+            # The bundle digest lands on istiod's pods, so a new bundle rolls them.
+            pod_annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+            assert (
+                pod_annotations["meshfleet.io/trust-bundle-sha256"]
+                == values(r)["podAnnotations"]["meshfleet.io/trust-bundle-sha256"]
+            )
         assert tags == [], f"{c}: an istiod release renders tag objects {tags}"
         # Exactly one tag, as Pulumi objects.
         assert len(in_cluster(plan, WEBHOOK, c)) == 1 and len(in_cluster(plan, SERVICE, c)) == 1

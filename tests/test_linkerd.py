@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import shutil
 import subprocess
@@ -194,7 +195,7 @@ def test_linkerd_spec_defaults_and_chart_pins() -> None:
         ),
         (
             lambda f: f.update(trust={"roots": [{"name": "a"}, {"name": "b", "algorithm": "ECDSA-P384"}]}),
-            "trust.roots[1].algorithm: ECDSA-P384 is not a trust anchor Linkerd accepts",
+            "trust.roots[1].algorithm: ECDSA-P384 is not a trust anchor `linkerd check` accepts",
         ),
         (
             lambda f: f["mesh"].update(exportModes=["gateway", "remote-discovery"]),
@@ -230,10 +231,13 @@ def test_pod_to_pod_export_needs_both_sides_declared() -> None:
     assert problems(fleet) == []
 
 
-def test_trust_anchor_may_be_rsa_when_it_signs_no_issuer() -> None:
+def test_every_trust_anchor_is_p256_even_one_that_signs_no_issuer() -> None:
+    """`linkerd check` fails on an RSA-3072 anchor (it takes RSA 2048/4096 only), signing or not."""
     fleet = with_linkerd(fleet_of("dev"))
     fleet["trust"] = {"roots": [{"name": "old", "algorithm": "RSA-3072"}, {"name": "new"}], "signingRoot": "new"}
-    assert problems(fleet) == []
+    [problem] = problems(fleet)
+    assert problem.startswith("trust.roots[0].algorithm: RSA-3072 is not a trust anchor `linkerd check` accepts")
+    assert "allowed value: ECDSA-P256" in problem and "rotate to an ECDSA-P256 root first" in problem
 
 
 # --------------------------------------------------------------------------
@@ -333,6 +337,8 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
             "identityTrustDomain": "cluster.local",
             "clusterDomain": "cluster.local",
             "identity": {"issuer": {"scheme": "kubernetes.io/tls"}},
+            # A digest of the anchors: a new bundle rolls the control plane.
+            "podAnnotations": {"meshfleet.io/trust-bundle-sha256": hashlib.sha256(root_pem.encode()).hexdigest()},
             # The fleet's mesh-mtls: strict policy, which Linkerd expresses as an install value.
             "proxy": {"defaultInboundPolicy": "all-authenticated"},
         }
@@ -350,6 +356,28 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
             else:
                 assert cp[key] == value, key
         assert cp["identity"] == {"issuer": {"scheme": "kubernetes.io/tls"}}
+
+
+def test_a_new_bundle_rolls_the_control_plane_and_a_new_issuer_does_not(local: Plan, rotation: dict[str, Plan]) -> None:
+    """The identity controller reads its anchors only at start: phase 1's new bundle changes the control
+    plane's pod annotation (a rolling restart); phase 2 re-signs the issuer, which it reloads in place."""
+
+    def digests(plan: Plan) -> dict[str, str]:
+        return {
+            c: values(plan, c, "linkerd-control-plane")["podAnnotations"]["meshfleet.io/trust-bundle-sha256"]
+            for c in clusters(plan)
+        }
+
+    before, phase1, phase2 = digests(local), digests(rotation["1"]), digests(rotation["2"])
+    assert all(before[c] != phase1[c] for c in before)
+    assert phase2 == phase1
+    for c in clusters(local):
+        [pod] = [
+            o["spec"]["template"]["metadata"]["annotations"]
+            for o in render(one(rotation["1"], RELEASE, c, "linkerd-control-plane"))
+            if o["kind"] == "Deployment" and o["metadata"]["name"] == "linkerd-identity"
+        ]
+        assert pod["meshfleet.io/trust-bundle-sha256"] == phase1[c]
 
 
 @pytest.mark.parametrize("phase", ["1", "2"])

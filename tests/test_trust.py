@@ -554,14 +554,29 @@ def _changes(a: Traced, b: Traced) -> dict[str, list[str]]:
     }
 
 
+BUNDLE_DIGEST = "meshfleet.io/trust-bundle-sha256"
+
+
+def _without_bundle_digest(values: dict[str, Any]) -> dict[str, Any]:
+    """A release's inputs without the trust-bundle digest on its pods (control planes that read roots at start)."""
+    body = copy.deepcopy(values)
+    annotations = body.get("values", {}).get("podAnnotations", {})
+    annotations.pop(BUNDLE_DIGEST, None)
+    return body
+
+
 def _assert_only_trust_material_changed(a: Traced, b: Traced) -> None:
     changes = _changes(a, b)
     assert changes["added"] == [] and changes["removed"] == []
+    before = {r.urn: r for r in a.plan.resources}
     for urn in changes["changed"]:
         r = next(r for r in b.plan.resources if r.urn == urn)
-        # Only resources that embed the trust material (e.g. Istio's cacerts Secret) may change.
-        assert "BEGIN CERTIFICATE" in str(inputs(r)), urn
         assert not r.type.startswith(NEVER_CHANGED), urn
+        # Only resources that embed the trust material (e.g. Istio's cacerts Secret) may change, and
+        # control planes only in the digest of the bundle they read at start.
+        if "BEGIN CERTIFICATE" not in str(inputs(r)):
+            assert BUNDLE_DIGEST in str(inputs(r)), urn
+            assert _without_bundle_digest(inputs(r)) == _without_bundle_digest(inputs(before[urn])), urn
 
 
 def _tls_inputs(t: Traced) -> dict[str, Any]:

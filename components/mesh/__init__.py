@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,6 +46,23 @@ def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
 #: PDB of every gateway: one pod may go at a time; an unready pod never
 #: blocks a node drain (it serves nothing anyway).
 GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+#: Pod annotation of a mesh control plane: a digest of the trust bundle it
+#: read at start. istiod (unless ISTIO_MULTIROOT_MESH) and Linkerd's identity
+#: controller read the roots only at start, and ignore a changed bundle
+#: (istiod 1.30 pilot/pkg/bootstrap/istio_ca.go: "Multi root is disabled";
+#: linkerd2 controller/cmd/identity/main.go reads the anchors once). A bundle
+#: change (root rotation phases 1 and 3) changes this annotation, so the Helm
+#: upgrade rolls the control plane, one pod at a time under its PDB.
+TRUST_BUNDLE_ANNOTATION = "meshfleet.io/trust-bundle-sha256"
+
+
+def trust_bundle_annotations(bundle_pem: pulumi.Input[str]) -> pulumi.Output[dict[str, str]]:
+    """`{TRUST_BUNDLE_ANNOTATION: <sha256 of the bundle>}` for a control plane's pods."""
+    return pulumi.Output.from_input(bundle_pem).apply(
+        lambda pem: {TRUST_BUNDLE_ANNOTATION: hashlib.sha256(pem.encode()).hexdigest()}
+    )
+
 
 #: Seconds a terminating gateway pod keeps serving beyond its load
 #: balancer's own drain: endpoint removal takes a few seconds to reach

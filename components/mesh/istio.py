@@ -37,7 +37,14 @@ import yaml
 from components.common import helm_release
 from components.config import FleetSpec, IstioMeshSpec, deep_merge
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
-from components.mesh import GATEWAY_PDB, MeshArgs, gateway_grace_seconds, gateway_wait_seconds, zone_spread
+from components.mesh import (
+    GATEWAY_PDB,
+    MeshArgs,
+    gateway_grace_seconds,
+    gateway_wait_seconds,
+    trust_bundle_annotations,
+    zone_spread,
+)
 from components.mesh.istio_tags import (
     tag_labels,
     tag_service_name,
@@ -509,7 +516,14 @@ class IstioMesh(pulumi.ComponentResource):
                 release=f"istiod-{rev.name}",
                 chart=CHARTS["istiod"],
                 version=rev.version,
-                values=deep_merge(istiod_values(mesh, cluster, rev), installer_values(args.spec, cluster.name)),
+                values={
+                    **deep_merge(istiod_values(mesh, cluster, rev), installer_values(args.spec, cluster.name)),
+                    # istiod reads `cacerts` root-cert.pem only at start (it
+                    # ignores a new root while running): a new bundle rolls it
+                    # (rotation phases 1 and 3). Added after the merge, which
+                    # copies plain values only.
+                    "podAnnotations": trust_bundle_annotations(ca.bundle_pem),
+                },
                 namespace=namespace,
                 repository=repo,
                 depends_on=[cacerts, base, *tag],

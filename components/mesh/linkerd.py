@@ -22,10 +22,11 @@ cluster's intermediate CA from `ClusterCa`, signed by the fleet root:
 - the identity controller reloads the mounted Secret when the intermediate is
   re-issued (rotation phase 2, early renewal): no Helm upgrade and no
   control-plane rollout for a certificate change, as Istio's `cacerts`;
-- Linkerd verifies the issuer against `identityTrustAnchorsPEM` and by the
-  DNS name `identity.linkerd.<trustDomain>`, which every fleet intermediate
-  carries, whatever the mesh (`issuer_dns_names`), so switching to Linkerd
-  re-issues nothing.
+- Linkerd verifies the issuer against `identityTrustAnchorsPEM` (a CA with
+  an ECDSA P-256 key; not by name: linkerd2 pkg/identity verifies with an
+  empty DNS name). Every fleet intermediate still carries the name its
+  tooling gives an issuer, `identity.linkerd.<trustDomain>`, whatever the
+  mesh (`issuer_dns_names`), so switching to Linkerd re-issues nothing.
 Trust anchors are the fleet bundle (both roots during a rotation); proxies
 read them only at start, so workloads restart between rotation phases.
 """
@@ -43,7 +44,7 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 from components.common import helm_release
 from components.config import FleetSpec, LinkerdMeshSpec
 from components.handle import ClusterHandle, service_account_token, token_kubeconfig
-from components.mesh import MeshArgs, gateway_grace_seconds, gateway_wait_seconds
+from components.mesh import MeshArgs, gateway_grace_seconds, gateway_wait_seconds, trust_bundle_annotations
 from components.naming import linkerd_pair_names
 from components.policy import installer_values
 
@@ -200,6 +201,9 @@ def control_plane_values(spec: FleetSpec, cluster: str, trust_anchors: pulumi.In
         "identityTrustDomain": mesh.trust_domain,
         "clusterDomain": CLUSTER_DOMAIN,
         "identity": {"issuer": {"scheme": ISSUER_SCHEME}},
+        # The identity controller and the control plane's proxies read the
+        # anchors only at start: a new bundle rolls them (rotation phases 1, 3).
+        "podAnnotations": trust_bundle_annotations(trust_anchors),
     }
     if spec.fleet.environment == "production":
         values = merge_values(CONTROL_PLANE_HA, values)

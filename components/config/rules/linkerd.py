@@ -67,11 +67,14 @@ def _rule_kubernetes_versions(spec: FleetSpec) -> Iterable[Problem]:
 
 
 def _rule_trust_algorithms(spec: FleetSpec) -> Iterable[Problem]:
-    """Issuer ECDSA P-256; trust anchors ECDSA P-256 or RSA.
+    """Issuer and trust anchors ECDSA P-256.
 
     Each cluster's intermediate is its Linkerd identity issuer and takes its
     signing root's algorithm (components/trust.py), so the signing root must
-    be P-256. Other roots are only anchors (rotation phase 1 or 3).
+    be P-256. Other roots are only anchors (rotation phase 1 or 3), but
+    `linkerd check` fails (fatally) on any anchor that is not ECDSA P-256 or
+    RSA 2048/4096 (linkerd2 pkg/issuercerts CheckTrustAnchorAlgoRequirements),
+    and meshfleet's only RSA size is 3072.
     """
     if _mesh(spec) is None:
         return
@@ -86,11 +89,13 @@ def _rule_trust_algorithms(spec: FleetSpec) -> Iterable[Problem]:
             "is deployed)",
         )
     for i, root in enumerate(trust.roots):
-        if root.algorithm not in ("ECDSA-P256", "RSA-3072"):
+        if root is not signing and root.algorithm != "ECDSA-P256":
             yield Problem(
                 path=f"trust.roots[{i}].algorithm",
-                message=f"{root.algorithm} is not a trust anchor Linkerd accepts (ECDSA P-256 or RSA)",
-                fix="use ECDSA-P256 (or RSA-3072 for a root that signs no issuer)",
+                message=f"{root.algorithm} is not a trust anchor `linkerd check` accepts: it fails on every "
+                "anchor that is not ECDSA P-256 or RSA 2048/4096; allowed value: ECDSA-P256",
+                fix=f"use algorithm: ECDSA-P256 (to move a fleet whose roots are {root.algorithm} to Linkerd, rotate "
+                "to an ECDSA-P256 root first and drop the old one)",
             )
 
 
