@@ -116,14 +116,15 @@ def check_not_outlived(cluster: str, root: str, intermediate_end: str, root_end:
     return intermediate_end
 
 
-def warn_if_expiring(what: str, end: str, *, window_hours: int, advice: str) -> bool:
-    """Warn (never fail) when a certificate ends within the configured window of now."""
+def warn_if_expiring(
+    what: str, end: str, *, window_hours: int, advice: str, window: str = "trust.expiryWarningHours"
+) -> bool:
+    """Warn (never fail) when a certificate ends within `window_hours` (named `window`) of now."""
     left = _parse_time(end) - trust_clock()
     if left <= timedelta(hours=window_hours):
         hours = int(left.total_seconds() // 3600)
         pulumi.log.warn(
-            f"trust: {what} expires at {end} ({hours} h from now), within trust.expiryWarningHours "
-            f"({window_hours} h): {advice}"
+            f"trust: {what} expires at {end} ({hours} h from now), within {window} ({window_hours} h): {advice}"
         )
         return True
     return False
@@ -150,17 +151,29 @@ class FleetTrust(pulumi.ComponentResource):
         bundle = pulumi.Output.concat(*(root.cert_pem for root in self.roots.values()))
 
         window = trust.expiry_warning_hours
+        rotate = "rotate to a new root now (docs/trust.md, 'Rotating the root')"
         checks: list[pulumi.Output[bool]] = [
             root.validity_end_time.apply(
-                partial(
-                    warn_if_expiring,
-                    f"root {root.name!r}",
-                    window_hours=window,
-                    advice="rotate to a new root now (docs/trust.md, 'Rotating the root')",
-                )
+                partial(warn_if_expiring, f"root {root.name!r}", window_hours=window, advice=rotate)
             )
             for root in self.roots.values()
+            if root is not signing
         ]
+        # The signing root warns an intermediate's lifetime earlier: from then
+        # on, an intermediate re-issued (early renewal) would outlive it, and
+        # `check_not_outlived` fails the `up` that creates one.
+        checks.append(
+            signing.validity_end_time.apply(
+                partial(
+                    warn_if_expiring,
+                    f"root {signing.name!r}, which signs the intermediates,",
+                    window_hours=window + trust.intermediate_validity_hours,
+                    window="trust.expiryWarningHours + trust.intermediateValidityHours",
+                    advice="an intermediate re-issued from now on would outlive it, which `pulumi up` refuses: "
+                    + rotate,
+                )
+            )
+        )
 
         self._cas: dict[str, ClusterCa] = {}
         for cluster in args.clusters:

@@ -807,13 +807,27 @@ def test_expiry_warnings() -> None:
     run = run_trust(only_clusters(LOCAL, "kind-east"), cloud=aged)
     assert sorted(run.warnings) == sorted(
         [
-            "trust: root 'root-2026' expires at 2026-01-26T00:00:00Z (600 h from now), within "
-            "trust.expiryWarningHours (720 h): rotate to a new root now (docs/trust.md, 'Rotating the root')",
+            "trust: root 'root-2026', which signs the intermediates, expires at 2026-01-26T00:00:00Z (600 h from "
+            "now), within trust.expiryWarningHours + trust.intermediateValidityHours (9480 h): an intermediate "
+            "re-issued from now on would outlive it, which `pulumi up` refuses: rotate to a new root now "
+            "(docs/trust.md, 'Rotating the root')",
             "trust: the intermediate CA of 'kind-east' expires at 2026-01-13T12:00:00Z (300 h from now), within "
             "trust.expiryWarningHours (720 h): it is re-issued at the next `pulumi up` (early renewal)",
         ]
     )
     assert run_trust(only_clusters(LOCAL, "kind-east")).warnings == []
+
+
+def test_signing_root_warns_an_intermediate_lifetime_before_the_guard_would_fail() -> None:
+    """Root ends in 5,000 h: no intermediate is due, yet the next early renewal (8,760 h) would outlive it."""
+    aged = lambda ctx: AgedCloud(ctx, root_age=timedelta(hours=87600 - 5000), intermediate_age=timedelta(hours=4000))  # noqa: E731
+    run = run_trust(only_clusters(LOCAL, "kind-east"), cloud=aged)
+    [warning] = run.warnings
+    assert warning.startswith("trust: root 'root-2026', which signs the intermediates, expires at ")
+    assert "(5000 h from now), within trust.expiryWarningHours + trust.intermediateValidityHours (9480 h)" in warning
+    # A root that signs nothing (rotation phase 1: the new root is second) keeps the plain window.
+    both = with_trust(only_clusters(LOCAL, "kind-east"), roots=[ROOT_2026, ROOT_2027])
+    assert [w for w in run_trust(both, cloud=aged).warnings if "root-2027" in w] == []
 
 
 # --------------------------------------------------------------------------
