@@ -695,11 +695,21 @@ class ConsulMesh(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self._tls_provider, depends_on=root.resources),
         )
         self.vault_intermediates[cluster.name] = signed
+        # Each early renewal (and rotation phase 2) imports a new issuer into
+        # the mount; since Vault 1.11 an import no longer becomes the default
+        # issuer, which is what Consul's sign-intermediate calls use. Following
+        # the latest import keeps Vault signing with the newest certificate.
+        issuers = vault.pkisecret.SecretBackendConfigIssuers(
+            child("vault", "connect-issuers"),
+            backend=mount.path,
+            default_follows_latest_issuer=True,
+            opts=self._vault_opts(),
+        )
         return vault.pkisecret.SecretBackendIntermediateSetSigned(
             child("vault", "connect-signed"),
             backend=mount.path,
             certificate=pulumi.Output.concat(signed.cert_pem, root.cert_pem),
-            opts=self._vault_opts([csr]),
+            opts=self._vault_opts([csr, issuers]),
         )
 
     # --------------------------------------------------------------- per pair
