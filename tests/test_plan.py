@@ -131,6 +131,10 @@ def test_now_must_be_iso(capsys):
 
 def test_readme_config_reference_is_generated_from_models():
     assert cli.main(["docs", "--check"]) == 0, "run `meshfleet docs` to regenerate the README reference"
+    from ops.reference import render
+
+    # Every type is named as a reader knows it, never as Python's unresolved forward reference.
+    assert "ForwardRef" not in render()
 
 
 def test_readme_quick_start_is_exactly_two_commands():

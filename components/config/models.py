@@ -518,6 +518,12 @@ class ConsulSecurity(Model):
     )
 
 
+class ChartPin(Model):
+    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository.")
+    chart: str = Field(min_length=1, description="Chart name.")
+    version: PinnedVersion = Field(description="Chart version.")
+
+
 class ConsulVault(Model):
     """The Vault that holds Consul's secrets and Connect CA in `ca: vault` mode (an existing Vault, not installed here)."""
 
@@ -642,12 +648,6 @@ class TrustSpec(Model):
     @property
     def signing_root_name(self) -> str:
         return self.signing_root or self.roots[0].name
-
-
-class ChartPin(Model):
-    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository.")
-    chart: str = Field(min_length=1, description="Chart name.")
-    version: PinnedVersion = Field(description="Chart version.")
 
 
 class EksAddons(Model):
