@@ -112,6 +112,20 @@ def test_cloud_jobs_run_on_the_static_egress_runners_with_oidc() -> None:
         assert checkout["with"]["fetch-depth"] == 0, (file, name)
 
 
+def test_azure_native_renews_its_own_oidc_token() -> None:
+    """The provider authenticates with OIDC, asking GitHub for a fresh token each time (not a one-hour CLI session)."""
+    action = _load(GITHUB / "actions" / "cloud-login" / "action.yml")
+    script = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
+    for line in (
+        'echo "ARM_USE_OIDC=true"',
+        'echo "ARM_CLIENT_ID=$AZURE_CLIENT_ID"',
+        'echo "ARM_TENANT_ID=$AZURE_TENANT_ID"',
+    ):
+        assert line in script
+    # A token or token file would be read once and expire with the job still running.
+    assert "ARM_OIDC_TOKEN" not in script
+
+
 def test_what_the_jobs_write_into_the_checkout_is_ignored(tmp_path: Path) -> None:
     """A deploy from a tree `git status` shows dirty is recorded `git.dirty` and can never be rolled back to.
 
