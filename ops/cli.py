@@ -6,7 +6,7 @@
     meshfleet schema
     meshfleet docs [--check]
     meshfleet history --stack NAME [--json]
-    meshfleet rollback --stack NAME --to VERSION [--yes] [--allow-protected-deletes]
+    meshfleet rollback --stack NAME --to VERSION [--yes]
     meshfleet diagram [--stack NAME | --plan PLAN_JSON] [-o fleet.mmd|.dot|.svg|.png]
 
 Exit codes: 0 success, 2 invalid stack config, policy pack config or usage

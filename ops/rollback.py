@@ -41,7 +41,9 @@ from ops.history import HistoryEntry, read_history
 from ops.pulumi_cli import PulumiUnavailable, first_error, open_stack
 from ops.stackconfig import DEFAULTS_KEY, FLEET_KEY, read_stack_config
 
-#: Steps that remove the old resource's state: a protected one makes `up` fail midway.
+#: Steps that remove the old resource: the engine refuses them for a protected resource, in the
+#: preview already (pulumi/pulumi pkg/resource/deploy: DeleteStep.Apply checks `protect` before
+#: DryRun; a replace of a resource protected before and after fails in the step generator).
 _REMOVING_OPS = frozenset({OpType.DELETE, OpType.REPLACE, OpType.DELETE_REPLACED})
 
 
@@ -199,7 +201,6 @@ class Rollback:
     version: int
     command: PulumiCommand
     yes: bool = False
-    allow_protected_deletes: bool = False
     out: Callable[[str], None] = print
     confirm: Callable[[str, str], bool] = _confirm_on_terminal
 
@@ -299,18 +300,13 @@ class Rollback:
         try:
             stack.preview(refresh=True, diff=True, message=message, on_output=self.out, on_event=protected)
         except CommandError as exc:
+            if protected.found:
+                raise Refused(self._protected(target, protected.found)) from None
             raise Failed(
                 f"the preview of version {target.version} failed; nothing was changed: {first_error(exc)}"
             ) from None
-        if protected.found and not self.allow_protected_deletes:
-            raise Refused(
-                f"rolling back to version {target.version} would remove {len(protected.found)} protected "
-                f"resource(s): {'; '.join(protected.found)}. Nothing was changed. Protected resources are not "
-                "deleted by `up` (it stops midway); if this is intended, unprotect them "
-                "(`pulumi state unprotect <urn>`) and re-run with --allow-protected-deletes"
-            )
-        if protected.found:
-            self.out(f"warning: {len(protected.found)} protected resource(s) would be removed (allowed)")
+        if protected.found:  # the engine failed the preview above; kept should it ever not
+            raise Refused(self._protected(target, protected.found))
         prompt = f"Roll stack {self.stack} back to version {target.version} (commit {target.commit[:12] if target.commit else ''})?"
         if not self.yes and not self.confirm(prompt, self.stack):
             raise Failed("rollback not confirmed; nothing was changed (pass --yes to skip the prompt)")
@@ -319,6 +315,14 @@ class Rollback:
         except CommandError as exc:
             raise Failed(f"the update to version {target.version} failed: {first_error(exc)}") from None
         self.out(f"rolled back stack {self.stack} to version {target.version} (commit {target.commit})")
+
+    @staticmethod
+    def _protected(target: HistoryEntry, found: list[str]) -> str:
+        return (
+            f"rolling back to version {target.version} would remove {len(found)} protected resource(s): "
+            f"{'; '.join(found)}. Nothing was changed: Pulumi refuses to delete or replace a protected resource. "
+            "If that is intended, unprotect them (`pulumi state unprotect <urn>`) and run the rollback again"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -332,11 +336,6 @@ def add_subcommand(sub: Any, project_dir: Path) -> None:
     parser.add_argument("--stack", required=True, help="stack name")
     parser.add_argument("--to", type=int, required=True, metavar="VERSION", help="version from `meshfleet history`")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation after the preview")
-    parser.add_argument(
-        "--allow-protected-deletes",
-        action="store_true",
-        help="go on when the preview removes protected resources (unprotect them first)",
-    )
     parser.add_argument("--project-dir", type=Path, default=project_dir, help=argparse.SUPPRESS)
     parser.set_defaults(handler=command)
 
@@ -350,7 +349,6 @@ def command(args: argparse.Namespace) -> int:
             version=args.to,
             command=pulumi_cli.command_factory(),
             yes=args.yes,
-            allow_protected_deletes=args.allow_protected_deletes,
         ).run()
     except (PulumiUnavailable, Refused) as exc:
         print(f"meshfleet: {exc}", file=sys.stderr)

@@ -102,6 +102,10 @@ class FakePulumi(PulumiCommand):
             self._events(call)
             if on_output:
                 on_output("Previewing update (dev):")
+            # As the engine: deleting or replacing a protected resource fails the preview itself.
+            for step in self.preview_steps:
+                if step["op"] in ("delete", "replace") and (step.get("old") or {}).get("protect"):
+                    return self._fail(f'error: resource "{step["urn"]}" cannot be deleted\nbecause it is protected.')
             return self._ok("Previewing update (dev):")
         if verb == "up":
             return self._ok("Updating (dev):")

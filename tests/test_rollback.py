@@ -207,10 +207,11 @@ def test_rollback_stops_before_deleting_protected_resources(project: tuple[Path,
         _rollback(repo, fake, 10, yes=True).run()
     assert str(refused.value).startswith("rolling back to version 10 would remove 1 protected resource(s): delete ")
     assert PROTECTED_DELETE["urn"] in str(refused.value)
-    assert "--allow-protected-deletes" in str(refused.value)
+    assert "`pulumi state unprotect <urn>`) and run the rollback again" in str(refused.value)
     assert "up" not in fake.verbs()
-    fake = _fake(commits, preview_steps=[PROTECTED_DELETE])
-    _rollback(repo, fake, 10, yes=True, allow_protected_deletes=True).run()
+    # Once unprotected (the old state no longer protects it), the same rollback goes on.
+    fake = _fake(commits, preview_steps=[{**PROTECTED_DELETE, "old": {"protect": False}}])
+    _rollback(repo, fake, 10, yes=True).run()
     assert "up" in fake.verbs()
 
 
