@@ -6,8 +6,9 @@ as one command, through the Automation API:
 
 1. refuse, changing nothing, unless: the working tree is clean; the entry is
    a succeeded `update` made from a clean tree with a recorded commit
-   (`git.head`) present in this clone; and no root-rotation phase, trust
-   domain change or mesh switch lies between that update and now;
+   (`git.head`) present in this clone; no root-rotation phase, trust
+   domain change or mesh switch lies between that update and now; and no
+   provider (`pulumi-*` in requirements.txt) goes back a major version;
 2. check the commit out in a temporary git worktree and install its
    dependencies there (`pulumi install`: the virtualenv of its Pulumi.yaml);
 3. preview re-deploying it (with refresh and the diff shown), and stop if it
@@ -194,6 +195,16 @@ class ProtectedSteps:
             self.found.append(f"{meta.op.value} {meta.urn}")
 
 
+def provider_pins(requirements: str | None) -> dict[str, str]:
+    """`pulumi-<provider>==<version>` pins of a requirements.txt (the SDK packages that pick each plugin)."""
+    pins: dict[str, str] = {}
+    for line in (requirements or "").splitlines():
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")
+        if sep and name.startswith("pulumi-"):
+            pins[name] = version.strip()
+    return pins
+
+
 @dataclass
 class Rollback:
     project_dir: Path
@@ -225,6 +236,7 @@ class Rollback:
                 f"{target.commit}`) and retry"
             )
         self._refuse_crossing(git, project_rel, target, history)
+        self._refuse_provider_downgrade(git, project_rel, target, history)
         message = f"meshfleet rollback of stack {self.stack} to version {target.version} (commit {target.commit})"
         with tempfile.TemporaryDirectory(prefix="meshfleet-rollback-") as tmp:
             worktree = Path(tmp) / "src"
@@ -285,6 +297,29 @@ class Rollback:
                     "commit and deploy it, following the phases in docs/trust.md (root rotation) or "
                     "docs/operations.md (mesh changes)"
                 )
+
+    def _refuse_provider_downgrade(
+        self, git: Git, project_rel: str, target: HistoryEntry, history: list[HistoryEntry]
+    ) -> None:
+        """Refuse to take a provider back a major version: it may not read the state its successor wrote."""
+        assert target.commit is not None
+        newest = next((e for e in history if e.kind == "update" and e.commit and e.version > target.version), None)
+        if newest is None or newest.commit is None:
+            return
+        path = "requirements.txt" if project_rel == "." else f"{project_rel}/requirements.txt"
+        then, now = provider_pins(git.show(target.commit, path)), provider_pins(git.show(newest.commit, path))
+        moved = [
+            f"{package} {now[package]} -> {then[package]}"
+            for package in sorted(then.keys() & now.keys())
+            if then[package].split(".")[0] != now[package].split(".")[0]
+        ]
+        if moved:
+            raise Refused(
+                f"refusing to roll stack {self.stack} back across a provider's major version: version "
+                f"{target.version}'s commit pins {', '.join(moved)} (version {newest.version} deployed the newer). "
+                "An older major may not read the state the newer one wrote (resource schemas change between "
+                "majors). Instead, roll forward: revert the unwanted change in a new commit, keeping the providers"
+            )
 
     def _deploy(self, work_dir: Path, target: HistoryEntry, message: str) -> None:
         self.out(f"rollback: stack {self.stack} to version {target.version}, commit {target.commit}, in {work_dir}")

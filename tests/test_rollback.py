@@ -19,7 +19,7 @@ import yaml
 from ops import cli, pulumi_cli
 from ops.history import read_history, render_history
 from ops.pulumi_cli import open_stack
-from ops.rollback import FleetIdentity, Refused, Rollback
+from ops.rollback import FleetIdentity, Refused, Rollback, provider_pins
 from tests.fake_pulumi import FakePulumi, recorded_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,6 +255,28 @@ def test_rollback_refuses_to_cross_a_mesh_switch(project: tuple[Path, dict[str, 
     assert f"version 15 (commit {commits['c8'][:12]}) made a mesh switch: mesh.kind istio -> linkerd" in text
     assert "roll forward" in text
     assert set(fake.verbs()) <= {"whoami", "stack select", "stack history"}
+
+
+def test_rollback_refuses_to_take_a_provider_back_a_major_version(project: tuple[Path, dict[str, str]]) -> None:
+    """Version 15 deployed pulumi-azure-native 4.x; version 14's commit pins 3.x: refused, nothing run."""
+    repo, commits = project
+    _git(repo, "checkout", "-q", commits["c7"])
+    requirements = repo / "requirements.txt"
+    pinned = requirements.read_text()
+    assert "pulumi-azure-native==3." in pinned
+    requirements.write_text(pinned.replace("pulumi-azure-native==3.", "pulumi-azure-native==4."))
+    c9 = _commit(repo, "c9")
+    history = recorded_history(commits)
+    newest = {**history[0], "version": 15, "environment": {**history[0]["environment"], "git.head": c9}}
+    fake = FakePulumi([newest, *history])
+    with pytest.raises(Refused) as refused:
+        _rollback(repo, fake, 14, yes=True).run()
+    text = str(refused.value)
+    assert "across a provider's major version: version 14's commit pins pulumi-azure-native 4." in text
+    assert "-> 3." in text and "(version 15 deployed the newer)" in text
+    assert set(fake.verbs()) <= {"whoami", "stack select", "stack history"}
+    # Only the provider packages count (`pulumi-*`, comments stripped), not the SDK itself.
+    assert provider_pins("pulumi-aws==7.51.1\npulumi==3.272.0  # sdk\n") == {"pulumi-aws": "7.51.1"}
 
 
 def test_rollback_refuses_a_dirty_working_tree_before_running_anything(project: tuple[Path, dict[str, str]]) -> None:
