@@ -125,7 +125,9 @@ class AzureDeployer(Model):
 class GcpDeployer(Model):
     service_account: str = Field(
         pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$",
-        description="Service account email that runs `pulumi up` (GKE grants its project IAM role cluster access).",
+        description="Service account email that runs `pulumi up`: the deploy environment's GCP_SERVICE_ACCOUNT "
+        "(docs/operations.md). GKE gives it cluster access through its project IAM role, so the program grants it "
+        "nothing; it is named here so each stack says who deploys it, as for AWS and Azure.",
     )
 
 
