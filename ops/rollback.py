@@ -12,7 +12,7 @@ as one command, through the Automation API:
 2. check the commit out in a temporary git worktree and install its
    dependencies there (`pulumi install`: the virtualenv of its Pulumi.yaml);
 3. preview re-deploying it (with refresh and the diff shown), and stop if it
-   would delete protected resources unless told;
+   would delete or replace protected resources (the engine refuses those);
 4. after confirmation, `up` from that worktree with a message naming the
    version rolled back to; then remove the worktree.
 
