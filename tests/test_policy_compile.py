@@ -202,9 +202,33 @@ def test_istio_ambient_binds_l7_to_waypoints():
     # L4 only and no waypoint: ztunnel enforces it through the selector.
     frontend = _by(out, "AuthorizationPolicy", "shop", "frontend-from-ingress")["spec"]
     assert frontend["selector"] == {"matchLabels": {"app": "frontend"}}
-    # Default-deny namespaces with a waypoint admit the waypoint at ztunnel.
-    through = _by(out, "AuthorizationPolicy", "shop", "storefront-deny-waypoint")["spec"]
-    assert through["rules"] == [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/waypoint"]}}]}]
+    # A default-deny namespace with a waypoint: ztunnel admits the waypoint to the pods of the services
+    # that use it, and nothing else; the waypoint itself allows nothing but what a Service-bound rule allows.
+    waypoint = ["cluster.local/ns/shop/sa/waypoint"]
+    for svc in ("cart", "catalog", "checkout"):
+        through = _by(out, "AuthorizationPolicy", "shop", f"storefront-deny-waypoint-{svc}")["spec"]
+        assert through == {
+            "action": "ALLOW",
+            "selector": {"matchLabels": {"app": svc}},
+            "rules": [{"from": [{"source": {"principals": waypoint}}]}],
+        }
+    assert not [
+        b
+        for b in out.objects()
+        if b["kind"] == "AuthorizationPolicy" and b["metadata"]["name"].endswith("waypoint-frontend")
+    ]
+    at_waypoint = _by(out, "AuthorizationPolicy", "shop", "storefront-deny-at-waypoint")["spec"]
+    assert at_waypoint == {
+        "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "waypoint"}]
+    }
+    # checkout has a traffic rule (so a waypoint) and no authorization rule: nothing binds an ALLOW to it,
+    # so the waypoint's allow-nothing denies every caller, as a sidecar in the default-deny namespace would.
+    assert not [
+        b
+        for b in out.objects()
+        if b["kind"] == "AuthorizationPolicy"
+        and {"group": "", "kind": "Service", "name": "checkout"} in b["spec"].get("targetRefs", [])
+    ]
     # Global services are the labelled ones.
     assert _by(out, "Service", "shop", "catalog")["metadata"]["labels"] == {"istio.io/global": "true"}
 

@@ -4,8 +4,10 @@ Ambient differences: ztunnel enforces L4 (PeerAuthentication, AuthorizationPolic
 with a selector and no HTTP conditions); anything L7 (methods, paths,
 timeouts, retries, circuit breaking, locality) is enforced by a waypoint, so
 the namespace gets a waypoint Gateway and L7 authorization binds to the
-Service with `targetRefs`. The Service (or namespace) opts into the waypoint
-with the label `istio.io/use-waypoint: waypoint`, set by the app team.
+Service with `targetRefs`. The Service opts into the waypoint with the label
+`istio.io/use-waypoint: waypoint`, set by the app team; in a default-deny
+namespace, only the services whose policies need the waypoint get through
+it (`_deny_through_waypoints`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def compile_istio(rules: Mapping[str, PolicyRule], target: Target) -> Compiled:
         elif isinstance(rule, VisibilityRule):
             _visibility(out, name, rule, ambient)
     if ambient:
-        _let_waypoints_through(out, rules, target, {ns for ns, _ in waypointed})
+        _deny_through_waypoints(out, rules, target, waypointed)
     return out
 
 
@@ -71,24 +73,41 @@ def _waypointed(rules: Mapping[str, PolicyRule]) -> set[tuple[str, str]]:
     return out
 
 
-def _let_waypoints_through(
-    out: Compiled, rules: Mapping[str, PolicyRule], target: Target, namespaces: set[str]
+def _deny_through_waypoints(
+    out: Compiled, rules: Mapping[str, PolicyRule], target: Target, waypointed: set[tuple[str, str]]
 ) -> None:
-    """In a default-deny namespace with a waypoint, ztunnel must admit the waypoint's identity.
+    """Keep a default-deny namespace denying for traffic that goes through its waypoint.
 
     Traffic through a waypoint reaches the pod as the waypoint (its service
-    account is named after the Gateway), and the waypoint enforces the
-    callers' policies itself.
+    account is named after the Gateway), and the waypoint enforces only the
+    policies bound to it. So, per default-deny namespace with a waypoint:
+    - at the waypoint, an allow-nothing policy bound to the Gateway: a
+      service the waypoint serves for a traffic rule alone, with no
+      authorization rule, stays denied (as a sidecar would deny it), and
+      only a rule's Service-bound ALLOW admits its callers;
+    - at ztunnel, the waypoint's identity is admitted by the pods of the
+      services that use the waypoint only: a Service or namespace that an app
+      team sends through the waypoint without meshfleet knowing stays denied
+      (ambientmesh.io, "Waypoint authorization": bind a default deny to the
+      waypoint, and admit it at ztunnel per workload).
     """
     for name, rule in sorted(rules.items()):
         if not isinstance(rule, DefaultDenyRule):
             continue
-        for ns in sorted(namespaces & set(rule.namespaces)):
-            policy = out.object(name, SECURITY, "AuthorizationPolicy", ns, policy_object_name(name, WAYPOINT))
-            policy["spec"] = {
-                "action": "ALLOW",
-                "rules": [{"from": [{"source": {"principals": [principal(target, ns, WAYPOINT)]}}]}],
+        for ns in sorted({ns for ns, _ in waypointed} & set(rule.namespaces)):
+            at_waypoint = out.object(
+                name, SECURITY, "AuthorizationPolicy", ns, policy_object_name(name, "at", WAYPOINT)
+            )
+            at_waypoint["spec"] = {
+                "targetRefs": [{"group": GATEWAY_API.split("/")[0], "kind": "Gateway", "name": WAYPOINT}]
             }
+            for svc in sorted(s for n, s in waypointed if n == ns):
+                policy = out.object(name, SECURITY, "AuthorizationPolicy", ns, policy_object_name(name, WAYPOINT, svc))
+                policy["spec"] = {
+                    "action": "ALLOW",
+                    "selector": {"matchLabels": {"app": svc}},
+                    "rules": [{"from": [{"source": {"principals": [principal(target, ns, WAYPOINT)]}}]}],
+                }
 
 
 def _mtls(out: Compiled, name: str, rule: MtlsRule) -> None:
