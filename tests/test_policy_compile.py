@@ -233,6 +233,40 @@ def test_istio_ambient_binds_l7_to_waypoints():
     assert _by(out, "Service", "shop", "catalog")["metadata"]["labels"] == {"istio.io/global": "true"}
 
 
+@pytest.mark.parametrize(("ejection", "max_penalty"), [("30s", None), ("1m", None), ("2m", "2m"), ("1h", "1h")])
+def test_linkerd_failure_accrual_keeps_its_maximum_penalty_above_the_minimum(ejection: str, max_penalty: str | None):
+    """Linkerd drops failure accrual (a log warning) when the minimum penalty exceeds the maximum, 60 s by default."""
+    rules = {k: v for k, v in allowed("linkerd").items()}
+    catalog = rules["catalog-traffic"]
+    breaker = catalog.circuit_breaker.model_copy(update={"base_ejection_time": ejection})  # type: ignore[union-attr]
+    rules["catalog-traffic"] = catalog.model_copy(update={"circuit_breaker": breaker})
+    annotations = _by(compile_for("linkerd", rules), "Service", "shop", "catalog")["metadata"]["annotations"]
+    assert annotations["balancer.linkerd.io/failure-accrual-consecutive-min-penalty"] == ejection
+    assert annotations.get("balancer.linkerd.io/failure-accrual-consecutive-max-penalty") == max_penalty
+
+
+@pytest.mark.parametrize(
+    ("modes", "labels"),
+    [
+        (("gateway",), {"mirror.linkerd.io/exported": "true"}),
+        (("gateway", "federated"), {"mirror.linkerd.io/exported": "true"}),
+        (("remote-discovery",), {"mirror.linkerd.io/exported": "remote-discovery"}),
+        (("federated",), {"mirror.linkerd.io/federated": "member"}),
+    ],
+)
+def test_linkerd_global_service_carries_the_label_its_peers_links_select(
+    modes: tuple[str, ...], labels: dict[str, str]
+) -> None:
+    """A Link selects gateway-exported, remote-discovery or federated services by these labels (mesh/linkerd.py)."""
+    rules = {k: v for k, v in allowed("linkerd").items() if not k.startswith("frontend-from")}
+    linkerd_target = Target(
+        name="linkerd", cluster="east", peers=("west",), linkerd_gateway="gateway" in modes, linkerd_export_modes=modes
+    )
+    out = COMPILERS["linkerd"](rules, linkerd_target)
+    assert _by(out, "Service", "shop", "catalog")["metadata"]["labels"] == labels
+    assert _by(out, "Service", "shop", "cart")["metadata"]["labels"] == {"mirror.linkerd.io/exported": "false"}
+
+
 def test_linkerd_key_objects():
     out = compile_for("linkerd", allowed("linkerd"))
     assert out.values == {"proxy": {"defaultInboundPolicy": "all-authenticated"}}

@@ -47,6 +47,7 @@ from components.handle import ClusterHandle, service_account_token, token_kubeco
 from components.mesh import MeshArgs, gateway_grace_seconds, gateway_wait_seconds, trust_bundle_annotations
 from components.naming import linkerd_pair_names
 from components.policy import installer_values
+from components.policy.linkerd import EXPORTED, FEDERATED
 
 NAMESPACE = "linkerd"
 MC_NAMESPACE = "linkerd-multicluster"
@@ -78,9 +79,10 @@ CLUSTER_DOMAIN_ANNOTATION = "multicluster.linkerd.io/cluster-domain"
 #: Kubernetes DNS domain of every cluster: no cloud here changes it, nor does the chart value.
 CLUSTER_DOMAIN = "cluster.local"
 
-#: Service labels that export a service per mode (link-gen's default selectors).
-EXPORTED_LABEL = "mirror.linkerd.io/exported"
-FEDERATED_LABEL = "mirror.linkerd.io/federated"
+#: Service labels that export a service per mode (link-gen's default selectors),
+#: the ones the policy compiler sets (components/policy/linkerd.py).
+EXPORTED_LABEL = EXPORTED
+FEDERATED_LABEL = FEDERATED
 
 #: pod-security level proxy-init needs: it runs with NET_ADMIN/NET_RAW (no CNI plugin installed).
 POD_SECURITY = {"pod-security.kubernetes.io/enforce": "privileged"}

@@ -75,6 +75,7 @@ def target_of(spec: FleetView, cluster: str) -> Target:
         peers=tuple(_peer_name(mesh, c.name) for c in spec.clusters if c.name != cluster),
         trust_domain=mesh.trust_domain,
         linkerd_gateway="gateway" in modes,
+        linkerd_export_modes=tuple(modes),
     )
 
 

@@ -36,7 +36,21 @@ _STRICTNESS = ("all-unauthenticated", "all-authenticated", "deny")
 POLICY = "policy.linkerd.io"
 #: Gateway-mode mirror services are served by this identity in the target cluster.
 GATEWAY_ACCOUNT = ("linkerd-multicluster", "linkerd-gateway")
+#: The labels a Link's selectors match (components/mesh/linkerd.py `link_spec`):
+#: `exported: "true"` (gateway mode), `exported: remote-discovery`, `federated: member`.
 EXPORTED = "mirror.linkerd.io/exported"
+FEDERATED = "mirror.linkerd.io/federated"
+
+
+#: Linkerd's default `failure-accrual-consecutive-max-penalty`.
+MAX_PENALTY_DEFAULT_SECONDS = 60
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> float:
+    """A model Duration (`250ms`, `5s`, `1m`, `2h`) in seconds."""
+    unit = "ms" if duration.endswith("ms") else duration[-1]
+    return int(duration[: -len(unit)]) * _UNIT_SECONDS[unit]
 
 
 def compile_linkerd(rules: Mapping[str, PolicyRule], target: Target) -> Compiled:
@@ -55,10 +69,20 @@ def compile_linkerd(rules: Mapping[str, PolicyRule], target: Target) -> Compiled
             _traffic(out, name, rule)
         elif isinstance(rule, VisibilityRule):
             meta = out.object(name, "v1", "Service", rule.service.namespace, rule.service.name)["metadata"]
-            # Gateway mode exports `true`; pod-to-pod export modes use `remote-discovery`.
-            value = ("true" if target.linkerd_gateway else "remote-discovery") if rule.scope == "global" else "false"
-            meta.setdefault("labels", {})[EXPORTED] = value
+            meta.setdefault("labels", {}).update(_export_labels(rule.scope, target.linkerd_export_modes))
     return out
+
+
+def _export_labels(scope: str, modes: tuple[str, ...]) -> dict[str, str]:
+    """The Service labels that export it the way this cluster's peers link to it (or keep it local)."""
+    if scope != "global":
+        return {EXPORTED: "false"}
+    if "gateway" in modes:
+        return {EXPORTED: "true"}
+    if "remote-discovery" in modes:
+        return {EXPORTED: "remote-discovery"}
+    # Federated only: peers' Links select federated members, nothing else.
+    return {FEDERATED: "member"}
 
 
 def _mtls(out: Compiled, name: str, rule: MtlsRule) -> None:
@@ -166,10 +190,14 @@ def _traffic(out: Compiled, name: str, rule: TrafficRule) -> None:
         # Failure accrual is configured on the Service only (app-owned: the
         # platform patches just these annotations).
         meta = out.object(name, "v1", "Service", svc.namespace, svc.name)["metadata"]
-        meta.setdefault("annotations", {}).update(
-            {
-                "balancer.linkerd.io/failure-accrual": "consecutive",
-                "balancer.linkerd.io/failure-accrual-consecutive-max-failures": str(cb.consecutive_errors),
-                "balancer.linkerd.io/failure-accrual-consecutive-min-penalty": cb.base_ejection_time,
-            }
-        )
+        accrual = {
+            "balancer.linkerd.io/failure-accrual": "consecutive",
+            "balancer.linkerd.io/failure-accrual-consecutive-max-failures": str(cb.consecutive_errors),
+            "balancer.linkerd.io/failure-accrual-consecutive-min-penalty": cb.base_ejection_time,
+        }
+        if seconds(cb.base_ejection_time) > MAX_PENALTY_DEFAULT_SECONDS:
+            # The maximum penalty defaults to 60 s, and a minimum above the
+            # maximum makes Linkerd drop failure accrual for the Service with
+            # only a warning in its log (policy-controller, outbound index).
+            accrual["balancer.linkerd.io/failure-accrual-consecutive-max-penalty"] = cb.base_ejection_time
+        meta.setdefault("annotations", {}).update(accrual)

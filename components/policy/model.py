@@ -238,6 +238,9 @@ class Target:
     #: Linkerd only: remote callers arrive through the peer's multicluster gateway
     #: and carry the gateway's identity, not their own.
     linkerd_gateway: bool = True
+    #: Linkerd only: how this cluster exports its services (`mesh.exportModes`);
+    #: a global service carries the label its peers' Links select for them.
+    linkerd_export_modes: tuple[str, ...] = ("gateway",)
 
     @property
     def mesh(self) -> str:
