@@ -770,6 +770,7 @@ TESTED_IN_TEST_CONSUL = {
     "_rule_datacenters": "test_datacenter_rules",
     "_rule_servers": "test_production_refuses_one_or_an_even_server_count",
     "_rule_security": "test_production_refuses_turning_security_off",
+    "_rule_consul_authorization_needs_acls": "test_authorization_rules_need_acls",
 }
 
 

@@ -177,6 +177,26 @@ def test_dev_may_turn_acls_off_and_the_chart_follows() -> None:
     assert consul_values(spec, "east", "existing")["global"]["acls"] == {"manageSystemACLs": False}
 
 
+def test_authorization_rules_need_acls() -> None:
+    """Without ACLs Consul's intentions default to allow: an allow-only rule would refuse nobody."""
+    fleet = consul_fleet(["east", "west"], security={"acls": False})
+    fleet["policies"] = {
+        "rules": {
+            "cart-from-frontend": {
+                "kind": "authorization",
+                "service": {"namespace": "shop", "name": "cart"},
+                "allow": [{"from": [{"namespace": "shop", "serviceAccount": "frontend"}]}],
+            }
+        }
+    }
+    [problem] = problems_of(fleet)
+    assert problem.startswith("policies.rules.cart-from-frontend: rule 'cart-from-frontend' allows only its callers")
+    assert "with mesh.security.acls off Consul's intentions default to allow" in problem
+    assert "turn ACLs on (remove mesh.security.acls: false), or remove the rule" in problem
+    fleet["mesh"]["security"] = {"acls": True}
+    load_fleet(stack_config("local").value("defaults"), fleet)  # accepted with ACLs on
+
+
 def test_datacenter_rules() -> None:
     dup = consul_fleet(["east", "west"], datacenters={"west": "east"})
     assert any("mesh.datacenters.west" in p and "datacenter 'east' is used by both" in p for p in problems_of(dup))

@@ -503,7 +503,8 @@ class ConsulSecurity(Model):
     acls: bool = Field(
         default=True,
         description="`global.acls.manageSystemACLs`: the chart bootstraps ACLs and gives every component its "
-        "token. Off, any workload may call the Consul API and intentions default to allow.",
+        "token. Off, any workload may call the Consul API and intentions default to allow (so `authorization` "
+        "policy rules are refused).",
     )
     tls_verify: bool = Field(
         default=True,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from components.config.errors import Problem
-from components.config.models import FleetSpec
+from components.config.models import ConsulMeshSpec, FleetSpec
 from components.policy import target_of
 from components.policy.capabilities import MATRIX, TARGET_LABELS, refusals
-from components.policy.model import MtlsRule, TrafficRule, VisibilityRule
+from components.policy.model import AuthorizationRule, MtlsRule, TrafficRule, VisibilityRule
 
 
 def _rule_expressible(spec: FleetSpec) -> Iterable[Problem]:
@@ -73,9 +73,25 @@ def _rule_strict_mesh_wide(spec: FleetSpec) -> Iterable[Problem]:
         )
 
 
+def _rule_consul_authorization_needs_acls(spec: FleetSpec) -> Iterable[Problem]:
+    """Consul's intentions deny what they do not allow only under ACLs with a default deny."""
+    mesh = spec.mesh
+    if not isinstance(mesh, ConsulMeshSpec) or mesh.security.acls:
+        return
+    for name, rule in sorted(spec.policies.rules.items()):
+        if isinstance(rule, AuthorizationRule):
+            yield Problem(
+                path=f"policies.rules.{name}",
+                message=f"rule {name!r} allows only its callers, but with mesh.security.acls off Consul's intentions "
+                "default to allow, so it would refuse nobody",
+                fix="turn ACLs on (remove mesh.security.acls: false), or remove the rule",
+            )
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_strict_mesh_wide,
     _rule_expressible,
     _rule_one_per_service,
     _rule_one_mtls_mode,
+    _rule_consul_authorization_needs_acls,
 )
