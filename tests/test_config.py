@@ -723,6 +723,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         'startTime: "22:00"',
     ),
     (
+        "trust-domain-alias-is-the-domain",
+        "dev",
+        setting("mesh.trustDomainAliases", ["cluster.local"]),
+        "mesh.trustDomainAliases",
+        "'cluster.local' is the trust domain itself; aliases name the former ones",
+        "remove 'cluster.local' from mesh.trustDomainAliases",
+    ),
+    (
         "existing-endpoint-loopback",
         "local",
         setting("clusters[0].apiEndpoint", "https://127.0.0.1:6443"),

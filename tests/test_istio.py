@@ -873,6 +873,20 @@ def test_sidecar_to_ambient_switch_shares_no_object(dev: Plan, dev_ambient: Plan
         assert ambient_only & everything_sidecar == set(), c
 
 
+def test_trust_domain_change_keeps_the_former_domain_as_an_alias() -> None:
+    """istiod expands principals to the aliases, so callers holding old-domain certificates stay authorized."""
+    require_renderer()
+    fleet = fleet_of("local")
+    fleet["mesh"] = {**fleet["mesh"], "trustDomain": "acme.example", "trustDomainAliases": ["cluster.local"]}
+    plan = plan_fleet(fleet, stack="local")
+    for c in clusters(plan):
+        r = release(plan, c, "istiod-1-30-3")
+        assert values(r)["meshConfig"] == {"trustDomain": "acme.example", "trustDomainAliases": ["cluster.local"]}
+        [mesh_config] = [o for o in rendered(r) if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "istio-1-30-3"]
+        mesh = yaml.safe_load(mesh_config["data"]["mesh"])
+        assert (mesh["trustDomain"], mesh["trustDomainAliases"]) == ("acme.example", ["cluster.local"])
+
+
 def _gateway_pods_outlive_the_drain(pod_spec: dict[str, Any], container: dict[str, Any], drain: int) -> None:
     prestop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert prestop > drain

@@ -401,6 +401,14 @@ class IstioMeshSpec(MeshBase):
         "are deleted, in one update.",
     )
 
+    trust_domain_aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]] = Field(
+        default_factory=list,
+        description="Former trust domains istiod still accepts (`meshConfig.trustDomainAliases`). Changing "
+        "`trustDomain` moves every authorization principal at once, while workloads keep certificates of the "
+        "old domain until they renew: list the old domain here in the same change, and remove it one "
+        "workload-certificate lifetime (24 h) after every cluster has applied it.",
+    )
+
     @property
     def installed_versions(self) -> list[str]:
         return list(self.revisions or [self.version])

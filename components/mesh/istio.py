@@ -188,6 +188,10 @@ def istiod_values(mesh: IstioMeshSpec, cluster: ClusterHandle, revision: Revisio
         # silently ignored by the chart).
         "meshConfig": {"trustDomain": mesh.trust_domain},
     }
+    if mesh.trust_domain_aliases:
+        # istiod expands every authorization principal to these domains too,
+        # so callers holding certificates of a former domain stay authorized.
+        values["meshConfig"]["trustDomainAliases"] = list(mesh.trust_domain_aliases)
     if mesh.mode == "ambient":
         values["profile"] = "ambient"
         # Top-level `env` (not `pilot.env`): both render, only this passes

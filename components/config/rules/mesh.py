@@ -141,6 +141,12 @@ def _istio_rules(mesh: IstioMeshSpec) -> Iterable[Problem]:
             message=f"{mesh.stable_version!r} is not an installed revision; allowed values: {', '.join(installed)}",
             fix="point the stable tag at an installed revision",
         )
+    if mesh.trust_domain in mesh.trust_domain_aliases:
+        yield Problem(
+            path="mesh.trustDomainAliases",
+            message=f"{mesh.trust_domain!r} is the trust domain itself; aliases name the former ones",
+            fix=f"remove {mesh.trust_domain!r} from mesh.trustDomainAliases",
+        )
     if not all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in installed):
         yield Problem(
             path="mesh.version",
