@@ -193,6 +193,12 @@ def test_a_single_linkerd_cluster_has_no_remote_callers_to_refuse():
             "policies.rules.r.timeout",
             "does not have the form timeout needs",
         ),
+        (
+            # A string prefix: Istio and Consul would match /apix, Linkerd (segment prefixes) would not.
+            {"kind": "authorization", "service": SVC, "allow": [{"from": _from(("a", "b")), "paths": ["/api*"]}]},
+            "policies.rules.r.allow[0].paths[0]",
+            "'/api*' is not an exact path (/charge) or a prefix of whole segments ending in /* (/cart/*)",
+        ),
         ({"kind": "traffic", "service": SVC}, "policies.rules.r", "sets nothing"),
         ({"kind": "visibility", "service": SVC, "scope": "everywhere"}, "policies.rules.r.scope", "is not allowed"),
     ],

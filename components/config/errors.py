@@ -212,6 +212,11 @@ FORMATS: dict[str, tuple[str, str]] = {
     ),
     "trustDomain": ("a DNS-style name: lowercase letters, digits, '-' and '.'", "cluster.local"),
     "startTime": ("a time of day in UTC, HH:MM on a 24-hour clock", '"22:00"'),
+    "paths": (
+        "an exact path (/charge) or a prefix of whole segments ending in /* (/cart/*); a string prefix such as "
+        "/api* would match /apix on Istio and Consul but not on Linkerd",
+        "[/cart/*]",
+    ),
     "address": (
         "an https:// URL of Vault: host or address and an optional port, no path",
         "https://vault.example.com:8200",

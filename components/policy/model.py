@@ -67,8 +67,13 @@ class MtlsRule(PolicyModel):
 Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h)$", description="A duration: 250ms, 5s, 1m.")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-#: An exact path (`/healthz`) or a prefix ending in `*` (`/api/*`).
-Path = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~!$&'()+,;=:@%/-]*\*?$")]
+#: An exact path (`/healthz`) or a prefix of whole segments ending in `/*` (`/api/*`, `/*`):
+#: Istio and Consul match a prefix as a string (`/api*` would match `/apix`), Linkerd's
+#: PathPrefix by segments; a prefix that ends a segment means the same on all three.
+Path = Annotated[
+    str,
+    Field(pattern=r"^/\*?$|^/[A-Za-z0-9._~!$&'()+,;=:@%-][A-Za-z0-9._~!$&'()+,;=:@%/-]*?(?:/\*)?$"),
+]
 
 
 class Identity(PolicyModel):
@@ -105,7 +110,10 @@ class Allow(PolicyModel):
         "empty means every port.",
     )
     methods: list[Method] = Field(default_factory=list, description="HTTP methods (L7); empty means any.")
-    paths: list[Path] = Field(default_factory=list, description="HTTP paths (L7), exact or `prefix*`; empty: any.")
+    paths: list[Path] = Field(
+        default_factory=list,
+        description="HTTP paths (L7), exact (`/charge`) or a segment prefix (`/cart/*`); empty: any.",
+    )
 
     @property
     def l7(self) -> bool:
