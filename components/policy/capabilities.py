@@ -43,6 +43,9 @@ TARGET_LABELS: dict[TargetName, str] = {
 }
 
 _WAYPOINT = "bound to a waypoint (Gateway of class `istio-waypoint`)"
+#: Istio rates VirtualService on waypoints Alpha and recommends HTTPRoute
+#: (istio.io, "Migrating policies to ambient"); meshfleet still emits VirtualService.
+_WAYPOINT_VS = f"{_WAYPOINT}; VirtualService on waypoints is Alpha in Istio"
 
 #: Feature -> (what it means, {target: cell}).
 MATRIX: dict[str, tuple[str, dict[TargetName, Cell]]] = {
@@ -177,7 +180,7 @@ MATRIX: dict[str, tuple[str, dict[TargetName, Cell]]] = {
         "request timeout",
         {
             "istio-sidecar": "VirtualService `timeout`",
-            "istio-ambient": f"VirtualService `timeout`, {_WAYPOINT}",
+            "istio-ambient": f"VirtualService `timeout`, {_WAYPOINT_VS}",
             "linkerd": "HTTPRoute annotation `timeout.linkerd.io/request`",
             "consul": "ServiceRouter `requestTimeout` + ServiceDefaults `protocol: http`",
         },
@@ -186,7 +189,7 @@ MATRIX: dict[str, tuple[str, dict[TargetName, Cell]]] = {
         "retries",
         {
             "istio-sidecar": "VirtualService `retries`",
-            "istio-ambient": f"VirtualService `retries`, {_WAYPOINT}",
+            "istio-ambient": f"VirtualService `retries`, {_WAYPOINT_VS}",
             "linkerd": "HTTPRoute annotations `retry.linkerd.io/http`, `retry.linkerd.io/limit`",
             "consul": "ServiceRouter `numRetries`, `retryOn` + ServiceDefaults `protocol: http`",
         },
@@ -195,7 +198,7 @@ MATRIX: dict[str, tuple[str, dict[TargetName, Cell]]] = {
         "per-attempt timeout",
         {
             "istio-sidecar": "VirtualService `retries.perTryTimeout`",
-            "istio-ambient": f"VirtualService `retries.perTryTimeout`, {_WAYPOINT}",
+            "istio-ambient": f"VirtualService `retries.perTryTimeout`, {_WAYPOINT_VS}",
             "linkerd": "HTTPRoute annotation `retry.linkerd.io/timeout`",
             "consul": No(
                 "a ServiceRouter has a request timeout but no per-attempt timeout",
@@ -208,7 +211,8 @@ MATRIX: dict[str, tuple[str, dict[TargetName, Cell]]] = {
         {
             "istio-sidecar": "DestinationRule `outlierDetection`",
             "istio-ambient": f"DestinationRule `outlierDetection`, {_WAYPOINT}",
-            "linkerd": "Service annotations `balancer.linkerd.io/failure-accrual*` (consecutive failures)",
+            "linkerd": "Service annotations `balancer.linkerd.io/failure-accrual*` (consecutive failures; "
+            "`interval` has no equivalent: Linkerd counts failures without one, so it is not used)",
             "consul": "callers' ServiceDefaults `upstreamConfig.overrides[].passiveHealthCheck`",
         },
     ),
