@@ -779,6 +779,7 @@ TESTED_IN_TEST_CONSUL = {
     "_rule_servers": "test_production_refuses_one_or_an_even_server_count",
     "_rule_security": "test_production_refuses_turning_security_off",
     "_rule_consul_authorization_needs_acls": "test_authorization_rules_need_acls",
+    "_rule_consul_one_service_per_name": "test_one_service_name_in_two_namespaces_is_refused",
 }
 
 

@@ -197,6 +197,23 @@ def test_authorization_rules_need_acls() -> None:
     load_fleet(stack_config("local").value("defaults"), fleet)  # accepted with ACLs on
 
 
+def test_one_service_name_in_two_namespaces_is_refused() -> None:
+    """Consul CE names a service without its namespace: shop/api and payments/api would be one."""
+    fleet = consul_fleet(["east", "west"])
+    api = {"kind": "visibility", "scope": "local"}
+    fleet["policies"] = {
+        "rules": {
+            "api-shop": {**api, "service": {"namespace": "shop", "name": "api"}},
+            "api-payments": {**api, "service": {"namespace": "payments", "name": "api"}},
+        }
+    }
+    [problem] = problems_of(fleet)
+    assert problem.startswith(
+        "policies.rules.api-shop: shop/api and payments/api (rule 'api-payments') are one service to Consul"
+    )
+    assert "rename one of the two services (and its service account)" in problem
+
+
 def test_datacenter_rules() -> None:
     dup = consul_fleet(["east", "west"], datacenters={"west": "east"})
     assert any("mesh.datacenters.west" in p and "datacenter 'east' is used by both" in p for p in problems_of(dup))
