@@ -53,7 +53,8 @@ GATEWAY_PDB = {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 #: (istiod 1.30 pilot/pkg/bootstrap/istio_ca.go: "Multi root is disabled";
 #: linkerd2 controller/cmd/identity/main.go reads the anchors once). A bundle
 #: change (root rotation phases 1 and 3) changes this annotation, so the Helm
-#: upgrade rolls the control plane, one pod at a time under its PDB.
+#: upgrade rolls the control plane's Deployments (a rolling update never
+#: drops below the running pods).
 TRUST_BUNDLE_ANNOTATION = "meshfleet.io/trust-bundle-sha256"
 
 
