@@ -272,3 +272,39 @@ def test_a_maintenance_window_adds_schedules_and_changes_no_cluster_but_gke_in_p
         "azure-weu-maintenance-node-os",
         "gcp-euw1-cluster",
     }
+
+
+#: Where each type carries the fleet tags (a tag change must touch nothing else).
+TAG_PATHS = {
+    ".tags",
+    ".labels",
+    ".resourceLabels",
+    ".nodeConfig.resourceLabels",
+    ".defaultTags",
+    ".defaultLabels",
+    ".values.defaultTags",
+}
+
+
+def test_an_owner_change_only_retags_on_the_same_urns(dev):
+    """Day 2: a new `fleet.owner` changes tag and label properties only (updated in place), and the inline AKS
+    system pool's tags. The one object it re-creates is the EKS gp3 StorageClass, whose parameters carry the
+    volume tags and are immutable: existing volumes keep running (with their old tags)."""
+    fleet = fleet_of("dev")
+    fleet["fleet"]["owner"] = "platform-team"
+    retagged = plan_fleet(fleet, stack="dev")
+    old = {r.urn: r for r in dev.resources}
+    new = {r.urn: r for r in retagged.resources}
+    assert set(old) == set(new)
+    changed = {u: _changed_paths(old[u].inputs, new[u].inputs) for u in old if old[u].inputs != new[u].inputs}
+    assert len(changed) > 50
+    for u, paths in changed.items():
+        r = new[u]
+        if r.type == "kubernetes:storage.k8s.io/v1:StorageClass":
+            assert paths == [".parameters.tagSpecification_4"], u
+        elif r.type == "azure-native:containerservice:ManagedCluster":
+            assert paths == [".agentPoolProfiles", ".tags.owner"], u
+            [before], [after] = old[u].inputs["agentPoolProfiles"], new[u].inputs["agentPoolProfiles"]
+            assert _changed_paths(before, after) == [".tags.owner"]
+        else:
+            assert {p.rsplit(".owner", 1)[0] for p in paths} <= TAG_PATHS, (u, paths)
