@@ -308,3 +308,22 @@ def test_an_owner_change_only_retags_on_the_same_urns(dev):
             assert _changed_paths(before, after) == [".tags.owner"]
         else:
             assert {p.rsplit(".owner", 1)[0] for p in paths} <= TAG_PATHS, (u, paths)
+
+
+def test_a_new_operator_network_changes_only_the_api_allow_lists(dev):
+    """Day 2: one more `apiAccess.operatorCidrs` entry updates each cluster's API allow-list in place, nothing else."""
+    fleet = fleet_of("dev")
+    fleet["fleet"]["apiAccess"]["operatorCidrs"] = [*fleet["fleet"]["apiAccess"]["operatorCidrs"], "203.0.113.0/28"]
+    widened = plan_fleet(fleet, stack="dev")
+    old = {r.urn: r for r in dev.resources}
+    new = {r.urn: r for r in widened.resources}
+    assert set(old) == set(new)
+    changed = {(new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs))) for u in old if old[u] != new[u]}
+    assert changed == {
+        ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
+        ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
+        ("gcp-euw1-cluster", (".masterAuthorizedNetworksConfig.cidrBlocks",)),
+    }
+    for r in widened.resources:
+        if r.name in {"aws-use1-cluster", "azure-weu-aks", "gcp-euw1-cluster"}:
+            assert "203.0.113.0/28" in str(r.inputs), r.name
