@@ -27,6 +27,19 @@ def fleet_tags(meta: FleetMeta) -> dict[str, str]:
     }
 
 
+#: The fleet tags that never change for a deployed fleet (its name is in every
+#: physical name). Where tags are fixed at creation and a change re-creates
+#: something (EC2 instances through their launch template, volumes through
+#: their StorageClass), only these are set: renaming the owner must not roll
+#: every node.
+IDENTITY_TAG_KEYS = ("fleet", "managed-by")
+
+
+def identity_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The fleet tags of `tags` (from `fleet_tags`) that never change: see IDENTITY_TAG_KEYS."""
+    return {key: tags[key] for key in IDENTITY_TAG_KEYS}
+
+
 def protected(meta: FleetMeta, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
     """Options for a resource the stack's protection setting covers."""
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=meta.protect))

@@ -50,6 +50,7 @@ EXPECTED_AWS = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
     "aws:eks/addon:Addon": 6,
     "aws:eks/nodeGroup:NodeGroup": 1,
+    "aws:ec2/launchTemplate:LaunchTemplate": 1,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
 }
 
@@ -368,8 +369,31 @@ def test_node_group_autoscaling_bounds_and_ignored_desired_size(plan: Plan) -> N
     assert n["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 2}
     assert nodes.ignore_changes == ["scalingConfig.desiredSize"]
     assert nodes.custom_timeouts == {"create": "30m", "update": "90m", "delete": "45m"}
-    assert (n["nodeGroupNamePrefix"], n["instanceTypes"], n["diskSize"]) == ("system-", ["m6i.large"], 100)
-    # No fixed name: a change that forces a new group (instance type, disk, AMI type) creates it
+    assert (n["nodeGroupNamePrefix"], n["instanceTypes"]) == ("system-", ["m6i.large"])
+    # The disk is the launch template's: EKS refuses disk_size beside a template.
+    assert "diskSize" not in n
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
+    assert n["launchTemplate"]["id"].startswith("lt-") and template.urn in nodes.dependencies
+    assert n["launchTemplate"]["version"] == str(plan.state[(template.type, template.name)]["latestVersion"]) == "1"
+    t = inputs(template)
+    assert t["namePrefix"] == f"{PHYSICAL}-system-"
+    # IMDSv2 only, one hop: pods (not on the host network) never reach the node role's credentials.
+    assert t["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert t["blockDeviceMappings"] == [
+        {
+            "deviceName": "/dev/xvda",
+            "ebs": {"volumeSize": 100, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+        }
+    ]
+    # Instances and their volumes carry the fleet's identity tags (the node group's tags stop at the
+    # group); not owner or environment, whose change would roll every node through a new version.
+    identity = {"fleet": "acme-dev", "managed-by": "meshfleet"}
+    assert t["tagSpecifications"] == [
+        {"resourceType": "instance", "tags": identity},
+        {"resourceType": "volume", "tags": identity},
+    ]
+    assert t["tags"] == TAGS
+    # No fixed name: a change that forces a new group (instance type, AMI type) creates it
     # before the old one is drained and deleted, instead of deleting every node of the pool first.
     assert "nodeGroupName" not in n
     assert (n["amiType"], n["capacityType"], n["version"]) == ("AL2023_x86_64_STANDARD", "ON_DEMAND", "1.33")
@@ -390,15 +414,14 @@ def test_default_gp3_storage_class(plan: Plan) -> None:
         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
     }
     assert body["provisioner"] == "ebs.csi.aws.com"
-    # Every volume the driver provisions carries the fleet tags, one `key=value` per tagSpecification_<n>.
+    # Every volume the driver provisions carries the fleet's identity tags, one `key=value` per
+    # tagSpecification_<n> (immutable parameters: a changing tag would re-create the class).
     assert body["parameters"] == {
         "type": "gp3",
         "encrypted": "true",
         "fsType": "ext4",
-        "tagSpecification_1": "environment=dev",
-        "tagSpecification_2": "fleet=acme-dev",
-        "tagSpecification_3": "managed-by=meshfleet",
-        "tagSpecification_4": "owner=platform",
+        "tagSpecification_1": "fleet=acme-dev",
+        "tagSpecification_2": "managed-by=meshfleet",
     }
     assert body["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc.provider_urn == k8s_provider(plan).urn
@@ -519,7 +542,7 @@ def test_changing_the_deployer_role_keeps_the_provider_identity(plan: Plan, chan
 
 
 def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_the_old_goes(plan: Plan) -> None:
-    # Day 2: an instance type (or disk, or AMI type) forces a new node group. Same URN and prefix,
+    # Day 2: an instance type (or AMI type) forces a new node group. Same URN and prefix,
     # no fixed name: the provider names the new group afresh, so Pulumi creates it before it
     # deletes (and EKS drains) the old one; nothing else of the fleet changes.
     fleet = only_clusters(fleet_of("dev"), CLUSTER)
@@ -535,6 +558,24 @@ def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_t
     assert {k for k in old if old[k] != new[k]} == {"instanceTypes", "amiType"}
     assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
     assert new["nodeGroupNamePrefix"] == old["nodeGroupNamePrefix"] == "system-" and "nodeGroupName" not in new
+
+
+def test_a_new_disk_size_is_a_new_template_version_rolled_in_place(plan: Plan) -> None:
+    """Day 2: the disk lives in the launch template; a new size is a new template version, which EKS rolls
+    node by node (max one unavailable) on the same node group: no new group, nothing else changes."""
+    fleet = only_clusters(fleet_of("dev"), CLUSTER)
+    fleet["clusters"][0]["nodePools"][0]["diskSizeGb"] = 200
+    after = plan_fleet(fleet)
+    before_inputs = {r.urn: inputs(r) for r in plan.resources}
+    after_inputs = {r.urn: inputs(r) for r in after.resources}
+    assert set(before_inputs) == set(after_inputs)
+    template = urn(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
+    assert {u for u in before_inputs if before_inputs[u] != after_inputs[u]} == {template}
+    assert after_inputs[template]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
+    # The group names the template by id and version: the version moves (in place), the id does not.
+    group = urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
+    assert template in after.get("aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system").dependencies
+    assert group in after_inputs
 
 
 # --------------------------------------------------------------------------

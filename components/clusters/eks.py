@@ -22,7 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
-from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, protected
+from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, identity_tags, protected
 from components.config import AwsCluster, ChartPin, EksAddons, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.naming import node_group_prefix
@@ -702,7 +702,14 @@ class EksCluster(pulumi.ComponentResource):
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "fsType": "ext4", **volume_tag_parameters(b.tags)},
+            # Only the identity tags: parameters are immutable, so any other
+            # tag would re-create the class whenever it changes.
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "fsType": "ext4",
+                **volume_tag_parameters(identity_tags(b.tags)),
+            },
             # Bind in the zone the pod is scheduled to (EBS volumes are zonal).
             volume_binding_mode="WaitForFirstConsumer",
             reclaim_policy="Delete",
@@ -876,6 +883,49 @@ class EksCluster(pulumi.ComponentResource):
             opts=b.opts(depends_on=[node_addons.pod_identity, grant]),
         )
 
+    def _node_template(self, b: ClusterBuild[AwsCluster, AwsNetwork], pool: NodePool) -> aws.ec2.LaunchTemplate:
+        """The pool's launch template: IMDSv2 only and out of pods' reach, its root disk, the fleet tags.
+
+        Pods reach the AWS APIs through Pod Identity, never the node's role:
+        a hop limit of 1 keeps the instance metadata (and the node role's
+        credentials) away from every pod that is not on the host network
+        (EKS best practices, "Restrict access to the instance profile");
+        aws-node, kube-proxy and the Pod Identity agent run on the host
+        network, and the controllers are given their region and VPC. The
+        tag specifications put the fleet's identity tags on the instances and
+        their volumes, which the node group's own tags do not reach.
+        """
+        return aws.ec2.LaunchTemplate(
+            f"{b.name}-nodes-{pool.name}-template",
+            name_prefix=f"{b.names.physical}-{pool.name}-",
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+            },
+            # AL2023 AMIs (every ami_type here) boot from /dev/xvda.
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": pool.disk_size_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            # The identity tags only: a new template version rolls every node.
+            tag_specifications=[
+                {"resource_type": kind, "tags": identity_tags(b.tags)} for kind in ("instance", "volume")
+            ],
+            # Node groups name the version they run; the default follows it
+            # only for whoever launches from the template by hand.
+            update_default_version=True,
+            tags=b.tags,
+            opts=b.child,
+        )
+
     def _node_group(
         self,
         b: ClusterBuild[AwsCluster, AwsNetwork],
@@ -891,11 +941,12 @@ class EksCluster(pulumi.ComponentResource):
             "desired_size": pool.min_size,
         }
         update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
+        template = self._node_template(b, pool)
         return aws.eks.NodeGroup(
             f"{b.name}-nodes-{pool.name}",
             cluster_name=cluster.name,
-            # A prefix, not a fixed name: the instance type, disk size and AMI
-            # type force a new node group, and with a fixed name Pulumi can
+            # A prefix, not a fixed name: the instance type and AMI type
+            # force a new node group, and with a fixed name Pulumi can
             # only delete the old group first (every node of the pool gone at
             # once) or fail on the name. With a prefix the provider names each
             # group `<pool>-<26 characters>`, so the new one comes up before
@@ -909,7 +960,9 @@ class EksCluster(pulumi.ComponentResource):
             ami_type=ami_type(pool.machine_type),
             capacity_type="ON_DEMAND",
             instance_types=[pool.machine_type],
-            disk_size=pool.disk_size_gb,
+            # The disk is the template's (EKS refuses disk_size beside a
+            # launch template); a new template version rolls the nodes in place.
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=pool.labels,
             scaling_config=scaling,
             update_config=update,

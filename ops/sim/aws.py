@@ -337,6 +337,23 @@ def _node_group(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     }
 
 
+def _launch_template(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
+    rid = _ec2_id("lt", args, ctx)
+    name = args.inputs.get("name")
+    if name is None:
+        # A prefix: the provider appends a unique id (26 characters); here from the seed.
+        prefix = str(args.inputs.get("namePrefix", ""))
+        name = f"{prefix}{ctx.now:%Y%m%d%H%M%S}{ctx.number('launch-template-name', prefix, modulo=10**12):012d}"
+    return {
+        "__id": rid,
+        "name": name,
+        "arn": _ec2_arn("launch-template", rid, args, ctx),
+        # A new template: version 1, the default too (a changed template is a new version in place).
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
 def _pod_identity_association(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     cluster = str(args.inputs.get("clusterName"))
     association = "a-" + ctx.hex(args.typ, args.name, length=17)
@@ -367,6 +384,7 @@ HANDLERS: dict[str, Handler] = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": _access_policy_association,
     "aws:eks/addon:Addon": _addon,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
 }
 #: meshfleet invokes nothing on AWS: account and region come from config.

@@ -191,6 +191,7 @@ TAG_PROPERTY: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/logGroup:LogGroup": ("tags",),
     "aws:ec2/eip:Eip": ("tags",),
     "aws:ec2/internetGateway:InternetGateway": ("tags",),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("tags",),
     "aws:ec2/natGateway:NatGateway": ("tags",),
     "aws:ec2/routeTable:RouteTable": ("tags",),
     "aws:ec2/subnet:Subnet": ("tags",),
