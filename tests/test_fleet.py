@@ -326,3 +326,22 @@ def test_a_new_operator_network_changes_only_the_api_allow_lists(dev):
     for r in widened.resources:
         if r.name in {"aws-use1-cluster", "azure-weu-aks", "gcp-euw1-cluster"}:
             assert "203.0.113.0/28" in str(r.inputs), r.name
+
+
+def test_a_new_node_pool_on_every_cloud_only_adds_its_own_resources(dev):
+    """Day 2: one more pool per cluster creates that pool (and, on EKS, its launch template); nothing that runs
+    changes."""
+    fleet = fleet_of("dev")
+    for cluster in fleet["clusters"]:
+        cluster["nodePools"].append({**cluster["nodePools"][0], "name": "batch"})
+    grown = plan_fleet(fleet, stack="dev")
+    old = {r.urn: r for r in dev.resources}
+    new = {r.urn: r for r in grown.resources}
+    assert set(old) <= set(new)
+    assert {u for u in old if old[u].inputs != new[u].inputs} == set()
+    assert sorted((new[u].type, new[u].name) for u in set(new) - set(old)) == [
+        ("aws:ec2/launchTemplate:LaunchTemplate", "aws-use1-nodes-batch-template"),
+        ("aws:eks/nodeGroup:NodeGroup", "aws-use1-nodes-batch"),
+        ("azure-native:containerservice:AgentPool", "azure-weu-pool-batch"),
+        ("gcp:container/nodePool:NodePool", "gcp-euw1-pool-batch"),
+    ]
