@@ -51,8 +51,10 @@ class Fleet(pulumi.ComponentResource):
 
     def __init__(self, name: str, spec: FleetSpec, opts: pulumi.ResourceOptions | None = None):
         # The stack facts the guardrails read (policies/guardrails/rules.py, `Graph.facts`):
-        # a CrossGuard policy sees resource inputs, not stack config, so the
-        # environment, the protection setting and the mesh are the Fleet's inputs.
+        # a CrossGuard policy sees resources, not stack config, so the environment,
+        # the protection setting and the mesh are the Fleet's inputs and, for the
+        # stack policies (which the engine gives each resource's outputs), its
+        # outputs too (register_outputs below).
         facts = {"environment": spec.fleet.environment, "protect": spec.fleet.protect, "mesh": spec.mesh.kind}
         super().__init__("meshfleet:index:Fleet", name, {"facts": facts}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -135,4 +137,4 @@ class Fleet(pulumi.ComponentResource):
                 child,
             )
 
-        self.register_outputs({"clusters": sorted(self.clusters)})
+        self.register_outputs({"clusters": sorted(self.clusters), "facts": facts})

@@ -19,6 +19,7 @@ from policies.guardrails import config as pack_config
 from policies.guardrails.rules import (
     RULES,
     RULES_BY_NAME,
+    UNKNOWN,
     Context,
     Graph,
     Resource,
@@ -180,6 +181,11 @@ GKE = "gcp:container/cluster:Cluster"
                 },
             },
         ),
+        # A first preview: the peers' egress (and so the source ranges) is unknown, judged at the next one.
+        (
+            HELM,
+            {"chart": "consul", "values": {"meshGateway": {"enabled": True, "service": {"additionalSpec": UNKNOWN}}}},
+        ),
     ],
 )
 def test_open_endpoints_compliant(type_, props):
@@ -300,6 +306,19 @@ def test_node_pools_compliant_on_every_cloud():
         pool,  # 1 per zone x 2 zones = 2 nodes at least
     ]
     assert pools(resources) == []
+
+
+def test_gke_pool_totals_of_zero_are_unset_per_zone_bounds_rule():
+    """Under the CLI, stack policies read outputs, where unset total bounds may come back as 0."""
+    autoscaling = {"minNodeCount": 1, "maxNodeCount": 3, "totalMinNodeCount": 0, "totalMaxNodeCount": 0}
+    per_zone = res(NP, "p", {"name": "general", "location": "europe-west1", "autoscaling": autoscaling})
+    assert pools([fleet(), per_zone]) == []  # 1..3 per zone x 3 zones, not "0 to 0"
+    totals = {"totalMinNodeCount": 1, "totalMaxNodeCount": 200}
+    by_total = res(NP, "q", {"name": "batch", "location": "europe-west1", "autoscaling": totals})
+    assert pools([fleet("dev"), by_total]) == [
+        "GKE node pool batch scales from 1 to 200 nodes ('autoscaling.totalMinNodeCount/totalMaxNodeCount'); "
+        "keep 0 <= min <= max, 1 <= max <= 100"
+    ]
 
 
 def test_node_pools_violating_bounds_and_single_node_production():
@@ -680,6 +699,16 @@ def test_in_cluster_provider():
         res("kubernetes:core/v1:Secret", "east-reads-west-remote-secret", parent=mesh.urn, provider=prov(rs, "east")),
     ]
     assert check_in_cluster_provider(Graph([*rs, mesh, *ok]), {}, CTX) == []
+    # A pulumi-kubernetes component (the Gateway API ConfigFile): under the CLI the engine records it with no
+    # provider; its objects, its children, carry the cluster's and are checked.
+    crds = res("kubernetes:yaml/v2:ConfigFile", "east-gateway-api-crds", parent=mesh.urn)
+    crd = res(
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        "east-gateway-api-crds:gateways.gateway.networking.k8s.io",
+        parent=crds.urn,
+        provider=prov(rs, "east"),
+    )
+    assert check_in_cluster_provider(Graph([*rs, mesh, crds, crd]), {}, CTX) == []
     wrong = res("kubernetes:core/v1:Namespace", "west-istio-namespace", parent=mesh.urn, provider=prov(rs, "east"))
     default = res("kubernetes:core/v1:Namespace", "west-apps")
     nameless = res("kubernetes:core/v1:Namespace", "apps", parent=mesh.urn, provider=prov(rs, "east"))
@@ -960,7 +989,7 @@ for name in ("no-open-endpoints", "kubernetes-version-support", "fleet-tags"):
 out["resource"] = reports
 
 # A stack rule: a production fleet whose cluster has no strict mTLS object.
-fleet = PolicyResource("meshfleet:index:Fleet", unknown_checking_proxy({"facts": {"environment": "production", "protect": True, "mesh": "istio"}}),
+fleet = PolicyResource("meshfleet:index:Fleet", unknown_checking_proxy({"clusters": ["east"], "facts": {"environment": "production", "protect": True, "mesh": "istio"}}),
     S + "meshfleet:index:Fleet::acme", "acme", opts(), None, None, [], {})
 comp = PolicyResource("meshfleet:cluster:Existing", unknown_checking_proxy({}), S + "meshfleet:cluster:Existing::east", "east", opts(), None, fleet, [], {})
 prov = PolicyResource("pulumi:providers:kubernetes", unknown_checking_proxy({"clusterIdentifier": "meshfleet/acme-east"}),
@@ -1002,3 +1031,22 @@ def test_pack_glue_runs_in_the_packs_own_venv():
     assert out["resource"][1][2].startswith("Kubernetes 1.33 reaches its end of support on aws within 90 days")
     prov = "urn:pulumi:prod::meshfleet::pulumi:providers:kubernetes::east-k8s"
     assert [(n, u) for n, u, _ in out["stack"]] == [("mesh-mtls-strict", prov)]
+
+
+def test_the_fleet_outputs_carry_the_stack_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stack policies see each resource's outputs (the engine's AnalyzeStack), so the facts are outputs too."""
+    import components.fleet
+
+    registered: dict[str, Any] = {}
+    original = components.fleet.Fleet.register_outputs
+
+    def capture(self: Any, outputs: dict[str, Any]) -> None:
+        registered.update(outputs)
+        original(self, outputs)
+
+    monkeypatch.setattr(components.fleet.Fleet, "register_outputs", capture)
+    plan = plan_stack("prod")
+    [fleet] = [r for r in plan.resources if r.type == "meshfleet:index:Fleet"]
+    assert (
+        registered["facts"] == fleet.inputs["facts"] == {"environment": "production", "protect": True, "mesh": "istio"}
+    )

@@ -187,6 +187,14 @@ def test_main_goes_up_dev_then_staging_then_prod() -> None:
     step = next(s for s in deploy["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
     assert step["with"]["command"] == "up"
     assert step["with"]["stack-name"] == "${{ inputs.stack }}"
+    # The guardrails judge the update itself, as they judge the pull request's preview.
+    preview = next(
+        s
+        for s in _workflow("preview.yml")["jobs"]["preview"]["steps"]
+        if s.get("uses", "").startswith("pulumi/actions@")
+    )
+    for key in ("policyPacks", "policyPackConfigs"):
+        assert step["with"][key] == preview["with"][key] != ""
 
 
 def test_drift_refreshes_in_preview_mode_and_keeps_one_issue_per_stack() -> None:

@@ -13,8 +13,12 @@ stack rules look at the whole graph (`Graph`). Each rule returns messages
 that say what is wrong and how to fix it.
 
 Stack facts the rules need (environment, the protection setting, the mesh)
-come from the `meshfleet:index:Fleet` component's inputs (`facts`), which the
-program registers, so a real preview and the offline run read the same thing.
+come from the `meshfleet:index:Fleet` component's `facts`, which the program
+registers as its inputs and its outputs: under the CLI, resource policies get
+inputs and stack policies outputs, so a real preview and the offline run read
+the same thing. Under the CLI a first preview also hands the rules unknown
+values (`UNKNOWN`): a rule judges them at the next preview, never as a
+violation.
 """
 
 from __future__ import annotations
@@ -355,6 +359,8 @@ def check_open_endpoints(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> l
         if chart == "consul" and get(values, "meshGateway.enabled") is True:
             # The chart has no source-range key: `additionalSpec` is a YAML string merged into the Service spec.
             spec = get(values, "meshGateway.service.additionalSpec")
+            if spec == UNKNOWN:
+                return []  # built from the peers' egress, which a first preview does not know yet
             try:
                 extra = yaml.safe_load(spec) if isinstance(spec, str) else None
             except yaml.YAMLError:
@@ -395,7 +401,9 @@ def _pool_bounds(graph: Graph, r: Resource) -> Iterator[tuple[str, str, int | No
             _int(get(p, "autoscaling.totalMinNodeCount")),
             _int(get(p, "autoscaling.totalMaxNodeCount")),
         )
-        if total_lo is not None or total_hi is not None:
+        # Stack policies read outputs, where the provider may report unset totals as 0: a total
+        # maximum of 0 means the per-zone bounds are the ones in force.
+        if total_hi:
             yield label, "autoscaling.totalMinNodeCount/totalMaxNodeCount", total_lo, total_hi, None
             return
         lo, hi = _int(get(p, "autoscaling.minNodeCount")), _int(get(p, "autoscaling.maxNodeCount"))
@@ -797,11 +805,24 @@ def _intended_clusters(graph: Graph, r: Resource) -> set[str] | None:
     return None
 
 
+#: pulumi-kubernetes component resources: their provider `Construct`s them as components, which the engine
+#: records with no provider reference (pulumi/pulumi source_eval.go: only custom and remote resources carry
+#: one), while the objects they create, their children, carry the cluster's provider and are checked.
+KUBERNETES_COMPONENTS = frozenset(
+    {
+        "kubernetes:yaml/v2:ConfigFile",
+        "kubernetes:yaml/v2:ConfigGroup",
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:kustomize/v2:Directory",
+    }
+)
+
+
 def check_in_cluster_provider(graph: Graph, cfg: Mapping[str, Any], ctx: Context) -> list[tuple[str, str]]:
     owners = _provider_clusters(graph)
     found = []
     for r in graph.resources:
-        if not r.type.startswith("kubernetes:"):
+        if not r.type.startswith("kubernetes:") or r.type in KUBERNETES_COMPONENTS:
             continue
         if not r.provider or r.provider not in owners:
             found.append(
