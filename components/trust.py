@@ -159,9 +159,10 @@ class FleetTrust(pulumi.ComponentResource):
             for root in self.roots.values()
             if root is not signing
         ]
-        # The signing root warns an intermediate's lifetime earlier: from then
-        # on, an intermediate re-issued (early renewal) would outlive it, and
-        # `check_not_outlived` fails the `up` that creates one.
+        # The signing root warns an intermediate's lifetime earlier: within
+        # expiryWarningHours of then, an intermediate re-issued (early renewal)
+        # would outlive it, and `check_not_outlived` fails the `up` that
+        # creates one; the warning leaves that much time to rotate.
         checks.append(
             signing.validity_end_time.apply(
                 partial(
@@ -169,8 +170,8 @@ class FleetTrust(pulumi.ComponentResource):
                     f"root {signing.name!r}, which signs the intermediates,",
                     window_hours=window + trust.intermediate_validity_hours,
                     window="trust.expiryWarningHours + trust.intermediateValidityHours",
-                    advice="an intermediate re-issued from now on would outlive it, which `pulumi up` refuses: "
-                    + rotate,
+                    advice="an intermediate re-issued once less than trust.intermediateValidityHours remain would "
+                    "outlive it, which `pulumi up` refuses: " + rotate,
                 )
             )
         )

@@ -560,17 +560,6 @@ def test_vault_intermediate_verifies_to_the_fleet_root(vault_dev: Plan, tmp_path
             assert "PRIVATE KEY" not in json.dumps(inputs(r)), r.urn
 
 
-def test_vault_signs_with_the_latest_imported_issuer(vault_dev: Plan) -> None:
-    """Each renewal imports a new issuer; Vault 1.11+ would keep signing with the first unless told to follow."""
-    issuers_type = "vault:pkiSecret/secretBackendConfigIssuers:SecretBackendConfigIssuers"
-    signed_type = "vault:pkiSecret/secretBackendIntermediateSetSigned:SecretBackendIntermediateSetSigned"
-    for c in clusters(vault_dev):
-        issuers = vault_dev.get(issuers_type, f"{c}-vault-connect-issuers")
-        mount = vault_dev.get("vault:index/mount:Mount", f"{c}-vault-connect-root")
-        assert inputs(issuers) == {"backend": inputs(mount)["path"], "defaultFollowsLatestIssuer": True}
-        assert issuers.urn in vault_dev.get(signed_type, f"{c}-vault-connect-signed").dependencies
-
-
 def test_vault_mode_secrets_stay_secret(vault_dev: Plan, tmp_path: Path) -> None:
     """Gossip key, ACL bootstrap token and the token reviewer's JWT: secret inputs, absent from the written plan."""
     values: list[str] = []

@@ -308,6 +308,15 @@ def test_maintenance_window_is_a_weekly_recurring_window_in_zulu_time() -> None:
     }
 
 
+def test_the_weekday_list_and_the_config_type_name_the_same_days_in_order() -> None:
+    from typing import get_args
+
+    from components.config import WEEKDAYS
+    from components.config.models import Weekday
+
+    assert get_args(Weekday) == WEEKDAYS
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     day=st.sampled_from(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]),

@@ -249,7 +249,11 @@ def test_linkerd_failure_accrual_keeps_its_maximum_penalty_above_the_minimum(eje
     ("modes", "labels"),
     [
         (("gateway",), {"mirror.linkerd.io/exported": "true"}),
-        (("gateway", "federated"), {"mirror.linkerd.io/exported": "true"}),
+        (("gateway", "federated"), {"mirror.linkerd.io/exported": "true", "mirror.linkerd.io/federated": "member"}),
+        (
+            ("remote-discovery", "federated"),
+            {"mirror.linkerd.io/exported": "remote-discovery", "mirror.linkerd.io/federated": "member"},
+        ),
         (("remote-discovery",), {"mirror.linkerd.io/exported": "remote-discovery"}),
         (("federated",), {"mirror.linkerd.io/federated": "member"}),
     ],

@@ -809,8 +809,8 @@ def test_expiry_warnings() -> None:
         [
             "trust: root 'root-2026', which signs the intermediates, expires at 2026-01-26T00:00:00Z (600 h from "
             "now), within trust.expiryWarningHours + trust.intermediateValidityHours (9480 h): an intermediate "
-            "re-issued from now on would outlive it, which `pulumi up` refuses: rotate to a new root now "
-            "(docs/trust.md, 'Rotating the root')",
+            "re-issued once less than trust.intermediateValidityHours remain would outlive it, which `pulumi up` "
+            "refuses: rotate to a new root now (docs/trust.md, 'Rotating the root')",
             "trust: the intermediate CA of 'kind-east' expires at 2026-01-13T12:00:00Z (300 h from now), within "
             "trust.expiryWarningHours (720 h): it is re-issued at the next `pulumi up` (early renewal)",
         ]

@@ -611,7 +611,7 @@ class EksCluster(pulumi.ComponentResource):
     def _node_pools(
         self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, roles: _Roles, addons: _NodeAddons
     ) -> list[pulumi.Resource]:
-        """Managed node groups, one per configured pool."""
+        """Managed node groups, one per configured pool, each from its launch template."""
         net = b.network
         return [
             self._node_group(
@@ -619,6 +619,7 @@ class EksCluster(pulumi.ComponentResource):
                 pool,
                 cluster,
                 roles.node,
+                self._node_template(b, pool),
                 b.opts(
                     custom_timeouts=NODE_POOL_TIMEOUTS,
                     # The autoscaler owns the desired size after creation.
@@ -932,6 +933,7 @@ class EksCluster(pulumi.ComponentResource):
         pool: NodePool,
         cluster: aws.eks.Cluster,
         node_role: aws.iam.Role,
+        template: aws.ec2.LaunchTemplate,
         opts: pulumi.ResourceOptions,
     ) -> aws.eks.NodeGroup:
         """One managed node group on the private subnets, at the cluster's version."""
@@ -941,7 +943,6 @@ class EksCluster(pulumi.ComponentResource):
             "desired_size": pool.min_size,
         }
         update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
-        template = self._node_template(b, pool)
         return aws.eks.NodeGroup(
             f"{b.name}-nodes-{pool.name}",
             cluster_name=cluster.name,

@@ -26,7 +26,7 @@ from pulumi_gcp import compute, container, kms, organizations, projects, service
 
 from components.clusters.build import CloudClusterArgs, ClusterBuild, KubernetesAccess
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected
-from components.config import GcpCluster, MaintenanceWindow
+from components.config import WEEKDAYS, GcpCluster, MaintenanceWindow
 from components.config.cloudfacts import facts
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
 from components.networks.gcp import NODE_POOL_MAX_SURGE, GcpNetwork
@@ -70,23 +70,13 @@ def gke_service_agent(project_number: str) -> str:
 #: week (GKE takes the start's date as when the window begins to recur), so
 #: the policy never depends on the day of the `up`.
 WINDOW_ANCHOR = date(2024, 1, 1)
-#: RFC 5545 day codes, Monday first.
-RRULE_DAYS = {
-    "Monday": "MO",
-    "Tuesday": "TU",
-    "Wednesday": "WE",
-    "Thursday": "TH",
-    "Friday": "FR",
-    "Saturday": "SA",
-    "Sunday": "SU",
-}
 
 
 def maintenance_policy(window: MaintenanceWindow | None) -> dict[str, Any]:
     """`maintenance_policy` of a cluster with a weekly window ({} without one: GKE picks any time)."""
     if window is None:
         return {}
-    day = list(RRULE_DAYS).index(window.day)
+    day = WEEKDAYS.index(window.day)
     hour, minute = (int(part) for part in window.start_time.split(":"))
     start = datetime.combine(WINDOW_ANCHOR + timedelta(days=day), time(hour, minute), tzinfo=UTC)
     end = start + timedelta(hours=window.duration_hours)
@@ -96,7 +86,8 @@ def maintenance_policy(window: MaintenanceWindow | None) -> dict[str, Any]:
             "recurring_window": {
                 "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "recurrence": f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[window.day]}",
+                # RFC 5545 day codes are the names' first two letters (MO ... SU).
+                "recurrence": f"FREQ=WEEKLY;BYDAY={window.day[:2].upper()}",
             }
         }
     }

@@ -25,6 +25,7 @@ from components.config.migrations import CURRENT_SCHEMA_VERSION, MIGRATIONS, dee
 from components.config.models import (
     CLOUDS,
     SUPPORTED_MESHES,
+    WEEKDAYS,
     Addons,
     ApiAccess,
     AwsCluster,
@@ -79,6 +80,7 @@ __all__ = [
     "RETIRED_MESHES",
     "RULES",
     "SUPPORTED_MESHES",
+    "WEEKDAYS",
     "Addons",
     "ApiAccess",
     "AwsCluster",

@@ -139,6 +139,11 @@ class Deployers(Model):
     gcp: GcpDeployer | None = None
 
 
+#: Days of the week, Monday first (the order GKE's window dates follow).
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
 class MaintenanceWindow(Model):
     """A weekly window, in UTC, for the upgrades AKS and GKE start on their own.
 
@@ -148,9 +153,7 @@ class MaintenanceWindow(Model):
     patches its control planes, and node groups change only on `pulumi up`.
     """
 
-    day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = Field(
-        description="Day the window starts on."
-    )
+    day: Weekday = Field(description="Day the window starts on.")
     start_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Start, `HH:MM` in UTC.")
     duration_hours: int = Field(
         ge=12,

@@ -696,20 +696,18 @@ class ConsulMesh(pulumi.ComponentResource):
         )
         self.vault_intermediates[cluster.name] = signed
         # Each early renewal (and rotation phase 2) imports a new issuer into
-        # the mount; since Vault 1.11 an import no longer becomes the default
-        # issuer, which is what Consul's sign-intermediate calls use. Following
-        # the latest import keeps Vault signing with the newest certificate.
-        issuers = vault.pkisecret.SecretBackendConfigIssuers(
-            child("vault", "connect-issuers"),
-            backend=mount.path,
-            default_follows_latest_issuer=True,
-            opts=self._vault_opts(),
-        )
+        # the mount, and since Vault 1.11 an import does not become the default
+        # issuer, which Consul's sign-intermediate calls use. Not automated:
+        # Vault refuses an issuers configuration without an explicit default
+        # (builtin/logical/pki: "must be non-empty"), which the provider sends
+        # empty when only following the latest import is asked for, and the
+        # new issuer's id is known only after the import. README, "CA choice":
+        # the operator's step after each renewal.
         return vault.pkisecret.SecretBackendIntermediateSetSigned(
             child("vault", "connect-signed"),
             backend=mount.path,
             certificate=pulumi.Output.concat(signed.cert_pem, root.cert_pem),
-            opts=self._vault_opts([csr, issuers]),
+            opts=self._vault_opts([csr]),
         )
 
     # --------------------------------------------------------------- per pair

@@ -47,6 +47,9 @@ from components.handle import ClusterHandle, service_account_token, token_kubeco
 from components.mesh import MeshArgs, gateway_grace_seconds, gateway_wait_seconds, trust_bundle_annotations
 from components.naming import linkerd_pair_names
 from components.policy import installer_values
+
+# The Service labels that export a service per mode (link-gen's default selectors), set by the
+# policy compiler on global services.
 from components.policy.linkerd import EXPORTED, FEDERATED
 
 NAMESPACE = "linkerd"
@@ -79,10 +82,6 @@ CLUSTER_DOMAIN_ANNOTATION = "multicluster.linkerd.io/cluster-domain"
 #: Kubernetes DNS domain of every cluster: no cloud here changes it, nor does the chart value.
 CLUSTER_DOMAIN = "cluster.local"
 
-#: Service labels that export a service per mode (link-gen's default selectors),
-#: the ones the policy compiler sets (components/policy/linkerd.py).
-EXPORTED_LABEL = EXPORTED
-FEDERATED_LABEL = FEDERATED
 
 #: pod-security level proxy-init needs: it runs with NET_ADMIN/NET_RAW (no CNI plugin installed).
 POD_SECURITY = {"pod-security.kubernetes.io/enforce": "privileged"}
@@ -292,9 +291,9 @@ def link_spec(mesh: LinkerdMeshSpec, target: str, gateway_address: str | None) -
         "clusterCredentialsSecret": names.credentials_secret,
     }
     if "remote-discovery" in modes:
-        spec["remoteDiscoverySelector"] = {"matchLabels": {EXPORTED_LABEL: "remote-discovery"}}
+        spec["remoteDiscoverySelector"] = {"matchLabels": {EXPORTED: "remote-discovery"}}
     if "federated" in modes:
-        spec["federatedServiceSelector"] = {"matchLabels": {FEDERATED_LABEL: "member"}}
+        spec["federatedServiceSelector"] = {"matchLabels": {FEDERATED: "member"}}
     if "gateway" in modes:
         if not gateway_address:
             raise ValueError(f"the gateway of {target} has no load-balancer address")
@@ -304,7 +303,7 @@ def link_spec(mesh: LinkerdMeshSpec, target: str, gateway_address: str | None) -
             gatewayPort=str(GATEWAY_PORT),
             gatewayIdentity=gateway_identity(mesh.trust_domain),
             probeSpec={"path": PROBE_PATH, "port": str(PROBE_PORT), "period": f"{PROBE_SECONDS}s"},
-            selector={"matchLabels": {EXPORTED_LABEL: "true"}},
+            selector={"matchLabels": {EXPORTED: "true"}},
         )
     return spec
 

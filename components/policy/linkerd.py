@@ -74,15 +74,22 @@ def compile_linkerd(rules: Mapping[str, PolicyRule], target: Target) -> Compiled
 
 
 def _export_labels(scope: str, modes: tuple[str, ...]) -> dict[str, str]:
-    """The Service labels that export it the way this cluster's peers link to it (or keep it local)."""
+    """The Service labels that export it every way this cluster's peers link to it (or keep it local).
+
+    `exported` takes one value, so gateway mode (`true`) wins over
+    remote-discovery; a federated cluster also marks the service a member of
+    its federated service, which the peers' Links select separately.
+    """
     if scope != "global":
         return {EXPORTED: "false"}
+    labels = {}
     if "gateway" in modes:
-        return {EXPORTED: "true"}
-    if "remote-discovery" in modes:
-        return {EXPORTED: "remote-discovery"}
-    # Federated only: peers' Links select federated members, nothing else.
-    return {FEDERATED: "member"}
+        labels[EXPORTED] = "true"
+    elif "remote-discovery" in modes:
+        labels[EXPORTED] = "remote-discovery"
+    if "federated" in modes:
+        labels[FEDERATED] = "member"
+    return labels
 
 
 def _mtls(out: Compiled, name: str, rule: MtlsRule) -> None:

@@ -92,8 +92,9 @@ def _rule_consul_one_service_per_name(spec: FleetSpec) -> Iterable[Problem]:
     """Consul CE has one namespace: `shop/api` and `payments/api` would be one service (one set of intentions)."""
     if not isinstance(spec.mesh, ConsulMeshSpec):
         return
-    # name -> (namespace, rule, a caller?) of its first use.
+    # name -> (namespace, rule, a caller?) of its first use; names already reported.
     seen: dict[str, tuple[str, str, bool]] = {}
+    reported: set[str] = set()
     for name, rule in sorted(spec.policies.rules.items()):
         uses = [(s.namespace, s.name, False) for s in [getattr(rule, "service", None)] if s is not None]
         if isinstance(rule, AuthorizationRule):
@@ -103,15 +104,19 @@ def _rule_consul_one_service_per_name(spec: FleetSpec) -> Iterable[Problem]:
         for namespace, service_name, caller in uses:
             first_namespace, first_rule, first_caller = seen.setdefault(service_name, (namespace, name, caller))
             # Two callers of one rule: the matrix's `authorization.shared-account` refuses that.
-            if first_namespace == namespace or (first_rule == name and caller and first_caller):
+            if (
+                service_name in reported
+                or first_namespace == namespace
+                or (first_rule == name and caller and first_caller)
+            ):
                 continue
+            reported.add(service_name)
             yield Problem(
                 path=f"policies.rules.{name}",
                 message=f"{namespace}/{service_name} and {first_namespace}/{service_name} (rule {first_rule!r}) are "
                 "one service to Consul, which names services without their Kubernetes namespace",
                 fix="rename one of the two services (and its service account) so every name is unique in the fleet",
             )
-            return
 
 
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
