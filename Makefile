@@ -12,10 +12,10 @@ PACK_STAMP := $(PACK)/.venv/.installed
 .PHONY: plan test lint actionlint typecheck unit install clean bench schema
 
 # Create the virtualenv and install pinned dependencies (re-run when pins change).
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# Byte-compile the SDKs once: with PYTHONDONTWRITEBYTECODE set (common in
 	# CI images) every plan would otherwise re-compile them (about 2x slower).
@@ -24,10 +24,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 # The pack's environment, next to the program's and independent of it.
-$(PACK_STAMP): $(PACK)/requirements.txt
+$(PACK_STAMP): $(PACK)/requirements.txt $(PACK)/constraints.txt
 	test -x $(PACK)/.venv/bin/python || $(PY) -m venv $(PACK)/.venv
 	$(PACK)/.venv/bin/python -m pip install --quiet --upgrade pip
-	$(PACK)/.venv/bin/python -m pip install --quiet -r $(PACK)/requirements.txt
+	$(PACK)/.venv/bin/python -m pip install --quiet -r $(PACK)/requirements.txt -c $(PACK)/constraints.txt
 	$(PACK)/.venv/bin/python -m pip check
 	touch $(PACK_STAMP)
 
