@@ -231,3 +231,51 @@ def validate_plan_upstream(plan: Plan, tmp: Path, chart_of: Callable[[dict[str, 
         assert run.returncode == 0, f"{path}: {run.stdout}{run.stderr}"
         checked += 1
     return valid, checked
+
+
+# --------------------------------------------------------------------------
+# Day 2: what a config change does, from two plans
+
+
+def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
+    """Dotted paths where two input trees differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [p for k in sorted(set(old) | set(new)) for p in changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
+    return [] if old == new else [path]
+
+
+class PlanChange:
+    """Two plans of one stack, compared by URN: what `pulumi up` of the second would create, delete and update."""
+
+    def __init__(self, before: Plan, after: Plan, keep: Callable[[Recorded], bool] = lambda r: True) -> None:
+        self.old = {r.urn: r for r in before.resources if keep(r)}
+        self.new = {r.urn: r for r in after.resources if keep(r)}
+
+    @property
+    def added(self) -> list[tuple[str, str]]:
+        """(type, name) of every resource only the second plan has, sorted."""
+        return sorted((self.new[u].type, self.new[u].name) for u in self.new.keys() - self.old.keys())
+
+    @property
+    def removed(self) -> set[str]:
+        return self.old.keys() - self.new.keys()
+
+    def inputs_changed(self) -> dict[str, list[str]]:
+        """URN -> changed input paths, for resources in both plans whose inputs differ."""
+        both = self.old.keys() & self.new.keys()
+        return {
+            u: changed_paths(self.old[u].inputs, self.new[u].inputs)
+            for u in sorted(both)
+            if self.old[u].inputs != self.new[u].inputs
+        }
+
+    def changed(self, *, whole_records: bool = False) -> set[tuple[str, tuple[str, ...]]]:
+        """(name, changed input paths) of each resource in both plans that differs: in its inputs, or with
+        `whole_records` anywhere in its registration (parent, provider, dependencies, options)."""
+        both = self.old.keys() & self.new.keys()
+        differ = [
+            u
+            for u in both
+            if (self.old[u] != self.new[u] if whole_records else self.old[u].inputs != self.new[u].inputs)
+        ]
+        return {(self.new[u].name, tuple(changed_paths(self.old[u].inputs, self.new[u].inputs))) for u in differ}

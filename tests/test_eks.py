@@ -19,7 +19,7 @@ from components.clusters.eks import (
 from components.networks.aws import subnet_layout
 from ops.plan import Plan, Recorded, is_secret
 from ops.sim.aws import EIP_POOL
-from tests.helpers import fleet_of, inputs, of_type, only_clusters, plan_fleet
+from tests.helpers import PlanChange, fleet_of, inputs, of_type, only_clusters, plan_fleet
 
 CLUSTER = "aws-use1"
 NET = f"{CLUSTER}-network"
@@ -547,15 +547,11 @@ def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_t
     # deletes (and EKS drains) the old one; nothing else of the fleet changes.
     fleet = only_clusters(fleet_of("dev"), CLUSTER)
     fleet["clusters"][0]["nodePools"][0]["machineType"] = "m7g.large"
-    after = plan_fleet(fleet)
-    before_inputs = {r.urn: inputs(r) for r in plan.resources}
-    after_inputs = {r.urn: inputs(r) for r in after.resources}
-    assert set(before_inputs) == set(after_inputs)
-    changed = {urn for urn in before_inputs if before_inputs[urn] != after_inputs[urn]}
+    change = PlanChange(plan, plan_fleet(fleet))
+    assert change.added == [] and change.removed == set()
     group = urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
-    assert changed == {group}
-    old, new = before_inputs[group], after_inputs[group]
-    assert {k for k in old if old[k] != new[k]} == {"instanceTypes", "amiType"}
+    assert change.inputs_changed() == {group: [".amiType", ".instanceTypes"]}
+    old, new = inputs(change.old[group]), inputs(change.new[group])
     assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
     assert new["nodeGroupNamePrefix"] == old["nodeGroupNamePrefix"] == "system-" and "nodeGroupName" not in new
 
@@ -566,16 +562,13 @@ def test_a_new_disk_size_is_a_new_template_version_rolled_in_place(plan: Plan) -
     fleet = only_clusters(fleet_of("dev"), CLUSTER)
     fleet["clusters"][0]["nodePools"][0]["diskSizeGb"] = 200
     after = plan_fleet(fleet)
-    before_inputs = {r.urn: inputs(r) for r in plan.resources}
-    after_inputs = {r.urn: inputs(r) for r in after.resources}
-    assert set(before_inputs) == set(after_inputs)
+    change = PlanChange(plan, after)
+    assert change.added == [] and change.removed == set()
     template = urn(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
-    assert {u for u in before_inputs if before_inputs[u] != after_inputs[u]} == {template}
-    assert after_inputs[template]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
+    assert change.inputs_changed() == {template: [".blockDeviceMappings"]}
+    assert inputs(change.new[template])["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
     # The group names the template by id and version: the version moves (in place), the id does not.
-    group = urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
     assert template in after.get("aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system").dependencies
-    assert group in after_inputs
 
 
 # --------------------------------------------------------------------------

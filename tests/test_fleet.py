@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
 
 import pytest
 
-from tests.helpers import fleet_of, inputs, plan_fleet, plan_stack
+from tests.helpers import PlanChange, changed_paths, fleet_of, inputs, plan_fleet, plan_stack
 
 EGRESS_TYPES = {
     "aws:ec2/eip:Eip",
@@ -153,14 +152,9 @@ def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
     plans = [dev, phase(["old", "new"]), phase(["old", "new"], "root-2027"), phase(["new"])]
     names = sorted(c.name for c in dev.spec.clusters)
     for number, (before, after) in enumerate(itertools.pairwise(plans), start=1):
-        left = {r.urn: r for r in before.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
-        right = {r.urn: r for r in after.resources if not r.type.startswith(("tls:", "pulumi:providers:tls"))}
-        assert left.keys() == right.keys()
-        changed = {
-            (right[u].name, tuple(_changed_paths(left[u].inputs, right[u].inputs)))
-            for u in left
-            if left[u].inputs != right[u].inputs
-        }
+        change = PlanChange(before, after, keep=lambda r: not r.type.startswith(("tls:", "pulumi:providers:tls")))
+        assert change.added == [] and change.removed == set()
+        changed = change.changed()
         if number == 2:
             # The new root signs: each cluster's intermediate and chain, nothing else.
             cacerts = (".stringData.value.ca-cert.pem", ".stringData.value.cert-chain.pem")
@@ -183,13 +177,6 @@ def test_dev_plan_json_has_every_contract_field(dev):
         assert set(r) >= CONTRACT_FIELDS, r["urn"]
 
 
-def _changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
-    """Dotted paths where two input trees differ."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [p for k in sorted(set(old) | set(new)) for p in _changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
-    return [] if old == new else [path]
-
-
 def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev):
     """Day 2: adding gcp-euw1 to a fleet of aws-use1 and azure-weu. The existing clusters change in place
     only where the new peer is admitted (API allow-lists, east-west gateway source ranges); everything
@@ -197,22 +184,16 @@ def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev)
     from tests.helpers import only_clusters
 
     before = plan_fleet(only_clusters(fleet_of("dev"), "aws-use1", "azure-weu"), stack="dev")
-    old = {r.urn: r for r in before.resources}
-    new = {r.urn: r for r in dev.resources}
-    assert set(old) <= set(new), "nothing is deleted"
-    changed = {
-        (new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs)))
-        for u in old
-        if old[u].inputs != new[u].inputs
-    }
-    assert changed == {
+    change = PlanChange(before, dev)
+    assert change.removed == set(), "nothing is deleted"
+    assert change.changed() == {
         ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
         ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
         ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
         ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
     }
-    for u in set(new) - set(old):
-        r = new[u]
+    for u in change.new.keys() - change.old.keys():
+        r = change.new[u]
         assert dev.owner_of(r) == "gcp-euw1" or "gcp-euw1" in r.name, r.urn
 
 
@@ -223,16 +204,9 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
     for i, version in ((0, "1.34"), (1, "1.36"), (2, "1.36")):
         fleet["clusters"][i]["kubernetesVersion"] = version
     fleet["addons"] = {"eks": {"kubeProxy": "v1.34.3-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"}}
-    bumped = plan_fleet(fleet, stack="dev")
-    old = {r.urn: r for r in dev.resources}
-    new = {r.urn: r for r in bumped.resources}
-    assert set(old) == set(new)
-    changed = {
-        (new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs)))
-        for u in old
-        if old[u].inputs != new[u].inputs
-    }
-    assert changed == {
+    change = PlanChange(dev, plan_fleet(fleet, stack="dev"))
+    assert change.added == [] and change.removed == set()
+    assert change.changed() == {
         ("aws-use1-cluster", (".version",)),
         ("aws-use1-nodes-system", (".version",)),
         ("aws-use1-addon-kube-proxy", (".addonVersion",)),
@@ -242,9 +216,10 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
         ("gcp-euw1-cluster", (".minMasterVersion",)),
     }
     # The inline system pool (a list entry) changes only its version too.
-    aks = next(u for u in old if old[u].name == "azure-weu-aks")
-    [before_pool], [after_pool] = old[aks].inputs["agentPoolProfiles"], new[aks].inputs["agentPoolProfiles"]
-    assert _changed_paths(before_pool, after_pool) == [".orchestratorVersion"]
+    aks = next(u for u, r in change.old.items() if r.name == "azure-weu-aks")
+    [before_pool] = change.old[aks].inputs["agentPoolProfiles"]
+    [after_pool] = change.new[aks].inputs["agentPoolProfiles"]
+    assert changed_paths(before_pool, after_pool) == [".orchestratorVersion"]
 
 
 def test_a_maintenance_window_adds_schedules_and_changes_no_cluster_but_gke_in_place(dev):
@@ -254,20 +229,18 @@ def test_a_maintenance_window_adds_schedules_and_changes_no_cluster_but_gke_in_p
     fleet = fleet_of("dev")
     fleet["fleet"]["maintenanceWindow"] = {"day": "Saturday", "startTime": "22:00", "durationHours": 12}
     windowed = plan_fleet(fleet, stack="dev")
-    old = {r.urn: r for r in dev.resources}
-    new = {r.urn: r for r in windowed.resources}
-    assert set(old) <= set(new)
-    assert sorted((new[u].type, new[u].name) for u in set(new) - set(old)) == [
+    change = PlanChange(dev, windowed)
+    assert change.removed == set()
+    assert change.added == [
         ("azure-native:containerservice:MaintenanceConfiguration", "azure-weu-maintenance-auto-upgrade"),
         ("azure-native:containerservice:MaintenanceConfiguration", "azure-weu-maintenance-node-os"),
     ]
-    changed = {(new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs))) for u in old if old[u] != new[u]}
-    assert changed == {("gcp-euw1-cluster", (".maintenancePolicy",))}
+    assert change.changed(whole_records=True) == {("gcp-euw1-cluster", (".maintenancePolicy",))}
 
     fleet["fleet"]["maintenanceWindow"] = {"day": "Sunday", "startTime": "01:30", "durationHours": 24}
-    moved = {r.urn: r for r in plan_fleet(fleet, stack="dev").resources}
-    assert set(moved) == set(new)
-    assert {new[u].name for u in new if new[u].inputs != moved[u].inputs} == {
+    moved = PlanChange(windowed, plan_fleet(fleet, stack="dev"))
+    assert moved.added == [] and moved.removed == set()
+    assert {name for name, _ in moved.changed()} == {
         "azure-weu-maintenance-auto-upgrade",
         "azure-weu-maintenance-node-os",
         "gcp-euw1-cluster",
@@ -292,21 +265,20 @@ def test_an_owner_change_only_retags_on_the_same_urns(dev):
     tags and the gp3 class's volume tags are the identity tags only, so no node rolls and no class is re-created."""
     fleet = fleet_of("dev")
     fleet["fleet"]["owner"] = "platform-team"
-    retagged = plan_fleet(fleet, stack="dev")
-    old = {r.urn: r for r in dev.resources}
-    new = {r.urn: r for r in retagged.resources}
-    assert set(old) == set(new)
-    changed = {u: _changed_paths(old[u].inputs, new[u].inputs) for u in old if old[u].inputs != new[u].inputs}
+    change = PlanChange(dev, plan_fleet(fleet, stack="dev"))
+    assert change.added == [] and change.removed == set()
+    changed = change.inputs_changed()
     assert len(changed) > 50
     for u, paths in changed.items():
-        r = new[u]
+        r = change.new[u]
         if r.type == "azure-native:containerservice:ManagedCluster":
             assert paths == [".agentPoolProfiles", ".tags.owner"], u
-            [before], [after] = old[u].inputs["agentPoolProfiles"], new[u].inputs["agentPoolProfiles"]
-            assert _changed_paths(before, after) == [".tags.owner"]
+            [before] = change.old[u].inputs["agentPoolProfiles"]
+            [after] = r.inputs["agentPoolProfiles"]
+            assert changed_paths(before, after) == [".tags.owner"]
         else:
             assert {p.rsplit(".owner", 1)[0] for p in paths} <= TAG_PATHS, (u, paths)
-    assert not [u for u in changed if new[u].type == "kubernetes:storage.k8s.io/v1:StorageClass"]
+    assert not [u for u in changed if change.new[u].type == "kubernetes:storage.k8s.io/v1:StorageClass"]
 
 
 def test_a_new_operator_network_changes_only_the_api_allow_lists(dev):
@@ -314,11 +286,9 @@ def test_a_new_operator_network_changes_only_the_api_allow_lists(dev):
     fleet = fleet_of("dev")
     fleet["fleet"]["apiAccess"]["operatorCidrs"] = [*fleet["fleet"]["apiAccess"]["operatorCidrs"], "203.0.113.0/28"]
     widened = plan_fleet(fleet, stack="dev")
-    old = {r.urn: r for r in dev.resources}
-    new = {r.urn: r for r in widened.resources}
-    assert set(old) == set(new)
-    changed = {(new[u].name, tuple(_changed_paths(old[u].inputs, new[u].inputs))) for u in old if old[u] != new[u]}
-    assert changed == {
+    change = PlanChange(dev, widened)
+    assert change.added == [] and change.removed == set()
+    assert change.changed(whole_records=True) == {
         ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
         ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
         ("gcp-euw1-cluster", (".masterAuthorizedNetworksConfig.cidrBlocks",)),
@@ -334,12 +304,10 @@ def test_a_new_node_pool_on_every_cloud_only_adds_its_own_resources(dev):
     fleet = fleet_of("dev")
     for cluster in fleet["clusters"]:
         cluster["nodePools"].append({**cluster["nodePools"][0], "name": "batch"})
-    grown = plan_fleet(fleet, stack="dev")
-    old = {r.urn: r for r in dev.resources}
-    new = {r.urn: r for r in grown.resources}
-    assert set(old) <= set(new)
-    assert {u for u in old if old[u].inputs != new[u].inputs} == set()
-    assert sorted((new[u].type, new[u].name) for u in set(new) - set(old)) == [
+    change = PlanChange(dev, plan_fleet(fleet, stack="dev"))
+    assert change.removed == set()
+    assert change.changed() == set()
+    assert change.added == [
         ("aws:ec2/launchTemplate:LaunchTemplate", "aws-use1-nodes-batch-template"),
         ("aws:eks/nodeGroup:NodeGroup", "aws-use1-nodes-batch"),
         ("azure-native:containerservice:AgentPool", "azure-weu-pool-batch"),

@@ -27,6 +27,7 @@ from components.policy.model import (
     Target,
     TrafficRule,
     VisibilityRule,
+    duration_seconds,
 )
 
 #: Namespace annotation overriding the control plane's default inbound policy (read at injection).
@@ -44,13 +45,6 @@ FEDERATED = "mirror.linkerd.io/federated"
 
 #: Linkerd's default `failure-accrual-consecutive-max-penalty`.
 MAX_PENALTY_DEFAULT_SECONDS = 60
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def seconds(duration: str) -> float:
-    """A model Duration (`250ms`, `5s`, `1m`, `2h`) in seconds."""
-    unit = "ms" if duration.endswith("ms") else duration[-1]
-    return int(duration[: -len(unit)]) * _UNIT_SECONDS[unit]
 
 
 def compile_linkerd(rules: Mapping[str, PolicyRule], target: Target) -> Compiled:
@@ -202,7 +196,7 @@ def _traffic(out: Compiled, name: str, rule: TrafficRule) -> None:
             "balancer.linkerd.io/failure-accrual-consecutive-max-failures": str(cb.consecutive_errors),
             "balancer.linkerd.io/failure-accrual-consecutive-min-penalty": cb.base_ejection_time,
         }
-        if seconds(cb.base_ejection_time) > MAX_PENALTY_DEFAULT_SECONDS:
+        if duration_seconds(cb.base_ejection_time) > MAX_PENALTY_DEFAULT_SECONDS:
             # The maximum penalty defaults to 60 s, and a minimum above the
             # maximum makes Linkerd drop failure accrual for the Service with
             # only a warning in its log (policy-controller, outbound index).

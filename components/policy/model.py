@@ -65,6 +65,15 @@ class MtlsRule(PolicyModel):
 
 
 Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*(ms|s|m|h)$", description="A duration: 250ms, 5s, 1m.")]
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(duration: str) -> float:
+    """A Duration (`250ms`, `5s`, `1m`, `2h`) in seconds."""
+    unit = "ms" if duration.endswith("ms") else duration[-1]
+    return int(duration[: -len(unit)]) * _UNIT_SECONDS[unit]
+
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: An exact path (`/healthz`) or a prefix of whole segments ending in `/*` (`/api/*`, `/*`):

@@ -312,15 +312,18 @@ def _addon(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     }
 
 
+def _prefixed_name(ctx: SimContext, prefix: str, *seed: str) -> str:
+    """A name the provider completes from a prefix: it appends a timestamp and a counter (26
+    digits); here the pinned clock and a digit string from the seed, the same every run."""
+    counter = ctx.number(*seed, prefix, modulo=10**12)
+    return f"{prefix}{ctx.now:%Y%m%d%H%M%S}{counter:012d}"
+
+
 def _node_group(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     cluster = str(args.inputs.get("clusterName"))
-    group = args.inputs.get("nodeGroupName")
-    if group is None:
-        # A prefix: the provider appends a timestamp and a counter (26 digits); here the pinned
-        # clock and a digit string from the seed, the same every run.
-        prefix = str(args.inputs.get("nodeGroupNamePrefix", ""))
-        counter = ctx.number("nodegroup-name", cluster, prefix, modulo=10**12)
-        group = f"{prefix}{ctx.now:%Y%m%d%H%M%S}{counter:012d}"
+    group = args.inputs.get("nodeGroupName") or _prefixed_name(
+        ctx, str(args.inputs.get("nodeGroupNamePrefix", "")), "nodegroup-name", cluster
+    )
     suffix = _uuid(ctx, "nodegroup", cluster, group)
     return {
         "__id": f"{cluster}:{group}",
@@ -339,11 +342,9 @@ def _node_group(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
 
 def _launch_template(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]:
     rid = _ec2_id("lt", args, ctx)
-    name = args.inputs.get("name")
-    if name is None:
-        # A prefix: the provider appends a unique id (26 characters); here from the seed.
-        prefix = str(args.inputs.get("namePrefix", ""))
-        name = f"{prefix}{ctx.now:%Y%m%d%H%M%S}{ctx.number('launch-template-name', prefix, modulo=10**12):012d}"
+    name = args.inputs.get("name") or _prefixed_name(
+        ctx, str(args.inputs.get("namePrefix", "")), "launch-template-name"
+    )
     return {
         "__id": rid,
         "name": name,

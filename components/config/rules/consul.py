@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable
 
 from components.config.cloudfacts import facts, machine_series
 from components.config.errors import Problem
-from components.config.models import ConsulMeshSpec, ExistingCluster, FleetSpec
+from components.config.models import ConsulMeshSpec, FleetSpec
+from components.config.rules.machine_types import gke_pools
 from components.naming import MAX_LABEL, consul_pair_names, consul_peer_name, consul_vault_names
 
 
@@ -120,14 +121,10 @@ def _rule_server_volumes_attach(spec: FleetSpec) -> Iterable[Problem]:
     if _mesh(spec) is None:
         return
     f = facts("gcp")
-    for i, c in enumerate(spec.clusters):
-        if c.cloud != "gcp" or isinstance(c, ExistingCluster):
-            continue
-        for j, pool in enumerate(c.node_pools):
-            if f.boot_disk(pool.machine_type) != "hyperdisk-balanced":
-                continue
+    for path, c, pool in gke_pools(spec):
+        if f.boot_disk(pool.machine_type) == "hyperdisk-balanced":
             yield Problem(
-                path=f"clusters[{i}].nodePools[{j}].machineType",
+                path=path,
                 message=f"Consul servers keep their Raft data on standard-rwo (pd-balanced) volumes, which "
                 f"{pool.machine_type!r} (series {machine_series(pool.machine_type)!r}, Hyperdisk only) cannot attach",
                 fix=f"give {c.name}'s pools a series that attaches Persistent Disk, e.g. "

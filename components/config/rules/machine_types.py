@@ -7,11 +7,11 @@ refused by the cloud only at `pulumi up`; the shape of each cloud's names
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from components.config.cloudfacts import cloud_of_machine_type, facts, machine_series
 from components.config.errors import Problem
-from components.config.models import ExistingCluster, FleetSpec
+from components.config.models import ExistingCluster, FleetSpec, GcpCluster, NodePool
 
 SERVICE = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
 
@@ -39,18 +39,22 @@ def _rule_machine_types(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+def gke_pools(spec: FleetSpec) -> Iterator[tuple[str, GcpCluster, NodePool]]:
+    """(path of its machineType, cluster, pool) of every GKE node pool."""
+    for i, c in enumerate(spec.clusters):
+        if isinstance(c, GcpCluster):
+            for j, pool in enumerate(c.node_pools):
+                yield f"clusters[{i}].nodePools[{j}].machineType", c, pool
+
+
 def _rule_gke_boot_disks(spec: FleetSpec) -> Iterable[Problem]:
     """A GKE pool boots from the disk type its machine series takes (data/gcp.yaml `boot_disks`)."""
     f = facts("gcp")
     known = ", ".join(sorted(f.boot_disks))
-    for i, c in enumerate(spec.clusters):
-        if c.cloud != "gcp" or isinstance(c, ExistingCluster):
-            continue
-        for j, pool in enumerate(c.node_pools):
-            if not f.machine_shape.fullmatch(pool.machine_type) or f.boot_disk(pool.machine_type):
-                continue
+    for path, _, pool in gke_pools(spec):
+        if f.machine_shape.fullmatch(pool.machine_type) and not f.boot_disk(pool.machine_type):
             yield Problem(
-                path=f"clusters[{i}].nodePools[{j}].machineType",
+                path=path,
                 message=f"{pool.machine_type!r} is of series {machine_series(pool.machine_type)!r}, whose node "
                 f"boot disk type meshfleet does not know (series it knows: {known})",
                 fix=f"use a machine type of a known series, e.g. machineType: {f.machine_example}, or add the "
