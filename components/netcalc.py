@@ -75,6 +75,17 @@ NAT_MAX_PORTS_PER_VM = 4096
 #: pool's upgrade settings zone by zone); components/clusters/gke.py sets
 #: the pools' max_surge from this, so NAT sizing and upgrades agree.
 NODE_POOL_MAX_SURGE = 1
+#: AKS: surge nodes per pool during an upgrade, a percentage of the pool
+#: (rounded up). Microsoft's upgrade guidance recommends 33% for production
+#: pools; the API default (10%, and 1 node on older API versions) drains a
+#: large pool one or two nodes at a time. Nothing is taken away first
+#: (maxUnavailable stays 0), and evictions still wait for PodDisruptionBudgets.
+AKS_MAX_SURGE_PERCENT = 33
+
+
+def aks_surge_nodes(max_count: int) -> int:
+    """Extra nodes an AKS pool of at most `max_count` nodes adds while upgrading."""
+    return math.ceil(max_count * AKS_MAX_SURGE_PERCENT / 100)
 
 
 def gcp_nat_address_count(pool_max_sizes: Iterable[int], zone_count: int) -> int:

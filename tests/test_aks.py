@@ -235,6 +235,13 @@ def test_system_pool_inline_and_user_pool_separate_with_autoscaling(plan: Plan) 
     assert cluster_of(plan).urn in pool.dependencies
 
 
+def test_pools_surge_a_third_when_upgrading(plan: Plan) -> None:
+    """Both kinds of pool carry the same explicit surge, not the API version's default."""
+    (system,) = inputs(cluster_of(plan))["agentPoolProfiles"]
+    pool = inputs(one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload"))
+    assert system["upgradeSettings"] == pool["upgradeSettings"] == {"maxSurge": "33%"}
+
+
 def test_cluster_ignores_autoscaled_count_and_has_long_timeouts(plan: Plan) -> None:
     cluster = cluster_of(plan)
     assert cluster.ignore_changes == ["agentPoolProfiles[0].count"]

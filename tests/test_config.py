@@ -335,6 +335,41 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "at least one pool",
     ),
     (
+        "aks-node-range-full",
+        "dev",
+        setting("clusters[1].network.nodeCidr", "10.20.0.0/28"),
+        "clusters[1].network.nodeCidr",
+        "10.20.0.0/28 has 11 usable node addresses, but the node pools of AKS cluster 'azure-weu' can reach 14 nodes "
+        "(maxSize plus each pool's upgrade surge nodes)",
+        "nodeCidr of /27 or larger",
+    ),
+    (
+        "aks-pod-range-full",
+        "dev",
+        setting("clusters[1].network.podCidr", "10.244.0.0/21"),
+        "clusters[1].network.podCidr",
+        "10.244.0.0/21 holds the pods of 8 nodes (AKS gives each node a /24), but the node pools of 'azure-weu' "
+        "can reach 14 nodes",
+        "podCidr of /20 or larger",
+    ),
+    (
+        "gke-node-range-full",
+        "dev",
+        setting("clusters[2].network.nodeCidr", "10.30.0.0/29"),
+        "clusters[2].network.nodeCidr",
+        "10.30.0.0/29 has 4 usable node addresses, but the node pools of GKE cluster 'gcp-euw1' can reach 12 nodes "
+        "(maxSize plus 1 upgrade surge node, per zone and pool, over 3 zones)",
+        "nodeCidr of /28 or larger",
+    ),
+    (
+        "gke-pod-range-full",
+        "dev",
+        setting("clusters[2].network.podCidr", "10.32.0.0/21"),
+        "clusters[2].network.podCidr",
+        "10.32.0.0/21 holds the pods of 8 nodes (GKE gives each node a /24)",
+        "podCidr of /20 or larger",
+    ),
+    (
         "schema-version-missing",
         "local",
         drop_key_top("schemaVersion"),

@@ -373,3 +373,37 @@ def test_valid_generated_cloud_fleets_plan(fleet):
     secrets = remote_secret_names(plan)
     assert len(secrets) == len(names) * (len(names) - 1)
     assert secrets == {f"{a}-reads-{b}-remote-secret" for a in names for b in names if a != b}
+
+
+def _range_problem(fleet: dict[str, Any], path: str) -> Any:
+    try:
+        load_fleet(DEFAULTS, fleet)
+    except ConfigError as err:
+        # Only this rule's problem: a generated range may also overlap another cluster's.
+        return next((p for p in err.problems if p.path == path and "nodes" in p.message), None)
+    return None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    index=st.sampled_from([1, 2]),  # dev: azure-weu, gcp-euw1
+    field=st.sampled_from(["nodeCidr", "podCidr"]),
+    max_sizes=st.lists(st.integers(1, 400), min_size=1, max_size=3),
+)
+def test_range_fix_is_the_smallest_range_that_holds_the_pools(index, field, max_sizes):
+    """Whatever the pools' maxima, a range too small names the prefix that fits, and that prefix is the tightest."""
+    fleet = copy.deepcopy(BASES["dev"])
+    cluster = fleet["clusters"][index]
+    cluster["nodePools"] = [
+        {**cluster["nodePools"][0], "name": f"pool{j}", "minSize": 1, "maxSize": size} for j, size in enumerate(max_sizes)
+    ]
+    path = f"clusters[{index}].network.{field}"
+    base = "10.200.0.0" if field == "nodeCidr" else "10.0.0.0"
+    cluster["network"][field] = f"{base}/30"  # holds no pool at all
+    problem = _range_problem(fleet, path)
+    assert problem is not None
+    fitting = int(re.search(r"of /(\d+) or larger", problem.fix).group(1))  # type: ignore[union-attr]
+    cluster["network"][field] = f"{base}/{fitting}"
+    assert _range_problem(fleet, path) is None
+    cluster["network"][field] = str(ipaddress.IPv4Network(f"{base}/{fitting + 1}"))
+    assert _range_problem(fleet, path) is not None

@@ -29,6 +29,7 @@ from components.clusters.build import CloudClusterArgs, ClusterBuild, Kubernetes
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected, without_api_version_aliases
 from components.config import AzureCluster, AzureDeployer, NodePool
 from components.handle import ClusterHandle, cluster_provider
+from components.netcalc import AKS_MAX_SURGE_PERCENT
 from components.networks.azure import AzureNetwork
 from components.yamlio import SAFE_DUMPER, SAFE_LOADER
 
@@ -192,6 +193,9 @@ def _pool_profile(
         "availability_zones": zones,
         "vnet_subnet_id": subnet_id,
         "node_labels": dict(pool.labels),
+        # Explicit, so an API version's default cannot change how a pool is
+        # upgraded; the ranges leave room for these nodes (config rule pools_fit).
+        "upgrade_settings": {"max_surge": f"{AKS_MAX_SURGE_PERCENT}%"},
         "tags": tags,
     }
 
@@ -495,6 +499,7 @@ class AksCluster(pulumi.ComponentResource):
                     availability_zones=zones,
                     vnet_subnet_id=net.subnet_id,
                     node_labels=profile["node_labels"],
+                    upgrade_settings=profile["upgrade_settings"],
                     tags=b.tags,
                     opts=b.opts(custom_timeouts=NODE_POOL_TIMEOUTS, ignore_changes=["count"]),
                 )

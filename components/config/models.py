@@ -211,7 +211,14 @@ class NodePool(Model):
             "pool) and on at least one pool of an EKS cluster (coredns and the autoscaler run on its nodes)."
         ),
     )
-    max_size: int = Field(ge=1, description="Autoscaler upper bound, per pool (GKE: per zone).")
+    max_size: int = Field(
+        ge=1,
+        description=(
+            "Autoscaler upper bound, per pool (GKE: per zone). On AKS and GKE the cluster's nodeCidr must hold "
+            "every pool at its maximum plus the nodes an upgrade surges (AKS: a third of the pool; GKE: one per "
+            "zone), and podCidr a /24 for each of those nodes."
+        ),
+    )
     disk_size_gb: int = Field(default=100, ge=20, le=2048, description="OS disk size in GiB.")
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
 

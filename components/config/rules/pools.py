@@ -1,7 +1,8 @@
-"""Node pools: unique per cluster, sane autoscaler bounds."""
+"""Node pools: unique per cluster, sane autoscaler bounds, room in the ranges."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 
 from components.config.errors import Problem
@@ -10,8 +11,10 @@ from components.config.models import (
     AzureCluster,
     ExistingCluster,
     FleetSpec,
+    GcpCluster,
 )
 from components.naming import label_problems
+from components.netcalc import NODE_POOL_MAX_SURGE, aks_surge_nodes
 
 
 def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
@@ -68,4 +71,70 @@ def _rule_node_labels(spec: FleetSpec) -> Iterable[Problem]:
                     )
 
 
-RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_pool_names_unique_and_bounds, _rule_node_labels)
+#: Addresses a cloud keeps in every subnet (GCP: network, gateway and the last
+#: two; Azure: the first four and the last).
+_RESERVED = {"gcp": 4, "azure": 5}
+#: Both clouds give each node its own /24 of the pod range: GKE sizes it for
+#: 110 pods (the default maximum, which meshfleet keeps), AKS's CNI overlay
+#: always hands out a /24 per node.
+_NODE_POD_PREFIX = 24
+
+
+def _max_nodes(c: AzureCluster | GcpCluster) -> tuple[int, str]:
+    """The most nodes the pools can reach, upgrades included, and how that was counted."""
+    if isinstance(c, GcpCluster):
+        zones = len(c.zones)
+        total = sum((p.max_size + NODE_POOL_MAX_SURGE) * zones for p in c.node_pools)
+        return total, f"maxSize plus {NODE_POOL_MAX_SURGE} upgrade surge node, per zone and pool, over {zones} zones"
+    total = sum(p.max_size + aks_surge_nodes(p.max_size) for p in c.node_pools)
+    return total, "maxSize plus each pool's upgrade surge nodes"
+
+
+def _rule_ranges_hold_nodes(spec: FleetSpec) -> Iterable[Problem]:
+    """The node and pod ranges hold every node the autoscaler and an upgrade can add.
+
+    The clouds accept a range that is too small and fail later, at scale-up
+    or mid-upgrade (GKE: "IP space exhausted"; AKS: subnet full), when the
+    range can no longer change without re-creating the cluster. EKS is not
+    counted here: VPC CNI's use of addresses depends on each instance type's
+    network interfaces, and the VPC layout gives every zone a whole block.
+    """
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, (AzureCluster, GcpCluster)) or not c.node_pools:
+            continue
+        nodes, counted = _max_nodes(c)
+        cloud = "GKE" if isinstance(c, GcpCluster) else "AKS"
+        node_net = ipaddress.IPv4Network(c.network.node_cidr)
+        node_room = max(node_net.num_addresses - _RESERVED[c.cloud], 0)
+        if nodes > node_room:
+            yield Problem(
+                path=f"clusters[{i}].network.nodeCidr",
+                message=(
+                    f"{node_net} has {node_room} usable node addresses, but the node pools of {cloud} cluster "
+                    f"{c.name!r} can reach {nodes} nodes ({counted})"
+                ),
+                fix=f"use a nodeCidr of /{_prefix_for(nodes + _RESERVED[c.cloud], 32)} or larger, or lower maxSize",
+            )
+        pod_net = ipaddress.IPv4Network(c.network.pod_cidr)
+        pod_room = 2 ** (_NODE_POD_PREFIX - pod_net.prefixlen) if pod_net.prefixlen <= _NODE_POD_PREFIX else 0
+        if nodes > pod_room:
+            yield Problem(
+                path=f"clusters[{i}].network.podCidr",
+                message=(
+                    f"{pod_net} holds the pods of {pod_room} nodes ({cloud} gives each node a /{_NODE_POD_PREFIX}), "
+                    f"but the node pools of {c.name!r} can reach {nodes} nodes ({counted})"
+                ),
+                fix=f"use a podCidr of /{_prefix_for(nodes, _NODE_POD_PREFIX)} or larger, or lower maxSize",
+            )
+
+
+def _prefix_for(count: int, block_prefix: int) -> int:
+    """The longest prefix whose range holds `count` blocks of /`block_prefix`."""
+    return block_prefix - max(count - 1, 0).bit_length()
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
+    _rule_pool_names_unique_and_bounds,
+    _rule_node_labels,
+    _rule_ranges_hold_nodes,
+)
