@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from components.config import ConfigError, load_fleet
 from components.config.offline import TODAY_ENV
+from components.config.rules.networks import overlapping_pairs
 from tests.helpers import existing_fleet, fleet_of, plan_fleet, stack_config
 
 DEFAULTS = stack_config("local").value("defaults")
@@ -395,7 +396,8 @@ def test_range_fix_is_the_smallest_range_that_holds_the_pools(index, field, max_
     fleet = copy.deepcopy(BASES["dev"])
     cluster = fleet["clusters"][index]
     cluster["nodePools"] = [
-        {**cluster["nodePools"][0], "name": f"pool{j}", "minSize": 1, "maxSize": size} for j, size in enumerate(max_sizes)
+        {**cluster["nodePools"][0], "name": f"pool{j}", "minSize": 1, "maxSize": size}
+        for j, size in enumerate(max_sizes)
     ]
     path = f"clusters[{index}].network.{field}"
     base = "10.200.0.0" if field == "nodeCidr" else "10.0.0.0"
@@ -407,3 +409,12 @@ def test_range_fix_is_the_smallest_range_that_holds_the_pools(index, field, max_
     assert _range_problem(fleet, path) is None
     cluster["network"][field] = str(ipaddress.IPv4Network(f"{base}/{fitting + 1}"))
     assert _range_problem(fleet, path) is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**12 - 1), st.integers(8, 24)), max_size=30))
+def test_overlap_sweep_finds_exactly_the_overlapping_pairs(blocks):
+    """The sorted sweep behind the overlap rule agrees with comparing every pair (nested, equal and disjoint)."""
+    nets = [ipaddress.IPv4Network((10 << 24 | start << 12, prefix), strict=False) for start, prefix in blocks]
+    every_pair = [(a, b) for a in range(len(nets)) for b in range(a + 1, len(nets)) if nets[a].overlaps(nets[b])]
+    assert overlapping_pairs(nets) == every_pair
