@@ -23,7 +23,7 @@ from components.clusters.aks import (
 )
 from components.config import AzureDeployer
 from ops.plan import Plan, Recorded, is_secret
-from tests.helpers import fleet_of, inputs, of_type, only_clusters, plan_fleet
+from tests.helpers import PlanChange, fleet_of, inputs, of_type, only_clusters, plan_fleet
 
 C = "azure-weu"
 SUB = "00000000-0000-4000-8000-00000000a2e0"
@@ -603,9 +603,9 @@ def test_dropping_api_version_aliases_changes_nothing_a_deployed_stack_holds(
 
     monkeypatch.setattr(components.common, "drop_api_version_aliases", lambda args: None)
     with_aliases = plan_fleet(only_clusters(fleet_of("dev"), C))
-    before = {r.urn: r for r in with_aliases.resources}
-    after = {r.urn: r for r in plan.resources}
-    assert set(before) == set(after)
+    change = PlanChange(with_aliases, plan)
+    before, after = change.old, change.new
+    assert change.added == [] and change.removed == set()
     for urn, r in after.items():
         b = before[urn]
         assert (b.inputs, b.parent, b.provider, b.dependencies, b.protect) == (

@@ -34,6 +34,7 @@ from tests.charts import render_release
 from tests.helpers import (
     ROOT,
     SHARED,
+    PlanChange,
     assert_golden_dir,
     fleet_of,
     inputs,
@@ -740,9 +741,9 @@ def test_switch_decision(deployed: str | None, kind: str, migrate_from: str | No
 
 
 def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -> None:
-    before = {r.urn: r for r in dev_istio.resources}
-    after = {r.urn: r for r in dev.resources}
-    changed = {(after[u].type, after[u].name) for u in set(before) & set(after) if before[u].inputs != after[u].inputs}
+    change = PlanChange(dev_istio, dev)
+    before, after = change.old, change.new
+    changed = {(after[u].type, after[u].name) for u in change.inputs_changed()}
     assert changed == {
         # The guard records the new kind, and the Fleet component's facts (read by the guardrails) name it.
         (GUARD_TYPE, "acme-dev-mesh-switch"),

@@ -34,7 +34,7 @@ from ops.sim import DEFAULT_NOW, SimContext, unwrap
 from ops.sim import tls as simtls
 from ops.sim.cloud import SimulatedCloud
 from ops.stackconfig import spec_of
-from tests.helpers import config_with, fleet_of, inputs, only_clusters, plan_fleet
+from tests.helpers import PlanChange, config_with, fleet_of, inputs, only_clusters, plan_fleet
 
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
@@ -542,18 +542,6 @@ def _verifies(tmp: Path, t: Traced, ca: str) -> dict[str, bool]:
     return {c: verify(tmp, ca, pem_of(t, f"{c}-ca-cert")) for c in CLUSTERS}
 
 
-def _changes(a: Traced, b: Traced) -> dict[str, list[str]]:
-    """Non-tls resources added, removed, or with other inputs, between two plans."""
-    left = {r.urn: r for r in a.plan.resources if r.type not in TLS_TYPES}
-    right = {r.urn: r for r in b.plan.resources if r.type not in TLS_TYPES}
-    changed = [u for u in left.keys() & right.keys() if left[u].inputs != right[u].inputs]
-    return {
-        "added": sorted(right.keys() - left.keys()),
-        "removed": sorted(left.keys() - right.keys()),
-        "changed": sorted(changed),
-    }
-
-
 BUNDLE_DIGEST = "meshfleet.io/trust-bundle-sha256"
 
 
@@ -566,17 +554,16 @@ def _without_bundle_digest(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _assert_only_trust_material_changed(a: Traced, b: Traced) -> None:
-    changes = _changes(a, b)
-    assert changes["added"] == [] and changes["removed"] == []
-    before = {r.urn: r for r in a.plan.resources}
-    for urn in changes["changed"]:
-        r = next(r for r in b.plan.resources if r.urn == urn)
+    change = PlanChange(a.plan, b.plan, keep=lambda r: r.type not in TLS_TYPES)
+    assert change.added == [] and change.removed == set()
+    for urn in change.inputs_changed():
+        r, before = change.new[urn], change.old[urn]
         assert not r.type.startswith(NEVER_CHANGED), urn
         # Only resources that embed the trust material (e.g. Istio's cacerts Secret) may change, and
         # control planes only in the digest of the bundle they read at start.
         if "BEGIN CERTIFICATE" not in str(inputs(r)):
             assert BUNDLE_DIGEST in str(inputs(r)), urn
-            assert _without_bundle_digest(inputs(r)) == _without_bundle_digest(inputs(before[urn])), urn
+            assert _without_bundle_digest(inputs(r)) == _without_bundle_digest(inputs(before)), urn
 
 
 def _tls_inputs(t: Traced) -> dict[str, Any]:
