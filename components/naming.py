@@ -407,12 +407,24 @@ def policy_object_name(rule: str, *parts: str | int) -> str:
 
 #: What the AWS provider appends to an EKS node group name prefix (a
 #: timestamp and a counter), and the longest node group name EKS accepts:
-#: a pool name leaves room for both (components/clusters/eks.py).
+#: `<pool>-<zone>` leaves room for both (components/clusters/eks.py).
 NODE_GROUP_SUFFIX = 26
 NODE_GROUP_NAME_MAX = 63
-EKS_POOL_NAME_MAX = NODE_GROUP_NAME_MAX - NODE_GROUP_SUFFIX - 1
+EKS_POOL_ZONE_MAX = NODE_GROUP_NAME_MAX - NODE_GROUP_SUFFIX - 1
 
 
-def node_group_prefix(pool: str) -> str:
-    """An EKS node group's name prefix: the provider completes it to `<pool>-<26 characters>`."""
-    return f"{pool}-"
+def zone_suffix(region: str, zone: str) -> str:
+    """What tells a zone apart within its region: `a` of us-east-1a, `lax-1a` of us-west-2-lax-1a."""
+    if zone.startswith(region):
+        return zone[len(region) :].lstrip("-") or zone
+    return zone
+
+
+def node_group_prefix(pool: str, zone: str) -> str:
+    """An EKS node group's name prefix, one group per pool and zone suffix: completed to `<pool>-<zone>-<26>`."""
+    return f"{pool}-{zone}-"
+
+
+def eks_pool_name_max(region: str, zones: list[str]) -> int:
+    """The longest pool name whose node groups fit EKS's 63 characters in every zone."""
+    return EKS_POOL_ZONE_MAX - 1 - max((len(zone_suffix(region, z)) for z in zones), default=1)

@@ -83,6 +83,11 @@ NODE_POOL_MAX_SURGE = 1
 AKS_MAX_SURGE_PERCENT = 33
 
 
+def spread(total: int, parts: int) -> list[int]:
+    """`total` nodes over `parts` zones as evenly as possible, the first zones taking the remainder."""
+    return [total // parts + (1 if k < total % parts else 0) for k in range(parts)]
+
+
 def aks_surge_nodes(max_count: int) -> int:
     """Extra nodes an AKS pool of at most `max_count` nodes adds while upgrading."""
     return math.ceil(max_count * AKS_MAX_SURGE_PERCENT / 100)

@@ -370,6 +370,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "podCidr of /20 or larger",
     ),
     (
+        "eks-pool-max-below-zones",
+        "dev",
+        both(setting("clusters[0].nodePools[0].minSize", 1), setting("clusters[0].nodePools[0].maxSize", 2)),
+        "clusters[0].nodePools[0].maxSize",
+        "maxSize 2 is less than the 3 zones of EKS cluster 'aws-use1': each zone has its own node group",
+        "maxSize to 3 or more",
+    ),
+    (
         "schema-version-missing",
         "local",
         drop_key_top("schemaVersion"),
@@ -398,7 +406,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         setting("clusters[0].nodePools[0].name", "-bad"),
         "clusters[0].nodePools[0].name",
-        "not a valid EKS node pool name: 1-36 letters",
+        "not a valid EKS node pool name: 1-34 letters",
         "rename the node pool",
     ),
     (

@@ -172,16 +172,18 @@ CLUSTER_NAMES = st.from_regex(r"[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,5}){0,2}", fullma
 
 #: Allowed prefix lengths per (cloud, range), all within the documented limits:
 #: EKS VPC /16-/20 (config/rules/networks.py fix text; AWS VPCs are /16-/28), EKS service /12-/24,
-#: GKE pod secondary range /9-/21, AKS service CIDR smaller than /12.
+#: GKE pod secondary range /9-/21, AKS service CIDR smaller than /12. AKS and GKE pod ranges also
+#: hold a /24 per node the generated pools can reach (AKS 3 x (12 + 4 surge) = 48 nodes: /18; GKE
+#: 3 pools x 3 zones x (12 + 1 surge) = 117 nodes: /17).
 PREFIXES = {
     ("aws", "nodeCidr"): (16, 20),
     ("aws", "podCidr"): (14, 20),
     ("aws", "serviceCidr"): (16, 24),
     ("azure", "nodeCidr"): (16, 24),
-    ("azure", "podCidr"): (14, 20),
+    ("azure", "podCidr"): (14, 18),
     ("azure", "serviceCidr"): (16, 24),
     ("gcp", "nodeCidr"): (16, 24),
-    ("gcp", "podCidr"): (14, 18),
+    ("gcp", "podCidr"): (14, 17),
     ("gcp", "serviceCidr"): (16, 24),
 }
 
@@ -216,7 +218,8 @@ def _node_pools(draw: st.DrawFn, cloud: str) -> list[dict[str, Any]]:
         # The first AKS pool is the system pool, which never scales to zero; an EKS cluster keeps a node
         # for coredns and the autoscaler.
         low = draw(st.integers(1 if cloud in ("azure", "aws") and i == 0 else 0, 4))
-        high = draw(st.integers(max(low, 1), low + 8))
+        # An EKS pool has a node group per zone (up to three here), each with room for a node.
+        high = draw(st.integers(max(low, 3 if cloud == "aws" else 1), low + 8))
         pool: dict[str, Any] = {
             "name": name,
             "machineType": draw(st.sampled_from(MACHINE_TYPES[cloud])),
@@ -330,7 +333,7 @@ CLUSTER_RESOURCES = {
     "gcp": ("gcp:container/cluster:Cluster", "{cluster}-cluster"),
 }
 POOL_RESOURCES = {
-    "aws": ("aws:eks/nodeGroup:NodeGroup", "{cluster}-nodes-{pool}"),
+    "aws": ("aws:eks/nodeGroup:NodeGroup", "{cluster}-nodes-{pool}-{zone}"),
     "azure": ("azure-native:containerservice:AgentPool", "{cluster}-pool-{pool}"),
     "gcp": ("gcp:container/nodePool:NodePool", "{cluster}-pool-{pool}"),
 }
@@ -363,11 +366,13 @@ def test_valid_generated_cloud_fleets_plan(fleet):
         assert all(r.protect is fleet["fleet"]["protect"] for r in found)
     for cloud, (type_, pattern) in POOL_RESOURCES.items():
         expected = [
-            pattern.format(cluster=c["name"], pool=pool["name"])
+            pattern.format(cluster=c["name"], pool=pool["name"], zone=zone)
             for c in fleet["clusters"]
             if c["cloud"] == cloud
             # The first AKS pool is the system pool, declared inside the managed cluster.
             for pool in (c["nodePools"][1:] if cloud == "azure" else c["nodePools"])
+            # EKS: a node group per zone.
+            for zone in (c["zones"] if cloud == "aws" else [None])
         ]
         assert sorted(r.name for r in plan.by_type(type_)) == sorted(expected)
 

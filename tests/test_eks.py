@@ -49,7 +49,7 @@ EXPECTED_AWS = {
     "aws:eks/accessEntry:AccessEntry": 1,
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
     "aws:eks/addon:Addon": 6,
-    "aws:eks/nodeGroup:NodeGroup": 1,
+    "aws:eks/nodeGroup:NodeGroup": 3,
     "aws:ec2/launchTemplate:LaunchTemplate": 1,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
 }
@@ -96,6 +96,11 @@ def k8s_provider(plan: Plan) -> Recorded:
 
 def urn(plan: Plan, type_: str, name: str) -> str:
     return one(plan, type_, name).urn
+
+
+def groups(plan: Plan) -> list[Recorded]:
+    """The system pool's node groups, one per zone, in zone order."""
+    return [one(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system-{z}") for z in ZONES]
 
 
 # --------------------------------------------------------------------------
@@ -234,8 +239,9 @@ def test_cluster_endpoint_auth_encryption_and_logging(plan: Plan) -> None:
     assert c["name"] == PHYSICAL and c["version"] == "1.33"
     vpc = c["vpcConfig"]
     assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is True
-    private_ids = inputs(one(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"))["subnetIds"]
-    assert vpc["subnetIds"] == private_ids and len(private_ids) == 3
+    # The control plane spans every zone's private subnet; each zone's node group runs in its own.
+    private_ids = [subnet for g in groups(plan) for subnet in inputs(g)["subnetIds"]]
+    assert vpc["subnetIds"] == private_ids and len(set(private_ids)) == 3
     assert c["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
     assert c["encryptionConfig"]["resources"] == ["secrets"]
     assert c["encryptionConfig"]["provider"]["keyArn"].startswith(f"arn:aws:kms:us-east-1:{ACCOUNT}:key/")
@@ -321,7 +327,7 @@ def test_deployer_access_entry_and_cluster_admin_association(plan: Plan) -> None
 def test_in_cluster_installs_of_the_fleet_wait_for_nodes_access_storage_and_lb_controller(plan: Plan) -> None:
     crds = one(plan, "kubernetes:yaml/v2:ConfigFile", f"{CLUSTER}-gateway-api-standard")
     assert {
-        urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"),
+        *(g.urn for g in groups(plan)),
         urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-coredns"),
         # Helm's API discovery fails while an aggregated API (metrics.k8s.io) is registered but not serving.
         urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-metrics-server"),
@@ -345,15 +351,15 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(plan: Plan) -> Non
         "aws-ebs-csi-driver": "v1.51.1-eksbuild.1",
         "metrics-server": "v0.8.0-eksbuild.1",
     }
-    nodes = one(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
     before = {addon[n].urn for n in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")}
-    assert before <= set(nodes.dependencies)
     after_nodes = ("coredns", "aws-ebs-csi-driver", "metrics-server")
-    assert not {addon[n].urn for n in after_nodes} & set(nodes.dependencies)
-    for after in after_nodes:
-        assert nodes.urn in addon[after].dependencies, after
-    for before_name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
-        assert nodes.urn not in addon[before_name].dependencies
+    for nodes in groups(plan):
+        assert before <= set(nodes.dependencies)
+        assert not {addon[n].urn for n in after_nodes} & set(nodes.dependencies)
+        for after in after_nodes:
+            assert nodes.urn in addon[after].dependencies, after
+        for before_name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+            assert nodes.urn not in addon[before_name].dependencies
     ebs = inputs(addon["aws-ebs-csi-driver"])
     assert ebs["podIdentityAssociations"] == [
         {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/{PHYSICAL}-ebs-csi", "serviceAccount": "ebs-csi-controller-sa"}
@@ -363,13 +369,37 @@ def test_addons_are_pinned_and_ordered_around_the_node_groups(plan: Plan) -> Non
         assert inputs(r)["resolveConflictsOnUpdate"] == "OVERWRITE"
 
 
+def test_a_node_group_per_zone_dividing_the_pools_bounds(plan: Plan) -> None:
+    """The pool (2 to 5 nodes over three zones) is three zonal groups whose bounds add up to the pool's."""
+    scaling = [inputs(g)["scalingConfig"] for g in groups(plan)]
+    assert scaling == [
+        {"minSize": 1, "maxSize": 2, "desiredSize": 1},
+        {"minSize": 1, "maxSize": 2, "desiredSize": 1},
+        {"minSize": 0, "maxSize": 1, "desiredSize": 0},
+    ]
+    # Each group runs in its own zone's private subnet.
+    private = [urn(plan, "aws:ec2/subnet:Subnet", f"{NET}-private-{z}") for z in ZONES]
+    assert [g.property_dependencies["subnetIds"] for g in groups(plan)] == [[u] for u in private]
+    assert all(len(inputs(g)["subnetIds"]) == 1 for g in groups(plan))
+    assert [inputs(g)["nodeGroupNamePrefix"] for g in groups(plan)] == ["system-a-", "system-b-", "system-c-"]
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
+    assert all(g.property_dependencies["launchTemplate"] == [template.urn] for g in groups(plan))
+    # The groups are alike but for zone and size: the autoscaler balances them
+    # (--balance-similar-node-groups) and scales the one in the zone a pending pod needs.
+    alike = [
+        {k: v for k, v in inputs(g).items() if k not in ("scalingConfig", "subnetIds", "nodeGroupNamePrefix")}
+        for g in groups(plan)
+    ]
+    assert alike[0] == alike[1] == alike[2]
+
+
 def test_node_group_autoscaling_bounds_and_ignored_desired_size(plan: Plan) -> None:
-    nodes = one(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
+    nodes = groups(plan)[0]
     n = inputs(nodes)
-    assert n["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 2}
+    assert n["scalingConfig"] == {"minSize": 1, "maxSize": 2, "desiredSize": 1}
     assert nodes.ignore_changes == ["scalingConfig.desiredSize"]
     assert nodes.custom_timeouts == {"create": "30m", "update": "90m", "delete": "45m"}
-    assert (n["nodeGroupNamePrefix"], n["instanceTypes"]) == ("system-", ["m6i.large"])
+    assert (n["nodeGroupNamePrefix"], n["instanceTypes"]) == ("system-a-", ["m6i.large"])
     # The disk is the launch template's: EKS refuses disk_size beside a template.
     assert "diskSize" not in n
     template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
@@ -465,7 +495,7 @@ def test_cluster_autoscaler_release_and_pod_identity(plan: Plan) -> None:
     deps = set(release.dependencies)
     assert {
         identity.urn,
-        urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system"),
+        *(g.urn for g in groups(plan)),
         urn(plan, "aws:eks/addon:Addon", f"{CLUSTER}-addon-coredns"),
     } <= deps
 
@@ -549,11 +579,12 @@ def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_t
     fleet["clusters"][0]["nodePools"][0]["machineType"] = "m7g.large"
     change = PlanChange(plan, plan_fleet(fleet))
     assert change.added == [] and change.removed == set()
-    group = urn(plan, "aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system")
-    assert change.inputs_changed() == {group: [".amiType", ".instanceTypes"]}
-    old, new = inputs(change.old[group]), inputs(change.new[group])
-    assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
-    assert new["nodeGroupNamePrefix"] == old["nodeGroupNamePrefix"] == "system-" and "nodeGroupName" not in new
+    assert change.inputs_changed() == {g.urn: [".amiType", ".instanceTypes"] for g in groups(plan)}
+    for zone, group in zip("abc", groups(plan), strict=True):
+        old, new = inputs(change.old[group.urn]), inputs(change.new[group.urn])
+        assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
+        assert new["nodeGroupNamePrefix"] == old["nodeGroupNamePrefix"] == f"system-{zone}-"
+        assert "nodeGroupName" not in new
 
 
 def test_a_new_disk_size_is_a_new_template_version_rolled_in_place(plan: Plan) -> None:
@@ -568,7 +599,7 @@ def test_a_new_disk_size_is_a_new_template_version_rolled_in_place(plan: Plan) -
     assert change.inputs_changed() == {template: [".blockDeviceMappings"]}
     assert inputs(change.new[template])["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
     # The group names the template by id and version: the version moves (in place), the id does not.
-    assert template in after.get("aws:eks/nodeGroup:NodeGroup", f"{CLUSTER}-nodes-system").dependencies
+    assert all(template in g.dependencies for g in groups(after))
 
 
 # --------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
     assert change.added == [] and change.removed == set()
     assert change.changed() == {
         ("aws-use1-cluster", (".version",)),
-        ("aws-use1-nodes-system", (".version",)),
+        *((f"aws-use1-nodes-system-us-east-1{z}", (".version",)) for z in "abc"),
         ("aws-use1-addon-kube-proxy", (".addonVersion",)),
         ("aws-use1-cluster-autoscaler", (".values.image.tag",)),
         ("azure-weu-aks", (".agentPoolProfiles", ".kubernetesVersion")),
@@ -309,7 +309,7 @@ def test_a_new_node_pool_on_every_cloud_only_adds_its_own_resources(dev):
     assert change.changed() == set()
     assert change.added == [
         ("aws:ec2/launchTemplate:LaunchTemplate", "aws-use1-nodes-batch-template"),
-        ("aws:eks/nodeGroup:NodeGroup", "aws-use1-nodes-batch"),
+        *(("aws:eks/nodeGroup:NodeGroup", f"aws-use1-nodes-batch-us-east-1{z}") for z in "abc"),
         ("azure-native:containerservice:AgentPool", "azure-weu-pool-batch"),
         ("gcp:container/nodePool:NodePool", "gcp-euw1-pool-batch"),
     ]

@@ -321,6 +321,26 @@ def test_gke_pool_totals_of_zero_are_unset_per_zone_bounds_rule():
     ]
 
 
+def test_zonal_eks_node_groups_of_one_template_are_judged_as_one_pool():
+    """meshfleet's EKS pool is a node group per zone from one launch template: the bounds that count are the sums."""
+    template = res("aws:ec2/launchTemplate:LaunchTemplate", "system-template")
+
+    def group(zone: str, lo: int, hi: int, desired: int | None = None) -> Resource:
+        scaling = {"minSize": lo, "maxSize": hi, "desiredSize": lo if desired is None else desired}
+        props = {"nodeGroupNamePrefix": f"system-{zone}-", "scalingConfig": scaling}
+        return res(NG, f"ng-{zone}", props, property_dependencies={"launchTemplate": (template.urn,)})
+
+    # 1 + 1 + 0 = 2 nodes at least, 2 + 2 + 1 at most: compliant although each group alone is not.
+    assert pools([fleet(), template, group("a", 1, 2), group("b", 1, 2), group("c", 0, 1)]) == []
+    label = "EKS node pool of groups system-a-, system-b-, system-c-"
+    assert pools([fleet(), template, group("a", 1, 2), group("b", 0, 2, desired=3), group("c", 0, 1)]) == [
+        f"{label}: EKS node group system-b-: scalingConfig.desiredSize 3 is outside [0, 2]; keep it within minSize "
+        "and maxSize",
+        f"{label} may shrink to 1 node(s) in production: one node failure takes the pool down; raise its minimum "
+        "to at least 2 nodes ('scalingConfig.minSize/maxSize, summed over the groups')",
+    ]
+
+
 def test_node_pools_violating_bounds_and_single_node_production():
     resources = [
         fleet(),

@@ -1011,7 +1011,7 @@ def test_objects_without_pods_wait_for_the_api_and_workloads_for_the_nodes(dev: 
     """istio-base (CRDs, a service account), the namespace and cacerts go in while the nodes come up."""
     guard = "acme-dev-mesh-switch"
     nodes = {
-        "aws-use1": ("aws:eks/nodeGroup:NodeGroup", "aws-use1-nodes-system"),
+        "aws-use1": ("aws:eks/nodeGroup:NodeGroup", "aws-use1-nodes-system-us-east-1a"),
         "gcp-euw1": ("gcp:container/nodePool:NodePool", "gcp-euw1-pool-general"),
         "azure-weu": ("azure-native:containerservice:AgentPool", "azure-weu-pool-workload"),
     }

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_fleet
+from components.naming import eks_pool_name_max, node_group_prefix, zone_suffix
 from ops import cli
 from ops.plan import Plan
 from tests.helpers import existing_fleet, fleet_of, inputs, only_clusters, plan_fleet, stack_config
@@ -137,22 +138,32 @@ def test_node_pool_labels_beyond_kubernetes_limits_are_rejected(
     assert message.startswith(start) and part in message, message
 
 
-@pytest.mark.parametrize(("length", "valid"), [(36, True), (37, False)])
-def test_eks_pool_names_leave_room_for_the_node_group_suffix(length: int, valid: bool) -> None:
-    # Node groups are named `<pool>-` plus the provider's 26 characters, and EKS takes at most 63.
+@pytest.mark.parametrize(("length", "valid"), [(34, True), (35, False)])
+def test_eks_pool_names_leave_room_for_the_zone_and_the_node_group_suffix(length: int, valid: bool) -> None:
+    # A node group per zone, named `<pool>-<zone>-` (us-east-1a: `a`) plus the provider's 26 characters;
+    # EKS takes at most 63.
     fleet = fleet_of("dev")
     fleet["clusters"][0]["nodePools"][0]["name"] = "p" * length
     if valid:
         spec = load_fleet(stack_config("local").value("defaults"), fleet)
         assert spec.clusters[0].node_pools[0].name == "p" * length
+        assert len(node_group_prefix("p" * length, zone_suffix("us-east-1", "us-east-1a"))) + 26 == 63
     else:
         assert problems(fleet) == [
             (
                 "clusters[0].nodePools[0].name",
-                f"{'p' * length!r} is not a valid EKS node pool name: 1-36 letters, digits, '-' and '_', starting "
-                "with a letter or digit (its node groups are named `<pool>-` plus 26 characters, at most 63)",
+                f"{'p' * length!r} is not a valid EKS node pool name: 1-34 letters, digits, '-' and '_', starting "
+                "with a letter or digit (it has a node group per zone, named `<pool>-<zone>-` plus 26 characters, "
+                "at most 63)",
             )
         ]
+
+
+def test_zone_suffixes_tell_zones_apart_within_their_region() -> None:
+    assert zone_suffix("us-east-1", "us-east-1a") == "a"
+    assert zone_suffix("us-west-2", "us-west-2-lax-1a") == "lax-1a"
+    # A Local Zone's longer suffix shortens the pool names that fit.
+    assert eks_pool_name_max("us-west-2", ["us-west-2a", "us-west-2-lax-1a"]) == 29
 
 
 def test_node_pool_labels_at_the_limits_are_valid() -> None:

@@ -25,7 +25,8 @@ from components.clusters.build import CloudClusterArgs, ClusterBuild, Kubernetes
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, helm_release, identity_tags, protected
 from components.config import AwsCluster, ChartPin, EksAddons, NodePool
 from components.handle import ClusterHandle, cluster_provider, kubeconfig_document
-from components.naming import node_group_prefix
+from components.naming import node_group_prefix, zone_suffix
+from components.netcalc import spread
 from components.networks.aws import AwsNetwork
 
 #: Every control-plane log type EKS offers.
@@ -611,32 +612,47 @@ class EksCluster(pulumi.ComponentResource):
     def _node_pools(
         self, b: ClusterBuild[AwsCluster, AwsNetwork], cluster: aws.eks.Cluster, roles: _Roles, addons: _NodeAddons
     ) -> list[pulumi.Resource]:
-        """Managed node groups, one per configured pool, each from its launch template."""
-        net = b.network
-        return [
-            self._node_group(
-                b,
-                pool,
-                cluster,
-                roles.node,
-                self._node_template(b, pool),
-                b.opts(
-                    custom_timeouts=NODE_POOL_TIMEOUTS,
-                    # The autoscaler owns the desired size after creation.
-                    ignore_changes=["scalingConfig.desiredSize"],
-                    # Nodes join only with their policies, networking add-ons
-                    # and a NAT route to pull images.
-                    depends_on=[
-                        *roles.node_policies,
-                        addons.vpc_cni,
-                        addons.kube_proxy,
-                        addons.pod_identity,
-                        *net.egress_ready,
-                    ],
-                ),
+        """Managed node groups, one per configured pool and zone, a pool's groups from one launch template.
+
+        One group per zone, not one across the zones: the cluster autoscaler
+        can only add a node in the zone a pending pod needs (an EBS volume is
+        zonal; Consul's servers and app teams' StatefulSets keep theirs) when
+        a group lives in that zone alone. A group spanning zones leaves the
+        zone to the Auto Scaling group, and the autoscaler's template node may
+        be in another zone, so such a pod can stay Pending (Cluster
+        Autoscaler FAQ; EKS best practices, "Cluster Autoscaler": one node
+        group per zone with --balance-similar-node-groups, which the
+        autoscaler here runs with). The pool's bounds are divided over its
+        zones, so its totals are the configured ones.
+        """
+        c, net = b.cluster, b.network
+        opts = b.opts(
+            custom_timeouts=NODE_POOL_TIMEOUTS,
+            # The autoscaler owns the desired size after creation.
+            ignore_changes=["scalingConfig.desiredSize"],
+            # Nodes join only with their policies, networking add-ons
+            # and a NAT route to pull images.
+            depends_on=[
+                *roles.node_policies,
+                addons.vpc_cni,
+                addons.kube_proxy,
+                addons.pod_identity,
+                *net.egress_ready,
+            ],
+        )
+        groups: list[pulumi.Resource] = []
+        for pool in c.node_pools:
+            template = self._node_template(b, pool)
+            zones = zip(
+                c.zones,
+                net.private_subnets,
+                spread(pool.min_size, len(c.zones)),
+                spread(pool.max_size, len(c.zones)),
+                strict=True,
             )
-            for pool in b.cluster.node_pools
-        ]
+            for zone, subnet, lo, hi in zones:
+                groups.append(self._node_group(b, pool, zone, subnet, (lo, hi), cluster, roles.node, template, opts))
+        return groups
 
     def _addons_after_nodes(
         self,
@@ -931,31 +947,31 @@ class EksCluster(pulumi.ComponentResource):
         self,
         b: ClusterBuild[AwsCluster, AwsNetwork],
         pool: NodePool,
+        zone: str,
+        subnet: pulumi.Input[str],
+        bounds: tuple[int, int],
         cluster: aws.eks.Cluster,
         node_role: aws.iam.Role,
         template: aws.ec2.LaunchTemplate,
         opts: pulumi.ResourceOptions,
     ) -> aws.eks.NodeGroup:
-        """One managed node group on the private subnets, at the cluster's version."""
-        scaling: aws.eks.NodeGroupScalingConfigArgsDict = {
-            "min_size": pool.min_size,
-            "max_size": pool.max_size,
-            "desired_size": pool.min_size,
-        }
+        """The pool's managed node group in one zone's private subnet, at the cluster's version."""
+        lo, hi = bounds
+        scaling: aws.eks.NodeGroupScalingConfigArgsDict = {"min_size": lo, "max_size": hi, "desired_size": lo}
         update: aws.eks.NodeGroupUpdateConfigArgsDict = {"max_unavailable": 1}
         return aws.eks.NodeGroup(
-            f"{b.name}-nodes-{pool.name}",
+            f"{b.name}-nodes-{pool.name}-{zone}",
             cluster_name=cluster.name,
             # A prefix, not a fixed name: the instance type and AMI type
             # force a new node group, and with a fixed name Pulumi can
             # only delete the old group first (every node of the pool gone at
             # once) or fail on the name. With a prefix the provider names each
-            # group `<pool>-<26 characters>`, so the new one comes up before
-            # the old one is drained and deleted (terraform-aws-eks's
-            # `use_name_prefix`). Pool names are capped at 36 accordingly.
-            node_group_name_prefix=node_group_prefix(pool.name),
+            # group `<pool>-<zone>-<26 characters>`, so the new one comes up
+            # before the old one is drained and deleted (terraform-aws-eks's
+            # `use_name_prefix`). Pool names are capped accordingly.
+            node_group_name_prefix=node_group_prefix(pool.name, zone_suffix(b.cluster.region, zone)),
             node_role_arn=node_role.arn,
-            subnet_ids=b.network.private_subnet_ids,
+            subnet_ids=[subnet],
             # Nodes follow the control-plane version from config.
             version=cluster.version,
             ami_type=ami_type(pool.machine_type),

@@ -197,8 +197,8 @@ class FleetMeta(Model):
 class NodePool(Model):
     name: str = Field(
         description="Node pool name. AKS: 1-12 lowercase letters/digits starting with a letter; "
-        "GKE: DNS label starting with a letter, at most 40 chars; EKS: at most 36 chars (its node groups are "
-        "named `<pool>-` plus 26 characters, at most 63)."
+        "GKE: DNS label starting with a letter, at most 40 chars; EKS: at most 34 chars with zones like "
+        "us-east-1a (a node group per zone, named `<pool>-<zone>-` plus 26 characters, at most 63)."
     )
     machine_type: str = Field(
         min_length=1,
@@ -207,14 +207,16 @@ class NodePool(Model):
     min_size: int = Field(
         ge=0,
         description=(
-            "Autoscaler lower bound, per pool (GKE: per zone). At least 1 on the first AKS pool (the system "
+            "Autoscaler lower bound, per pool (GKE: per zone; EKS: divided over the pool's zonal node groups). "
+            "At least 1 on the first AKS pool (the system "
             "pool) and on at least one pool of an EKS cluster (coredns and the autoscaler run on its nodes)."
         ),
     )
     max_size: int = Field(
         ge=1,
         description=(
-            "Autoscaler upper bound, per pool (GKE: per zone). On AKS and GKE the cluster's nodeCidr must hold "
+            "Autoscaler upper bound, per pool (GKE: per zone; EKS: at least one per zone, divided over the "
+            "pool's zonal node groups). On AKS and GKE the cluster's nodeCidr must hold "
             "every pool at its maximum plus the nodes an upgrade surges (AKS: a third of the pool; GKE: one per "
             "zone), and podCidr a /24 for each of those nodes."
         ),

@@ -33,6 +33,8 @@ class AwsNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     #: Private subnet ids in zone order (nodes, control-plane ENIs).
     private_subnet_ids: pulumi.Output[list[str]]
+    #: The same, one Output per zone (each zone's node groups).
+    private_subnets: list[pulumi.Output[str]]
     #: Public subnet ids in zone order (NAT, internet-facing NLBs).
     public_subnet_ids: pulumi.Output[list[str]]
     #: Static egress addresses (created before any cluster), as /32 CIDRs.
@@ -160,6 +162,7 @@ class AwsNetwork(pulumi.ComponentResource):
             gateway_ips.append(gateway_eip.public_ip)
 
         self.vpc_id = vpc.id
+        self.private_subnets = private_ids
         self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
         self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
         self.egress_cidrs = pulumi.Output.all(*egress_ips).apply(host_cidrs)

@@ -378,10 +378,15 @@ def check_open_endpoints(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> l
 # Node pools autoscale within bounds; no single-node production pool
 
 
-def _pool_bounds(graph: Graph, r: Resource) -> Iterator[tuple[str, str, int | None, int | None, str | None]]:
-    """(pool label, where, min nodes in total, max nodes in total, problem) of each pool `r` defines."""
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+#: (pool label, where, min nodes in total, max nodes in total, problem)
+PoolBounds = tuple[str, str, int | None, int | None, str | None]
+
+
+def _pool_bounds(graph: Graph, r: Resource) -> Iterator[PoolBounds]:
+    """The bounds of each pool `r` defines (an AKS cluster defines its inline pools)."""
     p = r.props
-    if r.type == "aws:eks/nodeGroup:NodeGroup":
+    if r.type == EKS_NODE_GROUP:
         lo, hi = _int(get(p, "scalingConfig.minSize")), _int(get(p, "scalingConfig.maxSize"))
         desired = _int(get(p, "scalingConfig.desiredSize"))
         problem = None
@@ -428,36 +433,66 @@ def _aks_pool(p: Mapping[str, Any], label: str, prefix: str) -> tuple[str, str, 
     return label, f"{prefix}minCount/maxCount", _int(p.get("minCount")), _int(p.get("maxCount"))
 
 
+def _eks_pools(graph: Graph) -> Iterator[tuple[list[Resource], PoolBounds]]:
+    """EKS node groups launched from one template as one pool, its bounds the sums of its groups'.
+
+    A pool with a node group per zone (meshfleet's shape: the autoscaler can
+    then add a node in the zone a pod needs) is judged as a whole, not group
+    by group: three zonal groups of at least one node are a pool of three.
+    """
+    pools: dict[str, list[Resource]] = {}
+    for r in graph.of_type(EKS_NODE_GROUP):
+        template = graph.dependency(r, "launchTemplate", "aws:ec2/launchTemplate:LaunchTemplate")
+        pools.setdefault(template.urn if template else r.urn, []).append(r)
+    for groups in pools.values():
+        bounds = [b for g in groups for b in _pool_bounds(graph, g)]
+        if len(groups) == 1:
+            yield groups, bounds[0]
+            continue
+        label = "EKS node pool of groups " + ", ".join(b[0].removeprefix("EKS node group ") for b in bounds)
+        los, his = [b[2] for b in bounds], [b[3] for b in bounds]
+        lo = None if None in los else sum(x or 0 for x in los)
+        hi = None if None in his else sum(x or 0 for x in his)
+        problems = "; ".join(f"{b[0]}: {b[4]}" for b in bounds if b[4]) or None
+        yield groups, (label, "scalingConfig.minSize/maxSize, summed over the groups", lo, hi, problems)
+
+
+def _node_pools(graph: Graph) -> Iterator[tuple[Resource, PoolBounds]]:
+    """Every pool of the stack in resource order (an EKS pool at its first group), with its bounds."""
+    eks = {groups[0].urn: bounds for groups, bounds in _eks_pools(graph)}
+    for r in graph.resources:
+        if r.type != EKS_NODE_GROUP:
+            yield from ((r, bounds) for bounds in _pool_bounds(graph, r))
+        elif r.urn in eks:
+            yield r, eks[r.urn]
+
+
 def check_node_pools(graph: Graph, cfg: Mapping[str, Any], ctx: Context) -> list[tuple[str, str]]:
     max_nodes, min_prod = int(cfg["maxNodes"]), int(cfg["minProductionNodes"])
     found: list[tuple[str, str]] = []
-    for r in graph.resources:
-        for label, where, lo, hi, problem in _pool_bounds(graph, r):
-            if problem:
-                found.append((r.urn, f"{label}: {problem}"))
-            if lo is None or hi is None:
-                found.append(
-                    (
-                        r.urn,
-                        f"{label} does not autoscale: '{where}' is not set; enable autoscaling with min and max nodes",
-                    )
+    for r, (label, where, lo, hi, problem) in _node_pools(graph):
+        if problem:
+            found.append((r.urn, f"{label}: {problem}"))
+        if lo is None or hi is None:
+            found.append(
+                (r.urn, f"{label} does not autoscale: '{where}' is not set; enable autoscaling with min and max nodes")
+            )
+            continue
+        if not 0 <= lo <= hi or hi < 1 or hi > max_nodes:
+            found.append(
+                (
+                    r.urn,
+                    f"{label} scales from {lo} to {hi} nodes ('{where}'); keep 0 <= min <= max, 1 <= max <= {max_nodes}",
                 )
-                continue
-            if not 0 <= lo <= hi or hi < 1 or hi > max_nodes:
-                found.append(
-                    (
-                        r.urn,
-                        f"{label} scales from {lo} to {hi} nodes ('{where}'); keep 0 <= min <= max, 1 <= max <= {max_nodes}",
-                    )
+            )
+        if graph.environment(r) == "production" and lo < min_prod:
+            found.append(
+                (
+                    r.urn,
+                    f"{label} may shrink to {lo} node(s) in production: one node failure takes the pool down; "
+                    f"raise its minimum to at least {min_prod} nodes ('{where}')",
                 )
-            if graph.environment(r) == "production" and lo < min_prod:
-                found.append(
-                    (
-                        r.urn,
-                        f"{label} may shrink to {lo} node(s) in production: one node failure takes the pool down; "
-                        f"raise its minimum to at least {min_prod} nodes ('{where}')",
-                    )
-                )
+            )
     return found
 
 

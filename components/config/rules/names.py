@@ -14,7 +14,7 @@ from components.config.models import (
     FleetSpec,
     GcpCluster,
 )
-from components.naming import EKS_POOL_NAME_MAX, cluster_names
+from components.naming import cluster_names, eks_pool_name_max
 
 
 def _rule_unique_names(spec: FleetSpec) -> Iterable[Problem]:
@@ -74,12 +74,15 @@ def _pool_name_problems(cluster: Any, path: str, name: str) -> Iterable[Problem]
             fix="rename the node pool",
         )
     elif isinstance(cluster, AwsCluster) and not (
-        re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]*", name) and len(name) <= EKS_POOL_NAME_MAX
+        re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]*", name)
+        and len(name) <= eks_pool_name_max(cluster.region, list(cluster.zones))
     ):
+        longest = eks_pool_name_max(cluster.region, list(cluster.zones))
         yield Problem(
             path=path,
-            message=f"{name!r} is not a valid EKS node pool name: 1-{EKS_POOL_NAME_MAX} letters, digits, '-' and '_', "
-            "starting with a letter or digit (its node groups are named `<pool>-` plus 26 characters, at most 63)",
+            message=f"{name!r} is not a valid EKS node pool name: 1-{longest} letters, digits, '-' and '_', "
+            "starting with a letter or digit (it has a node group per zone, named `<pool>-<zone>-` plus "
+            "26 characters, at most 63)",
             fix="rename the node pool",
         )
 

@@ -43,6 +43,18 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                     message=f"minSize {pool.min_size} is greater than maxSize {pool.max_size}",
                     fix="set minSize <= maxSize",
                 )
+            # One node group per zone (components/clusters/eks.py), and EKS
+            # refuses a group whose maximum is 0.
+            elif isinstance(c, AwsCluster) and pool.max_size < len(c.zones):
+                yield Problem(
+                    path=f"{path}.maxSize",
+                    message=(
+                        f"maxSize {pool.max_size} is less than the {len(c.zones)} zones of EKS cluster {c.name!r}: "
+                        "each zone has its own node group (so the autoscaler can add a node in the zone a pod's "
+                        "volume is in), and each needs room for a node"
+                    ),
+                    fix=f"set maxSize to {len(c.zones)} or more",
+                )
         # EKS has no node of its own: coredns (an add-on that waits for its
         # pods) and the cluster autoscaler (a Deployment) run on the pools. With
         # every pool at 0 neither ever starts, so nothing adds the first node
