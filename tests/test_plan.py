@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
-from tests.helpers import fleet_of, plan_fleet, plan_stack
+from tests.helpers import ROOT, fleet_of, plan_fleet, plan_stack
 
 CONTRACT_FIELDS = {
     "urn",
@@ -120,6 +123,41 @@ def test_cli_prints_tree(capsys):
     out = capsys.readouterr().out
     assert out.startswith("meshfleet plan: project meshfleet, stack local,")
     assert "kind-east (" in out and "pulumi:providers:kubernetes" in out
+
+
+def test_the_command_exits_without_teardown_having_written_and_flushed_everything(tmp_path: Path):
+    """`meshfleet` (ops.cli:run) skips the interpreter's teardown: its files, output and exit code are those of
+    `main`, and a piped stdout still arrives whole."""
+    out = tmp_path / "plan"
+    # Buffered streams, as in most shells and CI runners: only an explicit flush saves them from os._exit.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "plan", "--stack", "local", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("meshfleet plan: project meshfleet, stack local,")
+    written = sum(1 for p in out.rglob("*") if p.is_file())
+    assert f"wrote {written} files to {out}" in done.stdout
+    assert json.loads((out / "plan.json").read_text())["stack"] == "local"
+    assert "guardrails: 0 mandatory" in done.stdout + done.stderr
+
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  meshfleet:fleet: {schemaVersion: 2}\n")
+    refused = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "plan", "--config", str(bad)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "invalid stack config" in refused.stderr
 
 
 def test_now_must_be_iso(capsys):
