@@ -194,7 +194,7 @@ def _pool_profile(
         "vnet_subnet_id": subnet_id,
         "node_labels": dict(pool.labels),
         # Explicit, so an API version's default cannot change how a pool is
-        # upgraded; the ranges leave room for these nodes (config rule pools_fit).
+        # upgraded; the ranges leave room for these nodes (components/config/rules/pools.py).
         "upgrade_settings": {"max_surge": f"{AKS_MAX_SURGE_PERCENT}%"},
         "tags": tags,
     }
