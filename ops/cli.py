@@ -8,6 +8,7 @@
     meshfleet history --stack NAME [--json]
     meshfleet rollback --stack NAME --to VERSION [--yes]
     meshfleet diagram [--stack NAME | --plan PLAN_JSON] [-o fleet.mmd|.dot|.svg|.png]
+    meshfleet diff BEFORE_DIR AFTER_DIR [--json]
 
 Exit codes: 0 success, 2 invalid stack config, policy pack config or usage
 (message on stderr, no traceback), 3 a mandatory guardrail is violated
@@ -27,7 +28,7 @@ from typing import NoReturn
 
 from components.config import ConfigError, FleetSpec
 from components.mesh.switch import check_previous
-from ops import diagram, guard, history, reference, rollback
+from ops import diagram, diff, guard, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import read_project, read_stack_config, spec_of
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     history.add_subcommand(sub, PROJECT_DIR)
     rollback.add_subcommand(sub, PROJECT_DIR)
     diagram.add_subcommand(sub, PROJECT_DIR)
+    diff.add_subcommand(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ops.diff import changed_paths
 from ops.plan import Plan, Recorded, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import StackConfig, read_stack_config
@@ -235,13 +236,6 @@ def validate_plan_upstream(plan: Plan, tmp: Path, chart_of: Callable[[dict[str, 
 
 # --------------------------------------------------------------------------
 # Day 2: what a config change does, from two plans
-
-
-def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
-    """Dotted paths where two input trees differ."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [p for k in sorted(set(old) | set(new)) for p in changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
-    return [] if old == new else [path]
 
 
 class PlanChange:

@@ -579,7 +579,7 @@ def test_a_new_instance_type_changes_only_the_node_group_which_comes_up_before_t
     fleet["clusters"][0]["nodePools"][0]["machineType"] = "m7g.large"
     change = PlanChange(plan, plan_fleet(fleet))
     assert change.added == [] and change.removed == set()
-    assert change.inputs_changed() == {g.urn: [".amiType", ".instanceTypes"] for g in groups(plan)}
+    assert change.inputs_changed() == {g.urn: [".amiType", ".instanceTypes[0]"] for g in groups(plan)}
     for zone, group in zip("abc", groups(plan), strict=True):
         old, new = inputs(change.old[group.urn]), inputs(change.new[group.urn])
         assert (new["instanceTypes"], new["amiType"]) == (["m7g.large"], "AL2023_ARM_64_STANDARD")
@@ -596,7 +596,7 @@ def test_a_new_disk_size_is_a_new_template_version_rolled_in_place(plan: Plan) -
     change = PlanChange(plan, after)
     assert change.added == [] and change.removed == set()
     template = urn(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{CLUSTER}-nodes-system-template")
-    assert change.inputs_changed() == {template: [".blockDeviceMappings"]}
+    assert change.inputs_changed() == {template: [".blockDeviceMappings[0].ebs.volumeSize"]}
     assert inputs(change.new[template])["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
     # The group names the template by id and version: the version moves (in place), the id does not.
     assert all(template in g.dependencies for g in groups(after))

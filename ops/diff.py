@@ -1,0 +1,162 @@
+"""`meshfleet diff BEFORE AFTER`: what a change does, from two offline plans of one stack.
+
+The day-2 question before an `up`: which resources a config change
+creates, deletes and updates, and what changes in each. Both directories
+are `meshfleet plan --out` results (plan.json); resources are matched by
+URN, as the engine matches them against its state. A resource whose URN
+changes (a new name, type or parent) is a delete and a create; Pulumi
+creates before it deletes unless told otherwise. A resource whose inputs
+stay the same but whose dependencies or options change is listed apart:
+the engine records those without calling the cloud. What this cannot tell:
+whether the cloud updates a changed input in place or replaces the
+resource (the provider decides; `pulumi preview` shows it), and changes
+inside secrets, which both plans redact alike unless written with
+`--show-secrets`.
+
+Deleting a protected resource fails the whole `up` (the engine refuses it
+before any step), so such deletions are marked: lift the protection
+first, on purpose, or change the config so the resource stays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
+_OPTIONS = (
+    "parent",
+    "provider",
+    "dependencies",
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "customTimeouts",
+    "aliases",
+)
+
+
+def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
+    """Paths (`.a.b[0].c`) where two input trees differ; a list whose length changes is one path."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [p for k in sorted(set(old) | set(new)) for p in changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        return [p for i, (a, b) in enumerate(zip(old, new, strict=True)) for p in changed_paths(a, b, f"{path}[{i}]")]
+    return [] if old == new else [path]
+
+
+@dataclass
+class PlanDiff:
+    """Two plans compared by URN; records are plan.json's, lists sorted by type and name."""
+
+    created: list[Mapping[str, Any]] = field(default_factory=list)
+    deleted: list[Mapping[str, Any]] = field(default_factory=list)
+    #: (record in the second plan, changed input paths and `(option)`s): the provider is called
+    updated: list[tuple[Mapping[str, Any], list[str]]] = field(default_factory=list)
+    #: (record in the second plan, changed `(option)`s) with the same inputs: recorded, no cloud call
+    rewired: list[tuple[Mapping[str, Any], list[str]]] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def protected_deletes(self) -> list[Mapping[str, Any]]:
+        return [r for r in self.deleted if r.get("protect")]
+
+    def to_json(self) -> dict[str, Any]:
+        def ref(r: Mapping[str, Any]) -> dict[str, Any]:
+            return {"urn": r["urn"], "type": r["type"], "name": r["name"]}
+
+        return {
+            "created": [ref(r) for r in self.created],
+            "deleted": [{**ref(r), "protect": bool(r.get("protect"))} for r in self.deleted],
+            "updated": [{**ref(r), "changes": paths} for r, paths in self.updated],
+            "rewired": [{**ref(r), "changes": paths} for r, paths in self.rewired],
+            "unchanged": self.unchanged,
+        }
+
+
+def _key(r: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(r["type"]), str(r["name"]), str(r["urn"]))
+
+
+def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> PlanDiff:
+    """What `pulumi up` of `after` would do to a stack deployed as `before`, resource by resource."""
+    old = {r["urn"]: r for r in before}
+    new = {r["urn"]: r for r in after}
+    result = PlanDiff(
+        created=sorted((new[u] for u in new.keys() - old.keys()), key=_key),
+        deleted=sorted((old[u] for u in old.keys() - new.keys()), key=_key),
+    )
+    for urn in sorted(old.keys() & new.keys(), key=lambda u: _key(new[u])):
+        a, b = old[urn], new[urn]
+        inputs = changed_paths(a.get("inputs"), b.get("inputs"))
+        options = [f"({o})" for o in _OPTIONS if a.get(o) != b.get(o)]
+        if inputs:
+            result.updated.append((b, inputs + options))
+        elif options:
+            result.rewired.append((b, options))
+        else:
+            result.unchanged += 1
+    return result
+
+
+def render(d: PlanDiff) -> str:
+    lines = [
+        f"meshfleet diff: {len(d.created)} to create, {len(d.updated)} to update, {len(d.deleted)} to delete; "
+        f"{len(d.rewired)} with new dependencies or options only, {d.unchanged} unchanged"
+    ]
+    lines += [f"+ {r['type']} {r['name']}" for r in d.created]
+    lines += [f"~ {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.updated]
+    lines += [f"= {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.rewired]
+    for r in d.deleted:
+        mark = "  (protected: `up` refuses to delete it; lift protection on purpose first)" if r.get("protect") else ""
+        lines.append(f"- {r['type']} {r['name']}{mark}")
+    return "\n".join(lines)
+
+
+def read_resources(plan_dir: Path) -> list[Mapping[str, Any]]:
+    """PLAN_DIR/plan.json's resources; ValueError naming the fix when it is missing or malformed."""
+    path = plan_dir / "plan.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(
+            f"{path} does not exist; write one with `meshfleet plan --stack NAME --out {plan_dir}`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not a readable plan.json ({exc}); re-create it with `meshfleet plan --out`"
+        ) from None
+    resources = doc.get("resources") if isinstance(doc, Mapping) else None
+    if not isinstance(resources, list) or not all(
+        isinstance(r, Mapping) and {"urn", "type", "name"} <= r.keys() for r in resources
+    ):
+        raise ValueError(
+            f"{path} has no 'resources' list of {{urn, type, name}}; re-create it with `meshfleet plan --out`"
+        )
+    return resources
+
+
+def command(args: argparse.Namespace) -> int:
+    try:
+        before, after = read_resources(args.before), read_resources(args.after)
+    except ValueError as exc:
+        print(f"meshfleet: {exc}", file=sys.stderr)
+        return 2
+    result = diff(before, after)
+    print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else render(result))
+    return 0
+
+
+def add_subcommand(sub: Any) -> None:
+    parser = sub.add_parser(
+        "diff", help="what a change creates, updates and deletes: two `meshfleet plan --out` directories, by URN"
+    )
+    parser.add_argument("before", type=Path, metavar="BEFORE", help="the plan of what is deployed (or main)")
+    parser.add_argument("after", type=Path, metavar="AFTER", help="the plan of the change")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.set_defaults(handler=command)

@@ -1,0 +1,101 @@
+"""`meshfleet diff`: two written plans of one stack, compared by URN."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops import cli
+from ops.diff import changed_paths, diff
+from ops.plan import write_plan
+from tests.helpers import fleet_of, plan_fleet
+
+STACK = "dev"
+
+
+def written(tmp_path: Path, name: str, fleet: dict[str, Any]) -> Path:
+    out = tmp_path / name
+    write_plan(plan_fleet(fleet, stack=STACK), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def before(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return written(tmp_path_factory.mktemp("plans"), "before", fleet_of("dev"))
+
+
+def test_a_new_pool_is_exactly_its_own_resources(before: Path, tmp_path: Path, capsys) -> None:
+    fleet = fleet_of("dev")
+    for cluster in fleet["clusters"]:
+        cluster["nodePools"].append({**cluster["nodePools"][-1], "name": "batch", "minSize": 0})
+    after = written(tmp_path, "after", fleet)
+    assert cli.main(["diff", str(before), str(after)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    resources = len(json.loads((before / "plan.json").read_text())["resources"])
+    created = [line for line in lines if line.startswith("+ ")]
+    rewired = [line for line in lines if line.startswith("= ")]
+    assert created == [
+        "+ aws:ec2/launchTemplate:LaunchTemplate aws-use1-nodes-batch-template",
+        "+ aws:eks/nodeGroup:NodeGroup aws-use1-nodes-batch-us-east-1a",
+        "+ aws:eks/nodeGroup:NodeGroup aws-use1-nodes-batch-us-east-1b",
+        "+ aws:eks/nodeGroup:NodeGroup aws-use1-nodes-batch-us-east-1c",
+        "+ azure-native:containerservice:AgentPool azure-weu-pool-batch",
+        "+ gcp:container/nodePool:NodePool gcp-euw1-pool-batch",
+    ]
+    # What runs on the nodes now also waits for the new pool: recorded, no cloud call, no input changes.
+    assert rewired and all(line.endswith(": (dependencies)") for line in rewired)
+    assert lines[0] == (
+        f"meshfleet diff: 6 to create, 0 to update, 0 to delete; {len(rewired)} with new dependencies or options "
+        f"only, {resources - len(rewired)} unchanged"
+    )
+    assert len(lines) == 1 + len(created) + len(rewired)
+
+
+def test_an_input_change_names_its_paths_and_a_protected_delete_is_marked(tmp_path: Path, capsys) -> None:
+    fleet = fleet_of("dev")
+    fleet["fleet"]["protect"] = True
+    protected = written(tmp_path, "protected", fleet)
+    fleet["clusters"] = [c for c in fleet["clusters"] if c["name"] != "gcp-euw1"]
+    fleet["clusters"][0]["nodePools"][0]["diskSizeGb"] = 200
+    after = written(tmp_path, "after", fleet)
+    assert cli.main(["diff", str(protected), str(after), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    template = next(u for u in result["updated"] if u["name"] == "aws-use1-nodes-system-template")
+    assert template["changes"] == [".blockDeviceMappings[0].ebs.volumeSize"]
+    gone = [d for d in result["deleted"] if d["name"].startswith("gcp-euw1")]
+    assert gone and {d["type"] for d in gone} >= {"gcp:container/cluster:Cluster", "gcp:compute/network:Network"}
+    # The GKE cluster, its network and key are protected: `up` would stop on them.
+    assert {d["name"] for d in gone if d["protect"]} >= {"gcp-euw1-cluster", "gcp-euw1-network-vpc"}
+    assert cli.main(["diff", str(protected), str(after)]) == 0
+    text = capsys.readouterr().out
+    assert "- gcp:container/cluster:Cluster gcp-euw1-cluster  (protected: `up` refuses to delete it" in text
+
+
+def test_same_inputs_with_new_dependencies_are_listed_apart() -> None:
+    record = {"urn": "u1", "type": "t", "name": "n", "inputs": {"a": {"b": 1, "c": [1]}}, "dependencies": ["x"]}
+    rewired = {**record, "dependencies": ["y"]}
+    edited = {**record, "urn": "u2", "inputs": {"a": {"b": 2, "c": [1, 2]}, "d": 0}, "protect": True}
+    result = diff([record, {**edited, "inputs": record["inputs"], "protect": False}], [rewired, edited])
+    assert [(r["urn"], paths) for r, paths in result.rewired] == [("u1", ["(dependencies)"])]
+    assert [(r["urn"], paths) for r, paths in result.updated] == [("u2", [".a.b", ".a.c", ".d", "(protect)"])]
+    assert (result.created, result.deleted, result.unchanged) == ([], [], 0)
+
+
+def test_changed_paths_descend_maps_and_lists_of_one_length() -> None:
+    assert changed_paths({"a": {"b": [1, 2]}, "c": 1}, {"a": {"b": [2, 1]}, "c": 1}) == [".a.b[0]", ".a.b[1]"]
+    assert changed_paths({"p": [{"n": 1, "m": 2}]}, {"p": [{"n": 1, "m": 3}]}) == [".p[0].m"]
+    assert changed_paths({"a": [1]}, {"a": [1, 2]}) == [".a"]
+    assert changed_paths({"a": 1}, {"b": 1}) == [".a", ".b"]
+    assert changed_paths("x", "x") == []
+
+
+def test_a_missing_plan_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert cli.main(["diff", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere/plan.json does not exist; write one with `meshfleet plan --stack NAME --out" in err
+    (tmp_path / "plan.json").write_text("{}")
+    assert cli.main(["diff", str(tmp_path), str(tmp_path)]) == 2
+    assert "has no 'resources' list" in capsys.readouterr().err
