@@ -15,7 +15,9 @@ inside secrets, which both plans redact alike unless written with
 
 Deleting a protected resource fails the whole `up` (the engine refuses it
 before any step), so such deletions are marked: lift the protection
-first, on purpose, or change the config so the resource stays.
+first, on purpose, or change the config so the resource stays. So are
+the updates a cloud refuses in place (REFUSED_IN_PLACE), which would fail
+mid-`up` after the steps before them have run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,29 @@ _OPTIONS = (
     "customTimeouts",
     "aliases",
 )
+
+
+#: Inputs a cloud refuses to change on an existing resource, by type, with the way through.
+#: AKS node pools: VM size, OS disk, zones and subnet are fixed at creation (the AKS docs'
+#: node pool pages; docs/operations.md, "Changing node pools"); the inline system pool is
+#: the managed cluster's first agentPoolProfiles entry.
+_AKS_POOL_WAY = "AKS refuses this in place: add a pool with it, move the pods, then remove the old pool"
+REFUSED_IN_PLACE: dict[str, tuple[tuple[str, ...], str]] = {
+    "azure-native:containerservice:AgentPool": (
+        (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID"),
+        _AKS_POOL_WAY,
+    ),
+    "azure-native:containerservice:ManagedCluster": (
+        tuple(f".agentPoolProfiles[0]{p}" for p in (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID")),
+        _AKS_POOL_WAY + " (the system pool: no path in meshfleet yet)",
+    ),
+}
+
+
+def refused(type_: str, paths: list[str]) -> list[str]:
+    """The changed paths of a `type_` resource that its cloud refuses to update in place."""
+    fixed, _ = REFUSED_IN_PLACE.get(type_, ((), ""))
+    return [p for p in paths if any(p == f or p.startswith((f"{f}[", f"{f}.")) for f in fixed)]
 
 
 def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
@@ -73,7 +98,9 @@ class PlanDiff:
         return {
             "created": [ref(r) for r in self.created],
             "deleted": [{**ref(r), "protect": bool(r.get("protect"))} for r in self.deleted],
-            "updated": [{**ref(r), "changes": paths} for r, paths in self.updated],
+            "updated": [
+                {**ref(r), "changes": paths, "refusedInPlace": refused(r["type"], paths)} for r, paths in self.updated
+            ],
             "rewired": [{**ref(r), "changes": paths} for r, paths in self.rewired],
             "unchanged": self.unchanged,
         }
@@ -110,7 +137,10 @@ def render(d: PlanDiff) -> str:
         f"{len(d.rewired)} with new dependencies or options only, {d.unchanged} unchanged"
     ]
     lines += [f"+ {r['type']} {r['name']}" for r in d.created]
-    lines += [f"~ {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.updated]
+    for r, paths in d.updated:
+        no = refused(r["type"], paths)
+        mark = f"  ({REFUSED_IN_PLACE[r['type']][1]}: {', '.join(no)})" if no else ""
+        lines.append(f"~ {r['type']} {r['name']}: {', '.join(paths)}{mark}")
     lines += [f"= {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.rewired]
     for r in d.deleted:
         mark = "  (protected: `up` refuses to delete it; lift protection on purpose first)" if r.get("protect") else ""

@@ -99,3 +99,22 @@ def test_a_missing_plan_is_a_clear_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "plan.json").write_text("{}")
     assert cli.main(["diff", str(tmp_path), str(tmp_path)]) == 2
     assert "has no 'resources' list" in capsys.readouterr().err
+
+
+def test_an_aks_pool_change_the_cloud_refuses_in_place_is_marked(before: Path, tmp_path: Path, capsys) -> None:
+    fleet = fleet_of("dev")
+    system, workload = fleet["clusters"][1]["nodePools"]
+    system["diskSizeGb"], workload["machineType"] = 200, "Standard_D8s_v5"
+    after = written(tmp_path, "after", fleet)
+    assert cli.main(["diff", str(before), str(after), "--json"]) == 0
+    updated = {u["name"]: u for u in json.loads(capsys.readouterr().out)["updated"]}
+    assert updated["azure-weu-pool-workload"]["refusedInPlace"] == [".vmSize"]
+    assert updated["azure-weu-aks"]["refusedInPlace"] == [".agentPoolProfiles[0].osDiskSizeGB"]
+    assert cli.main(["diff", str(before), str(after)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "~ azure-native:containerservice:AgentPool azure-weu-pool-workload: .vmSize  (AKS refuses this in place: "
+        "add a pool with it, move the pods, then remove the old pool: .vmSize)"
+    ) in lines
+    # Other updates carry no such mark.
+    assert all("refuses" not in line for line in lines if "azure-weu" not in line)
