@@ -2,22 +2,25 @@
 
 The day-2 question before an `up`: which resources a config change
 creates, deletes and updates, and what changes in each. Both directories
-are `meshfleet plan --out` results (plan.json); resources are matched by
-URN, as the engine matches them against its state. A resource whose URN
-changes (a new name, type or parent) is a delete and a create; Pulumi
-creates before it deletes unless told otherwise. A resource whose inputs
-stay the same but whose dependencies or options change is listed apart:
-the engine records those without calling the cloud. What this cannot tell:
-whether the cloud updates a changed input in place or replaces the
-resource (the provider decides; `pulumi preview` shows it), and changes
-inside secrets, which both plans redact alike unless written with
-`--show-secrets`.
+are `meshfleet plan --out` results (plan.json); resources are matched as
+the engine matches them against its state: by URN, or through an alias
+the new registration declares (a renamed or re-typed resource, shown as an
+update with `(urn)`). A resource whose URN changes without an alias is a
+delete and a create; Pulumi creates before it deletes unless told
+otherwise. A resource whose inputs stay the same but whose dependencies or
+options change is listed apart: the engine records those without calling
+the cloud. A new provider is an update: the new provider may ask for a
+replacement. What this cannot tell: whether the cloud updates a changed
+input in place or replaces the resource (the provider decides; `pulumi
+preview` shows it), and changes inside secrets, which both plans redact
+alike unless written with `--show-secrets`.
 
-Deleting a protected resource fails the whole `up` (the engine refuses it
-before any step), so such deletions are marked: lift the protection
-first, on purpose, or change the config so the resource stays. So are
-the updates a cloud refuses in place (REFUSED_IN_PLACE), which would fail
-mid-`up` after the steps before them have run.
+Deleting a protected resource fails the `up` (a preview fails on it; an
+`up` without one, as deploy.yml's, stops at its delete phase, after the
+creates and updates ran), so such deletions are marked: lift the
+protection first, on purpose, or change the config so the resource stays.
+So are the updates a cloud refuses in place (REFUSED_IN_PLACE), which fail
+an `up` midway.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 #: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
+#: A new provider may replace the resource, so it counts as an update; the others are recorded only.
+_CALLS_PROVIDER = ("provider",)
 _OPTIONS = (
-    "parent",
     "provider",
     "dependencies",
     "protect",
@@ -110,19 +114,56 @@ def _key(r: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(r["type"]), str(r["name"]), str(r["urn"]))
 
 
+def alias_urns(r: Mapping[str, Any]) -> list[str]:
+    """The URNs a registration's aliases name (plan.json keeps a URN, or a spec's `key=value` fields)."""
+    stack_part, project, qualified, name = str(r["urn"]).split("::", 3)
+    parents = qualified.rsplit("$", 1)[0] + "$" if "$" in qualified else ""
+    urns = []
+    for alias in r.get("aliases") or ():
+        if alias.startswith("urn:"):
+            urns.append(alias)
+            continue
+        spec = dict(part.split("=", 1) for part in alias.split() if "=" in part)
+        prefix = parents
+        if "noParent" in alias.split():
+            prefix = ""
+        elif "parentUrn" in spec:
+            parent_type = spec["parentUrn"].split("::", 3)[2]
+            prefix = "" if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}$"
+        stack = f"urn:pulumi:{spec['stack']}" if "stack" in spec else stack_part
+        urns.append(
+            f"{stack}::{spec.get('project', project)}::{prefix}{spec.get('type', r['type'])}::{spec.get('name', name)}"
+        )
+    return urns
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Absent, empty and false are one value: a field one plan.json version lacks is no change."""
+    return (a or None) == (b or None)
+
+
 def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> PlanDiff:
     """What `pulumi up` of `after` would do to a stack deployed as `before`, resource by resource."""
     old = {r["urn"]: r for r in before}
     new = {r["urn"]: r for r in after}
+    # A registration whose alias names a resource only the first plan has takes that resource over.
+    gone = old.keys() - new.keys()
+    moved: dict[str, str] = {}
+    for urn in sorted(new.keys() - old.keys()):
+        taken = next((a for a in alias_urns(new[urn]) if a in gone and a not in moved.values()), None)
+        if taken is not None:
+            moved[urn] = taken
     result = PlanDiff(
-        created=sorted((new[u] for u in new.keys() - old.keys()), key=_key),
-        deleted=sorted((old[u] for u in old.keys() - new.keys()), key=_key),
+        created=sorted((new[u] for u in new.keys() - old.keys() - moved.keys()), key=_key),
+        deleted=sorted((old[u] for u in gone - set(moved.values())), key=_key),
     )
-    for urn in sorted(old.keys() & new.keys(), key=lambda u: _key(new[u])):
-        a, b = old[urn], new[urn]
-        inputs = changed_paths(a.get("inputs"), b.get("inputs"))
-        options = [f"({o})" for o in _OPTIONS if a.get(o) != b.get(o)]
-        if inputs:
+    pairs = [(u, u) for u in old.keys() & new.keys()] + [(u, was) for u, was in moved.items()]
+    for urn, was in sorted(pairs, key=lambda p: _key(new[p[0]])):
+        a, b = old[was], new[urn]
+        inputs = changed_paths(a.get("inputs") or {}, b.get("inputs") or {})
+        options = ["(urn)"] if urn != was else []
+        options += [f"({o})" for o in _OPTIONS if not _same(a.get(o), b.get(o))]
+        if inputs or any(f"({o})" in options for o in _CALLS_PROVIDER):
             result.updated.append((b, inputs + options))
         elif options:
             result.rewired.append((b, options))

@@ -118,3 +118,43 @@ def test_an_aks_pool_change_the_cloud_refuses_in_place_is_marked(before: Path, t
     ) in lines
     # Other updates carry no such mark.
     assert all("refuses" not in line for line in lines if "azure-weu" not in line)
+
+
+def _record(urn: str, **fields: Any) -> dict[str, Any]:
+    qualified, name = urn.split("::")[2:]
+    return {"urn": urn, "type": qualified.rsplit("$", 1)[-1], "name": name, "inputs": {"a": 1}, **fields}
+
+
+def test_an_alias_carries_a_renamed_protected_resource_over_instead_of_deleting_it() -> None:
+    """The engine follows aliases: a re-typed or renamed resource is the same resource, never a protected delete."""
+    root = "urn:pulumi:prod::meshfleet::meshfleet:index:Fleet$"
+    old_class = _record(f"{root}kubernetes:storage.k8s.io/v1beta1:StorageClass::gp3", protect=True)
+    new_class = _record(
+        f"{root}kubernetes:storage.k8s.io/v1:StorageClass::gp3",
+        protect=True,
+        aliases=["type=kubernetes:storage.k8s.io/v1beta1:StorageClass"],
+    )
+    old_key = _record(f"{root}aws:kms/key:Key::old-key", protect=True)
+    new_key = _record(f"{root}aws:kms/key:Key::new-key", protect=True, aliases=[old_key["urn"]])
+    result = diff([old_class, old_key], [new_class, new_key])
+    assert (result.created, result.deleted, result.updated) == ([], [], [])
+    assert [(r["name"], paths) for r, paths in result.rewired] == [
+        ("new-key", ["(urn)", "(aliases)"]),
+        ("gp3", ["(urn)", "(aliases)"]),
+    ]
+
+
+def test_a_new_provider_is_an_update_and_absent_fields_are_no_change() -> None:
+    urn = "urn:pulumi:dev::meshfleet::meshfleet:index:Fleet$kubernetes:core/v1:Secret::s"
+    before = _record(urn, provider="urn:...::east-k8s::1", protect=False, aliases=[], ignoreChanges=[])
+    # An older plan.json without the option fields compares equal to their empty values.
+    assert (
+        diff(
+            [{k: v for k, v in before.items() if k not in ("protect", "aliases", "ignoreChanges")}], [before]
+        ).unchanged
+        == 1
+    )
+    moved = {**before, "provider": "urn:...::west-k8s::2"}
+    result = diff([before], [moved])
+    # The new provider may replace the object (another cluster's API): never "recorded only".
+    assert [(r["name"], paths) for r, paths in result.updated] == [("s", ["(provider)"])] and result.rewired == []
