@@ -414,7 +414,7 @@ EKS_POOL_ZONE_MAX = NODE_GROUP_NAME_MAX - NODE_GROUP_SUFFIX - 1
 
 
 def zone_suffix(region: str, zone: str) -> str:
-    """What tells a zone apart within its region: `a` of us-east-1a, `lax-1a` of us-west-2-lax-1a."""
+    """What tells a zone apart within its region: `a` of us-east-1a (config admits only such zones)."""
     if zone.startswith(region):
         return zone[len(region) :].lstrip("-") or zone
     return zone

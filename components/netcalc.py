@@ -81,6 +81,10 @@ NODE_POOL_MAX_SURGE = 1
 #: large pool one or two nodes at a time. Nothing is taken away first
 #: (maxUnavailable stays 0), and evictions still wait for PodDisruptionBudgets.
 AKS_MAX_SURGE_PERCENT = 33
+#: AKS: minutes an upgrade waits for one node's pods to be evicted (the API's
+#: default, written down): the mesh's PodDisruptionBudgets let one pod go at
+#: a time, and a gateway's drain takes about a minute (components/mesh).
+AKS_DRAIN_MINUTES = 30
 
 
 def spread(total: int, parts: int) -> list[int]:

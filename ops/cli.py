@@ -200,7 +200,11 @@ def run() -> NoReturn:
     them) still run and both streams are flushed, so only the teardown is
     skipped. The benchmarks' points exit the same way (benchmarks/run.py),
     so their process figures are what this command takes. An exception out
-    of `main` takes the ordinary way out, with its traceback.
+    of `main` takes the ordinary way out, with its traceback. What this
+    relies on: no command leaves a thread running (the offline plan runs its
+    RPCs inline; `history` and `rollback` wait for their subprocesses) and
+    every file is closed when written (`ops/plan.py`); a later command that
+    starts a thread must join it before returning.
     """
     code = main()
     atexit._run_exitfuncs()  # what an ordinary exit runs before the teardown

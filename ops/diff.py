@@ -49,8 +49,10 @@ _OPTIONS = (
 
 #: Inputs a cloud refuses to change on an existing resource, by type, with the way through.
 #: AKS node pools: VM size, OS disk, zones and subnet are fixed at creation (the AKS docs'
-#: node pool pages; docs/operations.md, "Changing node pools"); the inline system pool is
-#: the managed cluster's first agentPoolProfiles entry.
+#: node pool pages; docs/operations.md, "Changing node pools"). An in-place VM size change
+#: of scale-set pools is a preview behind a subscription feature flag (AgentPoolVMSSResize,
+#: 2026), not something a stack can assume. The inline system pool is the managed
+#: cluster's first agentPoolProfiles entry.
 _AKS_POOL_WAY = "AKS refuses this in place: add a pool with it, move the pods, then remove the old pool"
 REFUSED_IN_PLACE: dict[str, tuple[tuple[str, ...], str]] = {
     "azure-native:containerservice:AgentPool": (

@@ -239,7 +239,7 @@ def test_pools_surge_a_third_when_upgrading(plan: Plan) -> None:
     """Both kinds of pool carry the same explicit surge, not the API version's default."""
     (system,) = inputs(cluster_of(plan))["agentPoolProfiles"]
     pool = inputs(one(plan, "azure-native:containerservice:AgentPool", f"{C}-pool-workload"))
-    assert system["upgradeSettings"] == pool["upgradeSettings"] == {"maxSurge": "33%"}
+    assert system["upgradeSettings"] == pool["upgradeSettings"] == {"maxSurge": "33%", "drainTimeoutInMinutes": 30}
 
 
 def test_cluster_ignores_autoscaled_count_and_has_long_timeouts(plan: Plan) -> None:

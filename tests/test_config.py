@@ -341,7 +341,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "clusters[1].network.nodeCidr",
         "10.20.0.0/28 has 11 usable node addresses, but the node pools of AKS cluster 'azure-weu' can reach 14 nodes "
         "(maxSize plus each pool's upgrade surge nodes)",
-        "nodeCidr of /27 or larger",
+        "on a new cluster use a nodeCidr of /27 or a shorter prefix; on a deployed one",
     ),
     (
         "aks-pod-range-full",
@@ -350,7 +350,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "clusters[1].network.podCidr",
         "10.244.0.0/21 holds the pods of 8 nodes (AKS gives each node a /24), but the node pools of 'azure-weu' "
         "can reach 14 nodes",
-        "podCidr of /20 or larger",
+        "podCidr of /20 or a shorter prefix",
     ),
     (
         "gke-node-range-full",
@@ -358,8 +358,8 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         setting("clusters[2].network.nodeCidr", "10.30.0.0/29"),
         "clusters[2].network.nodeCidr",
         "10.30.0.0/29 has 4 usable node addresses, but the node pools of GKE cluster 'gcp-euw1' can reach 12 nodes "
-        "(maxSize plus 1 upgrade surge node, per zone and pool, over 3 zones)",
-        "nodeCidr of /28 or larger",
+        "(maxSize per zone over 3 zones, plus 1 surge node per zone)",
+        "nodeCidr of /28 or a shorter prefix",
     ),
     (
         "gke-pod-range-full",
@@ -367,7 +367,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         setting("clusters[2].network.podCidr", "10.32.0.0/21"),
         "clusters[2].network.podCidr",
         "10.32.0.0/21 holds the pods of 8 nodes (GKE gives each node a /24)",
-        "podCidr of /20 or larger",
+        "podCidr of /20 or a shorter prefix",
     ),
     (
         "eks-pool-max-below-zones",

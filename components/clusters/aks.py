@@ -29,7 +29,7 @@ from components.clusters.build import CloudClusterArgs, ClusterBuild, Kubernetes
 from components.common import CLUSTER_TIMEOUTS, NODE_POOL_TIMEOUTS, protected, without_api_version_aliases
 from components.config import AzureCluster, AzureDeployer, NodePool
 from components.handle import ClusterHandle, cluster_provider
-from components.netcalc import AKS_MAX_SURGE_PERCENT
+from components.netcalc import AKS_DRAIN_MINUTES, AKS_MAX_SURGE_PERCENT
 from components.networks.azure import AzureNetwork
 from components.yamlio import SAFE_DUMPER, SAFE_LOADER
 
@@ -194,8 +194,11 @@ def _pool_profile(
         "vnet_subnet_id": subnet_id,
         "node_labels": dict(pool.labels),
         # Explicit, so an API version's default cannot change how a pool is
-        # upgraded; the ranges leave room for these nodes (components/config/rules/pools.py).
-        "upgrade_settings": {"max_surge": f"{AKS_MAX_SURGE_PERCENT}%"},
+        # upgraded (the surge default moved from 1 node to 10%); the ranges
+        # leave room for these nodes (components/config/rules/pools.py). A
+        # node whose pods cannot be evicted within the drain timeout (a
+        # PodDisruptionBudget that never allows it) fails the upgrade there.
+        "upgrade_settings": {"max_surge": f"{AKS_MAX_SURGE_PERCENT}%", "drain_timeout_in_minutes": AKS_DRAIN_MINUTES},
         "tags": tags,
     }
 

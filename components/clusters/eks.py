@@ -643,14 +643,9 @@ class EksCluster(pulumi.ComponentResource):
         groups: list[pulumi.Resource] = []
         for pool in c.node_pools:
             template = self._node_template(b, pool)
-            zones = zip(
-                c.zones,
-                net.private_subnets,
-                spread(pool.min_size, len(c.zones)),
-                spread(pool.max_size, len(c.zones)),
-                strict=True,
-            )
-            for zone, subnet, lo, hi in zones:
+            shares = zip(c.zones, spread(pool.min_size, len(c.zones)), spread(pool.max_size, len(c.zones)), strict=True)
+            for zone, lo, hi in shares:
+                subnet = net.private_subnets[zone]
                 groups.append(self._node_group(b, pool, zone, subnet, (lo, hi), cluster, roles.node, template, opts))
         return groups
 

@@ -33,8 +33,8 @@ class AwsNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     #: Private subnet ids in zone order (nodes, control-plane ENIs).
     private_subnet_ids: pulumi.Output[list[str]]
-    #: The same, one Output per zone (each zone's node groups).
-    private_subnets: list[pulumi.Output[str]]
+    #: The same by zone name (each zone's node groups).
+    private_subnets: dict[str, pulumi.Output[str]]
     #: Public subnet ids in zone order (NAT, internet-facing NLBs).
     public_subnet_ids: pulumi.Output[list[str]]
     #: Static egress addresses (created before any cluster), as /32 CIDRs.
@@ -90,7 +90,7 @@ class AwsNetwork(pulumi.ComponentResource):
         # The Load Balancer Controller picks subnets by these role tags; the
         # cluster tag keeps other clusters' controllers off them.
         cluster_tag = {f"kubernetes.io/cluster/{physical}": "shared"}
-        private_ids: list[pulumi.Output[str]] = []
+        self.private_subnets = {}
         public_ids: list[pulumi.Output[str]] = []
         egress_ips: list[pulumi.Output[str]] = []
         gateway_ids: list[pulumi.Output[str]] = []
@@ -155,15 +155,14 @@ class AwsNetwork(pulumi.ComponentResource):
                 tags=named(f"gateway-{z.zone}"),
                 opts=keep,
             )
-            private_ids.append(private.id)
+            self.private_subnets[z.zone] = private.id
             public_ids.append(public.id)
             egress_ips.append(egress_eip.public_ip)
             gateway_ids.append(gateway_eip.allocation_id)
             gateway_ips.append(gateway_eip.public_ip)
 
         self.vpc_id = vpc.id
-        self.private_subnets = private_ids
-        self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
+        self.private_subnet_ids = pulumi.Output.all(*self.private_subnets.values()).apply(list)
         self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
         self.egress_cidrs = pulumi.Output.all(*egress_ips).apply(host_cidrs)
         self.gateway_allocation_ids = pulumi.Output.all(*gateway_ids).apply(list)

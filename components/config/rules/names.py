@@ -73,18 +73,16 @@ def _pool_name_problems(cluster: Any, path: str, name: str) -> Iterable[Problem]
             "starting with a letter, at most 40 characters",
             fix="rename the node pool",
         )
-    elif isinstance(cluster, AwsCluster) and not (
-        re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]*", name)
-        and len(name) <= eks_pool_name_max(cluster.region, list(cluster.zones))
-    ):
+    elif isinstance(cluster, AwsCluster):
         longest = eks_pool_name_max(cluster.region, list(cluster.zones))
-        yield Problem(
-            path=path,
-            message=f"{name!r} is not a valid EKS node pool name: 1-{longest} letters, digits, '-' and '_', "
-            "starting with a letter or digit (it has a node group per zone, named `<pool>-<zone>-` plus "
-            "26 characters, at most 63)",
-            fix="rename the node pool",
-        )
+        if not (re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9_]*", name) and len(name) <= longest):
+            yield Problem(
+                path=path,
+                message=f"{name!r} is not a valid EKS node pool name: 1-{longest} letters, digits, '-' and '_', "
+                "starting with a letter or digit (it has a node group per zone, named `<pool>-<zone>-` plus "
+                "26 characters, at most 63)",
+                fix="rename the node pool",
+            )
 
 
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (

@@ -45,7 +45,7 @@ def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
                 )
             # One node group per zone (components/clusters/eks.py), and EKS
             # refuses a group whose maximum is 0.
-            elif isinstance(c, AwsCluster) and pool.max_size < len(c.zones):
+            if isinstance(c, AwsCluster) and pool.max_size < len(c.zones):
                 yield Problem(
                     path=f"{path}.maxSize",
                     message=(
@@ -93,11 +93,16 @@ _NODE_POD_PREFIX = 24
 
 
 def _max_nodes(c: AzureCluster | GcpCluster) -> tuple[int, str]:
-    """The most nodes the pools can reach, upgrades included, and how that was counted."""
+    """The most nodes the pools can reach, upgrades included, and how that was counted.
+
+    GKE upgrades a cluster's node pools one at a time, so one pool's surge
+    (per zone) is on top of the maxima; AKS surges every pool it upgrades
+    together (Microsoft's quota guidance counts each pool's surge).
+    """
     if isinstance(c, GcpCluster):
         zones = len(c.zones)
-        total = sum((p.max_size + NODE_POOL_MAX_SURGE) * zones for p in c.node_pools)
-        return total, f"maxSize plus {NODE_POOL_MAX_SURGE} upgrade surge node, per zone and pool, over {zones} zones"
+        total = sum(p.max_size for p in c.node_pools) * zones + NODE_POOL_MAX_SURGE * zones
+        return total, f"maxSize per zone over {zones} zones, plus {NODE_POOL_MAX_SURGE} surge node per zone"
     total = sum(p.max_size + aks_surge_nodes(p.max_size) for p in c.node_pools)
     return total, "maxSize plus each pool's upgrade surge nodes"
 
@@ -125,7 +130,8 @@ def _rule_ranges_hold_nodes(spec: FleetSpec) -> Iterable[Problem]:
                     f"{node_net} has {node_room} usable node addresses, but the node pools of {cloud} cluster "
                     f"{c.name!r} can reach {nodes} nodes ({counted})"
                 ),
-                fix=f"use a nodeCidr of /{_prefix_for(nodes + _RESERVED[c.cloud], 32)} or larger, or lower maxSize",
+                fix=f"on a new cluster use a nodeCidr of /{_prefix_for(nodes + _RESERVED[c.cloud], 32)} or a "
+                "shorter prefix; on a deployed one (its range cannot change) lower maxSize",
             )
         pod_net = ipaddress.IPv4Network(c.network.pod_cidr)
         pod_room = 2 ** (_NODE_POD_PREFIX - pod_net.prefixlen) if pod_net.prefixlen <= _NODE_POD_PREFIX else 0
@@ -136,7 +142,8 @@ def _rule_ranges_hold_nodes(spec: FleetSpec) -> Iterable[Problem]:
                     f"{pod_net} holds the pods of {pod_room} nodes ({cloud} gives each node a /{_NODE_POD_PREFIX}), "
                     f"but the node pools of {c.name!r} can reach {nodes} nodes ({counted})"
                 ),
-                fix=f"use a podCidr of /{_prefix_for(nodes, _NODE_POD_PREFIX)} or larger, or lower maxSize",
+                fix=f"on a new cluster use a podCidr of /{_prefix_for(nodes, _NODE_POD_PREFIX)} or a "
+                "shorter prefix; on a deployed one (its range cannot change) lower maxSize",
             )
 
 
