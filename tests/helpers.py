@@ -8,14 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ops.diff import changed_paths
+from ops.diff import diff
 from ops.plan import Plan, Recorded, run_plan, write_plan
 from ops.sim import DEFAULT_NOW
 from ops.stackconfig import StackConfig, read_stack_config
@@ -239,37 +239,42 @@ def validate_plan_upstream(plan: Plan, tmp: Path, chart_of: Callable[[dict[str, 
 
 
 class PlanChange:
-    """Two plans of one stack, compared by URN: what `pulumi up` of the second would create, delete and update."""
+    """Two plans of one stack as `meshfleet diff` compares them (ops/diff.py), their records at hand.
+
+    The day-2 tests read the verdicts the command prints: created, deleted,
+    updated (changed input paths) and, with `whole_records`, the resources
+    whose dependencies or options change.
+    """
 
     def __init__(self, before: Plan, after: Plan, keep: Callable[[Recorded], bool] = lambda r: True) -> None:
         self.old = {r.urn: r for r in before.resources if keep(r)}
         self.new = {r.urn: r for r in after.resources if keep(r)}
+        self.diff = diff(
+            [r.contract(show_secrets=True) for r in self.old.values()],
+            [r.contract(show_secrets=True) for r in self.new.values()],
+        )
 
     @property
     def added(self) -> list[tuple[str, str]]:
         """(type, name) of every resource only the second plan has, sorted."""
-        return sorted((self.new[u].type, self.new[u].name) for u in self.new.keys() - self.old.keys())
+        return [(r["type"], r["name"]) for r in self.diff.created]
 
     @property
     def removed(self) -> set[str]:
-        return self.old.keys() - self.new.keys()
+        return {r["urn"] for r in self.diff.deleted}
 
     def inputs_changed(self) -> dict[str, list[str]]:
         """URN -> changed input paths, for resources in both plans whose inputs differ."""
-        both = self.old.keys() & self.new.keys()
-        return {
-            u: changed_paths(self.old[u].inputs, self.new[u].inputs)
-            for u in sorted(both)
-            if self.old[u].inputs != self.new[u].inputs
-        }
+        return {r["urn"]: paths for r, paths in self._updated() if paths}
 
     def changed(self, *, whole_records: bool = False) -> set[tuple[str, tuple[str, ...]]]:
-        """(name, changed input paths) of each resource in both plans that differs: in its inputs, or with
-        `whole_records` anywhere in its registration (parent, provider, dependencies, options)."""
-        both = self.old.keys() & self.new.keys()
-        differ = [
-            u
-            for u in both
-            if (self.old[u] != self.new[u] if whole_records else self.old[u].inputs != self.new[u].inputs)
-        ]
-        return {(self.new[u].name, tuple(changed_paths(self.old[u].inputs, self.new[u].inputs))) for u in differ}
+        """(name, changed input paths) of each resource that changes: in its inputs, or with
+        `whole_records` anywhere in its registration (provider, dependencies, options)."""
+        found = [(r, paths) for r, paths in self._updated() if paths or whole_records]
+        if whole_records:
+            found += [(r, []) for r, _ in self.diff.rewired]
+        return {(r["name"], tuple(paths)) for r, paths in found}
+
+    def _updated(self) -> list[tuple[Mapping[str, Any], list[str]]]:
+        """Updated resources with their input paths only (`meshfleet diff` shows options as `(name)`)."""
+        return [(r, [p for p in paths if not p.startswith("(")]) for r, paths in self.diff.updated]

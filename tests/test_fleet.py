@@ -157,11 +157,11 @@ def test_root_rotation_touches_only_trust_material_on_every_cloud(dev):
         changed = change.changed()
         if number == 2:
             # The new root signs: each cluster's intermediate and chain, nothing else.
-            cacerts = (".stringData.value.ca-cert.pem", ".stringData.value.cert-chain.pem")
+            cacerts = (".stringData.ca-cert.pem", ".stringData.cert-chain.pem")
             expected = {(f"{c}-istio-cacerts", cacerts) for c in names}
         else:
             # The bundle gains, then loses, a root; istiod's pods carry its digest.
-            expected = {(f"{c}-istio-cacerts", (".stringData.value.root-cert.pem",)) for c in names}
+            expected = {(f"{c}-istio-cacerts", (".stringData.root-cert.pem",)) for c in names}
             digest = ".values.podAnnotations.meshfleet.io/trust-bundle-sha256"
             expected |= {(f"{c}-istiod-1-30-3", (digest,)) for c in names}
         assert changed == expected, number
