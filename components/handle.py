@@ -159,6 +159,14 @@ def cluster_provider(
     replacing it, which would re-create every object in the cluster.
     Server-side apply gives each field manager its own fields, so objects
     that controllers also touch do not fight Pulumi.
+
+    Creating an object that already exists takes it over (upsert), as
+    pulumi-kubernetes did before 4.29, which now refuses with AlreadyExists
+    unless told: an upgraded cluster adopts objects an earlier release's
+    Helm chart owned (Istio's revision-tag objects, docs/istio.md), and an
+    existing cluster may already have a mesh namespace or the Gateway API
+    CRDs (cloud-provider-kind installs them on kind). Only the fields
+    meshfleet sets become Pulumi's; other managers keep theirs.
     """
     return k8s.Provider(
         names.k8s_provider,
@@ -166,6 +174,7 @@ def cluster_provider(
         context=context,
         cluster_identifier=names.cluster_identifier,
         enable_server_side_apply=True,
+        upsert_existing_objects=True,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
 

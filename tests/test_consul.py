@@ -255,7 +255,12 @@ def test_every_cluster_gets_namespace_release_and_mesh(fixture: str, request: py
         assert [(r["name"], r["namespace"], r["version"]) for r in releases] == [("consul", "consul", "2.0.3")]
         [mesh] = of_cluster(plan, MESH, c)
         body = inputs(mesh)
-        assert body["metadata"] == {"name": "mesh", "namespace": "consul"}
+        # Created only once Consul has it: tokens generated before would name the servers, not the gateways.
+        assert body["metadata"] == {
+            "name": "mesh",
+            "namespace": "consul",
+            "annotations": {"pulumi.com/waitFor": "condition=Synced", "pulumi.com/timeoutSeconds": "900"},
+        }
         assert body["spec"] == {"peering": {"peerThroughMeshGateways": True}}
         [release] = [r for r in of_cluster(plan, RELEASE, c) if inputs(r)["chart"] == "consul"]
         assert release.urn in mesh.dependencies

@@ -83,6 +83,15 @@ def test_kubeconfig_outputs_are_secret(dev):
         assert provider.contract(show_secrets=False)["inputs"].get("kubeconfig") == "[secret]", provider.urn
 
 
+def test_every_kubernetes_provider_applies_server_side_and_adopts_existing_objects(dev):
+    """Adopting Helm-owned tag objects (docs/istio.md) and pre-installed CRDs needs the pre-4.29 upsert."""
+    providers = dev.by_type("pulumi:providers:kubernetes")
+    assert len(providers) == len(dev.spec.clusters)
+    for provider in providers:
+        assert provider.inputs["enableServerSideApply"] == "true", provider.name
+        assert provider.inputs["upsertExistingObjects"] == "true", provider.name
+
+
 def test_changing_the_deployers_keeps_every_cluster_identifier(dev):
     fleet = fleet_of("dev")
     fleet["fleet"]["deployers"]["aws"]["roleArn"] = "arn:aws:iam::111111111111:role/other-deployer"

@@ -173,6 +173,16 @@ def test_namespace_carries_the_network_label(four: Plan) -> None:
         assert ns["metadata"]["labels"] == {"topology.istio.io/network": f"{c}-network"}
 
 
+def test_ambient_namespace_admits_its_privileged_node_agents(ambient: Plan) -> None:
+    """istio-cni and ztunnel run privileged: a cluster enforcing `baseline` by default would refuse them."""
+    for c in clusters(ambient):
+        ns = inputs(one(ambient, NS, c, "istio-system"))
+        assert ns["metadata"]["labels"] == {
+            "topology.istio.io/network": f"{c}-network",
+            "pod-security.kubernetes.io/enforce": "privileged",
+        }
+
+
 def test_cacerts_has_the_four_plugin_keys_as_a_secret(four: Plan) -> None:
     for c in clusters(four):
         r = one(four, SECRET, c, "cacerts")

@@ -89,8 +89,9 @@ STORAGE_CLASSES: dict[str, str | None] = {"aws": "gp3", "azure": "managed-csi", 
 #: and the chart's ACL and TLS init jobs must finish.
 CONSUL_TIMEOUT = 1200
 INJECTOR_TIMEOUT = 300
-#: How long Pulumi waits for an acceptor to turn Synced (servers must be up
-#: and the controller must have generated the token).
+#: How long Pulumi waits for the Mesh entry and each acceptor to turn Synced
+#: (servers must be up and the controller must have written the entry and
+#: generated the token).
 PEERING_TIMEOUT_SECONDS = 900
 
 #: Service accounts the chart creates (global.name `consul`) that log in to Vault.
@@ -462,12 +463,21 @@ class ConsulMesh(pulumi.ComponentResource):
         )
         # The Mesh singleton: peering goes through the mesh gateways (no
         # server-to-server traffic across clouds). Every acceptor and dialer
-        # of this cluster waits for it.
+        # of this cluster waits for it, and it counts as created only once
+        # the controller has written it to Consul (Synced): a peering token
+        # generated before that would name the servers, not the gateways.
         mesh_entry = k8s.apiextensions.CustomResource(
             cluster.names.child("consul", "mesh"),
             api_version=CONSUL_API,
             kind="Mesh",
-            metadata={"name": MESH_NAME, "namespace": namespace.metadata.name},
+            metadata={
+                "name": MESH_NAME,
+                "namespace": namespace.metadata.name,
+                "annotations": {
+                    "pulumi.com/waitFor": "condition=Synced",
+                    "pulumi.com/timeoutSeconds": str(PEERING_TIMEOUT_SECONDS),
+                },
+            },
             spec={"peering": {"peerThroughMeshGateways": True}},
             opts=cluster.object_opts(self, [release]),
         )

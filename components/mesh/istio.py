@@ -82,6 +82,8 @@ REMOTE_SECRET_CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 #: chart trims `istio-`); the labels are set explicitly as well.
 BASE_RELEASE = "istio-base"
 EASTWEST_RELEASE = "istio-eastwestgateway"
+#: The pod-security level ambient's node agents need in the system namespace.
+POD_SECURITY_PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
 CNI_RELEASE = "istio-cni"
 ZTUNNEL_RELEASE = "ztunnel"
 EASTWEST_SELECTOR = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}
@@ -465,12 +467,16 @@ class IstioMesh(pulumi.ComponentResource):
         # injection takes a proxy's network from istiod's `global.network`.
         # Plus what the cloud's load balancer needs of the gateways' namespace
         # (EKS: the pod readiness gate).
+        labels = {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network}
+        if mesh.mode == "ambient":
+            # istio-cni and ztunnel are privileged DaemonSets in this namespace:
+            # a cluster whose admission defaults to `baseline` (hardened
+            # on-prem distributions) would refuse them (Istio, "Install with
+            # Pod Security Admission"). The managed clouds enforce nothing by default.
+            labels |= POD_SECURITY_PRIVILEGED
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("istio", "namespace"),
-            metadata={
-                "name": NAMESPACE,
-                "labels": {**cluster.load_balancer_namespace_labels, NETWORK_LABEL: network},
-            },
+            metadata={"name": NAMESPACE, "labels": labels},
             opts=cluster.object_opts(self, workload=False),
         )
 
