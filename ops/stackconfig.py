@@ -161,4 +161,9 @@ def _replace_secure(value: Any, path: str, found: list[str]) -> Any:
 
 def spec_of(config: StackConfig) -> FleetSpec:
     """Validate a stack config offline (raises ConfigError)."""
-    return load_fleet(config.value(DEFAULTS_KEY), config.value(FLEET_KEY), other_keys=list(config.values))
+    return load_fleet(
+        config.value(DEFAULTS_KEY),
+        config.value(FLEET_KEY),
+        other_keys=list(config.values),
+        fleet_is_secret=f"{config.project}:{FLEET_KEY}" in config.secret_keys,
+    )

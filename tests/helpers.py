@@ -36,11 +36,18 @@ def fleet_of(name: str) -> dict[str, Any]:
 
 
 def config_with(fleet: dict[str, Any], stack: str = "test", secret_keys: list[str] | None = None) -> StackConfig:
-    """A StackConfig whose `meshfleet:fleet` is `fleet`, over the project defaults."""
+    """A StackConfig whose `meshfleet:fleet` is `fleet`, over the project defaults.
+
+    A fleet with inline kubeconfigs is held secret, as `pulumi config set --secret --path` leaves it
+    (a plain one is refused: tests/test_config.py); pass `secret_keys` to say otherwise.
+    """
     base = read_stack_config(ROOT, "local")
     values = {k: v for k, v in base.values.items() if k != "meshfleet:fleet"}
     values["meshfleet:fleet"] = fleet
-    return StackConfig(base.project, stack, values, secret_keys or [], [])
+    if secret_keys is None:
+        inline = any(isinstance(c, dict) and c.get("kubeconfig") for c in fleet.get("clusters") or [])
+        secret_keys = ["meshfleet:fleet"] if inline else []
+    return StackConfig(base.project, stack, values, secret_keys, [])
 
 
 def plan_fleet(fleet: dict[str, Any], stack: str = "test", now=DEFAULT_NOW) -> Plan:

@@ -931,6 +931,30 @@ def test_bad_config_raises_run_error_inside_program():
     assert "Traceback" not in text
 
 
+def test_a_plain_text_kubeconfig_is_refused_where_the_engine_holds_the_fleet_in_the_clear():
+    """Offline (the stack file says it) and inside `pulumi up` (the engine's secret keys say it) alike."""
+    from ops.plan import run_plan
+
+    fleet = fleet_of("local")
+    fleet["clusters"][1].pop("context")
+    fleet["clusters"][1]["kubeconfig"] = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: t0k}}]\n"
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults(), fleet, fleet_is_secret=False)
+    [problem] = err.value.problems
+    assert (problem.path, problem.message) == (
+        "clusters[1].kubeconfig",
+        "is plain text in the stack config: a kubeconfig holds the cluster's credentials",
+    )
+    assert "pulumi config set --secret --path 'meshfleet:fleet.clusters[1].kubeconfig'" in problem.fix
+    assert "t0k" not in err.value.render()
+    # Encrypted (the engine marks the fleet secret), or judged without an engine: accepted.
+    assert load_fleet(defaults(), fleet, fleet_is_secret=True).clusters[1].name == "kind-west"
+    assert load_fleet(defaults(), fleet).clusters[1].name == "kind-west"
+    with pytest.raises(pulumi.RunError) as run_error:
+        run_plan(ROOT, config_with(fleet, secret_keys=[]), prevalidate=False)
+    assert "clusters[1].kubeconfig: is plain text in the stack config" in str(run_error.value)
+
+
 def test_deep_merge_maps_merge_lists_replace():
     base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
     over = {"a": {"y": [3]}, "c": 2}

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from ops import cli
-from ops.plan import Plan
-from ops.sim import SECRET_SIG, SECRET_SIG_VALUE
-from tests.helpers import cli_plan, fleet_of, plan_stack, written_files
+from ops.plan import Plan, render_tree, run_plan, write_plan
+from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE
+from tests.helpers import ROOT, cli_plan, config_with, fleet_of, plan_stack, written_files
 
 #: Text that only a leaked secret puts in a file: PEM private keys (any
 #: algorithm or encoding), kubeconfig user credentials, basic auth.
@@ -202,8 +202,8 @@ def test_the_needles_find_a_leak(dev_plan: Plan, tmp_path: Path) -> None:
     assert all(any(m in data.decode() for data in files.values()) for m in ("PRIVATE KEY", "token:"))
 
 
-def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """A kubeconfig with a token and a client key (plain text in a stack file) is written as [secret]."""
+def _kubeconfig_with_credentials() -> tuple[str, list[str]]:
+    """A kubeconfig with a token and a client key, and the strings that must never reach a file."""
     key = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKEKEYFAKEKEYFAKEKEY\n").decode()
     kubeconfig = yaml.safe_dump(
         {
@@ -212,16 +212,39 @@ def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path, c
             "users": [{"name": "u", "user": {"token": "tok-7d1c0ffee5ecret", "client-key-data": key}}],
         }
     )
+    return kubeconfig, ["tok-7d1c0ffee5ecret", key, "client-key-data", "PRIVATE KEY", "token:"]
+
+
+def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path) -> None:
+    """An encrypted kubeconfig (the engine holds the fleet secret) is written as [secret], never its contents."""
+    kubeconfig, needles = _kubeconfig_with_credentials()
+    fleet = fleet_of("local")
+    fleet["clusters"][0].pop("context")
+    fleet["clusters"][0]["kubeconfig"] = kubeconfig
+    out = tmp_path / "out"
+    plan = run_plan(ROOT, config_with(fleet, secret_keys=["meshfleet:fleet"]), now=DEFAULT_NOW)
+    write_plan(plan, out)
+    files = {**written_files(out), "(tree)": render_tree(plan).encode()}
+    for needle in needles:
+        assert [rel for rel, data in files.items() if needle in data.decode()] == [], needle
+
+
+def test_a_plain_text_kubeconfig_in_a_stack_file_is_refused_without_echoing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    kubeconfig, needles = _kubeconfig_with_credentials()
     fleet = fleet_of("local")
     fleet["clusters"][0].pop("context")
     fleet["clusters"][0]["kubeconfig"] = kubeconfig
     stack = tmp_path / "Pulumi.kc.yaml"
     stack.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": fleet}}))
-    out = tmp_path / "out"
-    assert cli.main(["plan", "--config", str(stack), "--out", str(out)]) == 0
-    files = {**written_files(out), "(stdout)": capsys.readouterr().out.encode()}
-    for needle in ("tok-7d1c0ffee5ecret", key, "client-key-data", "PRIVATE KEY", "token:"):
-        assert [rel for rel, data in files.items() if needle in data.decode()] == [], needle
+    assert cli.main(["plan", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "clusters[0].kubeconfig: is plain text in the stack config" in captured.err
+    assert "pulumi config set --secret --path 'meshfleet:fleet.clusters[0].kubeconfig'" in captured.err
+    assert not (tmp_path / "out").exists()
+    for needle in needles:
+        assert needle not in captured.out + captured.err, needle
 
 
 # --------------------------------------------------------------------------

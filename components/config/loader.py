@@ -31,19 +31,45 @@ def load_fleet(
     stack: Mapping[str, Any] | None,
     *,
     other_keys: Iterable[str] = (),
+    fleet_is_secret: bool | None = None,
 ) -> FleetSpec:
     """Merge the stack's `meshfleet:fleet` over the project defaults, migrate, validate.
 
     `other_keys` are the stack's other config keys (fully qualified): when the fleet is
-    missing, a misspelt one is named in the fix.
+    missing, a misspelt one is named in the fix. `fleet_is_secret` says whether the
+    engine holds `meshfleet:fleet` as a secret (it does once any value in it is
+    encrypted); False refuses inline kubeconfigs, None (no engine) does not judge.
     """
     if stack is None:
         raise ConfigError([_missing_fleet(other_keys)])
     for key, value in (("meshfleet:defaults", defaults), ("meshfleet:fleet", stack)):
         if value is not None and not isinstance(value, Mapping):
             raise ConfigError([_not_a_map(key, value)])
+    if fleet_is_secret is False and (plain := list(_plain_kubeconfigs(stack))):
+        raise ConfigError(plain)
     reject_retired_mesh(stack)
     return parse(merge_layers(defaults or {}, stack))
+
+
+def _plain_kubeconfigs(stack: Mapping[str, Any]) -> Iterable[Problem]:
+    """An inline kubeconfig holds credentials: in a stack file it must be encrypted.
+
+    The engine marks `meshfleet:fleet` secret once any value in it is
+    encrypted (`pulumi config set --secret --path`); a fleet it does not
+    mark secret holds every kubeconfig in plain text, committed with the
+    stack file and shown by `pulumi config`.
+    """
+    clusters = stack.get("clusters")
+    for i, cluster in enumerate(clusters if isinstance(clusters, list) else []):
+        if isinstance(cluster, Mapping) and cluster.get("kubeconfig"):
+            yield Problem(
+                path=f"clusters[{i}].kubeconfig",
+                message="is plain text in the stack config: a kubeconfig holds the cluster's credentials",
+                fix=(
+                    f"encrypt it: pulumi config set --secret --path 'meshfleet:fleet.clusters[{i}].kubeconfig' "
+                    '"$(cat kubeconfig.yaml)"; or use `context` on a workstation'
+                ),
+            )
 
 
 def _missing_fleet(other_keys: Iterable[str]) -> Problem:

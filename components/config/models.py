@@ -325,11 +325,13 @@ class ExistingCluster(Model):
     region: str = Field(default="on-prem", min_length=1, description="Free-form location label.")
     kubeconfig: SecretStr | None = Field(
         default=None,
-        description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`). "
-        "Exactly one of kubeconfig and context.",
+        description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`); "
+        "plain text is refused. Exactly one of kubeconfig and context.",
     )
     context: str | None = Field(
-        default=None, description="A context of the deployer's own kubeconfig, instead of `kubeconfig`."
+        default=None,
+        description="A context of the deployer's own kubeconfig, instead of `kubeconfig`: for a workstation "
+        "(a CI runner has no such context).",
     )
     api_endpoint: str = Field(
         pattern=r"^https://[^\s/]+(:\d+)?/?$",

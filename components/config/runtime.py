@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config, get_config_env
+from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
 from components.config.errors import ConfigError
 from components.config.loader import DEFAULTS_KEY, FLEET_KEY, load_fleet
@@ -24,7 +24,8 @@ def load_from_runtime() -> FleetSpec:
     defaults = _json(get_config(f"{project}:{DEFAULTS_KEY}"))
     stack = _json(get_config(f"{project}:{FLEET_KEY}"))
     try:
-        return load_fleet(defaults, stack, other_keys=_config_keys())
+        fleet_is_secret = is_config_secret(f"{project}:{FLEET_KEY}")
+        return load_fleet(defaults, stack, other_keys=_config_keys(), fleet_is_secret=fleet_is_secret)
     except ConfigError as exc:
         # RunError ends `pulumi up` with this message and no stack trace.
         raise pulumi.RunError(exc.render()) from None
