@@ -31,9 +31,16 @@ class GatewayApiCrds(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GatewayApiCrdsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:cluster:GatewayApiCrds", name, None, opts)
+        # On a cluster meshfleet did not create, the CRDs may be shared (other
+        # teams' Gateways and HTTPRoutes, or CRDs it adopted when they were
+        # already installed): deleting a CRD deletes every object of its kind,
+        # so a destroy or a removed cluster leaves them. The provider registers
+        # each CRD as a child of this ConfigFile, and children inherit
+        # retainOnDelete from their parent (pulumi/pulumi#18836).
+        retain = pulumi.ResourceOptions(retain_on_delete=args.cluster.cloud == "existing")
         self.crds = k8s.yaml.v2.ConfigFile(
             f"{name}-standard",
             file=RELEASE_URL.format(version=args.version),
-            opts=args.cluster.object_opts(self),
+            opts=pulumi.ResourceOptions.merge(args.cluster.object_opts(self), retain),
         )
         self.register_outputs({})

@@ -12,7 +12,7 @@ import pytest
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
-from tests.helpers import ROOT, fleet_of, plan_fleet, plan_stack
+from tests.helpers import ROOT, fleet_of, only_clusters, plan_fleet, plan_stack
 
 CONTRACT_FIELDS = {
     "urn",
@@ -79,6 +79,15 @@ def test_gateway_api_crds_pinned_once_per_cluster(local_plan):
         assert f.inputs["file"] == (
             "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml"
         )
+        # Existing clusters may share them (other teams' Gateways): a destroy leaves them.
+        assert f.retain_on_delete is True
+
+
+def test_gateway_api_crds_go_with_a_cloud_cluster():
+    """A cluster meshfleet created takes its CRDs along; nothing to retain there."""
+    plan = plan_fleet(only_clusters(fleet_of("dev"), "aws-use1"))
+    [crds] = [f for f in plan.by_type("kubernetes:yaml/v2:ConfigFile") if f.name.endswith("gateway-api-standard")]
+    assert crds.retain_on_delete is False
 
 
 def test_plan_json_contract_and_sorting(local_plan, tmp_path: Path):
