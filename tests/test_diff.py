@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ops import cli
-from ops.diff import changed_paths, diff
+from ops.diff import changed_paths, diff, refused
 from ops.plan import write_plan
 from tests.helpers import fleet_of, plan_fleet
 
@@ -158,3 +158,13 @@ def test_a_new_provider_is_an_update_and_absent_fields_are_no_change() -> None:
     result = diff([before], [moved])
     # The new provider may replace the object (another cluster's API): never "recorded only".
     assert [(r["name"], paths) for r, paths in result.updated] == [("s", ["(provider)"])] and result.rewired == []
+
+
+def test_refused_in_place_matches_whole_lists_and_their_entries() -> None:
+    """A zone list that grows differs as one path, one that changes an entry by index: both are AKS refusals."""
+    pool = "azure-native:containerservice:AgentPool"
+    grown = changed_paths({"availabilityZones": ["1", "2"]}, {"availabilityZones": ["1", "2", "3"]})
+    moved = changed_paths({"availabilityZones": ["1", "2"]}, {"availabilityZones": ["1", "3"]})
+    assert (grown, moved) == ([".availabilityZones"], [".availabilityZones[1]"])
+    assert refused(pool, grown + moved + [".count", ".availabilityZonesExtra"]) == grown + moved
+    assert refused("azure-native:containerservice:ManagedCluster", [".agentPoolProfiles[1].vmSize"]) == []
