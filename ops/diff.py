@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ops.plan import read_plan_resources
+
 #: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
 #: A new provider may replace the resource, so it counts as an update; the others are recorded only.
 _CALLS_PROVIDER = ("provider",)
@@ -191,32 +193,9 @@ def render(d: PlanDiff) -> str:
     return "\n".join(lines)
 
 
-def read_resources(plan_dir: Path) -> list[Mapping[str, Any]]:
-    """PLAN_DIR/plan.json's resources; ValueError naming the fix when it is missing or malformed."""
-    path = plan_dir / "plan.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(
-            f"{path} does not exist; write one with `meshfleet plan --stack NAME --out {plan_dir}`"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not a readable plan.json ({exc}); re-create it with `meshfleet plan --out`"
-        ) from None
-    resources = doc.get("resources") if isinstance(doc, Mapping) else None
-    if not isinstance(resources, list) or not all(
-        isinstance(r, Mapping) and {"urn", "type", "name"} <= r.keys() for r in resources
-    ):
-        raise ValueError(
-            f"{path} has no 'resources' list of {{urn, type, name}}; re-create it with `meshfleet plan --out`"
-        )
-    return resources
-
-
 def command(args: argparse.Namespace) -> int:
     try:
-        before, after = read_resources(args.before), read_resources(args.after)
+        before, after = read_plan_resources(args.before), read_plan_resources(args.after)
     except ValueError as exc:
         print(f"meshfleet: {exc}", file=sys.stderr)
         return 2

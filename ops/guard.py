@@ -11,13 +11,12 @@ are in the README ("Guardrails").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ops.plan import Plan, Recorded, render_value
+from ops.plan import Plan, Recorded, read_plan_resources, render_value
 from policies.guardrails.config import PackConfig
 from policies.guardrails.rules import Context, Finding, Resource, evaluate
 from policies.guardrails.support import support_check
@@ -65,24 +64,7 @@ def from_contract(doc: Mapping[str, Any]) -> Resource:
 
 def read_plan_dir(plan_dir: Path) -> list[Resource]:
     """The resources of PLAN_DIR/plan.json; ValueError with the fix when it is missing or malformed."""
-    path = plan_dir / "plan.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(
-            f"{path} does not exist; write one with `meshfleet plan --stack NAME --out {plan_dir}`"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not a readable plan.json ({exc}); re-create it with `meshfleet plan --out`"
-        ) from None
-    resources = doc.get("resources") if isinstance(doc, Mapping) else None
-    if not isinstance(resources, list) or not all(
-        isinstance(r, Mapping) and "urn" in r and "type" in r for r in resources
-    ):
-        raise ValueError(
-            f"{path} has no 'resources' list of {{urn, type, inputs}}; re-create it with `meshfleet plan --out`"
-        )
+    resources = read_plan_resources(plan_dir)
     return [from_contract(r) for r in resources]
 
 
