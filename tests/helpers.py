@@ -129,6 +129,19 @@ def require_shared(path: Path) -> Path:
 # The CLI in a separate process
 
 
+def meshfleet_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`meshfleet ARGS` as its own process (`python -m ops.cli`, the project importable), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", *args],
+        cwd=ROOT,
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 def cli_plan(base: Path, stack: str, hash_seed: int) -> Path:
     """`meshfleet plan --stack STACK --out DIR` (no --show-secrets) in a fresh process; returns DIR.
 
@@ -142,15 +155,8 @@ def cli_plan(base: Path, stack: str, hash_seed: int) -> Path:
         done = out / ".exit"
         if not done.exists():
             shutil.rmtree(out, ignore_errors=True)
-            env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "PYTHONPATH": str(ROOT)}
-            run = subprocess.run(
-                [sys.executable, "-m", "ops.cli", "plan", "--stack", stack, "--out", str(out / "plan")],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
+            env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+            run = meshfleet_process("plan", "--stack", stack, "--out", str(out / "plan"), env=env)
             (out / "stdout").write_text(run.stdout)
             (out / "stderr").write_text(run.stderr)
             done.write_text(str(run.returncode))

@@ -10,9 +10,6 @@ Three classes, each case asserting the path, the message and the fix:
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ from components.config.offline import TODAY_ENV
 from ops import cli
 from ops.stackconfig import StackConfig, read_stack_config
 from ops.yamlfile import load_yaml_file
-from tests.helpers import ROOT, fleet_of, stack_config
+from tests.helpers import ROOT, fleet_of, meshfleet_process, stack_config
 
 DEFAULTS = stack_config("local").value("defaults")
 #: The day the support-window cases are judged on (the data files' horizon).
@@ -352,16 +349,7 @@ def test_property_runtime_loader_run_error_or_spec(monkeypatch, fleet, defaults)
 def test_subprocess_bad_yaml_exits_2_without_traceback(tmp_path):
     stack = tmp_path / "Pulumi.bad.yaml"
     stack.write_text("config:\n  meshfleet:fleet: [unclosed\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "--config", str(stack)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = meshfleet_process("plan", "--config", str(stack))
     assert done.returncode == 2, done.stderr
     assert f"{stack}:3:1: the '[' opened at line 2, column 20 is not closed here" in done.stderr
     assert "Traceback" not in done.stderr

@@ -11,10 +11,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import shutil
 import subprocess
-import sys
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from tests.helpers import (
     existing_fleet,
     fleet_of,
     inputs,
+    meshfleet_process,
     only_clusters,
     plan_fleet,
     stack_config,
@@ -608,13 +607,7 @@ def test_golden_manifests(three: Plan) -> None:
 
 
 def test_example_stack_plans_with_the_cli(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "--config", str(EXAMPLE), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    run = meshfleet_process("plan", "--config", str(EXAMPLE), "--out", str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "manifests" / "aws-use1" / "helm" / "consul.yaml").exists()
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
-from tests.helpers import ROOT, fleet_of, only_clusters, plan_fleet, plan_stack
+from tests.helpers import ROOT, fleet_of, meshfleet_process, only_clusters, plan_fleet, plan_stack
 
 CONTRACT_FIELDS = {
     "urn",
@@ -140,14 +138,7 @@ def test_the_command_exits_without_teardown_having_written_and_flushed_everythin
     out = tmp_path / "plan"
     # Buffered streams, as in most shells and CI runners: only an explicit flush saves them from os._exit.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "--stack", "local", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = meshfleet_process("plan", "--stack", "local", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("meshfleet plan: project meshfleet, stack local,")
     written = sum(1 for p in out.rglob("*") if p.is_file())
@@ -157,14 +148,7 @@ def test_the_command_exits_without_teardown_having_written_and_flushed_everythin
 
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text("config:\n  meshfleet:fleet: {schemaVersion: 2}\n")
-    refused = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "--config", str(bad)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = meshfleet_process("plan", "--config", str(bad), env=env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "invalid stack config" in refused.stderr
 
@@ -185,7 +169,6 @@ def test_readme_config_reference_is_generated_from_models():
 
 
 def test_readme_quick_start_is_exactly_two_commands():
-    from tests.helpers import ROOT
 
     readme = (ROOT / "README.md").read_text()
     quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
