@@ -37,7 +37,6 @@ from ops.plan import read_plan_resources
 
 #: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
 #: A new provider may replace the resource, so it counts as an update; the others are recorded only.
-_CALLS_PROVIDER = ("provider",)
 _OPTIONS = (
     "provider",
     "dependencies",
@@ -55,14 +54,12 @@ _OPTIONS = (
 #: of scale-set pools is a preview behind a subscription feature flag (AgentPoolVMSSResize,
 #: 2026), not something a stack can assume. The inline system pool is the managed
 #: cluster's first agentPoolProfiles entry.
+_AKS_POOL_FIXED = (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID")
 _AKS_POOL_WAY = "AKS refuses this in place: add a pool with it, move the pods, then remove the old pool"
 REFUSED_IN_PLACE: dict[str, tuple[tuple[str, ...], str]] = {
-    "azure-native:containerservice:AgentPool": (
-        (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID"),
-        _AKS_POOL_WAY,
-    ),
+    "azure-native:containerservice:AgentPool": (_AKS_POOL_FIXED, _AKS_POOL_WAY),
     "azure-native:containerservice:ManagedCluster": (
-        tuple(f".agentPoolProfiles[0]{p}" for p in (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID")),
+        tuple(f".agentPoolProfiles[0]{p}" for p in _AKS_POOL_FIXED),
         _AKS_POOL_WAY + " (the system pool: no path in meshfleet yet)",
     ),
 }
@@ -167,7 +164,7 @@ def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> Pla
         inputs = changed_paths(a.get("inputs") or {}, b.get("inputs") or {})
         options = ["(urn)"] if urn != was else []
         options += [f"({o})" for o in _OPTIONS if not _same(a.get(o), b.get(o))]
-        if inputs or any(f"({o})" in options for o in _CALLS_PROVIDER):
+        if inputs or "(provider)" in options:
             result.updated.append((b, inputs + options))
         elif options:
             result.rewired.append((b, options))

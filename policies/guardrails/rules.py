@@ -433,8 +433,9 @@ def _aks_pool(p: Mapping[str, Any], label: str, prefix: str) -> tuple[str, str, 
     return label, f"{prefix}minCount/maxCount", _int(p.get("minCount")), _int(p.get("maxCount"))
 
 
-def _eks_pools(graph: Graph) -> Iterator[tuple[list[Resource], PoolBounds]]:
-    """EKS node groups launched from one template as one pool, its bounds the sums of its groups'.
+def _eks_pools(graph: Graph) -> dict[str, PoolBounds]:
+    """EKS node groups launched from one template as one pool, by its first group's URN; its bounds
+    are the sums of its groups'.
 
     A pool with a node group per zone (meshfleet's shape: the autoscaler can
     then add a node in the zone a pod needs) is judged as a whole, not group
@@ -444,22 +445,24 @@ def _eks_pools(graph: Graph) -> Iterator[tuple[list[Resource], PoolBounds]]:
     for r in graph.of_type(EKS_NODE_GROUP):
         template = graph.dependency(r, "launchTemplate", "aws:ec2/launchTemplate:LaunchTemplate")
         pools.setdefault(template.urn if template else r.urn, []).append(r)
+    found: dict[str, PoolBounds] = {}
     for groups in pools.values():
         bounds = [b for g in groups for b in _pool_bounds(graph, g)]
         if len(groups) == 1:
-            yield groups, bounds[0]
+            found[groups[0].urn] = bounds[0]
             continue
         label = "EKS node pool of groups " + ", ".join(b[0].removeprefix("EKS node group ") for b in bounds)
         los, his = [b[2] for b in bounds], [b[3] for b in bounds]
         lo = None if None in los else sum(x or 0 for x in los)
         hi = None if None in his else sum(x or 0 for x in his)
         problems = "; ".join(f"{b[0]}: {b[4]}" for b in bounds if b[4]) or None
-        yield groups, (label, "scalingConfig.minSize/maxSize, summed over the groups", lo, hi, problems)
+        found[groups[0].urn] = (label, "scalingConfig.minSize/maxSize, summed over the groups", lo, hi, problems)
+    return found
 
 
 def _node_pools(graph: Graph) -> Iterator[tuple[Resource, PoolBounds]]:
     """Every pool of the stack in resource order (an EKS pool at its first group), with its bounds."""
-    eks = {groups[0].urn: bounds for groups, bounds in _eks_pools(graph)}
+    eks = _eks_pools(graph)
     for r in graph.resources:
         if r.type != EKS_NODE_GROUP:
             yield from ((r, bounds) for bounds in _pool_bounds(graph, r))
