@@ -707,6 +707,43 @@ def test_gke_platform_reaches_cni_and_ztunnel() -> None:
     assert "platform" not in cni_values(eks, rev) and "platform" not in ztunnel_values(eks, rev)
 
 
+def _cni_host_paths(plan: Plan, cluster: str) -> dict[str, str]:
+    """hostPath volumes of the istio-cni node agent, as the real chart renders the plan's release."""
+    (agent,) = [o for o in rendered(release(plan, cluster, "istio-cni")) if o["kind"] == "DaemonSet"]
+    return {v["name"]: v["hostPath"]["path"] for v in agent["spec"]["template"]["spec"]["volumes"] if "hostPath" in v}
+
+
+def test_existing_platform_moves_the_cni_paths_where_the_kubelet_reads_them() -> None:
+    """k3s keeps its CNI config and plugins under /var/lib/rancher: an agent writing /etc/cni/net.d
+    there captures nothing. The stack names the distribution; the chart's own profile picks the paths."""
+    require_renderer()
+    fleet = existing_fleet(2, mode="ambient")
+    fleet["clusters"][0]["platform"] = "k3s"
+    plan = plan_fleet(fleet)
+    k3s, upstream = (c["name"] for c in fleet["clusters"])
+    assert values(release(plan, k3s, "istio-cni"))["platform"] == "k3s"
+    assert values(release(plan, k3s, "ztunnel"))["platform"] == "k3s"
+    assert "platform" not in values(release(plan, upstream, "istio-cni"))
+    paths = _cni_host_paths(plan, k3s)
+    assert (paths["cni-net-dir"], paths["cni-bin-dir"]) == (
+        "/var/lib/rancher/k3s/agent/etc/cni/net.d",
+        "/var/lib/rancher/k3s/data/cni",
+    )
+    paths = _cni_host_paths(plan, upstream)
+    assert (paths["cni-net-dir"], paths["cni-bin-dir"]) == ("/etc/cni/net.d", "/opt/cni/bin")
+
+
+def test_existing_platform_outside_the_charts_profiles_is_refused() -> None:
+    defaults = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]["defaults"]["value"]
+    fleet = existing_fleet(2, mode="ambient")
+    fleet["clusters"][1]["platform"] = "openshift"
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults, fleet)
+    (problem,) = err.value.problems
+    assert problem.path == "clusters[1].platform"
+    assert "'openshift' is not allowed; allowed values: 'k3d', 'k3s', 'microk8s' or 'minikube'" in problem.render()
+
+
 @pytest.mark.parametrize("mode", ["sidecar", "ambient"])
 def test_single_cluster_fleet_exposes_no_east_west_gateway(mode: str) -> None:
     """No peers: no gateway, since an empty loadBalancerSourceRanges would admit anyone."""

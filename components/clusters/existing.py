@@ -40,5 +40,6 @@ class ExistingClusterConnection(pulumi.ComponentResource):
             ca_pem=pulumi.Output.from_input(ca_pem),
             kubeconfig=kubeconfig,
             egress_cidrs=pulumi.Output.from_input(list(c.egress_cidrs)),
+            platform=c.platform,
         )
         self.register_outputs({"apiEndpoint": c.api_endpoint})

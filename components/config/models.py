@@ -317,6 +317,12 @@ class GcpCluster(ClusterBase):
     )
 
 
+#: Distributions whose CNI paths Istio's charts know (each chart's files/profile-platform-<name>.yaml).
+#: `gke` is set by meshfleet's own GKE clusters. OpenShift is not offered: its profile also switches
+#: the CNI to Multus and needs SecurityContextConstraints, which is more than a path.
+ExistingPlatform = Literal["k3d", "k3s", "microk8s", "minikube"]
+
+
 class ExistingCluster(Model):
     """A cluster meshfleet does not create (on-prem, kind): it supplies the same facts from config."""
 
@@ -343,6 +349,13 @@ class ExistingCluster(Model):
     )
     egress_cidrs: list[Cidr] = Field(
         min_length=1, description="Addresses this cluster's traffic leaves from; peers allow them."
+    )
+    platform: ExistingPlatform | None = Field(
+        default=None,
+        description="The Kubernetes distribution, where its node paths differ from upstream's: Istio's CNI "
+        "agent (ambient) writes its plugin and config where the kubelet looks for them, which these "
+        "distributions move (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). Unset on kind, kubeadm and other "
+        "upstream layouts. Without it on such a distribution, ambient pods start but no traffic is captured.",
     )
     network: Network
 
