@@ -62,6 +62,9 @@ class ClusterHandle:
     load_balancer_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Value of the charts' `platform` setting (Istio cni/ztunnel need `gke`).
     platform: str | None = None
+    #: StorageClass of the volumes mesh workloads claim (Consul's servers);
+    #: None: the cluster's default class.
+    storage_class: str | None = None
     #: Labels a namespace whose pods sit behind such a load balancer needs, so
     #: a new pod counts as Ready only once the load balancer sends it traffic
     #: (EKS: the AWS Load Balancer Controller's pod readiness gate).
@@ -93,6 +96,7 @@ class ClusterHandle:
         ready: list[pulumi.Resource] | None = None,
         load_balancer_annotations: dict[str, pulumi.Input[str]] | None = None,
         platform: str | None = None,
+        storage_class: str | None = None,
     ) -> ClusterHandle:
         """A handle whose config-derived facts (names, region, ranges, protection) come from the config."""
         return cls(
@@ -111,6 +115,7 @@ class ClusterHandle:
             protected=spec.fleet.protect,
             ready=list(ready or []),
             platform=platform,
+            storage_class=storage_class,
             **_load_balancer_facts(dict(load_balancer_annotations or {})),
         )
 

@@ -32,6 +32,15 @@ def is_dns_label(value: str) -> bool:
     return len(value) <= MAX_LABEL and bool(_DNS_LABEL.match(value))
 
 
+#: Most Kubernetes object names (RFC 1123 subdomain).
+MAX_SUBDOMAIN = 253
+
+
+def is_dns_subdomain(value: str) -> bool:
+    """True when `value` is a valid RFC 1123 subdomain (lowercase, ≤ 253 chars): most object names."""
+    return len(value) <= MAX_SUBDOMAIN and bool(_DNS_SUBDOMAIN.match(value))
+
+
 #: A Kubernetes label value (may be empty) and a label key's name part.
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -51,8 +60,10 @@ def label_problems(key: str, value: str) -> list[str]:
             f"label key {key!r}: the name part {name!r} has {len(name)} characters; Kubernetes allows 1-{MAX_LABEL} "
             "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
         )
-    if "/" in key and not (_DNS_SUBDOMAIN.match(prefix) and len(prefix) <= 253):
-        problems.append(f"label key {key!r}: the prefix {prefix!r} is not a DNS subdomain of at most 253 characters")
+    if "/" in key and not is_dns_subdomain(prefix):
+        problems.append(
+            f"label key {key!r}: the prefix {prefix!r} is not a DNS subdomain of at most {MAX_SUBDOMAIN} characters"
+        )
     if not (_LABEL_VALUE.match(value) and len(value) <= MAX_LABEL):
         problems.append(
             f"label value {value!r} has {len(value)} characters; Kubernetes allows 0-{MAX_LABEL} "

@@ -56,7 +56,16 @@ _OPTIONS = (
 #: cluster's first agentPoolProfiles entry.
 _AKS_POOL_FIXED = (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID")
 _AKS_POOL_WAY = "AKS refuses this in place: add a pool with it, move the pods, then remove the old pool"
+#: Consul's server StatefulSet: Kubernetes refuses any change to a StatefulSet's volume claim
+#: templates, so the release's upgrade fails (and, atomic, rolls back). meshfleet's other
+#: releases have no `server` values.
+_CONSUL_SERVER_VOLUMES = (".values.server.storageClass", ".values.server.storage")
+_CONSUL_SERVER_WAY = (
+    "Kubernetes refuses to change a StatefulSet's volume claims: keep the servers' storage, or replace "
+    "the servers one at a time by hand (docs/operations.md, 'Consul server volumes')"
+)
 REFUSED_IN_PLACE: dict[str, tuple[tuple[str, ...], str]] = {
+    "kubernetes:helm.sh/v3:Release": (_CONSUL_SERVER_VOLUMES, _CONSUL_SERVER_WAY),
     "azure-native:containerservice:AgentPool": (_AKS_POOL_FIXED, _AKS_POOL_WAY),
     "azure-native:containerservice:ManagedCluster": (
         tuple(f".agentPoolProfiles[0]{p}" for p in _AKS_POOL_FIXED),

@@ -21,11 +21,13 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_fleet
+from ops.diff import refused
 from ops.plan import Plan, Recorded, is_secret, manifests, run_plan, write_plan
 from ops.stackconfig import read_stack_config
 from tests.charts import CHARTS, render_release, require_renderer
 from tests.helpers import (
     ROOT,
+    PlanChange,
     assert_golden_dir,
     existing_fleet,
     fleet_of,
@@ -173,7 +175,7 @@ def test_dev_may_turn_acls_off_and_the_chart_follows() -> None:
     spec = load_fleet(stack_config("local").value("defaults"), fleet)
     from components.mesh.consul import consul_values
 
-    assert consul_values(spec, "east", "existing")["global"]["acls"] == {"manageSystemACLs": False}
+    assert consul_values(spec, "east", None)["global"]["acls"] == {"manageSystemACLs": False}
 
 
 def test_authorization_rules_need_acls() -> None:
@@ -285,6 +287,38 @@ def test_chart_values_built_in_ca(dev: Plan) -> None:
         gateway = values["meshGateway"]
         assert (gateway["enabled"], gateway["replicas"], gateway["service"]["type"]) == (True, 2, "LoadBalancer")
         assert "secretsBackend" not in values["global"]
+
+
+def test_existing_cluster_names_the_servers_storage_class() -> None:
+    """A cluster without a default StorageClass (many kubeadm installs) leaves the servers' claims, and the
+    servers, Pending; `storageClass` names one. Unset, the claims take the cluster's default."""
+    fleet = consul_fleet(["east", "west"])
+    fleet["clusters"][0]["storageClass"] = "local-path"
+    plan = plan_fleet(fleet)
+    assert consul_release(plan, "east")["values"]["server"]["storageClass"] == "local-path"
+    assert consul_release(plan, "west")["values"]["server"]["storageClass"] is None
+    claims = _objects(_rendered(plan, "east"), "StatefulSet", "consul-server")["spec"]["volumeClaimTemplates"]
+    assert [c["spec"]["storageClassName"] for c in claims] == ["local-path"]
+    claims = _objects(_rendered(plan, "west"), "StatefulSet", "consul-server")["spec"]["volumeClaimTemplates"]
+    assert ["storageClassName" in c["spec"] for c in claims] == [False]
+    # Kubernetes refuses the change on a deployed StatefulSet: `meshfleet diff` marks it.
+    change = PlanChange(plan_fleet(consul_fleet(["east", "west"])), plan)
+    [(urn, paths)] = change.inputs_changed().items()
+    assert urn.endswith("::east-consul") and paths == [".values.server.storageClass"]
+    assert refused(RELEASE, paths) == paths
+
+
+def test_storage_class_must_be_an_object_name() -> None:
+    fleet = consul_fleet(["east", "west"])
+    fleet["clusters"][1]["storageClass"] = "Fast_SSD"
+    with pytest.raises(ConfigError) as err:
+        load_fleet(stack_config("local").value("defaults"), fleet)
+    (problem,) = err.value.problems
+    assert problem.path == "clusters[1].storageClass"
+    assert problem.render() == (
+        "clusters[1].storageClass: 'Fast_SSD' is not a Kubernetes object name\n"
+        "    fix: use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+    )
 
 
 def _rendered(plan: Plan, cluster: str) -> list[dict[str, Any]]:

@@ -168,3 +168,6 @@ def test_refused_in_place_matches_whole_lists_and_their_entries() -> None:
     assert (grown, moved) == ([".availabilityZones"], [".availabilityZones[1]"])
     assert refused(pool, grown + moved + [".count", ".availabilityZonesExtra"]) == grown + moved
     assert refused("azure-native:containerservice:ManagedCluster", [".agentPoolProfiles[1].vmSize"]) == []
+    release = "kubernetes:helm.sh/v3:Release"
+    volumes = [".values.server.storageClass", ".values.server.storage"]
+    assert refused(release, [*volumes, ".values.server.replicas", ".values.server.storageExtra"]) == volumes

@@ -54,6 +54,10 @@ CONTROL_PLANE_LOGS = (
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://meshfleet.dev/azure/role-assignments")
 
 
+#: AKS's own default StorageClass: Azure Disk CSI, Standard SSD, binding on
+#: the first consumer so a disk lands in its pod's zone.
+STORAGE_CLASS = "managed-csi"
+
 #: AKS needs no webhook firewall rule: its control plane reaches nodes through
 #: konnectivity on any port.
 AksClusterArgs = CloudClusterArgs[AzureCluster, AzureNetwork]
@@ -276,7 +280,7 @@ class AksCluster(pulumi.ComponentResource):
 
         api_endpoint = self.cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
-        self.handle = b.handle(access, api_endpoint, ready=[*self.agent_pools, admin_role])
+        self.handle = b.handle(access, api_endpoint, ready=[*self.agent_pools, admin_role], storage_class=STORAGE_CLASS)
         self.register_outputs(
             {
                 "clusterName": self.cluster.name,

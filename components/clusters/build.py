@@ -113,6 +113,7 @@ class ClusterBuild(Generic[ClusterT, NetworkT]):
         *,
         load_balancer_annotations: dict[str, pulumi.Input[str]] | None = None,
         platform: str | None = None,
+        storage_class: str | None = None,
     ) -> ClusterHandle:
         """The cluster's handle: what the rest of the fleet may know of it."""
         return ClusterHandle.of(
@@ -126,4 +127,5 @@ class ClusterBuild(Generic[ClusterT, NetworkT]):
             ready=ready,
             load_balancer_annotations=load_balancer_annotations,
             platform=platform,
+            storage_class=storage_class,
         )

@@ -29,6 +29,9 @@ from components.naming import node_group_prefix, zone_suffix
 from components.netcalc import spread
 from components.networks.aws import AwsNetwork
 
+#: The default StorageClass meshfleet gives each EKS cluster (gp3 on the EBS
+#: CSI driver): EKS itself creates none that stateful mesh parts could bind.
+STORAGE_CLASS = "gp3"
 #: Every control-plane log type EKS offers.
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 #: Retention of the control-plane log group (EKS would create it with no expiry).
@@ -409,6 +412,7 @@ class EksCluster(pulumi.ComponentResource):
             cluster.endpoint,
             ready=[*running, storage_class, lb_controller],
             load_balancer_annotations=self._load_balancer_annotations(b),
+            storage_class=STORAGE_CLASS,
         )
         self.register_outputs({"apiEndpoint": cluster.endpoint, "clusterName": cluster.name})
 
@@ -710,7 +714,7 @@ class EksCluster(pulumi.ComponentResource):
         return k8s.storage.v1.StorageClass(
             f"{b.name}-gp3",
             metadata={
-                "name": "gp3",
+                "name": STORAGE_CLASS,
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
             provisioner="ebs.csi.aws.com",

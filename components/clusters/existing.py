@@ -41,5 +41,6 @@ class ExistingClusterConnection(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             egress_cidrs=pulumi.Output.from_input(list(c.egress_cidrs)),
             platform=c.platform,
+            storage_class=c.storage_class,
         )
         self.register_outputs({"apiEndpoint": c.api_endpoint})

@@ -48,6 +48,9 @@ LOGGED_COMPONENTS = ("SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SC
 #: Application-layer secrets key: a new primary version every 90 days
 #: (old versions stay to decrypt what they encrypted).
 KEY_ROTATION_PERIOD = "7776000s"
+#: GKE's own default StorageClass: PD CSI, pd-balanced, binding on the first
+#: consumer so a disk lands in its pod's zone.
+STORAGE_CLASS = "standard-rwo"
 #: Service account ids are 6-30 characters.
 MAX_ACCOUNT_ID = 30
 
@@ -178,7 +181,7 @@ class GkeCluster(pulumi.ComponentResource):
 
         api_endpoint = cluster.endpoint.apply(lambda e: f"https://{e}")
         # Istio cni/ztunnel need `platform: gke` (GKE's non-default CNI bin dir).
-        self.handle = b.handle(access, api_endpoint, ready=ready, platform="gke")
+        self.handle = b.handle(access, api_endpoint, ready=ready, platform="gke", storage_class=STORAGE_CLASS)
         self.register_outputs({"apiEndpoint": api_endpoint, "clusterName": cluster.name})
 
     def _secrets_encryption(

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from components.naming import consul_datacenter, is_dns_label
+from components.naming import consul_datacenter, is_dns_label, is_dns_subdomain
 from components.policy.model import PolicyRule
 
 CLOUDS = ("aws", "azure", "gcp", "existing")
@@ -53,6 +53,16 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _dns_subdomain(value: str) -> str:
+    if not is_dns_subdomain(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes object name"
+            f"{FIX_SEPARATOR}use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a "
+            "letter or digit"
+        )
+    return value
+
+
 def _pinned(value: str) -> str:
     if value.strip().lower() in {"latest", "stable", "edge", "default", "*", ""} or not re.search(r"\d", value):
         raise ValueError(
@@ -64,6 +74,7 @@ def _pinned(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 PinnedVersion = Annotated[str, AfterValidator(_pinned)]
 
 
@@ -356,6 +367,13 @@ class ExistingCluster(Model):
         "agent (ambient) writes its plugin and config where the kubelet looks for them, which these "
         "distributions move (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). Unset on kind, kubeadm and other "
         "upstream layouts. Without it on such a distribution, ambient pods start but no traffic is captured.",
+    )
+    storage_class: DnsSubdomain | None = Field(
+        default=None,
+        description="StorageClass of the volumes meshfleet's workloads claim (Consul's servers). Unset: the "
+        "cluster's default class; a cluster without one leaves those volumes, and the servers, Pending. Set it "
+        "before Consul's first install: a StatefulSet's volume claims cannot change (docs/operations.md, "
+        "'Consul server volumes').",
     )
     network: Network
 

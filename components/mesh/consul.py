@@ -77,13 +77,6 @@ MESH_GATEWAY_PDB = f"{FULLNAME}-mesh-gateway"
 #: `maxUnavailable: 0`, which blocks every node drain, so it is set to 1.
 CONNECT_INJECT_REPLICAS = 2
 
-#: StorageClass of the servers' volumes per cloud. EKS: the fleet's default
-#: gp3 class (components/clusters/eks.py; EKS creates none). AKS: its default
-#: `managed-csi` (Azure Disk CSI, Standard SSD, zone-redundant binding on
-#: first consumer). GKE: its default `standard-rwo` (PD CSI, pd-balanced).
-#: Existing clusters: the cluster's own default class (None).
-STORAGE_CLASSES: dict[str, str | None] = {"aws": "gp3", "azure": "managed-csi", "gcp": "standard-rwo", "existing": None}
-
 #: Helm waits (atomic implies --wait): servers form a quorum on new volumes,
 #: the mesh gateway's LoadBalancer must get an address (minutes on EKS NLBs),
 #: and the chart's ACL and TLS init jobs must finish.
@@ -216,9 +209,17 @@ def vault_values(wiring: VaultWiring) -> dict[str, Any]:
 
 
 def consul_values(
-    spec: FleetSpec, cluster: str, cloud: str, *, wiring: VaultWiring | None = None, has_peers: bool = True
+    spec: FleetSpec,
+    cluster: str,
+    storage_class: str | None,
+    *,
+    wiring: VaultWiring | None = None,
+    has_peers: bool = True,
 ) -> dict[str, Any]:
-    """Values of the `consul` chart for one cluster (mesh gateway Service strings added by the caller)."""
+    """Values of the `consul` chart for one cluster (mesh gateway Service strings added by the caller).
+
+    `storage_class` holds the servers' volumes (the cluster handle's; None: the cluster's default).
+    """
     mesh = consul_spec(spec)
     security = mesh.security
     servers = mesh.servers_for(spec.fleet.environment)
@@ -246,7 +247,7 @@ def consul_values(
             "bootstrapExpect": servers,
             # Raft data lives on a persistent volume per server.
             "storage": "10Gi",
-            "storageClass": STORAGE_CLASSES[cloud],
+            "storageClass": storage_class,
             # A StatefulSet's volume claims outlive it: on an unprotected
             # stack they go with the release (a destroy or a mesh switch
             # leaves no volume behind, EKS and GKE disks outlive their
@@ -425,7 +426,7 @@ class ConsulMesh(pulumi.ComponentResource):
             wiring, before_release = self._vault_datacenter(args, cluster, mesh.vault, namespace)
 
         values: dict[str, Any] = consul_values(
-            args.spec, cluster.name, cluster.cloud, wiring=wiring, has_peers=has_peers
+            args.spec, cluster.name, cluster.storage_class, wiring=wiring, has_peers=has_peers
         )
         if has_peers:
             service = pulumi.Output.all(
