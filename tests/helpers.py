@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import fcntl
 import os
@@ -78,6 +79,29 @@ def inputs(r: Recorded, show_secrets: bool = True) -> dict[str, Any]:
     from ops.plan import render_value
 
     return render_value(r.inputs, show_secrets)
+
+
+def kubeconfig_of(cluster: Mapping[str, Any], *, token: str = "t0k", **entry: Any) -> str:
+    """A one-context kubeconfig of an existing cluster entry: its server and CA (caData), a token user.
+
+    `entry` replaces or adds fields of the kubeconfig's cluster entry (None removes one).
+    """
+    ca_data = cluster["caData"]
+    if ca_data.lstrip().startswith("-----BEGIN"):
+        ca_data = base64.b64encode(ca_data.encode()).decode()
+    server = {"server": cluster["apiEndpoint"], "certificate-authority-data": ca_data, **entry}
+    name = cluster["name"]
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {k: v for k, v in server.items() if v is not None}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": "deployer"}}],
+            "users": [{"name": "deployer", "user": {"token": token}}],
+            "current-context": name,
+        },
+        sort_keys=False,
+    )
 
 
 def existing_fleet(names: list[str], mode: str = "sidecar") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from components import config as cfg
 from components.config import ConfigError, deep_merge, load_fleet, migrate
 from ops import cli
-from tests.helpers import ROOT, config_with, fleet_of, stack_config
+from tests.helpers import ROOT, config_with, fleet_of, kubeconfig_of, stack_config
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -62,6 +63,22 @@ def drop_key(path: str, key: str) -> Mutation:
         for part in path.split("."):
             target = target[int(part)] if part.isdigit() else target[part]
         del target[key]
+
+    return apply
+
+
+def kubeconfig_set(index: int, of: int | None = None, **entry: Any) -> Mutation:
+    """Give clusters[index] a kubeconfig of clusters[`of`] (default: its own), with `entry` in its
+    cluster entry, or top-level `current-context` replaced."""
+
+    def apply(doc: dict[str, Any]) -> None:
+        source = doc["clusters"][index if of is None else of]
+        fields = dict(entry)
+        current = fields.pop("current-context", None)
+        text = kubeconfig_of(source, **fields)
+        if current is not None:
+            text = yaml.safe_dump({**yaml.safe_load(text), "current-context": current})
+        doc["clusters"][index]["kubeconfig"] = text
 
     return apply
 
@@ -647,6 +664,60 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "--secret",
     ),
     (
+        "kubeconfig-not-a-kubeconfig",
+        "local",
+        both(drop_key("clusters.0", "context"), setting("clusters[0].kubeconfig", "token: t0k")),
+        "clusters[0].kubeconfig",
+        "is not a kubeconfig (YAML with clusters, contexts, users and current-context)",
+        "config view --raw --minify --flatten",
+    ),
+    (
+        "kubeconfig-no-current-context",
+        "local",
+        both(drop_key("clusters.0", "context"), kubeconfig_set(0, **{"current-context": "elsewhere"})),
+        "clusters[0].kubeconfig",
+        "has no current-context naming a context and cluster it defines",
+        "kind get kubeconfig --name <cluster>",
+    ),
+    (
+        "kubeconfig-insecure",
+        "local",
+        both(drop_key("clusters.0", "context"), kubeconfig_set(0, **{"insecure-skip-tls-verify": True})),
+        "clusters[0].kubeconfig",
+        "skips TLS verification (insecure-skip-tls-verify)",
+        "embed the cluster's CA as certificate-authority-data",
+    ),
+    (
+        "kubeconfig-ca-file",
+        "local",
+        both(
+            drop_key("clusters.0", "context"),
+            kubeconfig_set(0, **{"certificate-authority": "/home/me/.minikube/ca.crt"}),
+        ),
+        "clusters[0].kubeconfig",
+        "reads its CA from a file (certificate-authority), which a CI runner does not have",
+        "embed it as certificate-authority-data",
+    ),
+    (
+        "kubeconfig-ca-not-pem",
+        "local",
+        both(
+            drop_key("clusters.0", "context"),
+            kubeconfig_set(0, **{"certificate-authority-data": "bm90IGEgY2VydGlmaWNhdGU="}),
+        ),
+        "clusters[0].kubeconfig",
+        "has certificate-authority-data that is not base64 of a PEM certificate",
+        "config view --raw --minify --flatten",
+    ),
+    (
+        "kubeconfig-other-cluster",
+        "local",
+        both(drop_key("clusters.1", "context"), kubeconfig_set(1, of=0)),
+        "clusters[1].kubeconfig",
+        "trusts another CA than caData: its current context reaches a different cluster",
+        "store this cluster's own kubeconfig, or correct caData",
+    ),
+    (
         "deployer-missing",
         "dev",
         drop_key("fleet.deployers", "gcp"),
@@ -937,7 +1008,7 @@ def test_a_plain_text_kubeconfig_is_refused_where_the_engine_holds_the_fleet_in_
 
     fleet = fleet_of("local")
     fleet["clusters"][1].pop("context")
-    fleet["clusters"][1]["kubeconfig"] = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: t0k}}]\n"
+    fleet["clusters"][1]["kubeconfig"] = kubeconfig_of(fleet["clusters"][1], token="t0k")
     with pytest.raises(ConfigError) as err:
         load_fleet(defaults(), fleet, fleet_is_secret=False)
     [problem] = err.value.problems
@@ -953,6 +1024,37 @@ def test_a_plain_text_kubeconfig_is_refused_where_the_engine_holds_the_fleet_in_
     with pytest.raises(pulumi.RunError) as run_error:
         run_plan(ROOT, config_with(fleet, secret_keys=[]), prevalidate=False)
     assert "clusters[1].kubeconfig: is plain text in the stack config" in str(run_error.value)
+
+
+def test_a_kubeconfig_that_reaches_its_own_cluster_is_accepted_and_another_refused_silently():
+    """The CA is what a kubeconfig and caData must share; the kubeconfig itself is never quoted."""
+    fleet = fleet_of("local")
+    east, west = fleet["clusters"]
+    east.pop("context")
+    bundle = base64.b64encode(
+        base64.b64decode(west["caData"]) + base64.b64decode(east["caData"])
+    ).decode()  # a CA bundle holding this cluster's CA among others
+    accepted = {
+        "its own": kubeconfig_of(east),
+        "a bundle with its CA": kubeconfig_of(east, **{"certificate-authority-data": bundle}),
+        "a publicly trusted server": kubeconfig_of(east, **{"certificate-authority-data": None}),
+        "encrypted, offline": "[encrypted value meshfleet:fleet.clusters[0].kubeconfig: not available offline]",
+    }
+    for why, kubeconfig in accepted.items():
+        east["kubeconfig"] = kubeconfig
+        assert load_fleet(defaults(), fleet).clusters[0].name == "kind-east", why
+    east["kubeconfig"] = kubeconfig_of(west, token="hunter2-of-west")
+    with pytest.raises(ConfigError) as err:
+        load_fleet(defaults(), fleet)
+    assert [p.path for p in err.value.problems] == ["clusters[0].kubeconfig"]
+    assert "hunter2-of-west" not in err.value.render() and "kind-west" not in err.value.render()
+    # Inside `pulumi preview` and `up` alike (the engine hands over the decrypted value), before any resource.
+    from ops.plan import run_plan
+
+    with pytest.raises(pulumi.RunError) as run_error:
+        run_plan(ROOT, config_with(fleet), prevalidate=False)
+    assert "clusters[0].kubeconfig: trusts another CA than caData" in str(run_error.value)
+    assert "hunter2-of-west" not in str(run_error.value)
 
 
 def test_deep_merge_maps_merge_lists_replace():
@@ -1003,7 +1105,7 @@ def test_missing_fleet_key():
 def test_secret_fields_are_not_printed():
     fleet = fleet_of("local")
     fleet["clusters"][0].pop("context")
-    fleet["clusters"][0]["kubeconfig"] = "apiVersion: v1\nusers: [{user: {token: hunter2}}]"
+    fleet["clusters"][0]["kubeconfig"] = kubeconfig_of(fleet["clusters"][0], token="hunter2")
     spec = load_fleet(defaults(), fleet)
     assert "hunter2" not in repr(spec)
     assert "hunter2" not in str(spec.clusters[0])

@@ -10,7 +10,7 @@ import pytest
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
-from tests.helpers import ROOT, fleet_of, meshfleet_process, only_clusters, plan_fleet, plan_stack
+from tests.helpers import ROOT, fleet_of, kubeconfig_of, meshfleet_process, only_clusters, plan_fleet, plan_stack
 
 CONTRACT_FIELDS = {
     "urn",
@@ -114,7 +114,7 @@ def test_two_runs_give_identical_bytes(tmp_path: Path):
 def test_secret_kubeconfig_redacted_unless_asked(tmp_path: Path):
     fleet = fleet_of("local")
     fleet["clusters"][0].pop("context")
-    fleet["clusters"][0]["kubeconfig"] = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: s3cr3t}}]\n"
+    fleet["clusters"][0]["kubeconfig"] = kubeconfig_of(fleet["clusters"][0], token="s3cr3t")
     plan = plan_fleet(fleet)
     hidden = json.dumps(plan.to_json(show_secrets=False))
     assert "s3cr3t" not in hidden

@@ -22,7 +22,7 @@ import yaml
 from ops import cli
 from ops.plan import Plan, render_tree, run_plan, write_plan
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE
-from tests.helpers import ROOT, cli_plan, config_with, fleet_of, plan_stack, written_files
+from tests.helpers import ROOT, cli_plan, config_with, fleet_of, kubeconfig_of, plan_stack, written_files
 
 #: Text that only a leaked secret puts in a file: PEM private keys (any
 #: algorithm or encoding), kubeconfig user credentials, basic auth.
@@ -202,23 +202,18 @@ def test_the_needles_find_a_leak(dev_plan: Plan, tmp_path: Path) -> None:
     assert all(any(m in data.decode() for data in files.values()) for m in ("PRIVATE KEY", "token:"))
 
 
-def _kubeconfig_with_credentials() -> tuple[str, list[str]]:
-    """A kubeconfig with a token and a client key, and the strings that must never reach a file."""
+def _kubeconfig_with_credentials(cluster: dict[str, Any]) -> tuple[str, list[str]]:
+    """A kubeconfig of `cluster` with a token and a client key, and the strings that must never reach a file."""
     key = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKEKEYFAKEKEYFAKEKEY\n").decode()
-    kubeconfig = yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "users": [{"name": "u", "user": {"token": "tok-7d1c0ffee5ecret", "client-key-data": key}}],
-        }
-    )
-    return kubeconfig, ["tok-7d1c0ffee5ecret", key, "client-key-data", "PRIVATE KEY", "token:"]
+    doc = yaml.safe_load(kubeconfig_of(cluster, token="tok-7d1c0ffee5ecret"))
+    doc["users"][0]["user"]["client-key-data"] = key
+    return yaml.safe_dump(doc), ["tok-7d1c0ffee5ecret", key, "client-key-data", "PRIVATE KEY", "token:"]
 
 
 def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path) -> None:
     """An encrypted kubeconfig (the engine holds the fleet secret) is written as [secret], never its contents."""
-    kubeconfig, needles = _kubeconfig_with_credentials()
     fleet = fleet_of("local")
+    kubeconfig, needles = _kubeconfig_with_credentials(fleet["clusters"][0])
     fleet["clusters"][0].pop("context")
     fleet["clusters"][0]["kubeconfig"] = kubeconfig
     out = tmp_path / "out"
@@ -232,8 +227,8 @@ def test_existing_cluster_kubeconfig_credentials_stay_off_disk(tmp_path: Path) -
 def test_a_plain_text_kubeconfig_in_a_stack_file_is_refused_without_echoing_it(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    kubeconfig, needles = _kubeconfig_with_credentials()
     fleet = fleet_of("local")
+    kubeconfig, needles = _kubeconfig_with_credentials(fleet["clusters"][0])
     fleet["clusters"][0].pop("context")
     fleet["clusters"][0]["kubeconfig"] = kubeconfig
     stack = tmp_path / "Pulumi.kc.yaml"

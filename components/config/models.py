@@ -343,7 +343,9 @@ class ExistingCluster(Model):
     kubeconfig: SecretStr | None = Field(
         default=None,
         description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`); "
-        "plain text is refused. Exactly one of kubeconfig and context.",
+        "plain text is refused. Exactly one of kubeconfig and context. Its current context must reach this "
+        "cluster: its CA must be `caData`'s, embedded (certificate-authority-data), with TLS verified; "
+        "`pulumi preview` and `up` check that before creating anything.",
     )
     context: str | None = Field(
         default=None,

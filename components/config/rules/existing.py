@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
+import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from components.config.errors import Problem
 from components.config.models import (
     ExistingCluster,
     FleetSpec,
     ca_pem_of,
+)
+from components.config.offline import OFFLINE_PLACEHOLDER
+
+#: How to get a self-contained kubeconfig of one cluster (its CA embedded).
+_ONE_CLUSTER_KUBECONFIG = (
+    "store the output of `kubectl --context <this cluster> config view --raw --minify --flatten` "
+    "(kind: `kind get kubeconfig --name <cluster>`)"
 )
 
 
@@ -51,7 +63,102 @@ def _rule_existing_ca(spec: FleetSpec) -> Iterable[Problem]:
             )
 
 
+def _certificates(pem: str) -> set[bytes]:
+    """DER of every certificate in a PEM bundle (empty when it holds none)."""
+    try:
+        return {cert.public_bytes(Encoding.DER) for cert in x509.load_pem_x509_certificates(pem.encode())}
+    except ValueError:
+        return set()
+
+
+def _current_cluster(doc: Any) -> Mapping[str, Any] | None:
+    """The `cluster` entry the kubeconfig's current context points at (None: there is none)."""
+    if not isinstance(doc, Mapping):
+        return None
+    wanted = doc.get("current-context")
+    contexts = [c for c in doc.get("contexts") or [] if isinstance(c, Mapping) and c.get("name") == wanted]
+    if not wanted or len(contexts) != 1 or not isinstance(contexts[0].get("context"), Mapping):
+        return None
+    cluster_name = contexts[0]["context"].get("cluster")
+    clusters = [c for c in doc.get("clusters") or [] if isinstance(c, Mapping) and c.get("name") == cluster_name]
+    if len(clusters) != 1 or not isinstance(clusters[0].get("cluster"), Mapping):
+        return None
+    return clusters[0]["cluster"]
+
+
+def _kubeconfig_problem(kubeconfig: str, cas: set[bytes]) -> tuple[str, str] | None:
+    """What is wrong with an existing cluster's kubeconfig, as (message, fix); None when it reaches the cluster.
+
+    The deployer's provider uses the kubeconfig's current context. Its cluster
+    must be the one `caData` (`cas`, DER) describes: a kubeconfig of another cluster would
+    install this cluster's mesh identity, gateways and peers' credentials
+    there, over whatever that cluster runs. The API server's CA is what both
+    must share (the server URL may differ: a workstation reaches kind through
+    127.0.0.1, peers through the container's address). Messages never quote
+    the kubeconfig: it is a secret.
+    """
+    try:
+        doc = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        doc = None
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("clusters"), list):
+        return "is not a kubeconfig (YAML with clusters, contexts, users and current-context)", _ONE_CLUSTER_KUBECONFIG
+    cluster = _current_cluster(doc)
+    if cluster is None:
+        return (
+            "has no current-context naming a context and cluster it defines: the provider would not know "
+            "which cluster to use",
+            _ONE_CLUSTER_KUBECONFIG,
+        )
+    if cluster.get("insecure-skip-tls-verify"):
+        return (
+            "skips TLS verification (insecure-skip-tls-verify): the deployer would hand its credentials to "
+            "whatever answers at that address",
+            "embed the cluster's CA as certificate-authority-data instead; " + _ONE_CLUSTER_KUBECONFIG,
+        )
+    if cluster.get("certificate-authority"):
+        return (
+            "reads its CA from a file (certificate-authority), which a CI runner does not have",
+            "embed it as certificate-authority-data: " + _ONE_CLUSTER_KUBECONFIG,
+        )
+    embedded = cluster.get("certificate-authority-data")
+    if not embedded:
+        return None  # a server with a publicly trusted certificate: nothing to compare
+    try:
+        kubeconfig_cas = _certificates(base64.b64decode(str(embedded), validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError):
+        kubeconfig_cas = set()
+    if not kubeconfig_cas:
+        return "has certificate-authority-data that is not base64 of a PEM certificate", _ONE_CLUSTER_KUBECONFIG
+    if not kubeconfig_cas & cas:
+        return (
+            "trusts another CA than caData: its current context reaches a different cluster than the one "
+            "this entry describes",
+            "store this cluster's own kubeconfig, or correct caData to its certificate-authority-data",
+        )
+    return None
+
+
+def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, ExistingCluster) or c.kubeconfig is None:
+            continue
+        kubeconfig = c.kubeconfig.get_secret_value()
+        if kubeconfig.startswith(OFFLINE_PLACEHOLDER):
+            continue  # encrypted, and offline: checked by `pulumi preview` and `up`, which decrypt it
+        try:
+            cas = _certificates(ca_pem_of(c.ca_data))
+        except ValueError:
+            cas = set()
+        if not cas:
+            continue  # caData itself is wrong: _rule_existing_ca says so
+        problem = _kubeconfig_problem(kubeconfig, cas)
+        if problem is not None:
+            yield Problem(path=f"clusters[{i}].kubeconfig", message=problem[0], fix=problem[1])
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_existing_access,
     _rule_existing_ca,
+    _rule_kubeconfig_reaches_the_cluster,
 )
