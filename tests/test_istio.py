@@ -24,6 +24,7 @@ from ops.plan import Plan, Recorded, manifests
 from tests.charts import charts_available, render_release, require_renderer
 from tests.helpers import (
     ROOT,
+    PlanChange,
     assert_golden_dir,
     fleet_of,
     inputs,
@@ -731,6 +732,13 @@ def test_existing_platform_moves_the_cni_paths_where_the_kubelet_reads_them() ->
     )
     paths = _cni_host_paths(plan, upstream)
     assert (paths["cni-net-dir"], paths["cni-bin-dir"]) == ("/etc/cni/net.d", "/opt/cni/bin")
+    # Day 2, naming the distribution of a deployed cluster: its two node agents update in place, nothing else.
+    change = PlanChange(plan_fleet(existing_fleet(2, mode="ambient")), plan)
+    assert (change.added, change.removed) == ([], set())
+    assert change.changed(whole_records=True) == {
+        (f"{k3s}-istio-cni", (".values.platform",)),
+        (f"{k3s}-ztunnel", (".values.platform",)),
+    }
 
 
 def test_existing_platform_outside_the_charts_profiles_is_refused() -> None:
