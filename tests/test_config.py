@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from components import config as cfg
 from components.config import ConfigError, deep_merge, load_fleet, migrate
@@ -65,6 +70,29 @@ def drop_key(path: str, key: str) -> Mutation:
         del target[key]
 
     return apply
+
+
+def self_signed(common_name: str, *, ca: bool = True) -> str:
+    """Base64 of a PEM certificate signed by its own new key (a CA unless `ca=False`)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+#: A CA no cluster of any stack uses.
+STRANGER_CA = self_signed("stranger-ca")
 
 
 def kubeconfig_set(index: int, of: int | None = None, **entry: Any) -> Mutation:
@@ -714,8 +742,19 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "local",
         both(drop_key("clusters.1", "context"), kubeconfig_set(1, of=0)),
         "clusters[1].kubeconfig",
-        "trusts another CA than caData: its current context reaches a different cluster",
-        "store this cluster's own kubeconfig, or correct caData",
+        "reaches clusters[0] (kind-east), not this cluster: its current context trusts that cluster's CA",
+        "store this cluster's own kubeconfig",
+    ),
+    (
+        "kubeconfig-own-address-other-ca",
+        "local",
+        both(
+            drop_key("clusters.0", "context"),
+            kubeconfig_set(0, **{"certificate-authority-data": STRANGER_CA}),
+        ),
+        "clusters[0].kubeconfig",
+        "names this cluster's API address but trusts another CA than caData",
+        "copy caData from this cluster's kubeconfig",
     ),
     (
         "deployer-missing",
@@ -1026,8 +1065,10 @@ def test_a_plain_text_kubeconfig_is_refused_where_the_engine_holds_the_fleet_in_
     assert "clusters[1].kubeconfig: is plain text in the stack config" in str(run_error.value)
 
 
-def test_a_kubeconfig_that_reaches_its_own_cluster_is_accepted_and_another_refused_silently():
-    """The CA is what a kubeconfig and caData must share; the kubeconfig itself is never quoted."""
+def test_a_kubeconfig_is_refused_only_where_it_surely_reaches_another_cluster():
+    """Its CA is another fleet cluster's, or its server is this cluster's with a CA other than caData.
+    Another address with another CA may be an API proxy in front of this cluster (Rancher, Teleport): it
+    passes. The kubeconfig itself is never quoted."""
     fleet = fleet_of("local")
     east, west = fleet["clusters"]
     east.pop("context")
@@ -1038,6 +1079,11 @@ def test_a_kubeconfig_that_reaches_its_own_cluster_is_accepted_and_another_refus
         "its own": kubeconfig_of(east),
         "a bundle with its CA": kubeconfig_of(east, **{"certificate-authority-data": bundle}),
         "a publicly trusted server": kubeconfig_of(east, **{"certificate-authority-data": None}),
+        "an API proxy": kubeconfig_of(
+            east,
+            server="https://rancher.example.com/k8s/clusters/c-m-4x2",
+            **{"certificate-authority-data": STRANGER_CA},
+        ),
         "encrypted, offline": "[encrypted value meshfleet:fleet.clusters[0].kubeconfig: not available offline]",
     }
     for why, kubeconfig in accepted.items():
@@ -1046,14 +1092,18 @@ def test_a_kubeconfig_that_reaches_its_own_cluster_is_accepted_and_another_refus
     east["kubeconfig"] = kubeconfig_of(west, token="hunter2-of-west")
     with pytest.raises(ConfigError) as err:
         load_fleet(defaults(), fleet)
-    assert [p.path for p in err.value.problems] == ["clusters[0].kubeconfig"]
-    assert "hunter2-of-west" not in err.value.render() and "kind-west" not in err.value.render()
+    [problem] = err.value.problems
+    assert (problem.path, problem.message) == (
+        "clusters[0].kubeconfig",
+        "reaches clusters[1] (kind-west), not this cluster: its current context trusts that cluster's CA",
+    )
+    assert "hunter2-of-west" not in err.value.render()
     # Inside `pulumi preview` and `up` alike (the engine hands over the decrypted value), before any resource.
     from ops.plan import run_plan
 
     with pytest.raises(pulumi.RunError) as run_error:
         run_plan(ROOT, config_with(fleet), prevalidate=False)
-    assert "clusters[0].kubeconfig: trusts another CA than caData" in str(run_error.value)
+    assert "clusters[0].kubeconfig: reaches clusters[1] (kind-west)" in str(run_error.value)
     assert "hunter2-of-west" not in str(run_error.value)
 
 
@@ -1147,30 +1197,8 @@ def test_wrong_typed_secret_value_is_never_echoed():
 
 
 def test_existing_ca_must_be_a_ca_certificate():
-    import base64
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    serving = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     fleet = fleet_of("local")
-    fleet["clusters"][0]["caData"] = base64.b64encode(serving.public_bytes(serialization.Encoding.PEM)).decode()
+    fleet["clusters"][0]["caData"] = self_signed("kube-apiserver", ca=False)
     (problem,) = [p for p in problems_of(fleet) if p.path == "clusters[0].caData"]
     assert problem.message == "the certificate (CN=kube-apiserver) is not a CA"
     assert "not its serving certificate" in problem.fix

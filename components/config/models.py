@@ -344,8 +344,9 @@ class ExistingCluster(Model):
         default=None,
         description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`); "
         "plain text is refused. Exactly one of kubeconfig and context. Its current context must reach this "
-        "cluster: its CA must be `caData`'s, embedded (certificate-authority-data), with TLS verified; "
-        "`pulumi preview` and `up` check that before creating anything.",
+        "cluster with TLS verified against an embedded CA (certificate-authority-data): `pulumi preview` and "
+        "`up` refuse one that trusts another fleet cluster's CA, or names this cluster's address with a CA "
+        "other than `caData`, before creating anything.",
     )
     context: str | None = Field(
         default=None,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from cryptography import x509
@@ -86,15 +88,36 @@ def _current_cluster(doc: Any) -> Mapping[str, Any] | None:
     return clusters[0]["cluster"]
 
 
-def _kubeconfig_problem(kubeconfig: str, cas: set[bytes]) -> tuple[str, str] | None:
-    """What is wrong with an existing cluster's kubeconfig, as (message, fix); None when it reaches the cluster.
+@dataclass(frozen=True)
+class _Identity:
+    """What tells one existing cluster from another: its API server's address and CA certificates (DER)."""
 
-    The deployer's provider uses the kubeconfig's current context. Its cluster
-    must be the one `caData` (`cas`, DER) describes: a kubeconfig of another cluster would
-    install this cluster's mesh identity, gateways and peers' credentials
-    there, over whatever that cluster runs. The API server's CA is what both
-    must share (the server URL may differ: a workstation reaches kind through
-    127.0.0.1, peers through the container's address). Messages never quote
+    index: int
+    name: str
+    endpoint: tuple[str, int]
+    cas: frozenset[bytes]
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+    """(host, port) of an https URL, the port defaulting to 443."""
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port or 443
+    except ValueError:
+        port = 443
+    return (parsed.hostname or "").lower(), port
+
+
+def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _Identity]) -> tuple[str, str] | None:
+    """What is wrong with an existing cluster's kubeconfig, as (message, fix); None when nothing is.
+
+    The deployer's provider uses the kubeconfig's current context. A
+    kubeconfig of another cluster would install this cluster's mesh
+    identity, gateways and peers' credentials there, over whatever that
+    cluster runs. Refused where that is certain: the context trusts another
+    fleet cluster's CA, or names this cluster's API address with a CA other
+    than `caData`. A different address and CA may be an API proxy (Rancher,
+    Teleport) in front of this cluster, so it passes. Messages never quote
     the kubeconfig: it is a secret.
     """
     try:
@@ -125,36 +148,48 @@ def _kubeconfig_problem(kubeconfig: str, cas: set[bytes]) -> tuple[str, str] | N
     if not embedded:
         return None  # a server with a publicly trusted certificate: nothing to compare
     try:
-        kubeconfig_cas = _certificates(base64.b64decode(str(embedded), validate=True).decode())
+        trusted = _certificates(base64.b64decode(str(embedded), validate=True).decode())
     except (binascii.Error, UnicodeDecodeError):
-        kubeconfig_cas = set()
-    if not kubeconfig_cas:
+        trusted = set()
+    if not trusted:
         return "has certificate-authority-data that is not base64 of a PEM certificate", _ONE_CLUSTER_KUBECONFIG
-    if not kubeconfig_cas & cas:
+    if trusted & me.cas:
+        return None
+    reached = sorted((by_ca[der] for der in trusted if der in by_ca), key=lambda other: other.index)
+    if reached:
         return (
-            "trusts another CA than caData: its current context reaches a different cluster than the one "
-            "this entry describes",
-            "store this cluster's own kubeconfig, or correct caData to its certificate-authority-data",
+            f"reaches clusters[{reached[0].index}] ({reached[0].name}), not this cluster: its current context "
+            "trusts that cluster's CA",
+            "store this cluster's own kubeconfig; " + _ONE_CLUSTER_KUBECONFIG,
+        )
+    if _endpoint(str(cluster.get("server", ""))) == me.endpoint:
+        return (
+            "names this cluster's API address but trusts another CA than caData: one of the two belongs to "
+            "another cluster",
+            "copy caData from this cluster's kubeconfig (certificate-authority-data), or store that kubeconfig",
         )
     return None
 
 
 def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
+    existing: list[tuple[_Identity, ExistingCluster]] = []
     for i, c in enumerate(spec.clusters):
-        if not isinstance(c, ExistingCluster) or c.kubeconfig is None:
+        if isinstance(c, ExistingCluster):
+            try:
+                cas = frozenset(_certificates(ca_pem_of(c.ca_data)))
+            except ValueError:
+                cas = frozenset()  # caData itself is wrong: _rule_existing_ca says so
+            existing.append((_Identity(i, c.name, _endpoint(c.api_endpoint), cas), c))
+    by_ca = {der: identity for identity, _ in existing for der in identity.cas}
+    for me, c in existing:
+        if c.kubeconfig is None or not me.cas:
             continue
         kubeconfig = c.kubeconfig.get_secret_value()
         if kubeconfig.startswith(OFFLINE_PLACEHOLDER):
             continue  # encrypted, and offline: checked by `pulumi preview` and `up`, which decrypt it
-        try:
-            cas = _certificates(ca_pem_of(c.ca_data))
-        except ValueError:
-            cas = set()
-        if not cas:
-            continue  # caData itself is wrong: _rule_existing_ca says so
-        problem = _kubeconfig_problem(kubeconfig, cas)
+        problem = _kubeconfig_problem(kubeconfig, me, by_ca)
         if problem is not None:
-            yield Problem(path=f"clusters[{i}].kubeconfig", message=problem[0], fix=problem[1])
+            yield Problem(path=f"clusters[{me.index}].kubeconfig", message=problem[0], fix=problem[1])
 
 
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
