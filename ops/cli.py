@@ -59,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         help="stack name: reads stacks/Pulumi.<stack>.yaml (default: dev); repeat to plan several in one process",
     )
     which.add_argument("--all", action="store_true", help="plan every stack in the stack config directory")
-    which.add_argument("--config", type=Path, default=None, help="a stack config file to plan instead")
+    which.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a stack config file to plan instead: a Pulumi.<stack>.yaml plans as that stack (its URNs and "
+        "simulated addresses, so `meshfleet diff` compares it with --stack <stack>); any other name as 'custom'",
+    )
     plan.add_argument("--out", type=Path, default=None, help="write plan.json and manifests/ here")
     plan.add_argument("--show-secrets", action="store_true", help="print secret values instead of [secret]")
     plan.add_argument(
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         readme.write_text(fresh)
         return 0
     if args.config:
-        stacks = ["custom"]
+        stacks = [config_stack(args.config)]
     elif args.all:
         try:
             stacks = all_stacks(args.project_dir)
@@ -148,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out / stack if args.out and len(stacks) > 1 else args.out
         status = max(status, _plan_one(args, pack_config, stack, out, label=f"{stack}: " if len(stacks) > 1 else ""))
     return status
+
+
+def config_stack(path: Path) -> str:
+    """The stack a `--config` file plans as: `<stack>` of `Pulumi.<stack>.yaml`, else `custom`."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith(".yaml") and len(name) > len("Pulumi..yaml"):
+        return name[len("Pulumi.") : -len(".yaml")]
+    return "custom"
 
 
 def all_stacks(project_dir: Path) -> list[str]:

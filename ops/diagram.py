@@ -19,7 +19,6 @@ Graphviz `dot` when it is installed.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ import yaml
 
 from components.config import ConfigError
 from components.naming import cluster_names
+from ops.planfile import read_plan_doc
 
 CLOUD_LABELS = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "existing": "Existing clusters"}
 TRUST_GROUP = ("trust", "Trust chain")
@@ -360,7 +360,9 @@ def add_subcommand(sub: Any, project_dir: Path) -> None:
     parser = sub.add_parser("diagram", help="draw the fleet topology from the offline plan (Mermaid, DOT, SVG, PNG)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--stack", default=None, help="plan this stack offline first (default: dev)")
-    which.add_argument("--plan", type=Path, default=None, help="a plan.json written by `meshfleet plan --out`")
+    which.add_argument(
+        "--plan", type=Path, default=None, help="a plan written by `meshfleet plan --out DIR`: DIR or DIR/plan.json"
+    )
     parser.add_argument(
         "-o", "--out", type=Path, default=Path("fleet.mmd"), help="output: .mmd, .dot, .svg or .png (default fleet.mmd)"
     )
@@ -370,7 +372,7 @@ def add_subcommand(sub: Any, project_dir: Path) -> None:
 
 def _plan_doc(args: argparse.Namespace) -> dict[str, Any]:
     if args.plan is not None:
-        return dict(json.loads(args.plan.read_text()))
+        return dict(read_plan_doc(args.plan))
     # Imported here: the plan machinery loads the Pulumi SDKs, which `--plan` does not need.
     from ops.plan import run_plan
     from ops.stackconfig import read_stack_config

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.plan import read_plan_resources
+from ops.planfile import read_plan_doc
 
 #: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
 #: A new provider may replace the resource, so it counts as an update; the others are recorded only.
@@ -201,11 +201,23 @@ def render(d: PlanDiff) -> str:
 
 def command(args: argparse.Namespace) -> int:
     try:
-        before, after = read_plan_resources(args.before), read_plan_resources(args.after)
+        before, after = read_plan_doc(args.before), read_plan_doc(args.after)
     except ValueError as exc:
         print(f"meshfleet: {exc}", file=sys.stderr)
         return 2
-    result = diff(before, after)
+    stacks = (before.get("stack"), after.get("stack"))
+    if stacks[0] != stacks[1]:
+        # Every URN names its stack: two stacks' plans share no resource, and the diff would
+        # read as the whole fleet deleted and created again.
+        print(
+            f"meshfleet: {args.before} plans stack {stacks[0]!r} and {args.after} stack {stacks[1]!r}; diff "
+            "compares two plans of one stack\n"
+            f"    fix: plan both with --stack {stacks[0]}, or plan the edited file as Pulumi.{stacks[0]}.yaml "
+            "(`--config` plans a file under the stack its name gives)",
+            file=sys.stderr,
+        )
+        return 2
+    result = diff(list(before["resources"]), list(after["resources"]))
     print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else render(result))
     return 0
 

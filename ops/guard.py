@@ -16,7 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ops.plan import Plan, Recorded, read_plan_resources, render_value
+from ops.plan import Plan, Recorded, render_value
+from ops.planfile import read_plan_resources
 from policies.guardrails.config import PackConfig
 from policies.guardrails.rules import Context, Finding, Resource, evaluate
 from policies.guardrails.support import support_check
@@ -63,7 +64,8 @@ def from_contract(doc: Mapping[str, Any]) -> Resource:
 
 
 def read_plan_dir(plan_dir: Path) -> list[Resource]:
-    """The resources of PLAN_DIR/plan.json; ValueError with the fix when it is missing or malformed."""
+    """The resources of PLAN_DIR/plan.json (or of that file named itself); ValueError with the fix when it
+    is missing or malformed."""
     resources = read_plan_resources(plan_dir)
     return [from_contract(r) for r in resources]
 

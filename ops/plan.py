@@ -644,30 +644,6 @@ def _dump(doc: Any) -> str:
     return yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False, width=120)
 
 
-def read_plan_resources(plan_dir: Path) -> list[Mapping[str, Any]]:
-    """PLAN_DIR/plan.json's resources (`meshfleet guard`, `meshfleet diff`); ValueError naming the fix
-    when the file is missing or not a plan."""
-    path = plan_dir / "plan.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(
-            f"{path} does not exist; write one with `meshfleet plan --stack NAME --out {plan_dir}`"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not a readable plan.json ({exc}); re-create it with `meshfleet plan --out`"
-        ) from None
-    resources = doc.get("resources") if isinstance(doc, Mapping) else None
-    if not isinstance(resources, list) or not all(
-        isinstance(r, Mapping) and {"urn", "type", "name"} <= r.keys() for r in resources
-    ):
-        raise ValueError(
-            f"{path} has no 'resources' list of {{urn, type, name}}; re-create it with `meshfleet plan --out`"
-        )
-    return resources
-
-
 def write_plan(plan: Plan, out: Path, show_secrets: bool = False) -> list[Path]:
     """Write plan.json and manifests/ under `out`; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)

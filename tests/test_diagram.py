@@ -234,6 +234,16 @@ def test_svg_and_png_with_graphviz(plan_file: Path, tmp_path: Path, suffix: str,
     assert (tmp_path / "fleet.mmd").exists()
 
 
+def test_the_plan_is_its_out_directory_or_its_plan_json(plan_file: Path, tmp_path: Path, capsys: Any) -> None:
+    by_file, by_dir = tmp_path / "file.mmd", tmp_path / "dir.mmd"
+    assert cli.main(["diagram", "--plan", str(plan_file), "-o", str(by_file)]) == 0
+    assert cli.main(["diagram", "--plan", str(plan_file.parent), "-o", str(by_dir)]) == 0
+    assert by_dir.read_text() == by_file.read_text()
+    capsys.readouterr()
+    assert cli.main(["diagram", "--plan", str(tmp_path / "nowhere"), "-o", str(by_dir)]) == 2
+    assert "nowhere/plan.json does not exist; write one with `meshfleet plan" in capsys.readouterr().err
+
+
 def test_bad_output_extension_is_a_clear_error(plan_file: Path, capsys: Any) -> None:
     assert cli.main(["diagram", "--plan", str(plan_file), "-o", "fleet.jpg"]) == 2
     assert "unknown extension; use one of .dot, .gv, .mermaid, .mmd, .png, .svg" in capsys.readouterr().err

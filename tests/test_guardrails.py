@@ -933,6 +933,9 @@ def test_dev_plan_json_has_no_violation_and_a_mutated_one_reports_each_rule(
         capsys.readouterr().out.splitlines()[0]
         == "guardrails: 0 mandatory, 0 advisory violation(s) (policies/guardrails/config.json)"
     )
+    # The plan.json itself names the same plan (as `diff` and `diagram --plan` take it).
+    assert main(["guard", str(clean / "plan.json")]) == 0
+    assert capsys.readouterr().out.startswith("guardrails: 0 mandatory, 0 advisory")
 
     doc = copy.deepcopy(dev_contract)
     want = mutate(doc)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
@@ -198,6 +199,31 @@ def test_several_stacks_plan_in_one_process(tmp_path: Path, capsys):
     assert json.loads((tmp_path / "dev" / "plan.json").read_text())["stack"] == "dev"
     stacks = sorted(p.name.split(".")[1] for p in (Path(__file__).parent.parent / "stacks").glob("Pulumi.*.yaml"))
     assert cli.all_stacks(Path(__file__).parent.parent) == stacks
+
+
+def test_a_config_file_plans_as_the_stack_its_name_gives(tmp_path: Path, capsys):
+    """An edited copy of Pulumi.local.yaml plans as `local` (same URNs and simulated addresses), so
+    `meshfleet diff` shows only the edit; another name plans as `custom`; two stacks' plans are not diffed."""
+    edited = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+    edited["config"]["meshfleet:fleet"]["clusters"][1]["egressCidrs"] = ["172.18.0.99/32"]
+    (tmp_path / "Pulumi.local.yaml").write_text(yaml.safe_dump(edited))
+    (tmp_path / "scratch.yaml").write_text(yaml.safe_dump(edited))
+    assert cli.main(["plan", "--stack", "local", "--out", str(tmp_path / "main")]) == 0
+    assert cli.main(["plan", "--config", str(tmp_path / "Pulumi.local.yaml"), "--out", str(tmp_path / "edit")]) == 0
+    assert cli.main(["plan", "--config", str(tmp_path / "scratch.yaml"), "--out", str(tmp_path / "other")]) == 0
+    stacks = [json.loads((tmp_path / d / "plan.json").read_text())["stack"] for d in ("main", "edit", "other")]
+    assert stacks == ["local", "local", "custom"]
+    capsys.readouterr()
+    assert cli.main(["diff", str(tmp_path / "main"), str(tmp_path / "edit" / "plan.json"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["created"], result["deleted"]) == ([], [])
+    # Only kind-east's gateway admits the moved peer: nothing else differs.
+    assert [(u["name"], u["changes"]) for u in result["updated"]] == [
+        ("kind-east-istio-eastwestgateway", [".values.service.loadBalancerSourceRanges[0]"])
+    ]
+    assert cli.main(["diff", str(tmp_path / "main"), str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert "plans stack 'local' and" in err and "stack 'custom'; diff compares two plans of one stack" in err
 
 
 def test_one_bad_stack_fails_the_run_but_not_the_others(capsys):

@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 
 from ops.plan import Plan
 from ops.sim import SimContext, aws, azure, gcp, k8s
-from ops.sim.pools import OWNER_BLOCKS, SCRATCH, STACK_BLOCKS, AddressPools, project_stacks
+from ops.sim.pools import (
+    OWNER_BLOCKS,
+    SCRATCH,
+    STACK_BLOCKS,
+    AddressPools,
+    home_block,
+    project_stacks,
+    stack_blocks,
+)
 from tests.helpers import ROOT, inputs, plan_stack
 
 #: Every pool a simulator allocates public addresses from.
@@ -130,10 +138,11 @@ def test_same_cluster_name_gets_different_ids_per_stack(plans: dict[str, Plan]) 
 
 
 def test_each_stack_draws_its_egress_from_its_own_block(plans: dict[str, Plan]) -> None:
-    """16 blocks per pool, the stack's rank among the project's stacks picks one (dev 0, prod 2)."""
+    """64 blocks per pool, the stack's name picks one (dev 4, prod 40)."""
+    assert {stack: stack_blocks(PROJECT)[stack] for stack in plans} == {"dev": 4, "prod": 40}
     for stack, plan in plans.items():
-        rank = PROJECT.index(stack)
-        blocks = [list(ipaddress.IPv4Network(pool).subnets(prefixlen_diff=4))[rank] for pool in POOLS]
+        index = stack_blocks(PROJECT)[stack]
+        blocks = [list(ipaddress.IPv4Network(pool).subnets(prefixlen_diff=6))[index] for pool in POOLS]
         for address in _public_addresses(plan):
             assert any(ipaddress.IPv4Address(address) in block for block in blocks), (stack, address)
 
@@ -191,19 +200,33 @@ def test_addresses_do_not_depend_on_how_clusters_interleave(
     assert got == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), min_size=1, max_size=20, unique=True))
+def test_a_new_stack_moves_no_other_stack_unless_its_home_block_is_taken(names: list[str]) -> None:
+    """Adding, removing or renaming a stack leaves every other stack's addresses where they were (a pull
+    request that adds a stack shows no change to the others), but for a new name whose home is taken."""
+    *existing, new = names
+    before, after = stack_blocks(existing), stack_blocks(names)
+    assert len(set(after.values())) == len(after) and all(0 <= b < SCRATCH for b in after.values())
+    if home_block(new) not in before.values():
+        assert {s: after[s] for s in existing} == before
+        assert after[new] == home_block(new)
+
+
 def test_sequential_inside_the_clusters_block() -> None:
-    """Stack `b` of (a, b, c) takes block 1 of 16; cluster `east`, the first, sub-block 1 of 64."""
+    """Stack `b` of (a, b, c) takes its home block, 7 of 64; cluster `east`, the first, sub-block 1 of 64."""
+    assert stack_blocks(["c", "a", "b"]) == {"a": 25, "b": 7, "c": 38} == {s: home_block(s) for s in "abc"}
     pools = AddressPools("b", ["c", "a", "b"], ["east", "west"])
-    # 198.19.0.0/16 -> /20 blocks; block 1 = 198.19.16.0/20 -> /26 sub-blocks; sub-block 1 = 198.19.16.64/26.
+    # 198.19.0.0/16 -> /22 blocks; block 7 = 198.19.28.0/22 -> /28 sub-blocks; sub-block 1 = 198.19.28.16/28.
     assert [pools.allocate(aws.EIP_POOL, "t", f"east-{i}") for i in range(3)] == [
-        "198.19.16.65",
-        "198.19.16.66",
-        "198.19.16.67",
+        "198.19.28.17",
+        "198.19.28.18",
+        "198.19.28.19",
     ]
-    assert pools.allocate(aws.EIP_POOL, "t", "west-0") == "198.19.16.129"
-    assert pools.allocate(aws.EIP_POOL, "t", "fleet-thing") == "198.19.16.1"
+    assert pools.allocate(aws.EIP_POOL, "t", "west-0") == "198.19.28.33"
+    assert pools.allocate(aws.EIP_POOL, "t", "fleet-thing") == "198.19.28.1"
     # Asked again, the same resource keeps its address.
-    assert pools.allocate(aws.EIP_POOL, "t", "east-1") == "198.19.16.66"
+    assert pools.allocate(aws.EIP_POOL, "t", "east-1") == "198.19.28.18"
 
 
 def test_longest_cluster_name_owns_a_resource() -> None:
@@ -215,22 +238,24 @@ def test_longest_cluster_name_owns_a_resource() -> None:
 
 def test_a_stack_without_a_file_takes_the_scratch_block() -> None:
     assert AddressPools("test", PROJECT).stack_block == SCRATCH == STACK_BLOCKS - 1
-    assert [AddressPools(s, PROJECT).stack_block for s in PROJECT] == [0, 1, 2, 3]
+    assert [AddressPools(s, PROJECT).stack_block for s in PROJECT] == [4, 34, 40, 49]
     # A context built without pools (unit tests) never lands in a project stack's block.
-    assert SimContext(project="p", stack="dev").allocate(aws.EIP_POOL, "t", "x") == "198.19.240.1"
+    assert SimContext(project="p", stack="dev").allocate(aws.EIP_POOL, "t", "x") == "198.19.252.1"
 
 
 def test_exhausted_block_is_a_clear_error() -> None:
     pools = AddressPools("a", ["a"], [])
-    # /16 -> /20 -> /26: 62 usable addresses per sub-block.
-    for i in range(62):
+    # /16 -> /22 -> /28: 14 usable addresses per sub-block; stack `a` takes block 25.
+    for i in range(14):
         pools.allocate(aws.EIP_POOL, "t", f"r{i}")
-    with pytest.raises(RuntimeError, match=r"block 198\.19\.0\.0/26 of pool 198\.19\.0\.0/16 \(stack a\) is exhausted"):
+    with pytest.raises(
+        RuntimeError, match=r"block 198\.19\.100\.0/28 of pool 198\.19\.0\.0/16 \(stack a\) is exhausted"
+    ):
         pools.allocate(aws.EIP_POOL, "t", "one-more")
 
 
 def test_too_many_stacks_or_clusters_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="address blocks for 15 stacks; the project has 16"):
-        AddressPools("s0", [f"s{i}" for i in range(16)])
+    with pytest.raises(ValueError, match="address blocks for 63 stacks; the project has 64"):
+        AddressPools("s0", [f"s{i}" for i in range(64)])
     with pytest.raises(ValueError, match="63 clusters per stack; stack s has 64"):
         AddressPools("s", ["s"], [f"c{i}" for i in range(OWNER_BLOCKS)])

@@ -5,11 +5,17 @@ IPs, GCP addresses, GKE endpoints, load balancers) from a pool of its own.
 A pool is carved into `STACK_BLOCKS` equal blocks, and each block into
 `OWNER_BLOCKS` sub-blocks:
 
-- the block of a stack is its rank among the project's stacks (the
-  `Pulumi.<stack>.yaml` files, sorted by name); a stack with no file there
-  (a test's, a `--config` file's) takes the last block, `SCRATCH`, which no
-  project stack can have. Two stacks of a project therefore never share an
-  address: their blocks are disjoint by construction, not by luck of a hash.
+- the block of a project stack (a `Pulumi.<stack>.yaml` file) comes from
+  its name: a hash picks its home block among the first `SCRATCH`; where
+  two project stacks share a home, the one earlier in (home, name) order
+  keeps it and the other takes the next free block. Two stacks of a project
+  therefore never share an address (by construction), and adding, removing
+  or renaming a stack moves no other stack's addresses unless that other
+  stack had to step aside for it (only if the new name's home block is
+  already taken, which `stack_blocks` makes rare: about one new stack in
+  sixteen for a project of four). A stack with no file there (a test's, a
+  `--config` file not named after a project stack) takes the last block,
+  `SCRATCH`, which no project stack can have.
 - inside a stack's block, sub-block 0 is fleet-wide and sub-block `i` is the
   `i`-th cluster of the stack config (config order, so appending a cluster
   moves no one). A resource belongs to the cluster whose name prefixes its
@@ -24,6 +30,7 @@ A pool is carved into `STACK_BLOCKS` equal blocks, and each block into
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 from collections.abc import Iterable
@@ -32,8 +39,11 @@ from pathlib import Path
 from components.config import ConfigError
 from ops.stackconfig import StackConfig, read_project, spec_of
 
-#: Blocks per pool: at most STACK_BLOCKS - 1 project stacks, plus SCRATCH.
-STACK_BLOCKS = 16
+#: Blocks per pool: at most STACK_BLOCKS - 1 project stacks, plus SCRATCH. Each of
+#: a /16 pool's sub-blocks then holds 14 addresses: a cluster asks a pool for at
+#: most 9 (an EKS cluster's three NAT and three gateway EIPs, three more for a
+#: second mesh's gateway while a mesh switch runs).
+STACK_BLOCKS = 64
 SCRATCH = STACK_BLOCKS - 1
 #: Sub-blocks per stack block: fleet-wide, then at most OWNER_BLOCKS - 1 clusters.
 OWNER_BLOCKS = 64
@@ -43,6 +53,24 @@ FLEET_WIDE = 0
 def project_stacks(stacks_dir: Path) -> tuple[str, ...]:
     """Names of the stacks that have a `Pulumi.<stack>.yaml` in `stacks_dir`, sorted."""
     return tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")))
+
+
+def home_block(stack: str) -> int:
+    """The block a stack's name points at, one of the first SCRATCH (a stable hash, not Python's `hash`)."""
+    return int.from_bytes(hashlib.sha256(stack.encode()).digest()[:8], "big") % SCRATCH
+
+
+def stack_blocks(stacks: Iterable[str]) -> dict[str, int]:
+    """Each project stack's block: its home block, or the next free one after those earlier in (home, name)."""
+    taken: dict[int, str] = {}
+    blocks: dict[str, int] = {}
+    for stack in sorted(set(stacks), key=lambda s: (home_block(s), s)):
+        block = home_block(stack)
+        while block in taken:
+            block = (block + 1) % SCRATCH
+        taken[block] = stack
+        blocks[stack] = block
+    return blocks
 
 
 def carve(pool: str, index: int, parts: int) -> ipaddress.IPv4Network:
@@ -74,7 +102,7 @@ class AddressPools:
                 f"the simulated cloud has address blocks for {OWNER_BLOCKS - 1} clusters per stack; stack "
                 f"{stack} has {len(self.clusters)}: raise OWNER_BLOCKS in ops/sim/pools.py"
             )
-        self.stack_block = self.stacks.index(stack) if stack in self.stacks else SCRATCH
+        self.stack_block = stack_blocks(self.stacks).get(stack, SCRATCH)
         # Longest names first: cluster `aws-use1` must win over a cluster `aws`.
         self._by_prefix = sorted(((c, i + 1) for i, c in enumerate(self.clusters)), key=lambda p: -len(p[0]))
         self._issued: dict[tuple[str, int], dict[str, str]] = {}
