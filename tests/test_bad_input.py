@@ -767,6 +767,16 @@ def test_misspelt_fleet_key_is_named(tmp_path, capsys, stack, message, fix):
     assert fix in err
 
 
+@pytest.mark.parametrize("stack", ["", "config:\n  aws:region: us-east-1\n"], ids=["empty", "other keys only"])
+def test_a_stack_without_a_fleet_is_not_told_to_rename_the_project_defaults(tmp_path, capsys, stack):
+    """`meshfleet:defaults` comes from Pulumi.yaml, not from the user's file: never the misspelling."""
+    code, err = plan_file(tmp_path, capsys, stack)
+    assert code == 2
+    assert "meshfleet:fleet: the stack has no meshfleet:fleet config" in err
+    assert "fix: add it to stacks/Pulumi.<stack>.yaml under `config:`" in err
+    assert "defaults" not in err
+
+
 def test_bad_version_reports_the_root_problem_once():
     problems = problems_of(mutated("dev", ("clusters[0].kubernetesVersion", "1.31")))
     assert [p.path for p in problems] == ["clusters[0].kubernetesVersion"]  # no autoscaler mismatch

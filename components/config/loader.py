@@ -74,11 +74,13 @@ def _plain_kubeconfigs(stack: Mapping[str, Any]) -> Iterable[Problem]:
 
 def _missing_fleet(other_keys: Iterable[str]) -> Problem:
     wanted = f"meshfleet:{FLEET_KEY}"
-    keys = sorted({k for k in other_keys if k != wanted and not k.startswith("pulumi:")})
+    # The project's own defaults (Pulumi.yaml) are among the keys a stack sees; never the misspelling.
+    ours = {wanted, f"meshfleet:{DEFAULTS_KEY}"}
+    keys = sorted({k for k in other_keys if k not in ours and not k.startswith("pulumi:")})
     close = difflib.get_close_matches(wanted, keys, n=1, cutoff=0.6)
     if not close:
         # `fleets`, `meshfleet:flet`: compare the names without the namespace too.
-        by_name = {k.split(":")[-1]: k for k in keys if k.split(":")[-1] != DEFAULTS_KEY}
+        by_name = {k.split(":")[-1]: k for k in keys}
         names = difflib.get_close_matches(FLEET_KEY, list(by_name), n=1, cutoff=0.6)
         close = [by_name[names[0]]] if names else []
     if close:
