@@ -660,6 +660,20 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "set environment to one of the allowed values",
     ),
     (
+        "optional-literal",
+        mutated("local", ("mesh.migrateFrom", "kuma")),
+        "mesh.migrateFrom",
+        "'kuma' is not allowed; allowed values: 'istio', 'linkerd' or 'consul'",
+        "use one of the allowed values, or leave migrateFrom out",
+    ),
+    (
+        "literal-with-its-own-fix",
+        mutated("local", ("clusters[1].platform", "openshift")),
+        "clusters[1].platform",
+        "'openshift' is not allowed; allowed values: 'k3d', 'k3s', 'microk8s' or 'minikube'",
+        "OpenShift is not offered (its Istio profile also needs Multus and SecurityContextConstraints)",
+    ),
+    (
         "cluster-not-a-map",
         mutated("local", ("clusters[1]", "kind-west")),
         "clusters[1]",

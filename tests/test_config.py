@@ -684,12 +684,21 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         '"1"',
     ),
     (
-        "existing-access",
+        "existing-access-both",
         "local",
-        setting("clusters[0].kubeconfig", "apiVersion: v1"),
-        "clusters[0].kubeconfig",
-        "exactly one of kubeconfig and context",
-        "--secret",
+        kubeconfig_set(0),
+        "clusters[0].context",
+        "is set beside kubeconfig; the deployer reaches a cluster through one of them",
+        "remove context to deploy with the stored kubeconfig (CI), or remove kubeconfig",
+    ),
+    (
+        "existing-access-neither",
+        "local",
+        drop_key("clusters.1", "context"),
+        "clusters[1].kubeconfig",
+        "is missing, and so is context: the deployer has no way to reach this cluster",
+        "store its kubeconfig: pulumi config set --secret --path 'meshfleet:fleet.clusters[1].kubeconfig' "
+        "< kubeconfig.yaml; or, on a workstation, set context",
     ),
     (
         "kubeconfig-not-a-kubeconfig",

@@ -341,6 +341,18 @@ def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bo
     )
 
 
+def _literal_fix(loc: tuple[int | str, ...]) -> str:
+    """The fix for a value outside a field's allowed ones: the field's own (`json_schema_extra`'s
+    `fix`, where the list needs a word of why), and for an optional field that it may be left out."""
+    field = _field_of(loc)
+    extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+    if isinstance(extra.get("fix"), str):
+        return str(extra["fix"])
+    if field is not None and not field.is_required():
+        return f"use one of the allowed values, or leave {_key_of(loc)} out"
+    return "use one of the allowed values"
+
+
 def problem_from_pydantic(err: Any) -> Problem:
     """One pydantic error (an item of `ValidationError.errors()`) as a Problem."""
     loc = tuple(err["loc"])
@@ -367,9 +379,7 @@ def problem_from_pydantic(err: Any) -> Problem:
                 fix=f"set {_key_of(loc)} to one of the allowed values",
             )
         return Problem(
-            path=path,
-            message=f"{got!r} is not allowed; allowed values: {ctx.get('expected')}",
-            fix="use one of the allowed values",
+            path=path, message=f"{got!r} is not allowed; allowed values: {ctx.get('expected')}", fix=_literal_fix(loc)
         )
     if kind in ("union_tag_invalid", "union_tag_not_found") and path == "mesh":
         return Problem(

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from components.config.errors import ConfigError, Problem, describe_value, problem_from_pydantic
 from components.config.migrations import CURRENT_SCHEMA_VERSION, merge_layers, migrate
-from components.config.models import FleetSpec
+from components.config.models import FleetSpec, store_kubeconfig_command
 from components.config.rules import validate
 from components.config.rules.mesh import reject_foreign_mesh_fields, reject_retired_mesh
 from components.policy.model import PolicySet
@@ -65,10 +65,7 @@ def _plain_kubeconfigs(stack: Mapping[str, Any]) -> Iterable[Problem]:
             yield Problem(
                 path=f"clusters[{i}].kubeconfig",
                 message="is plain text in the stack config: a kubeconfig holds the cluster's credentials",
-                fix=(
-                    f"encrypt it: pulumi config set --secret --path 'meshfleet:fleet.clusters[{i}].kubeconfig' "
-                    '"$(cat kubeconfig.yaml)"; or use `context` on a workstation'
-                ),
+                fix=f"encrypt it: {store_kubeconfig_command(i)}; or use `context` on a workstation",
             )
 
 

@@ -366,6 +366,10 @@ class ExistingCluster(Model):
     )
     platform: ExistingPlatform | None = Field(
         default=None,
+        json_schema_extra={
+            "fix": "use one of the allowed values, or leave platform out on kind, kubeadm and other upstream "
+            "layouts; OpenShift is not offered (its Istio profile also needs Multus and SecurityContextConstraints)"
+        },
         description="The Kubernetes distribution, where its node paths differ from upstream's: Istio's CNI "
         "agent (ambient) writes its plugin and config where the kubelet looks for them, which these "
         "distributions move (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). Unset on kind, kubeadm and other "
@@ -379,6 +383,11 @@ class ExistingCluster(Model):
         "'Consul server volumes').",
     )
     network: Network
+
+
+def store_kubeconfig_command(index: int) -> str:
+    """The command that stores existing cluster `index`'s kubeconfig as an encrypted stack value."""
+    return f"pulumi config set --secret --path 'meshfleet:fleet.clusters[{index}].kubeconfig' < kubeconfig.yaml"
 
 
 def ca_pem_of(ca_data: str) -> str:

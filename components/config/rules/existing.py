@@ -18,6 +18,7 @@ from components.config.models import (
     ExistingCluster,
     FleetSpec,
     ca_pem_of,
+    store_kubeconfig_command,
 )
 from components.config.offline import OFFLINE_PLACEHOLDER
 
@@ -30,12 +31,21 @@ _ONE_CLUSTER_KUBECONFIG = (
 
 def _rule_existing_access(spec: FleetSpec) -> Iterable[Problem]:
     for i, c in enumerate(spec.clusters):
-        if isinstance(c, ExistingCluster) and (c.kubeconfig is None) == (c.context is None):
+        if not isinstance(c, ExistingCluster):
+            continue
+        if c.kubeconfig is not None and c.context is not None:
+            yield Problem(
+                path=f"clusters[{i}].context",
+                message="is set beside kubeconfig; the deployer reaches a cluster through one of them",
+                fix="remove context to deploy with the stored kubeconfig (CI), or remove kubeconfig to use "
+                "your own kubeconfig's context (a workstation)",
+            )
+        elif c.kubeconfig is None and c.context is None:
             yield Problem(
                 path=f"clusters[{i}].kubeconfig",
-                message="set exactly one of kubeconfig and context",
-                fix="store the kubeconfig with `pulumi config set --secret --path 'fleet.clusters[N].kubeconfig'`, "
-                "or name a context of your own kubeconfig",
+                message="is missing, and so is context: the deployer has no way to reach this cluster",
+                fix=f"store its kubeconfig: {store_kubeconfig_command(i)}; or, on a workstation, set context to a "
+                "context of your kubeconfig",
             )
 
 
