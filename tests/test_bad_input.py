@@ -791,6 +791,26 @@ def test_a_stack_without_a_fleet_is_not_told_to_rename_the_project_defaults(tmp_
     assert "defaults" not in err
 
 
+def test_a_misspelt_required_key_is_one_problem():
+    """`minsize` is an unknown key and a missing `minSize` to pydantic; to the user one typo."""
+    fleet = fleet_of("dev")
+    pool = fleet["clusters"][0]["nodePools"][0]
+    pool["minsize"] = pool.pop("minSize")
+    fleet["fleet"]["protct"] = True  # an optional key misspelt: nothing is missing
+    problems = problems_of(fleet)
+    assert [(p.path, p.fix) for p in problems] == [
+        (
+            "clusters[0].nodePools[0].minsize",
+            "did you mean 'minSize'? rename 'minsize' to 'minSize' (minSize is required)",
+        ),
+        ("fleet.protct", "did you mean 'protect'?"),
+    ]
+    pool.pop("minsize")  # truly missing: said as missing
+    assert [(p.path, p.message) for p in problems_of(fleet) if p.path.startswith("clusters")] == [
+        ("clusters[0].nodePools[0].minSize", "required but missing")
+    ]
+
+
 def test_bad_version_reports_the_root_problem_once():
     problems = problems_of(mutated("dev", ("clusters[0].kubernetesVersion", "1.31")))
     assert [p.path for p in problems] == ["clusters[0].kubernetesVersion"]  # no autoscaler mismatch

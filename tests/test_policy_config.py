@@ -211,7 +211,10 @@ def test_bad_rules_are_reported_with_their_path(rule, path, message):
 
 def test_unknown_key_suggests_the_right_one():
     found = problems(with_rules({"r": {"kind": "authorization", "service": SVC, "allow": [{"form": []}]}}))
-    assert found[0].fix == "did you mean 'from'?"
+    # One mistake, one problem: the required `from` is not reported missing beside it.
+    assert [(p.path, p.fix) for p in found] == [
+        ("policies.rules.r.allow[0].form", "did you mean 'from'? rename 'form' to 'from' (from is required)")
+    ]
 
 
 def test_two_traffic_rules_for_one_service_are_refused():

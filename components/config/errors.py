@@ -341,6 +341,38 @@ def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bo
     )
 
 
+def problems_from_pydantic(errors: list[Any]) -> list[Problem]:
+    """Every pydantic error as a Problem, a misspelt required key said once.
+
+    `minsize` for `minSize` is two pydantic errors, an unknown key and a
+    missing one: it is one mistake, so the missing key goes and the unknown
+    one names it.
+    """
+    missing = {_path(tuple(e["loc"])) for e in errors if e["type"] == "missing"}
+    meant: dict[int, str] = {}  # index of an unknown-key error -> the missing key it stands for
+    for i, err in enumerate(errors):
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc), n=1)
+            if close and _path((*loc[:-1], close[0])) in missing:
+                meant[i] = close[0]
+    said = {_path((*tuple(errors[i]["loc"])[:-1], key)) for i, key in meant.items()}
+    problems = []
+    for i, err in enumerate(errors):
+        if err["type"] == "missing" and _path(tuple(err["loc"])) in said:
+            continue
+        problem = problem_from_pydantic(err)
+        if i in meant:
+            wrote, key = err["loc"][-1], meant[i]
+            problem = Problem(
+                path=problem.path,
+                message=problem.message,
+                fix=f"did you mean {key!r}? rename {wrote!r} to {key!r} ({key} is required)",
+            )
+        problems.append(problem)
+    return problems
+
+
 def _literal_fix(loc: tuple[int | str, ...]) -> str:
     """The fix for a value outside a field's allowed ones: the field's own (`json_schema_extra`'s
     `fix`, where the list needs a word of why), and for an optional field that it may be left out."""

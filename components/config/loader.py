@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.config.errors import ConfigError, Problem, describe_value, problem_from_pydantic
+from components.config.errors import ConfigError, Problem, describe_value, problems_from_pydantic
 from components.config.migrations import CURRENT_SCHEMA_VERSION, merge_layers, migrate
 from components.config.models import FleetSpec, store_kubeconfig_command
 from components.config.rules import validate
@@ -126,7 +126,7 @@ def parse(raw: Mapping[str, Any]) -> FleetSpec:
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problem_from_pydantic(e) for e in exc.errors()) from None
+        raise ConfigError(problems_from_pydantic(exc.errors())) from None
     problems = list(validate(spec))
     if problems:
         raise ConfigError(problems)
@@ -160,8 +160,7 @@ def expand_policy_sets(data: dict[str, Any], root: Path | None = None) -> dict[s
         try:
             parsed = PolicySet.model_validate(raw)
         except ValidationError as exc:
-            for err in exc.errors():
-                p = problem_from_pydantic(err)
+            for p in problems_from_pydantic(exc.errors()):
                 problems.append(Problem(path=f"{where} ({rel}): {p.path}", message=p.message, fix=p.fix))
             continue
         if (parsed.set, parsed.version) != (name, version):
