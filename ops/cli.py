@@ -24,7 +24,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from components.config import ConfigError, FleetSpec
 from components.mesh.switch import check_previous
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"meshfleet: {exc.render()}", file=sys.stderr)
             return 2
     else:
-        stacks = args.stack or ["dev"]
+        stacks = list(dict.fromkeys(args.stack or ["dev"]))  # a repeated name plans once
     # Several stacks plan in one process: the SDK imports (most of a cold
     # plan) are paid once. With --out, each stack writes under DIR/<stack>.
     status = 0
@@ -202,6 +202,39 @@ def _plan_one(args: argparse.Namespace, pack_config: PackConfig, stack: str, out
     return _guard(guard.check_plan(plan, pack_config, args.now.date()), args.policy_config)
 
 
+class _ReaderMayLeave:
+    """Standard output for a reader that may stop reading (`meshfleet diff A B | head`).
+
+    Once the pipe is closed, what is left to print goes to /dev/null and the
+    command carries on: a plan still writes its files and exits with its own
+    code, with no BrokenPipeError traceback.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def run() -> NoReturn:
     """The `meshfleet` command: `main`, then an exit that skips tearing the interpreter down.
 
@@ -220,6 +253,7 @@ def run() -> NoReturn:
     every file is closed when written (`ops/plan.py`); a later command that
     starts a thread must join it before returning.
     """
+    sys.stdout = _ReaderMayLeave(sys.stdout)
     code = main()
     atexit._run_exitfuncs()  # what an ordinary exit runs before the teardown
     sys.stdout.flush()

@@ -135,7 +135,15 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         if has:
             values[_qualify(project, key)] = value
     if config_file is None:
-        config_file = project_dir / project_doc.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
+        stacks_dir = project_dir / project_doc.get("stackConfigDir", ".")
+        config_file = stacks_dir / f"Pulumi.{stack}.yaml"
+        if not config_file.is_file():
+            known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+            raise ConfigError.one(
+                path=str(config_file),
+                message=f"no stack {stack!r}: the project's stacks are {', '.join(known) or 'none'}",
+                fix=f"name one of them, or create {config_file.relative_to(project_dir)} (see stacks/Pulumi.dev.yaml)",
+            )
     stack_doc, _node = _stack_doc(config_file)
     secret_keys: set[str] = set()
     placeholders: list[str] = []

@@ -1178,7 +1178,7 @@ def test_schema_command_publishes_camelcase_schema(capsys):
 
 def test_unknown_stack_is_a_clean_error(capsys):
     assert cli.main(["plan", "--stack", "nope"]) == 2
-    assert "no stack config" in capsys.readouterr().err
+    assert "no stack 'nope': the project's stacks are dev, local, prod, staging" in capsys.readouterr().err
 
 
 def test_encrypted_values_get_placeholders(tmp_path: Path):

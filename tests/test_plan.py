@@ -154,6 +154,28 @@ def test_the_command_exits_without_teardown_having_written_and_flushed_everythin
     assert "invalid stack config" in refused.stderr
 
 
+def test_a_reader_that_stops_reading_costs_neither_the_files_nor_a_traceback(tmp_path: Path):
+    """`meshfleet plan --out DIR | head`: the plan is still written, the exit code is the plan's own."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops.cli", "plan", "--stack", "local", "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(20).startswith(b"meshfleet plan: ")
+    proc.stdout.close()  # the reader leaves with the tree still to come
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert json.loads((tmp_path / "out" / "plan.json").read_text())["stack"] == "local"
+
+
 def test_now_must_be_iso(capsys):
     with pytest.raises(SystemExit) as err:
         cli.main(["plan", "--stack", "local", "--now", "yesterday"])
@@ -227,7 +249,8 @@ def test_a_config_file_plans_as_the_stack_its_name_gives(tmp_path: Path, capsys)
 
 
 def test_one_bad_stack_fails_the_run_but_not_the_others(capsys):
-    assert cli.main(["plan", "--stack", "nope", "--stack", "local"]) == 2
+    assert cli.main(["plan", "--stack", "nope", "--stack", "local", "--stack", "local"]) == 2
     captured = capsys.readouterr()
-    assert "no stack config" in captured.err
-    assert "stack local," in captured.out
+    assert "no stack 'nope': the project's stacks are dev, local, prod, staging" in captured.err
+    assert "fix: name one of them, or create stacks/Pulumi.nope.yaml" in captured.err
+    assert captured.out.count("stack local,") == 1  # a repeated name plans once
