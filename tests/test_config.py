@@ -766,6 +766,31 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "copy caData from this cluster's kubeconfig",
     ),
     (
+        "operators-open",
+        "prod",
+        setting("fleet.apiAccess.operatorCidrs", ["203.0.113.0/24", "0.0.0.0/0"]),
+        "fleet.apiAccess.operatorCidrs[1]",
+        "0.0.0.0/0 admits the whole internet to every cluster's Kubernetes API",
+        "list the operators' networks (VPN or office egress)",
+    ),
+    (
+        "ci-runners-open",
+        "dev",
+        setting("fleet.apiAccess.ciRunnerCidrs", ["0.0.0.0/0"]),
+        "fleet.apiAccess.ciRunnerCidrs[0]",
+        "0.0.0.0/0 admits the whole internet to every cluster's Kubernetes API",
+        "list the runners' static egress addresses",
+    ),
+    (
+        "existing-egress-open",
+        "local",
+        setting("clusters[1].egressCidrs", ["0.0.0.0/0"]),
+        "clusters[1].egressCidrs[0]",
+        "0.0.0.0/0 as this cluster's egress admits the whole internet to every peer's Kubernetes API and "
+        "east-west gateway",
+        "list the addresses this cluster's traffic leaves from",
+    ),
+    (
         "deployer-missing",
         "dev",
         drop_key("fleet.deployers", "gcp"),

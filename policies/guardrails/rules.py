@@ -283,7 +283,10 @@ def check_fleet_tags(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> list[
 # --------------------------------------------------------------------------
 # Nothing open to the internet; an allow-list on every cluster
 
-_ALLOW_FIX = "list the operators', CI runners' and peers' CIDRs (fleet.apiAccess; components.access.allow_list)"
+_ALLOW_FIX = (
+    "list the operators' and CI runners' CIDRs in fleet.apiAccess.operatorCidrs and .ciRunnerCidrs, and each "
+    "existing cluster's own egress in its egressCidrs (components.access.allow_list builds the lists)"
+)
 
 
 def _allow_list_problems(what: str, key: str, cidrs: Any) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 
 from components.config.errors import Problem
@@ -65,4 +66,42 @@ def _rule_allow_list_size(spec: FleetSpec) -> Iterable[Problem]:
     )
 
 
-RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_allow_list_size,)
+#: (message, fix) for a /0 in each list that every API server (and gateway) admits.
+_OPEN_API = "admits the whole internet to every cluster's Kubernetes API"
+_OPEN_RANGE_WORDS = {
+    "operatorCidrs": (_OPEN_API, "list the operators' networks (VPN or office egress)"),
+    "ciRunnerCidrs": (
+        _OPEN_API,
+        "list the runners' static egress addresses (docs/operations.md, 'Runners with a static egress address')",
+    ),
+    "egressCidrs": (
+        "as this cluster's egress admits the whole internet to every peer's Kubernetes API and east-west gateway",
+        "list the addresses this cluster's traffic leaves from (its nodes' or its NAT's)",
+    ),
+}
+
+
+def _rule_no_open_ranges(spec: FleetSpec) -> Iterable[Problem]:
+    """A /0 in what every API server and east-west gateway admits opens them to the internet.
+
+    The guardrail `no-open-endpoints` refuses the resulting allow-lists in
+    every stack; said here, the message names the field that holds the range.
+    """
+    access = spec.fleet.api_access
+    listed = [
+        *((f"fleet.apiAccess.operatorCidrs[{j}]", "operatorCidrs", c) for j, c in enumerate(access.operator_cidrs)),
+        *((f"fleet.apiAccess.ciRunnerCidrs[{j}]", "ciRunnerCidrs", c) for j, c in enumerate(access.ci_runner_cidrs)),
+        *(
+            (f"clusters[{i}].egressCidrs[{j}]", "egressCidrs", cidr)
+            for i, c in enumerate(spec.clusters)
+            if isinstance(c, ExistingCluster)
+            for j, cidr in enumerate(c.egress_cidrs)
+        ),
+    ]
+    for path, key, cidr in listed:
+        if ipaddress.ip_network(cidr).prefixlen == 0:
+            message, fix = _OPEN_RANGE_WORDS[key]
+            yield Problem(path=path, message=f"{cidr} {message}", fix=fix)
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_allow_list_size, _rule_no_open_ranges)
