@@ -47,23 +47,29 @@ _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+def key_problems(key: str, what: str = "label") -> list[str]:
+    """What the Kubernetes API would reject in a label or annotation key (`[prefix/]name`; empty when valid)."""
+    problems = []
+    prefix, _, name = key.rpartition("/")
+    if not (_LABEL_NAME.match(name) and len(name) <= MAX_LABEL):
+        problems.append(
+            f"{what} key {key!r}: the name part {name!r} has {len(name)} characters; Kubernetes allows 1-{MAX_LABEL} "
+            "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+        )
+    if "/" in key and not is_dns_subdomain(prefix):
+        problems.append(
+            f"{what} key {key!r}: the prefix {prefix!r} is not a DNS subdomain of at most {MAX_SUBDOMAIN} characters"
+        )
+    return problems
+
+
 def label_problems(key: str, value: str) -> list[str]:
     """What the Kubernetes API would reject in the label `key: value` (empty when valid).
 
     Node labels from config reach every cloud's node pool API and then the
     Node objects; a 64-character value fails there, half-way through `pulumi up`.
     """
-    problems = []
-    prefix, _, name = key.rpartition("/")
-    if not (_LABEL_NAME.match(name) and len(name) <= MAX_LABEL):
-        problems.append(
-            f"label key {key!r}: the name part {name!r} has {len(name)} characters; Kubernetes allows 1-{MAX_LABEL} "
-            "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
-        )
-    if "/" in key and not is_dns_subdomain(prefix):
-        problems.append(
-            f"label key {key!r}: the prefix {prefix!r} is not a DNS subdomain of at most {MAX_SUBDOMAIN} characters"
-        )
+    problems = key_problems(key, "label")
     if not (_LABEL_VALUE.match(value) and len(value) <= MAX_LABEL):
         problems.append(
             f"label value {value!r} has {len(value)} characters; Kubernetes allows 0-{MAX_LABEL} "

@@ -791,6 +791,14 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "list the addresses this cluster's traffic leaves from",
     ),
     (
+        "load-balancer-annotation-key",
+        "local",
+        setting("clusters[1].loadBalancerAnnotations", {"metallb.universe.tf/address pool": "public"}),
+        "clusters[1].loadBalancerAnnotations",
+        "annotation key 'metallb.universe.tf/address pool': the name part 'address pool'",
+        "copy the key from your load balancer's documentation",
+    ),
+    (
         "deployer-missing",
         "dev",
         drop_key("fleet.deployers", "gcp"),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import pytest
 
-from tests.helpers import PlanChange, fleet_of, inputs, plan_fleet, plan_stack
+from tests.helpers import PlanChange, existing_fleet, fleet_of, inputs, plan_fleet, plan_stack
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+K8S_GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 
 EGRESS_TYPES = {
     "aws:ec2/eip:Eip",
@@ -315,3 +319,53 @@ def test_a_new_node_pool_on_every_cloud_only_adds_its_own_resources(dev):
         ("azure-native:containerservice:AgentPool", "azure-weu-pool-batch"),
         ("gcp:container/nodePool:NodePool", "gcp-euw1-pool-batch"),
     ]
+
+
+# --------------------------------------------------------------------------
+# Existing clusters: the gateway's load balancer
+
+
+METALLB = {"metallb.universe.tf/address-pool": "public", "metallb.universe.tf/loadBalancerIPs": "192.0.2.10"}
+
+
+def _gateway_fleet(mesh: str) -> dict[str, Any]:
+    from tests.test_consul import consul_fleet
+    from tests.test_linkerd import with_linkerd
+
+    if mesh == "consul":
+        fleet = consul_fleet(["east", "west"])
+    else:
+        fleet = existing_fleet(["east", "west"], mode="ambient" if mesh == "ambient" else "sidecar")
+        fleet = with_linkerd(fleet) if mesh == "linkerd" else fleet
+    fleet["clusters"][0]["loadBalancerAnnotations"] = dict(METALLB)
+    return fleet
+
+
+@pytest.mark.parametrize(
+    ("mesh", "release"),
+    [("sidecar", "istio-eastwestgateway"), ("linkerd", "linkerd-multicluster"), ("consul", "consul")],
+)
+def test_an_existing_clusters_gateway_service_carries_its_load_balancer_annotations(mesh: str, release: str) -> None:
+    """On-prem load balancers (MetalLB, kube-vip) pick a pool or pin an address by Service annotation:
+    the real chart puts them on the gateway's Service, on that cluster only."""
+    from tests.charts import render_release, require_renderer
+
+    require_renderer()
+    plan = plan_fleet(_gateway_fleet(mesh))
+    for cluster, expected in (("east", METALLB), ("west", {})):
+        [r] = [r for r in plan.resources if r.type == RELEASE and r.name == f"{cluster}-{release}"]
+        services = [
+            o for o in render_release(inputs(r)) if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"
+        ]
+        ours = [{k: v for k, v in (o["metadata"].get("annotations") or {}).items() if k in METALLB} for o in services]
+        assert ours == [expected], (mesh, cluster)
+
+
+def test_an_existing_clusters_ambient_gateway_carries_its_load_balancer_annotations() -> None:
+    """Ambient's east-west Gateway: istiod copies spec.infrastructure.annotations onto the Service it generates."""
+    plan = plan_fleet(_gateway_fleet("ambient"))
+    for cluster, expected in (("east", METALLB), ("west", None)):
+        [gateway] = [
+            r for r in plan.resources if r.type == K8S_GATEWAY and r.name == f"{cluster}-istio-ambient-eastwest-gateway"
+        ]
+        assert inputs(gateway)["spec"]["infrastructure"].get("annotations") == expected

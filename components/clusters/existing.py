@@ -41,6 +41,7 @@ class ExistingClusterConnection(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             egress_cidrs=pulumi.Output.from_input(list(c.egress_cidrs)),
             platform=c.platform,
+            load_balancer_annotations=dict(c.load_balancer_annotations),
             storage_class=c.storage_class,
         )
         self.register_outputs({"apiEndpoint": c.api_endpoint})

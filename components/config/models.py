@@ -375,6 +375,14 @@ class ExistingCluster(Model):
         "distributions move (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). Unset on kind, kubeadm and other "
         "upstream layouts. Without it on such a distribution, ambient pods start but no traffic is captured.",
     )
+    load_balancer_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of the LoadBalancer Service of the mesh's cross-cluster gateway (Istio's "
+        "east-west gateway, Linkerd's multicluster gateway, Consul's mesh gateway), for the cluster's "
+        "load-balancer implementation: e.g. MetalLB's `metallb.universe.tf/address-pool` to pick the pool "
+        "peers can reach, or `metallb.universe.tf/loadBalancerIPs` to keep the gateway's address when the "
+        "Service is re-created.",
+    )
     storage_class: DnsSubdomain | None = Field(
         default=None,
         description="StorageClass of the volumes meshfleet's workloads claim (Consul's servers). Unset: the "

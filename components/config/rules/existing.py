@@ -21,6 +21,7 @@ from components.config.models import (
     store_kubeconfig_command,
 )
 from components.config.offline import OFFLINE_PLACEHOLDER
+from components.naming import key_problems
 
 #: How to get a self-contained kubeconfig of one cluster (its CA embedded).
 _ONE_CLUSTER_KUBECONFIG = (
@@ -202,8 +203,22 @@ def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
             yield Problem(path=f"clusters[{me.index}].kubeconfig", message=problem[0], fix=problem[1])
 
 
+def _rule_load_balancer_annotations(spec: FleetSpec) -> Iterable[Problem]:
+    for i, c in enumerate(spec.clusters):
+        if not isinstance(c, ExistingCluster):
+            continue
+        for key in sorted(c.load_balancer_annotations):
+            for message in key_problems(key, "annotation"):
+                yield Problem(
+                    path=f"clusters[{i}].loadBalancerAnnotations",
+                    message=message,
+                    fix="copy the key from your load balancer's documentation (the Kubernetes API rejects this one)",
+                )
+
+
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_existing_access,
     _rule_existing_ca,
     _rule_kubeconfig_reaches_the_cluster,
+    _rule_load_balancer_annotations,
 )
