@@ -2,7 +2,7 @@
 
     meshfleet plan [--stack NAME ... | --all | --config FILE] [--out DIR] [--show-secrets] [--now TIME]
                    [--previous PLAN_DIR] [--policy-config FILE]
-    meshfleet guard PLAN_DIR [--policy-config FILE] [--now TIME]
+    meshfleet guard PLAN [--policy-config FILE] [--now TIME]
     meshfleet schema
     meshfleet docs [--check]
     meshfleet history --stack NAME [--json]
@@ -30,8 +30,9 @@ from components.config import ConfigError, FleetSpec
 from components.mesh.switch import check_previous
 from ops import diagram, diff, guard, history, reference, rollback
 from ops.plan import render_tree, run_plan, write_plan
+from ops.planfile import read_plan_doc
 from ops.sim import DEFAULT_NOW
-from ops.stackconfig import read_project, read_stack_config, spec_of
+from ops.stackconfig import project_stacks, read_stack_config, spec_of, stack_of_file
 from policies.guardrails.config import DEFAULT_CONFIG, PackConfig, PackConfigError
 from policies.guardrails.config import load as load_pack_config
 from policies.guardrails.rules import Finding
@@ -77,9 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     _guard_options(plan)
     guard = sub.add_parser(
-        "guard", help="run the guardrails policy pack's rules over a written plan (PLAN_DIR/plan.json)"
+        "guard", help="run the guardrails policy pack's rules over a written plan (an --out DIR or its plan.json)"
     )
-    guard.add_argument("plan_dir", type=Path, metavar="PLAN_DIR")
+    guard.add_argument("plan_dir", type=Path, metavar="PLAN")
     guard.add_argument(
         "--now", type=_time, default=DEFAULT_NOW, help=f"the day the rules judge (default {DEFAULT_NOW.isoformat()})"
     )
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         stacks = [config_stack(args.config)]
     elif args.all:
         try:
-            stacks = all_stacks(args.project_dir)
+            stacks = project_stacks(args.project_dir)
         except ConfigError as exc:
             print(f"meshfleet: {exc.render()}", file=sys.stderr)
             return 2
@@ -158,16 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def config_stack(path: Path) -> str:
     """The stack a `--config` file plans as: `<stack>` of `Pulumi.<stack>.yaml`, else `custom`."""
-    name = path.name
-    if name.startswith("Pulumi.") and name.endswith(".yaml") and len(name) > len("Pulumi..yaml"):
-        return name[len("Pulumi.") : -len(".yaml")]
-    return "custom"
-
-
-def all_stacks(project_dir: Path) -> list[str]:
-    """Every stack with a `Pulumi.<stack>.yaml` in the project's stack config directory."""
-    config_dir = project_dir / str(read_project(project_dir).get("stackConfigDir", "."))
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+    return stack_of_file(path) or "custom"
 
 
 def _plan_one(args: argparse.Namespace, pack_config: PackConfig, stack: str, out: Path | None, label: str) -> int:
@@ -175,7 +167,11 @@ def _plan_one(args: argparse.Namespace, pack_config: PackConfig, stack: str, out
         config = read_stack_config(args.project_dir, stack, args.config)
         if args.previous is not None:
             # What the mesh switch guard decides in `pulumi up`, from the earlier plan's guard state.
-            note = check_previous(args.previous, spec_of(config)).message
+            try:
+                previous = read_plan_doc(args.previous)
+            except ValueError as exc:
+                raise ValueError(f"--previous: {exc}") from None
+            note = check_previous(previous, spec_of(config)).message
             if note:
                 print(f"note: {note}")
         plan = run_plan(args.project_dir, config, now=args.now)

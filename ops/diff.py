@@ -207,12 +207,14 @@ def command(args: argparse.Namespace) -> int:
         return 2
     stacks = (before.get("stack"), after.get("stack"))
     if stacks[0] != stacks[1]:
+        # Name the project's stack in the fix (`custom` is what a file of another name plans as).
+        stack = stacks[1] if stacks[0] == "custom" else stacks[0]
         # Every URN names its stack: two stacks' plans share no resource, and the diff would
         # read as the whole fleet deleted and created again.
         print(
             f"meshfleet: {args.before} plans stack {stacks[0]!r} and {args.after} stack {stacks[1]!r}; diff "
             "compares two plans of one stack\n"
-            f"    fix: plan both with --stack {stacks[0]}, or plan the edited file as Pulumi.{stacks[0]}.yaml "
+            f"    fix: plan both with --stack {stack}, or plan the edited file as Pulumi.{stack}.yaml "
             "(`--config` plans a file under the stack its name gives)",
             file=sys.stderr,
         )

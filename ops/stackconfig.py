@@ -14,6 +14,7 @@ the program reads its config from the engine instead
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,31 @@ def _project_value(entry: Any) -> tuple[bool, Any]:
     return True, entry
 
 
+#: What Pulumi accepts as a stack name.
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def stack_of_file(path: Path) -> str | None:
+    """The stack a `Pulumi.<stack>.yaml` file configures (None for any other file name)."""
+    name = path.name
+    if not (name.startswith("Pulumi.") and name.endswith(".yaml")):
+        return None
+    stack = name[len("Pulumi.") : -len(".yaml")]
+    return stack if _STACK_NAME.match(stack) else None
+
+
+def stacks_dir_of(project_dir: Path, project_doc: dict[str, Any] | None = None) -> Path:
+    """The project's stack config directory (Pulumi.yaml's `stackConfigDir`)."""
+    doc = read_project(project_dir) if project_doc is None else project_doc
+    return project_dir / str(doc.get("stackConfigDir", "."))
+
+
+def project_stacks(project_dir: Path) -> list[str]:
+    """Every stack with a `Pulumi.<stack>.yaml` in the project's stack config directory, sorted."""
+    files = stacks_dir_of(project_dir).glob("Pulumi.*.yaml")
+    return sorted(stack for p in files if (stack := stack_of_file(p)) is not None)
+
+
 def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfig:
     project_doc = read_project(project_dir)
     project = str(project_doc["name"])
@@ -135,10 +161,9 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         if has:
             values[_qualify(project, key)] = value
     if config_file is None:
-        stacks_dir = project_dir / project_doc.get("stackConfigDir", ".")
-        config_file = stacks_dir / f"Pulumi.{stack}.yaml"
+        config_file = stacks_dir_of(project_dir, project_doc) / f"Pulumi.{stack}.yaml"
         if not config_file.is_file():
-            known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+            known = project_stacks(project_dir)
             raise ConfigError.one(
                 path=str(config_file),
                 message=f"no stack {stack!r}: the project's stacks are {', '.join(known) or 'none'}",

@@ -670,7 +670,7 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "literal-with-its-own-fix",
         mutated("local", ("clusters[1].platform", "openshift")),
         "clusters[1].platform",
-        "'openshift' is not allowed; allowed values: 'k3d', 'k3s', 'microk8s' or 'minikube'",
+        "'openshift' is not allowed; allowed values: 'gke', 'k3d', 'k3s', 'microk8s' or 'minikube'",
         "OpenShift is not offered (its Istio profile also needs Multus and SecurityContextConstraints)",
     ),
     (

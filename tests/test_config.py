@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1127,6 +1129,11 @@ def test_a_kubeconfig_is_refused_only_where_it_surely_reaches_another_cluster():
             **{"certificate-authority-data": STRANGER_CA},
         ),
         "encrypted, offline": "[encrypted value meshfleet:fleet.clusters[0].kubeconfig: not available offline]",
+        # client-go skips line breaks in base64 and reads JSON indented with tabs (not YAML)
+        "its CA wrapped in lines": kubeconfig_of(
+            east, **{"certificate-authority-data": "\n".join(textwrap.wrap(east["caData"], 64)) + "\n"}
+        ),
+        "JSON indented with tabs": json.dumps(yaml.safe_load(kubeconfig_of(east)), indent="\t"),
     }
     for why, kubeconfig in accepted.items():
         east["kubeconfig"] = kubeconfig

@@ -749,7 +749,9 @@ def test_existing_platform_outside_the_charts_profiles_is_refused() -> None:
         load_fleet(defaults, fleet)
     (problem,) = err.value.problems
     assert problem.path == "clusters[1].platform"
-    assert "'openshift' is not allowed; allowed values: 'k3d', 'k3s', 'microk8s' or 'minikube'" in problem.render()
+    assert (
+        "'openshift' is not allowed; allowed values: 'gke', 'k3d', 'k3s', 'microk8s' or 'minikube'" in problem.render()
+    )
     assert problem.fix.startswith("use one of the allowed values, or leave platform out on kind, kubeadm")
     assert "OpenShift is not offered" in problem.fix
 

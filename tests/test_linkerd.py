@@ -29,6 +29,7 @@ from components.mesh.switch import GUARD_TYPE, check_previous, decide, deployed_
 from ops import cli
 from ops.diagram import build_graph
 from ops.plan import Plan, Recorded, manifests, run_plan, write_plan
+from ops.planfile import read_plan_doc
 from ops.stackconfig import read_stack_config
 from tests.charts import render_release
 from tests.helpers import (
@@ -768,7 +769,7 @@ def test_plan_previous_refuses_an_unnamed_switch(
     dev_istio: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_plan(dev_istio, tmp_path / "before")
-    assert deployed_kind(tmp_path / "before") == "istio"
+    assert deployed_kind(read_plan_doc(tmp_path / "before")) == "istio"
     stack_file = tmp_path / "Pulumi.switch.yaml"
     stack_file.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": with_linkerd(fleet_of("dev"))}}))
     code = cli.main(["plan", "--config", str(stack_file), "--previous", str(tmp_path / "before")])
@@ -781,13 +782,13 @@ def test_plan_previous_refuses_an_unnamed_switch(
     named = load_fleet(
         read_stack_config(ROOT, "dev").value("defaults"), with_linkerd(fleet_of("dev"), migrateFrom="istio")
     )
-    assert check_previous(tmp_path / "before", named).allowed
+    assert check_previous(read_plan_doc(tmp_path / "before" / "plan.json"), named).allowed
 
 
 def test_previous_without_a_plan_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["plan", "--stack", "dev", "--previous", str(tmp_path)])
     assert code == 2
-    assert "no plan.json" in capsys.readouterr().err
+    assert f"--previous: {tmp_path}/plan.json does not exist; write one with `meshfleet plan" in capsys.readouterr().err
 
 
 def test_diagram_draws_every_link(dev: Plan) -> None:

@@ -11,6 +11,7 @@ import yaml
 
 from ops import cli
 from ops.plan import REDACTED, write_plan
+from ops.stackconfig import project_stacks
 from tests.helpers import ROOT, fleet_of, kubeconfig_of, meshfleet_process, only_clusters, plan_fleet, plan_stack
 
 CONTRACT_FIELDS = {
@@ -220,7 +221,7 @@ def test_several_stacks_plan_in_one_process(tmp_path: Path, capsys):
     assert json.loads((tmp_path / "local" / "plan.json").read_text())["stack"] == "local"
     assert json.loads((tmp_path / "dev" / "plan.json").read_text())["stack"] == "dev"
     stacks = sorted(p.name.split(".")[1] for p in (Path(__file__).parent.parent / "stacks").glob("Pulumi.*.yaml"))
-    assert cli.all_stacks(Path(__file__).parent.parent) == stacks
+    assert project_stacks(ROOT) == stacks
 
 
 def test_a_config_file_plans_as_the_stack_its_name_gives(tmp_path: Path, capsys):
@@ -230,11 +231,13 @@ def test_a_config_file_plans_as_the_stack_its_name_gives(tmp_path: Path, capsys)
     edited["config"]["meshfleet:fleet"]["clusters"][1]["egressCidrs"] = ["172.18.0.99/32"]
     (tmp_path / "Pulumi.local.yaml").write_text(yaml.safe_dump(edited))
     (tmp_path / "scratch.yaml").write_text(yaml.safe_dump(edited))
+    (tmp_path / "Pulumi.local copy.yaml").write_text(yaml.safe_dump(edited))  # not a stack name Pulumi takes
     assert cli.main(["plan", "--stack", "local", "--out", str(tmp_path / "main")]) == 0
     assert cli.main(["plan", "--config", str(tmp_path / "Pulumi.local.yaml"), "--out", str(tmp_path / "edit")]) == 0
     assert cli.main(["plan", "--config", str(tmp_path / "scratch.yaml"), "--out", str(tmp_path / "other")]) == 0
     stacks = [json.loads((tmp_path / d / "plan.json").read_text())["stack"] for d in ("main", "edit", "other")]
     assert stacks == ["local", "local", "custom"]
+    assert cli.config_stack(tmp_path / "Pulumi.local copy.yaml") == "custom"
     capsys.readouterr()
     assert cli.main(["diff", str(tmp_path / "main"), str(tmp_path / "edit" / "plan.json"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -246,6 +249,9 @@ def test_a_config_file_plans_as_the_stack_its_name_gives(tmp_path: Path, capsys)
     assert cli.main(["diff", str(tmp_path / "main"), str(tmp_path / "other")]) == 2
     err = capsys.readouterr().err
     assert "plans stack 'local' and" in err and "stack 'custom'; diff compares two plans of one stack" in err
+    assert "fix: plan both with --stack local, or plan the edited file as Pulumi.local.yaml" in err
+    assert cli.main(["diff", str(tmp_path / "other"), str(tmp_path / "main")]) == 2  # either order names `local`
+    assert "fix: plan both with --stack local, or plan the edited file as Pulumi.local.yaml" in capsys.readouterr().err
 
 
 def test_one_bad_stack_fails_the_run_but_not_the_others(capsys):

@@ -26,9 +26,9 @@ from ops.sim.pools import (
     STACK_BLOCKS,
     AddressPools,
     home_block,
-    project_stacks,
     stack_blocks,
 )
+from ops.stackconfig import project_stacks
 from tests.helpers import ROOT, inputs, plan_stack
 
 #: Every pool a simulator allocates public addresses from.
@@ -103,7 +103,7 @@ def _key_ids(plan: Plan) -> set[str]:
 
 
 def test_the_project_stacks_are_the_stack_files() -> None:
-    assert project_stacks(ROOT / "stacks") == PROJECT
+    assert tuple(project_stacks(ROOT)) == PROJECT
 
 
 @pytest.mark.parametrize(

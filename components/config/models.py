@@ -328,10 +328,12 @@ class GcpCluster(ClusterBase):
     )
 
 
-#: Distributions whose CNI paths Istio's charts know (each chart's files/profile-platform-<name>.yaml).
-#: `gke` is set by meshfleet's own GKE clusters. OpenShift is not offered: its profile also switches
-#: the CNI to Multus and needs SecurityContextConstraints, which is more than a path.
-ExistingPlatform = Literal["k3d", "k3s", "microk8s", "minikube"]
+#: Distributions whose node paths Istio's charts know (each chart's files/profile-platform-<name>.yaml):
+#: where CNI config and plugins go (k3d, k3s, microk8s), the network namespace directory (minikube), the
+#: CNI plugin directory and system-critical pod quota (gke: meshfleet's own GKE clusters set it; a GKE
+#: cluster brought as existing names it). OpenShift is not offered: its profile also switches the CNI to
+#: Multus and needs SecurityContextConstraints, which is more than a path.
+ExistingPlatform = Literal["gke", "k3d", "k3s", "microk8s", "minikube"]
 
 
 class ExistingCluster(Model):
@@ -344,9 +346,9 @@ class ExistingCluster(Model):
         default=None,
         description="Kubeconfig for the deployer, as an encrypted value (`pulumi config set --secret --path`); "
         "plain text is refused. Exactly one of kubeconfig and context. Its current context must reach this "
-        "cluster with TLS verified against an embedded CA (certificate-authority-data): `pulumi preview` and "
-        "`up` refuse one that trusts another fleet cluster's CA, or names this cluster's address with a CA "
-        "other than `caData`, before creating anything.",
+        "cluster with TLS verified, against an embedded CA (certificate-authority-data) or a server "
+        "certificate from a public CA: `pulumi preview` and `up` refuse one that trusts another fleet "
+        "cluster's CA, or names this cluster's address with a CA other than `caData`, before creating anything.",
     )
     context: str | None = Field(
         default=None,
@@ -370,10 +372,11 @@ class ExistingCluster(Model):
             "fix": "use one of the allowed values, or leave platform out on kind, kubeadm and other upstream "
             "layouts; OpenShift is not offered (its Istio profile also needs Multus and SecurityContextConstraints)"
         },
-        description="The Kubernetes distribution, where its node paths differ from upstream's: Istio's CNI "
-        "agent (ambient) writes its plugin and config where the kubelet looks for them, which these "
-        "distributions move (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). Unset on kind, kubeadm and other "
-        "upstream layouts. Without it on such a distribution, ambient pods start but no traffic is captured.",
+        description="The Kubernetes distribution, where its node layout differs from upstream's: Istio's CNI "
+        "agent (ambient) must write its plugin and config where the kubelet looks for them (k3s: "
+        "/var/lib/rancher/k3s/agent/etc/cni/net.d) and find pods' network namespaces (minikube), and GKE "
+        "keeps its CNI plugins elsewhere. Unset on kind, kubeadm and other upstream layouts. Without it on "
+        "such a distribution, ambient pods start but no traffic is captured.",
     )
     load_balancer_annotations: dict[str, str] = Field(
         default_factory=dict,

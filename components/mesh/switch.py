@@ -34,9 +34,8 @@ inputs from an earlier plan and runs the same decision.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -144,25 +143,19 @@ def python_provider(name: str, parent: pulumi.Resource) -> pulumi.ProviderResour
 # Offline: `meshfleet plan --previous PLAN_DIR`
 
 
-def deployed_kind(plan_dir: Path) -> str | None:
-    """The mesh kind an earlier plan's guard recorded (None when it has no guard)."""
-    path = plan_dir / "plan.json" if plan_dir.is_dir() else plan_dir
-    if not path.is_file():
-        raise FileNotFoundError(f"--previous: no plan.json in {plan_dir} (write one with `meshfleet plan --out DIR`)")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--previous: {path} is not a plan.json ({exc})") from None
-    for resource in doc.get("resources", []):
+def deployed_kind(plan: Mapping[str, Any]) -> str | None:
+    """The mesh kind an earlier plan's guard recorded (None when it has no guard); `plan` is its
+    plan.json document (ops.planfile.read_plan_doc)."""
+    for resource in plan.get("resources", []):
         if resource.get("type") == GUARD_TYPE:
             kind = (resource.get("inputs") or {}).get("kind")
             return kind if isinstance(kind, str) else None
     return None
 
 
-def check_previous(plan_dir: Path, spec: FleetSpec) -> Decision:
-    """The guard's decision against an earlier offline plan; a refusal is a config error (exit 2)."""
-    decision = decide(deployed_kind(plan_dir), spec.mesh.kind, spec.mesh.migrate_from)
+def check_previous(plan: Mapping[str, Any], spec: FleetSpec) -> Decision:
+    """The guard's decision against an earlier offline plan's document; a refusal is a config error (exit 2)."""
+    decision = decide(deployed_kind(plan), spec.mesh.kind, spec.mesh.migrate_from)
     if not decision.allowed:
         raise ConfigError.one(path="mesh.kind", message=decision.message, fix=decision.fix)
     return decision

@@ -9,11 +9,10 @@ A pool is carved into `STACK_BLOCKS` equal blocks, and each block into
   its name: a hash picks its home block among the first `SCRATCH`; where
   two project stacks share a home, the one earlier in (home, name) order
   keeps it and the other takes the next free block. Two stacks of a project
-  therefore never share an address (by construction), and adding, removing
-  or renaming a stack moves no other stack's addresses unless that other
-  stack had to step aside for it (only if the new name's home block is
-  already taken, which `stack_blocks` makes rare: about one new stack in
-  sixteen for a project of four). A stack with no file there (a test's, a
+  therefore never share an address (by construction). Adding a stack moves
+  no other stack's addresses unless the new name's home block is taken
+  (about one new name in sixteen for a project of four), and removing one
+  moves only a stack that had stepped aside for it. A stack with no file there (a test's, a
   `--config` file not named after a project stack) takes the last block,
   `SCRATCH`, which no project stack can have.
 - inside a stack's block, sub-block 0 is fleet-wide and sub-block `i` is the
@@ -37,22 +36,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from components.config import ConfigError
-from ops.stackconfig import StackConfig, read_project, spec_of
+from ops.stackconfig import StackConfig, project_stacks, spec_of
 
 #: Blocks per pool: at most STACK_BLOCKS - 1 project stacks, plus SCRATCH. Each of
 #: a /16 pool's sub-blocks then holds 14 addresses: a cluster asks a pool for at
-#: most 9 (an EKS cluster's three NAT and three gateway EIPs, three more for a
-#: second mesh's gateway while a mesh switch runs).
+#: most 12 (an EKS cluster's NAT and gateway EIPs, two per zone, up to six zones).
 STACK_BLOCKS = 64
 SCRATCH = STACK_BLOCKS - 1
 #: Sub-blocks per stack block: fleet-wide, then at most OWNER_BLOCKS - 1 clusters.
 OWNER_BLOCKS = 64
 FLEET_WIDE = 0
-
-
-def project_stacks(stacks_dir: Path) -> tuple[str, ...]:
-    """Names of the stacks that have a `Pulumi.<stack>.yaml` in `stacks_dir`, sorted."""
-    return tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")))
 
 
 def home_block(stack: str) -> int:
@@ -142,11 +135,10 @@ def stack_pools(project_dir: Path, config: StackConfig, clusters: list[str] | No
     `clusters`: the stack's cluster names when the caller has validated the
     config already (the offline plan does), so it is not validated twice.
     """
-    stacks_dir = project_dir / str(read_project(project_dir).get("stackConfigDir", "."))
     if clusters is None:
         try:
             clusters = [c.name for c in spec_of(config).clusters]
         except ConfigError:
             # The program itself stops on a bad config before any address is asked for.
             clusters = []
-    return AddressPools(config.stack, project_stacks(stacks_dir), clusters)
+    return AddressPools(config.stack, project_stacks(project_dir), clusters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,19 @@ def _endpoint(url: str) -> tuple[str, int]:
     return (parsed.hostname or "").lower(), port
 
 
+def _parse_kubeconfig(text: str) -> Any:
+    """A kubeconfig's document: JSON first (client-go reads JSON indented with tabs, which is not YAML),
+    then YAML; None when it is neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
 def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _Identity]) -> tuple[str, str] | None:
     """What is wrong with an existing cluster's kubeconfig, as (message, fix); None when nothing is.
 
@@ -131,10 +145,7 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
     Teleport) in front of this cluster, so it passes. Messages never quote
     the kubeconfig: it is a secret.
     """
-    try:
-        doc = yaml.safe_load(kubeconfig)
-    except yaml.YAMLError:
-        doc = None
+    doc = _parse_kubeconfig(kubeconfig)
     if not isinstance(doc, Mapping) or not isinstance(doc.get("clusters"), list):
         return "is not a kubeconfig (YAML with clusters, contexts, users and current-context)", _ONE_CLUSTER_KUBECONFIG
     cluster = _current_cluster(doc)
@@ -159,7 +170,8 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
     if not embedded:
         return None  # a server with a publicly trusted certificate: nothing to compare
     try:
-        trusted = _certificates(base64.b64decode(str(embedded), validate=True).decode())
+        # Like client-go, ignore line breaks in the base64 (a wrapped value, a `|` block).
+        trusted = _certificates(base64.b64decode("".join(str(embedded).split()), validate=True).decode())
     except (binascii.Error, UnicodeDecodeError):
         trusted = set()
     if not trusted:
