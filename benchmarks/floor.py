@@ -24,6 +24,8 @@ from typing import Any
 
 import pulumi
 
+from ops.sim.pools import AddressPools
+
 #: Inputs a component was registered with are not replayed: local components carry none.
 _PROJECT_COMPONENT_PREFIX = "meshfleet:"
 
@@ -86,3 +88,9 @@ def floor_program(plan_json: dict[str, Any]) -> Callable[[], None]:
                 made[r["urn"]] = pulumi.ComponentResource(type_, name, inputs, opts, remote=True)
 
     return program
+
+
+def floor_pools(plan_json: dict[str, Any], clusters: list[str]) -> AddressPools:
+    """The simulated address pools of the plan's stack and clusters: the floor asks the simulated cloud
+    for the same addresses as the plan, each cluster from its own block (a fleet-wide block holds 14)."""
+    return AddressPools(str(plan_json["stack"]), clusters=clusters)

@@ -125,17 +125,24 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
         warm = {"warm_wall": time.perf_counter() - wall, "warm_cpu": time.process_time() - cpu}
         return {**measured, **warm, "resources": resources}
     if kind == "floor":
-        from benchmarks.floor import floor_program
+        from benchmarks.floor import floor_pools, floor_program
 
         doc = json.loads((out / "plan.json").read_text())
         program = floor_program(doc)
+        # The plan's clusters, so each draws simulated addresses from its own block as in the plan.
+        owners = json.loads((out / "graph.json").read_text())["owner"].values()
+        clusters = list(dict.fromkeys(o for o in owners if o is not None))
         wall, cpu = time.perf_counter(), time.process_time()
-        run = run_program(program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW)
+        run = run_program(
+            program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)
+        )
         measured = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "peak_mib": _peak_mib()}
         assert len(run.monitor.recorded) == len(doc["resources"]), "the floor must register the same resources"
         del run
         wall, cpu = time.perf_counter(), time.process_time()
-        run_program(program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW)
+        run_program(
+            program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)
+        )
         warm = {"warm_wall": time.perf_counter() - wall, "warm_cpu": time.process_time() - cpu}
         return {**measured, **warm, "resources": len(doc["resources"])}
     raise SystemExit(f"unknown point {kind}")

@@ -210,3 +210,30 @@ def test_ties_by_chain_reorders_only_steps_ready_at_the_same_moment() -> None:
     assert deploy.simulate(graph, 2) == 12.0  # a1, a2 at 0; b at 1; c 2-12
     assert deploy.simulate(graph, 2, ties_by_chain=True) == 11.0  # b (11 s behind it) and a1 at 0; c 1-11
     assert deploy.simulate(graph, 2, critical_path_first=True) == 11.0
+
+
+def test_the_floor_replays_a_fleet_with_several_eks_clusters(tmp_path) -> None:
+    """The floor registers exactly the plan's resources under the same harness, its clusters drawing
+    addresses from their own blocks (a 10-cluster fleet's three EKS clusters ask for 18 Elastic IPs)."""
+    import json
+
+    from benchmarks.floor import floor_pools, floor_program
+    from ops.plan import run_program, write_plan
+    from ops.sim import DEFAULT_NOW
+    from tests.helpers import plan_fleet
+
+    fleet = mixed_fleet(10, "sidecar")
+    plan = plan_fleet(fleet)
+    write_plan(plan, tmp_path, show_secrets=True)
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    clusters = [c["name"] for c in fleet["clusters"]]
+    run = run_program(
+        floor_program(doc),
+        project=doc["project"],
+        stack=doc["stack"],
+        now=DEFAULT_NOW,
+        pools=floor_pools(doc, clusters),
+    )
+    assert sorted(run.monitor.recorded) == sorted(r.urn for r in plan.resources)
+    eips = [r for r in plan.resources if r.type == "aws:ec2/eip:Eip"]
+    assert len(eips) == 18 and {c["cloud"] for c in fleet["clusters"]} >= {"aws"}
