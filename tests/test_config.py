@@ -795,9 +795,9 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "load-balancer-annotation-key",
         "local",
-        setting("clusters[1].loadBalancerAnnotations", {"metallb.universe.tf/address pool": "public"}),
+        setting("clusters[1].loadBalancerAnnotations", {"metallb.io/address pool": "public"}),
         "clusters[1].loadBalancerAnnotations",
-        "annotation key 'metallb.universe.tf/address pool': the name part 'address pool'",
+        "annotation key 'metallb.io/address pool': the name part 'address pool'",
         "copy the key from your load balancer's documentation",
     ),
     (
@@ -1138,6 +1138,12 @@ def test_a_kubeconfig_is_refused_only_where_it_surely_reaches_another_cluster():
     for why, kubeconfig in accepted.items():
         east["kubeconfig"] = kubeconfig
         assert load_fleet(defaults(), fleet).clusters[0].name == "kind-east", why
+    # A wrapped plain YAML scalar reaches client-go with its breaks folded into spaces, which it refuses.
+    east["kubeconfig"] = kubeconfig_of(
+        east, **{"certificate-authority-data": " ".join(textwrap.wrap(east["caData"], 64))}
+    )
+    [problem] = problems_of(fleet)
+    assert problem.message == "has certificate-authority-data that is not base64 of a PEM certificate"
     east["kubeconfig"] = kubeconfig_of(west, token="hunter2-of-west")
     with pytest.raises(ConfigError) as err:
         load_fleet(defaults(), fleet)

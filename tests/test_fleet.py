@@ -325,7 +325,7 @@ def test_a_new_node_pool_on_every_cloud_only_adds_its_own_resources(dev):
 # Existing clusters: the gateway's load balancer
 
 
-METALLB = {"metallb.universe.tf/address-pool": "public", "metallb.universe.tf/loadBalancerIPs": "192.0.2.10"}
+METALLB = {"metallb.io/address-pool": "public", "metallb.io/loadBalancerIPs": "192.0.2.10"}
 
 
 def _gateway_fleet(mesh: str) -> dict[str, Any]:

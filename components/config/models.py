@@ -373,17 +373,18 @@ class ExistingCluster(Model):
             "layouts; OpenShift is not offered (its Istio profile also needs Multus and SecurityContextConstraints)"
         },
         description="The Kubernetes distribution, where its node layout differs from upstream's: Istio's CNI "
-        "agent (ambient) must write its plugin and config where the kubelet looks for them (k3s: "
-        "/var/lib/rancher/k3s/agent/etc/cni/net.d) and find pods' network namespaces (minikube), and GKE "
-        "keeps its CNI plugins elsewhere. Unset on kind, kubeadm and other upstream layouts. Without it on "
-        "such a distribution, ambient pods start but no traffic is captured.",
+        "agent (ambient) must write its plugin and config where the container runtime looks for them (k3s "
+        "with its bundled flannel: /var/lib/rancher/k3s/agent/etc/cni/net.d) and find pods' network "
+        "namespaces (minikube), and GKE keeps its CNI plugins elsewhere. Unset on kind, kubeadm, a k3s with a "
+        "CNI of its own (it keeps /etc/cni/net.d) and other upstream layouts. Without it on such a "
+        "distribution, ambient pods start but no traffic is captured.",
     )
     load_balancer_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Annotations of the LoadBalancer Service of the mesh's cross-cluster gateway (Istio's "
         "east-west gateway, Linkerd's multicluster gateway, Consul's mesh gateway), for the cluster's "
-        "load-balancer implementation: e.g. MetalLB's `metallb.universe.tf/address-pool` to pick the pool "
-        "peers can reach, or `metallb.universe.tf/loadBalancerIPs` to keep the gateway's address when the "
+        "load-balancer implementation: e.g. MetalLB's `metallb.io/address-pool` to pick the pool "
+        "peers can reach, or `metallb.io/loadBalancerIPs` to keep the gateway's address when the "
         "Service is re-created.",
     )
     storage_class: DnsSubdomain | None = Field(

@@ -170,8 +170,10 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
     if not embedded:
         return None  # a server with a publicly trusted certificate: nothing to compare
     try:
-        # Like client-go, ignore line breaks in the base64 (a wrapped value, a `|` block).
-        trusted = _certificates(base64.b64decode("".join(str(embedded).split()), validate=True).decode())
+        # Like client-go (Go's base64 skips \r and \n), ignore line breaks in the value: a `|` block, a
+        # JSON "\n". Not spaces: a wrapped plain YAML scalar folds its breaks into spaces, which it refuses.
+        text = str(embedded).replace("\r", "").replace("\n", "")
+        trusted = _certificates(base64.b64decode(text, validate=True).decode())
     except (binascii.Error, UnicodeDecodeError):
         trusted = set()
     if not trusted:
