@@ -152,6 +152,11 @@ def project_stacks(project_dir: Path) -> list[str]:
     return sorted(stack for p in files if (stack := stack_of_file(p)) is not None)
 
 
+def _shown(path: Path, project_dir: Path) -> Path:
+    """`path` relative to the project when it lies inside it (a stackConfigDir may point elsewhere)."""
+    return path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
+
+
 def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfig:
     project_doc = read_project(project_dir)
     project = str(project_doc["name"])
@@ -167,7 +172,7 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
             raise ConfigError.one(
                 path=str(config_file),
                 message=f"no stack {stack!r}: the project's stacks are {', '.join(known) or 'none'}",
-                fix=f"name one of them, or create {config_file.relative_to(project_dir)} (see stacks/Pulumi.dev.yaml)",
+                fix=f"name one of them, or create {_shown(config_file, project_dir)} (see stacks/Pulumi.dev.yaml)",
             )
     stack_doc, _node = _stack_doc(config_file)
     secret_keys: set[str] = set()
