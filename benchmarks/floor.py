@@ -20,11 +20,16 @@ secretness). Neither changes what is registered or simulated.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from ops.sim.pools import AddressPools
+from ops.stackconfig import project_stacks
+
+#: The project the plans come from (its stack files decide each stack's address block).
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Inputs a component was registered with are not replayed: local components carry none.
 _PROJECT_COMPONENT_PREFIX = "meshfleet:"
@@ -91,6 +96,7 @@ def floor_program(plan_json: dict[str, Any]) -> Callable[[], None]:
 
 
 def floor_pools(plan_json: dict[str, Any], clusters: list[str]) -> AddressPools:
-    """The simulated address pools of the plan's stack and clusters: the floor asks the simulated cloud
-    for the same addresses as the plan, each cluster from its own block (a fleet-wide block holds 14)."""
-    return AddressPools(str(plan_json["stack"]), clusters=clusters)
+    """The simulated address pools the plan drew from: its stack's block among the project's stacks, each
+    of `clusters` (the plan's, in config order) from its own sub-block, so the floor draws the plan's
+    addresses, in its own registration order (a fleet-wide sub-block holds only 14)."""
+    return AddressPools(str(plan_json["stack"]), project_stacks(ROOT), clusters)

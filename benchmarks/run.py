@@ -115,6 +115,8 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
             "registration_order": plan.registration_order,
             "clouds": sorted({c.cloud for c in plan.spec.clusters}),
             "clusters": len(plan.spec.clusters),
+            # Config order: the order the simulated cloud numbers the clusters' address blocks in.
+            "cluster_names": [c.name for c in plan.spec.clusters],
         }
         (out / "graph.json").write_text(json.dumps(graph))
         resources = len(plan.resources)
@@ -129,9 +131,7 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
 
         doc = json.loads((out / "plan.json").read_text())
         program = floor_program(doc)
-        # The plan's clusters, so each draws simulated addresses from its own block as in the plan.
-        owners = json.loads((out / "graph.json").read_text())["owner"].values()
-        clusters = list(dict.fromkeys(o for o in owners if o is not None))
+        clusters = json.loads((out / "graph.json").read_text())["cluster_names"]
         wall, cpu = time.perf_counter(), time.process_time()
         run = run_program(
             program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)

@@ -133,19 +133,30 @@ AWS_LBC_TARGET_GROUP_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-
 #: default; 60 s bounds how long a terminating gateway pod must keep serving
 #: (its preStop wait is longer than this).
 AWS_NLB_DEREGISTRATION_SECONDS = 60
+_DEREGISTRATION_DELAY = "deregistration_delay.timeout_seconds"
 
 
 def _load_balancer_facts(annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
-    """Handle fields that follow from how the cloud's load balancer reaches pods."""
+    """Handle fields that follow from how the cloud's load balancer reaches pods.
+
+    An NLB of target type `ip` (EKS, or an existing cluster running the AWS
+    Load Balancer Controller) gets the readiness gate and a bounded
+    deregistration delay; target-group attributes given in the annotations
+    are kept, and a delay among them is the drain time pods must cover.
+    """
     if annotations.get(AWS_LBC_TARGET_TYPE) != "ip":
         return {"load_balancer_annotations": annotations}
+    given = annotations.get(AWS_LBC_TARGET_GROUP_ATTRIBUTES)
+    attributes = [a.strip() for a in given.split(",") if a.strip()] if isinstance(given, str) else []
+    delay = next((a.split("=", 1)[1] for a in attributes if a.startswith(f"{_DEREGISTRATION_DELAY}=")), None)
+    if delay is None or not delay.strip().isdigit():
+        attributes = [a for a in attributes if not a.startswith(f"{_DEREGISTRATION_DELAY}=")]
+        attributes.append(f"{_DEREGISTRATION_DELAY}={AWS_NLB_DEREGISTRATION_SECONDS}")
+        delay = str(AWS_NLB_DEREGISTRATION_SECONDS)
     return {
-        "load_balancer_annotations": {
-            **annotations,
-            AWS_LBC_TARGET_GROUP_ATTRIBUTES: f"deregistration_delay.timeout_seconds={AWS_NLB_DEREGISTRATION_SECONDS}",
-        },
+        "load_balancer_annotations": {**annotations, AWS_LBC_TARGET_GROUP_ATTRIBUTES: ",".join(attributes)},
         "load_balancer_namespace_labels": dict(AWS_LBC_READINESS_GATE),
-        "load_balancer_drain_seconds": AWS_NLB_DEREGISTRATION_SECONDS,
+        "load_balancer_drain_seconds": int(delay.strip()),
     }
 
 

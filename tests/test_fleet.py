@@ -369,3 +369,48 @@ def test_an_existing_clusters_ambient_gateway_carries_its_load_balancer_annotati
             r for r in plan.resources if r.type == K8S_GATEWAY and r.name == f"{cluster}-istio-ambient-eastwest-gateway"
         ]
         assert inputs(gateway)["spec"]["infrastructure"].get("annotations") == expected
+
+
+def test_an_nlb_of_target_type_ip_keeps_the_users_target_group_attributes() -> None:
+    """EKS gets a 60 s deregistration delay; an existing cluster running the AWS Load Balancer Controller
+    keeps its own target-group attributes, and its own delay is the drain time pods must cover."""
+    from components.handle import AWS_LBC_READINESS_GATE, AWS_LBC_TARGET_GROUP_ATTRIBUTES, _load_balancer_facts
+
+    ip = {"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}
+    eks = _load_balancer_facts(dict(ip))
+    assert (
+        eks["load_balancer_annotations"][AWS_LBC_TARGET_GROUP_ATTRIBUTES] == "deregistration_delay.timeout_seconds=60"
+    )
+    assert (eks["load_balancer_drain_seconds"], eks["load_balancer_namespace_labels"]) == (60, AWS_LBC_READINESS_GATE)
+    mine = _load_balancer_facts({**ip, AWS_LBC_TARGET_GROUP_ATTRIBUTES: "preserve_client_ip.enabled=true"})
+    assert mine["load_balancer_annotations"][AWS_LBC_TARGET_GROUP_ATTRIBUTES] == (
+        "preserve_client_ip.enabled=true,deregistration_delay.timeout_seconds=60"
+    )
+    quick = _load_balancer_facts(
+        {
+            **ip,
+            AWS_LBC_TARGET_GROUP_ATTRIBUTES: "deregistration_delay.timeout_seconds=30, preserve_client_ip.enabled=true",
+        }
+    )
+    assert quick["load_balancer_annotations"][AWS_LBC_TARGET_GROUP_ATTRIBUTES] == (
+        "deregistration_delay.timeout_seconds=30,preserve_client_ip.enabled=true"
+    )
+    assert quick["load_balancer_drain_seconds"] == 30
+    assert _load_balancer_facts({"metallb.io/address-pool": "public"}) == {
+        "load_balancer_annotations": {"metallb.io/address-pool": "public"}
+    }
+
+
+def test_consul_renders_an_annotation_value_as_written() -> None:
+    """The Consul chart pastes its Service annotations through `tpl`: a `{{` in a value stays text."""
+    from tests.charts import render_release, require_renderer
+
+    require_renderer()
+    fleet = _gateway_fleet("consul")
+    fleet["clusters"][0]["loadBalancerAnnotations"] = {"example.com/note": "{{ .Release.Name }} stays"}
+    plan = plan_fleet(fleet)
+    [r] = [r for r in plan.resources if r.type == RELEASE and r.name == "east-consul"]
+    [service] = [
+        o for o in render_release(inputs(r)) if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"
+    ]
+    assert service["metadata"]["annotations"]["example.com/note"] == "{{ .Release.Name }} stays"

@@ -385,7 +385,11 @@ class ExistingCluster(Model):
         "east-west gateway, Linkerd's multicluster gateway, Consul's mesh gateway), for the cluster's "
         "load-balancer implementation: e.g. MetalLB's `metallb.io/address-pool` to pick the pool "
         "peers can reach, or `metallb.io/loadBalancerIPs` to keep the gateway's address when the "
-        "Service is re-created.",
+        "Service is re-created (a mesh switch brings the new mesh's gateway up beside the old one: a pinned "
+        "address then also needs `metallb.io/allow-shared-ip`, their ports differ). With the AWS Load "
+        "Balancer Controller's `aws-load-balancer-nlb-target-type: ip` the gateway gets what it gets on EKS: "
+        "the readiness gate, and pods that outlive the target group's deregistration delay (60 s unless the "
+        "annotations' target-group attributes set one).",
     )
     storage_class: DnsSubdomain | None = Field(
         default=None,

@@ -146,8 +146,14 @@ def mesh_gateway_service_strings(annotations: Mapping[str, str], source_ranges: 
         ).strip()
     }
     if annotations:
-        out["annotations"] = yaml.safe_dump(dict(annotations), default_flow_style=False, sort_keys=True).strip()
+        text = yaml.safe_dump(dict(annotations), default_flow_style=False, sort_keys=True).strip()
+        out["annotations"] = _literal_for_tpl(text)
     return out
+
+
+def _literal_for_tpl(text: str) -> str:
+    """`text` as Helm's `tpl` renders it unchanged: a value holding `{{` would otherwise run as a template."""
+    return text.replace("{{", '{{ "{{" }}')
 
 
 @dataclass(frozen=True)
