@@ -41,16 +41,21 @@ def _unreachable(host: str) -> str | None:
     return None
 
 
+def endpoint_key(url: str) -> tuple[str, int]:
+    """(host, port) an API server URL names, as clients dial it: the host lowercased without a
+    trailing dot, the port 443 when unwritten. ValueError for a port outside urllib's range."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower().rstrip("."), parts.port or 443
+
+
 def _rule_endpoints(spec: FleetSpec) -> Iterable[Problem]:
     seen: dict[tuple[str, int], tuple[int, str]] = {}
     for i, c in enumerate(spec.clusters):
         if not isinstance(c, ExistingCluster):
             continue
         path = f"clusters[{i}].apiEndpoint"
-        parts = urlsplit(c.api_endpoint)
-        host = parts.hostname or ""
         try:
-            port = parts.port or 443
+            key = endpoint_key(c.api_endpoint)
         except ValueError:
             yield Problem(
                 path=path,
@@ -58,6 +63,7 @@ def _rule_endpoints(spec: FleetSpec) -> Iterable[Problem]:
                 fix="write the API server's port, e.g. https://172.18.0.2:6443",
             )
             continue
+        host, port = key
         if port == 0:
             yield Problem(
                 path=path, message=f"{c.api_endpoint!r} has port 0", fix="write the API server's port, e.g. :6443"
@@ -67,7 +73,6 @@ def _rule_endpoints(spec: FleetSpec) -> Iterable[Problem]:
         if why is not None:
             yield Problem(path=path, message=f"{host} {why}; peers could never reach this API server", fix=_FIX)
             continue
-        key = (host.lower().rstrip("."), port)
         if key in seen:
             first, name = seen[key]
             yield Problem(

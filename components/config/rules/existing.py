@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from cryptography import x509
@@ -22,6 +21,7 @@ from components.config.models import (
     store_kubeconfig_command,
 )
 from components.config.offline import OFFLINE_PLACEHOLDER
+from components.config.rules.endpoints import endpoint_key
 from components.naming import key_problems
 
 #: How to get a self-contained kubeconfig of one cluster (its CA embedded).
@@ -106,18 +106,16 @@ class _Identity:
 
     index: int
     name: str
-    endpoint: tuple[str, int]
+    endpoint: tuple[str, int] | None
     cas: frozenset[bytes]
 
 
-def _endpoint(url: str) -> tuple[str, int]:
-    """(host, port) of an https URL, the port defaulting to 443."""
-    parsed = urlsplit(url)
+def _endpoint(url: str) -> tuple[str, int] | None:
+    """The (host, port) a URL dials (rules/endpoints.py), None for one with a port out of range."""
     try:
-        port = parsed.port or 443
+        return endpoint_key(url)
     except ValueError:
-        port = 443
-    return (parsed.hostname or "").lower(), port
+        return None
 
 
 def _parse_kubeconfig(text: str) -> Any:
@@ -187,7 +185,7 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
             "trusts that cluster's CA",
             "store this cluster's own kubeconfig; " + _ONE_CLUSTER_KUBECONFIG,
         )
-    if _endpoint(str(cluster.get("server", ""))) == me.endpoint:
+    if me.endpoint is not None and _endpoint(str(cluster.get("server", ""))) == me.endpoint:
         return (
             "names this cluster's API address but trusts another CA than caData: one of the two belongs to "
             "another cluster",
