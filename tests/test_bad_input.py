@@ -566,6 +566,13 @@ CLOUD_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "has a port outside 1-65535",
         "https://172.18.0.2:6443",
     ),
+    (
+        "endpoint-port-zero",
+        mutated("local", ("clusters[0].apiEndpoint", "https://172.18.0.2:0")),
+        "clusters[0].apiEndpoint",
+        "'https://172.18.0.2:0' has port 0",
+        "write the API server's port, e.g. :6443",
+    ),
 ]
 
 

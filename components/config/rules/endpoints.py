@@ -45,7 +45,8 @@ def endpoint_key(url: str) -> tuple[str, int]:
     """(host, port) an API server URL names, as clients dial it: the host lowercased without a
     trailing dot, the port 443 when unwritten. ValueError for a port outside urllib's range."""
     parts = urlsplit(url)
-    return (parts.hostname or "").lower().rstrip("."), parts.port or 443
+    port = parts.port  # `or 443` would read a written :0 as the default port
+    return (parts.hostname or "").lower().rstrip("."), 443 if port is None else port
 
 
 def _rule_endpoints(spec: FleetSpec) -> Iterable[Problem]:
