@@ -57,26 +57,34 @@ _OPTIONS = (
 _AKS_POOL_FIXED = (".vmSize", ".osDiskSizeGB", ".availabilityZones", ".vnetSubnetID")
 _AKS_POOL_WAY = "AKS refuses this in place: add a pool with it, move the pods, then remove the old pool"
 #: Consul's server StatefulSet: Kubernetes refuses any change to a StatefulSet's volume claim
-#: templates, so the release's upgrade fails (and, atomic, rolls back). meshfleet's other
-#: releases have no `server` values.
+#: templates, so the release's upgrade fails (and, atomic, rolls back).
 _CONSUL_SERVER_VOLUMES = (".values.server.storageClass", ".values.server.storage")
 _CONSUL_SERVER_WAY = (
     "Kubernetes refuses to change a StatefulSet's volume claims: keep the servers' storage, or replace "
     "the servers one at a time by hand (docs/operations.md, 'Consul server volumes')"
 )
-REFUSED_IN_PLACE: dict[str, tuple[tuple[str, ...], str]] = {
-    "kubernetes:helm.sh/v3:Release": (_CONSUL_SERVER_VOLUMES, _CONSUL_SERVER_WAY),
-    "azure-native:containerservice:AgentPool": (_AKS_POOL_FIXED, _AKS_POOL_WAY),
-    "azure-native:containerservice:ManagedCluster": (
+#: Keyed by (type, chart): a Helm release's fixed values are its chart's.
+REFUSED_IN_PLACE: dict[tuple[str, str | None], tuple[tuple[str, ...], str]] = {
+    ("kubernetes:helm.sh/v3:Release", "consul"): (_CONSUL_SERVER_VOLUMES, _CONSUL_SERVER_WAY),
+    ("azure-native:containerservice:AgentPool", None): (_AKS_POOL_FIXED, _AKS_POOL_WAY),
+    ("azure-native:containerservice:ManagedCluster", None): (
         tuple(f".agentPoolProfiles[0]{p}" for p in _AKS_POOL_FIXED),
         _AKS_POOL_WAY + " (the system pool: no path in meshfleet yet)",
     ),
 }
+_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
-def refused(type_: str, paths: list[str]) -> list[str]:
-    """The changed paths of a `type_` resource that its cloud refuses to update in place."""
-    fixed, _ = REFUSED_IN_PLACE.get(type_, ((), ""))
+def refusal(r: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    """The inputs a resource's cloud (or, for a Helm release, its chart's objects) cannot change in place,
+    and the way through; nothing for most resources."""
+    chart = (r.get("inputs") or {}).get("chart") if r["type"] == _RELEASE else None
+    return REFUSED_IN_PLACE.get((str(r["type"]), chart), ((), ""))
+
+
+def refused(r: Mapping[str, Any], paths: list[str]) -> list[str]:
+    """The changed paths of resource record `r` that cannot be updated in place."""
+    fixed, _ = refusal(r)
     return [p for p in paths if any(p == f or p.startswith((f"{f}[", f"{f}.")) for f in fixed)]
 
 
@@ -112,9 +120,7 @@ class PlanDiff:
         return {
             "created": [ref(r) for r in self.created],
             "deleted": [{**ref(r), "protect": bool(r.get("protect"))} for r in self.deleted],
-            "updated": [
-                {**ref(r), "changes": paths, "refusedInPlace": refused(r["type"], paths)} for r, paths in self.updated
-            ],
+            "updated": [{**ref(r), "changes": paths, "refusedInPlace": refused(r, paths)} for r, paths in self.updated],
             "rewired": [{**ref(r), "changes": paths} for r, paths in self.rewired],
             "unchanged": self.unchanged,
         }
@@ -189,8 +195,8 @@ def render(d: PlanDiff) -> str:
     ]
     lines += [f"+ {r['type']} {r['name']}" for r in d.created]
     for r, paths in d.updated:
-        no = refused(r["type"], paths)
-        mark = f"  ({REFUSED_IN_PLACE[r['type']][1]}: {', '.join(no)})" if no else ""
+        no = refused(r, paths)
+        mark = f"  ({refusal(r)[1]}: {', '.join(no)})" if no else ""
         lines.append(f"~ {r['type']} {r['name']}: {', '.join(paths)}{mark}")
     lines += [f"= {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.rewired]
     for r in d.deleted:

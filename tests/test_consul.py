@@ -305,7 +305,7 @@ def test_existing_cluster_names_the_servers_storage_class() -> None:
     change = PlanChange(plan_fleet(consul_fleet(["east", "west"])), plan)
     [(urn, paths)] = change.inputs_changed().items()
     assert urn.endswith("::east-consul") and paths == [".values.server.storageClass"]
-    assert refused(RELEASE, paths) == paths
+    assert refused({"type": RELEASE, "inputs": {"chart": "consul"}}, paths) == paths
 
 
 def test_storage_class_must_be_an_object_name() -> None:

@@ -166,8 +166,11 @@ def test_refused_in_place_matches_whole_lists_and_their_entries() -> None:
     grown = changed_paths({"availabilityZones": ["1", "2"]}, {"availabilityZones": ["1", "2", "3"]})
     moved = changed_paths({"availabilityZones": ["1", "2"]}, {"availabilityZones": ["1", "3"]})
     assert (grown, moved) == ([".availabilityZones"], [".availabilityZones[1]"])
-    assert refused(pool, grown + moved + [".count", ".availabilityZonesExtra"]) == grown + moved
-    assert refused("azure-native:containerservice:ManagedCluster", [".agentPoolProfiles[1].vmSize"]) == []
+    assert refused({"type": pool}, grown + moved + [".count", ".availabilityZonesExtra"]) == grown + moved
+    assert refused({"type": "azure-native:containerservice:ManagedCluster"}, [".agentPoolProfiles[1].vmSize"]) == []
     release = "kubernetes:helm.sh/v3:Release"
     volumes = [".values.server.storageClass", ".values.server.storage"]
-    assert refused(release, [*volumes, ".values.server.replicas", ".values.server.storageExtra"]) == volumes
+    consul = {"type": release, "inputs": {"chart": "consul"}}
+    assert refused(consul, [*volumes, ".values.server.replicas", ".values.server.storageExtra"]) == volumes
+    # Another chart's `server` values are its own business.
+    assert refused({"type": release, "inputs": {"chart": "vault"}}, volumes) == []
