@@ -97,6 +97,12 @@ def aks_surge_nodes(max_count: int) -> int:
     return math.ceil(max_count * AKS_MAX_SURGE_PERCENT / 100)
 
 
+def gke_max_nodes(pool_max_sizes: Iterable[int], zone_count: int, *, surging_pools: int) -> int:
+    """Nodes GKE pools can reach: each pool's maxSize in every zone (autoscaler bounds are per zone),
+    plus NODE_POOL_MAX_SURGE per zone for each of `surging_pools` pools upgrading at once."""
+    return (sum(pool_max_sizes) + NODE_POOL_MAX_SURGE * surging_pools) * zone_count
+
+
 def gcp_nat_address_count(pool_max_sizes: Iterable[int], zone_count: int) -> int:
     """Static NAT addresses needed so every node, at the pools' maxima, gets its minimum ports.
 
@@ -108,7 +114,9 @@ def gcp_nat_address_count(pool_max_sizes: Iterable[int], zone_count: int) -> int
     zone and pool; the count stays as small as that allows since every
     address lands in every peer's allow-list.
     """
-    max_nodes = sum(size + NODE_POOL_MAX_SURGE for size in pool_max_sizes) * zone_count
+    sizes = list(pool_max_sizes)
+    # Every pool surging at once: a node without ports has no egress at all.
+    max_nodes = gke_max_nodes(sizes, zone_count, surging_pools=len(sizes))
     return max(1, math.ceil(max_nodes * NAT_MIN_PORTS_PER_VM / PORTS_PER_NAT_ADDRESS))
 
 

@@ -14,7 +14,7 @@ from components.config.models import (
     GcpCluster,
 )
 from components.naming import label_problems
-from components.netcalc import NODE_POOL_MAX_SURGE, aks_surge_nodes
+from components.netcalc import NODE_POOL_MAX_SURGE, aks_surge_nodes, gke_max_nodes
 
 
 def _rule_pool_names_unique_and_bounds(spec: FleetSpec) -> Iterable[Problem]:
@@ -101,7 +101,7 @@ def _max_nodes(c: AzureCluster | GcpCluster) -> tuple[int, str]:
     """
     if isinstance(c, GcpCluster):
         zones = len(c.zones)
-        total = sum(p.max_size for p in c.node_pools) * zones + NODE_POOL_MAX_SURGE * zones
+        total = gke_max_nodes([p.max_size for p in c.node_pools], zones, surging_pools=1)
         return total, f"maxSize per zone over {zones} zones, plus {NODE_POOL_MAX_SURGE} surge node per zone"
     total = sum(p.max_size + aks_surge_nodes(p.max_size) for p in c.node_pools)
     return total, "maxSize plus each pool's upgrade surge nodes"
