@@ -36,7 +36,7 @@ from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import FleetSpec
-from components.config.offline import CLOCK_ENV
+from components.config.offline import CLOCK_ENV, OFFLINE_ENV
 from components.naming import cluster_names
 from components.yamlio import SAFE_DUMPER
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
@@ -355,7 +355,7 @@ def run_plan(
     `prevalidate=False` the program validates it itself, as under `pulumi up`
     (raising pulumi.RunError).
     """
-    with pinned_clock(now):
+    with pinned_clock(now), _environment(OFFLINE_ENV, "1"):
         return _run(project_dir, config, now, prevalidate)
 
 
@@ -424,15 +424,22 @@ def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
 @contextlib.contextmanager
 def pinned_clock(now: datetime) -> Iterator[None]:
     """Clock-dependent checks (certificate expiry) read the plan's clock from CLOCK_ENV."""
-    old = os.environ.get(CLOCK_ENV)
-    os.environ[CLOCK_ENV] = now.isoformat()
+    with _environment(CLOCK_ENV, now.isoformat()):
+        yield
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """Environment variable `name` set to `value` for the block, then as it was."""
+    old = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if old is None:
-            os.environ.pop(CLOCK_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[CLOCK_ENV] = old
+            os.environ[name] = old
 
 
 @contextlib.contextmanager

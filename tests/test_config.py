@@ -1162,6 +1162,138 @@ def test_a_kubeconfig_is_refused_only_where_it_surely_reaches_another_cluster():
     assert "hunter2-of-west" not in str(run_error.value)
 
 
+# --------------------------------------------------------------------------
+# A workstation's `context`: checked against the deployer's own kubeconfig by `pulumi preview` and `up`
+
+
+def _write_kubeconfig(path: Path, *texts: str) -> Path:
+    """One kubeconfig file holding the clusters, contexts and users of the given one-context kubeconfigs."""
+    docs = [yaml.safe_load(t) for t in texts]
+    merged = {key: [e for d in docs for e in d[key]] for key in ("clusters", "contexts", "users")}
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", **merged}))
+    return path
+
+
+def _kind_context(cluster: dict[str, Any], **entry: Any) -> str:
+    """What `kind create cluster` writes: a context named after the cluster, on a forwarded loopback port."""
+    return kubeconfig_of(cluster, **{"server": "https://127.0.0.1:39211", **entry})
+
+
+def _context_findings(fleet: dict[str, Any], environ: dict[str, str], home: Path) -> tuple[list[Any], list[str]]:
+    from components.config.rules.existing import context_findings, deployer_kubeconfig
+
+    return context_findings(load_fleet(defaults(), fleet), deployer_kubeconfig(environ, home))
+
+
+def test_a_context_that_reaches_its_cluster_passes(tmp_path: Path) -> None:
+    """kind's own contexts (loopback address, the cluster's CA), ~/.kube/config or $KUBECONFIG's files,
+    and a CA read from a file beside the kubeconfig, as client-go reads it."""
+    fleet = fleet_of("local")
+    east, west = fleet["clusters"]
+    (tmp_path / ".kube").mkdir()
+    _write_kubeconfig(tmp_path / ".kube" / "config", _kind_context(east), _kind_context(west))
+    assert _context_findings(fleet, {}, tmp_path) == ([], [])
+    # $KUBECONFIG's files: a missing one is skipped, and the first to define a name wins.
+    first = _write_kubeconfig(tmp_path / "a.yaml", _kind_context(east))
+    later = _write_kubeconfig(
+        tmp_path / "b.yaml", _kind_context(east, **{"certificate-authority-data": west["caData"]})
+    )
+    (tmp_path / "west-ca.pem").write_bytes(base64.b64decode(west["caData"]))
+    west_ctx = _write_kubeconfig(
+        tmp_path / "c.yaml",
+        _kind_context(west, **{"certificate-authority-data": None, "certificate-authority": "west-ca.pem"}),
+    )
+    environ = {"KUBECONFIG": ":".join(map(str, [tmp_path / "missing", first, later, west_ctx]))}
+    assert _context_findings(fleet, environ, tmp_path / "nowhere") == ([], [])
+    # The file is read: holding east's CA, west's context reaches east.
+    (tmp_path / "west-ca.pem").write_bytes(base64.b64decode(east["caData"]))
+    [problem] = _context_findings(fleet, environ, tmp_path / "nowhere")[0]
+    assert (problem.path, problem.message) == (
+        "clusters[1].context",
+        "'kind-west' reaches clusters[0] (kind-east), not this cluster: that context trusts its CA",
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "another fleet cluster", "this address, another CA"],
+)
+def test_a_context_that_surely_misses_its_cluster_is_refused(tmp_path: Path, case: str) -> None:
+    """One message each: no such context; it trusts another fleet cluster's CA; it names this cluster's
+    address with a CA other than caData (caData out of date after re-creating the cluster)."""
+    fleet = fleet_of("local")
+    east, west = fleet["clusters"]
+    entries = {
+        "missing": [_kind_context(west)],
+        "another fleet cluster": [_kind_context(west), _kind_context({**west, "name": "kind-east"})],
+        "this address, another CA": [
+            _kind_context(west),
+            kubeconfig_of(east, **{"certificate-authority-data": STRANGER_CA}),
+        ],
+    }[case]
+    config = _write_kubeconfig(tmp_path / "config", *entries)
+    problems, warnings = _context_findings(fleet, {"KUBECONFIG": str(config)}, tmp_path)
+    assert warnings == []
+    [problem] = problems
+    assert problem.path == "clusters[0].context"
+    expected = {
+        "missing": (
+            f"'kind-east' is not a context of the deployer's kubeconfig (KUBECONFIG={config}) that names a "
+            "cluster it defines",
+            "use a name from `kubectl config get-contexts`; a CI runner has no contexts: store the cluster's "
+            "kubeconfig instead (pulumi config set --secret --path 'meshfleet:fleet.clusters[0].kubeconfig' "
+            "< kubeconfig.yaml) and remove context",
+        ),
+        "another fleet cluster": (
+            "'kind-east' reaches clusters[1] (kind-west), not this cluster: that context trusts its CA",
+            "set context to this cluster's own context (`kubectl config get-contexts`)",
+        ),
+        "this address, another CA": (
+            "'kind-east' names this cluster's API address but trusts another CA than caData: caData is out of "
+            "date (a re-created cluster) or another cluster's",
+            "copy caData from `kubectl config view --raw --minify --context kind-east "
+            "-o jsonpath='{.clusters[0].cluster.certificate-authority-data}'`",
+        ),
+    }[case]
+    assert (problem.message, problem.fix) == expected
+
+
+def test_a_context_with_another_address_and_ca_is_a_warning(tmp_path: Path) -> None:
+    """kind's loopback address with a CA that is not caData: a re-created cluster (caData out of date,
+    peers would fail to reach it), or a proxy (Teleport's local proxy also listens on loopback)."""
+    fleet = fleet_of("local")
+    east, west = fleet["clusters"]
+    config = _write_kubeconfig(
+        tmp_path / "config", _kind_context(east, **{"certificate-authority-data": STRANGER_CA}), _kind_context(west)
+    )
+    problems, [warning] = _context_findings(fleet, {"KUBECONFIG": str(config)}, tmp_path)
+    assert problems == []
+    assert warning.startswith(
+        "clusters[0] (kind-east): context 'kind-east' trusts a CA other than caData. Unless it reaches the "
+        "cluster through a proxy (Rancher, Teleport), caData is out of date (a re-created kind cluster?)"
+    )
+
+
+def test_contexts_are_checked_by_preview_and_up_never_by_the_offline_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offline plan is the same on every machine: it never reads the deployer's kubeconfig. Inside
+    `pulumi preview` and `up` a wrong context stops the program before any resource, without a trace."""
+    from components.config import runtime
+    from ops.plan import run_plan
+
+    fleet = fleet_of("local")
+    west = fleet["clusters"][1]
+    config = _write_kubeconfig(tmp_path / "config", _kind_context(west))  # no kind-east
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    assert run_plan(ROOT, config_with(fleet), prevalidate=False).resources
+    monkeypatch.setattr(runtime, "is_offline", lambda: False)
+    with pytest.raises(pulumi.RunError) as err:
+        run_plan(ROOT, config_with(fleet), prevalidate=False)
+    assert str(err.value).startswith("invalid stack config (1 problem):\n  - clusters[0].context: 'kind-east' is not")
+    assert "Traceback" not in str(err.value)
+
+
 def test_deep_merge_maps_merge_lists_replace():
     base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
     over = {"a": {"y": [3]}, "c": 2}

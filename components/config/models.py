@@ -352,8 +352,11 @@ class ExistingCluster(Model):
     )
     context: str | None = Field(
         default=None,
-        description="A context of the deployer's own kubeconfig, instead of `kubeconfig`: for a workstation "
-        "(a CI runner has no such context).",
+        description="A context of the deployer's own kubeconfig ($KUBECONFIG, else ~/.kube/config), instead "
+        "of `kubeconfig`: for a workstation (a CI runner has no such context). `pulumi preview` and `up` refuse "
+        "a context the kubeconfig lacks, one that trusts another fleet cluster's CA, or one that names this "
+        "cluster's address with a CA other than `caData`, before creating anything; another address with "
+        "another CA (a proxy, or `caData` left from before the cluster was re-created) is a warning.",
     )
     api_endpoint: str = Field(
         pattern=r"^https://[^\s/]+(:\d+)?/?$",

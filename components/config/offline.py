@@ -1,9 +1,12 @@
-"""What differs when a config is checked offline: the pinned clock and unreadable secrets.
+"""What differs when a config is checked offline: the pinned clock, unreadable secrets, no deployer.
 
 `meshfleet plan` pins the clock (`--now`) through CLOCK_ENV, so certificate
 expiry checks give the same answer on every run, and it replaces encrypted
 config values, which cannot be decrypted without the stack's secrets
 provider, with marked placeholders that the checks and the simulator skip.
+It also sets OFFLINE_ENV: what only the deployer's machine can tell (the
+contexts of its kubeconfig) is checked by `pulumi preview` and `up`, never
+by the plan, which must come out the same on every machine.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ TODAY_ENV = "MESHFLEET_TODAY"
 #: How the offline plan shows an encrypted config value it cannot decrypt
 #: (ops.stackconfig writes it; trust checks and the tls simulator skip it).
 OFFLINE_PLACEHOLDER = "[encrypted value"
+#: Environment variable set while the offline plan runs the program.
+OFFLINE_ENV = "MESHFLEET_OFFLINE"
+
+
+def is_offline() -> bool:
+    """Whether the program runs as the offline plan (not under `pulumi preview` or `up`)."""
+    return os.environ.get(OFFLINE_ENV) == "1"
 
 
 def trust_clock() -> datetime:

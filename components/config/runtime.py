@@ -8,6 +8,8 @@ way. This is the one config module that imports pulumi.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,7 +17,9 @@ from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_
 
 from components.config.errors import ConfigError
 from components.config.loader import DEFAULTS_KEY, FLEET_KEY, load_fleet
-from components.config.models import FleetSpec
+from components.config.models import ExistingCluster, FleetSpec
+from components.config.offline import is_offline
+from components.config.rules.existing import context_findings, deployer_kubeconfig
 
 
 def load_from_runtime() -> FleetSpec:
@@ -25,10 +29,25 @@ def load_from_runtime() -> FleetSpec:
     stack = _json(get_config(f"{project}:{FLEET_KEY}"))
     try:
         fleet_is_secret = is_config_secret(f"{project}:{FLEET_KEY}")
-        return load_fleet(defaults, stack, other_keys=_config_keys(), fleet_is_secret=fleet_is_secret)
+        spec = load_fleet(defaults, stack, other_keys=_config_keys(), fleet_is_secret=fleet_is_secret)
+        _check_deployer_contexts(spec)
     except ConfigError as exc:
         # RunError ends `pulumi up` with this message and no stack trace.
         raise pulumi.RunError(exc.render()) from None
+    return spec
+
+
+def _check_deployer_contexts(spec: FleetSpec) -> None:
+    """Existing clusters reached through a `context` of the deployer's own kubeconfig: that context must
+    exist and reach this cluster (rules/existing.py `context_findings`). Only the deployer's machine can
+    tell, so `pulumi preview` and `up` check it and the offline plan, the same on every machine, does not."""
+    if is_offline() or not any(isinstance(c, ExistingCluster) and c.context for c in spec.clusters):
+        return
+    problems, warnings = context_findings(spec, deployer_kubeconfig(os.environ, Path.home()))
+    if problems:
+        raise ConfigError(problems)
+    for warning in warnings:
+        pulumi.log.warn(warning)
 
 
 def _config_keys() -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -85,11 +87,10 @@ def _certificates(pem: str) -> set[bytes]:
         return set()
 
 
-def _current_cluster(doc: Any) -> Mapping[str, Any] | None:
-    """The `cluster` entry the kubeconfig's current context points at (None: there is none)."""
+def _context_cluster(doc: Any, wanted: object) -> Mapping[str, Any] | None:
+    """The `cluster` entry context `wanted` of a kubeconfig points at (None: there is none)."""
     if not isinstance(doc, Mapping):
         return None
-    wanted = doc.get("current-context")
     contexts = [c for c in doc.get("contexts") or [] if isinstance(c, Mapping) and c.get("name") == wanted]
     if not wanted or len(contexts) != 1 or not isinstance(contexts[0].get("context"), Mapping):
         return None
@@ -131,6 +132,42 @@ def _parse_kubeconfig(text: str) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """Whom a kubeconfig's cluster entry reaches, judged by its server and the CAs it trusts."""
+
+    #: Another fleet cluster, whose CA it trusts.
+    other: _Identity | None = None
+    #: This cluster's API address, with a CA other than caData.
+    own_address: bool = False
+
+
+def _verdict(server: object, trusted: set[bytes], me: _Identity, by_ca: Mapping[bytes, _Identity]) -> _Verdict | None:
+    """None when the entry trusts this cluster's CA; else what it surely reaches, or an empty verdict
+    (another address and another CA: an API proxy, or caData out of date)."""
+    if trusted & me.cas:
+        return None
+    reached = sorted((by_ca[der] for der in trusted if der in by_ca), key=lambda other: other.index)
+    if reached:
+        return _Verdict(other=reached[0])
+    return _Verdict(own_address=me.endpoint is not None and _endpoint(str(server or "")) == me.endpoint)
+
+
+def _embedded_cas(cluster: Mapping[str, Any]) -> set[bytes] | None:
+    """The certificates of a cluster entry's certificate-authority-data (empty: not base64 of a PEM;
+    None: it has none)."""
+    embedded = cluster.get("certificate-authority-data")
+    if not embedded:
+        return None
+    try:
+        # Like client-go (Go's base64 skips \r and \n), ignore line breaks in the value: a `|` block, a
+        # JSON "\n". Not spaces: a wrapped plain YAML scalar folds its breaks into spaces, which it refuses.
+        text = str(embedded).replace("\r", "").replace("\n", "")
+        return _certificates(base64.b64decode(text, validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError):
+        return set()
+
+
 def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _Identity]) -> tuple[str, str] | None:
     """What is wrong with an existing cluster's kubeconfig, as (message, fix); None when nothing is.
 
@@ -146,7 +183,7 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
     doc = _parse_kubeconfig(kubeconfig)
     if not isinstance(doc, Mapping) or not isinstance(doc.get("clusters"), list):
         return "is not a kubeconfig (YAML with clusters, contexts, users and current-context)", _ONE_CLUSTER_KUBECONFIG
-    cluster = _current_cluster(doc)
+    cluster = _context_cluster(doc, doc.get("current-context"))
     if cluster is None:
         return (
             "has no current-context naming a context and cluster it defines: the provider would not know "
@@ -164,28 +201,19 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
             "reads its CA from a file (certificate-authority), which a CI runner does not have",
             "embed it as certificate-authority-data: " + _ONE_CLUSTER_KUBECONFIG,
         )
-    embedded = cluster.get("certificate-authority-data")
-    if not embedded:
+    trusted = _embedded_cas(cluster)
+    if trusted is None:
         return None  # a server with a publicly trusted certificate: nothing to compare
-    try:
-        # Like client-go (Go's base64 skips \r and \n), ignore line breaks in the value: a `|` block, a
-        # JSON "\n". Not spaces: a wrapped plain YAML scalar folds its breaks into spaces, which it refuses.
-        text = str(embedded).replace("\r", "").replace("\n", "")
-        trusted = _certificates(base64.b64decode(text, validate=True).decode())
-    except (binascii.Error, UnicodeDecodeError):
-        trusted = set()
     if not trusted:
         return "has certificate-authority-data that is not base64 of a PEM certificate", _ONE_CLUSTER_KUBECONFIG
-    if trusted & me.cas:
-        return None
-    reached = sorted((by_ca[der] for der in trusted if der in by_ca), key=lambda other: other.index)
-    if reached:
+    verdict = _verdict(cluster.get("server"), trusted, me, by_ca)
+    if verdict is not None and verdict.other is not None:
         return (
-            f"reaches clusters[{reached[0].index}] ({reached[0].name}), not this cluster: its current context "
-            "trusts that cluster's CA",
+            f"reaches clusters[{verdict.other.index}] ({verdict.other.name}), not this cluster: its current "
+            "context trusts that cluster's CA",
             "store this cluster's own kubeconfig; " + _ONE_CLUSTER_KUBECONFIG,
         )
-    if me.endpoint is not None and _endpoint(str(cluster.get("server", ""))) == me.endpoint:
+    if verdict is not None and verdict.own_address:
         return (
             "names this cluster's API address but trusts another CA than caData: one of the two belongs to "
             "another cluster",
@@ -194,15 +222,22 @@ def _kubeconfig_problem(kubeconfig: str, me: _Identity, by_ca: Mapping[bytes, _I
     return None
 
 
-def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
+def _existing(spec: FleetSpec) -> list[tuple[_Identity, ExistingCluster]]:
+    """Every existing cluster with what identifies it (no CAs when caData is wrong: _rule_existing_ca
+    says so)."""
     existing: list[tuple[_Identity, ExistingCluster]] = []
     for i, c in enumerate(spec.clusters):
         if isinstance(c, ExistingCluster):
             try:
                 cas = frozenset(_certificates(ca_pem_of(c.ca_data)))
             except ValueError:
-                cas = frozenset()  # caData itself is wrong: _rule_existing_ca says so
+                cas = frozenset()
             existing.append((_Identity(i, c.name, _endpoint(c.api_endpoint), cas), c))
+    return existing
+
+
+def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
+    existing = _existing(spec)
     by_ca = {der: identity for identity, _ in existing for der in identity.cas}
     for me, c in existing:
         if c.kubeconfig is None or not me.cas:
@@ -213,6 +248,126 @@ def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
         problem = _kubeconfig_problem(kubeconfig, me, by_ca)
         if problem is not None:
             yield Problem(path=f"clusters[{me.index}].kubeconfig", message=problem[0], fix=problem[1])
+
+
+# --------------------------------------------------------------------------
+# The deployer's own kubeconfig (a workstation's `context`)
+
+
+@dataclass(frozen=True)
+class DeployerKubeconfig:
+    """The kubeconfig a provider given only a `context` reads, merged as client-go merges it."""
+
+    #: Where it was read from, for messages: the files of $KUBECONFIG, or ~/.kube/config.
+    where: str
+    #: Context name -> the cluster entry it points at, and the folder of the file that defined that
+    #: entry (a relative certificate-authority path is relative to it).
+    clusters: Mapping[str, tuple[Mapping[str, Any], Path]]
+
+
+def deployer_kubeconfig(environ: Mapping[str, str], home: Path) -> DeployerKubeconfig:
+    """The deployer's kubeconfig, loaded as client-go's default rules load it (pulumi-kubernetes, like
+    kubectl): the files listed in $KUBECONFIG (os.pathsep between them; a missing or unreadable file is
+    skipped), each context, cluster and user taken from the first file that defines its name; without
+    $KUBECONFIG, ~/.kube/config."""
+    listed = [Path(p) for p in environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    files = listed or [home / ".kube" / "config"]
+    where = "KUBECONFIG=" + os.pathsep.join(map(str, files)) if listed else str(files[0])
+    contexts: dict[str, Mapping[str, Any]] = {}
+    clusters: dict[str, tuple[Mapping[str, Any], Path]] = {}
+    for file in files:
+        try:
+            doc = _parse_kubeconfig(file.read_text())
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, Mapping):
+            continue
+        for entry in doc.get("contexts") or []:
+            if isinstance(entry, Mapping) and isinstance(entry.get("context"), Mapping):
+                contexts.setdefault(str(entry.get("name")), entry["context"])
+        for entry in doc.get("clusters") or []:
+            if isinstance(entry, Mapping) and isinstance(entry.get("cluster"), Mapping):
+                clusters.setdefault(str(entry.get("name")), (entry["cluster"], file.parent))
+    by_context = {
+        name: clusters[str(context.get("cluster"))]
+        for name, context in contexts.items()
+        if str(context.get("cluster")) in clusters
+    }
+    return DeployerKubeconfig(where=where, clusters=by_context)
+
+
+def _file_cas(cluster: Mapping[str, Any], folder: Path) -> set[bytes] | None:
+    """The certificates of a cluster entry's certificate-authority file (None: none, or unreadable)."""
+    name = cluster.get("certificate-authority")
+    if not name:
+        return None
+    try:
+        return _certificates((folder / str(name)).expanduser().read_text()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def context_findings(spec: FleetSpec, kubeconfig: DeployerKubeconfig) -> tuple[list[Problem], list[str]]:
+    """What is wrong with each existing cluster's `context` in the deployer's kubeconfig: problems where
+    it is certain (no such context; it trusts another fleet cluster's CA; it names this cluster's address
+    with a CA other than caData), warnings where it is likely (another address and another CA: a proxy,
+    or caData out of date, as after re-creating a kind cluster, which peers would then fail to reach)."""
+    existing = _existing(spec)
+    by_ca = {der: identity for identity, _ in existing for der in identity.cas}
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for me, c in existing:
+        if c.context is None:
+            continue
+        path = f"clusters[{me.index}].context"
+        found = kubeconfig.clusters.get(c.context)
+        if found is None:
+            problems.append(
+                Problem(
+                    path=path,
+                    message=f"{c.context!r} is not a context of the deployer's kubeconfig ({kubeconfig.where}) "
+                    "that names a cluster it defines",
+                    fix="use a name from `kubectl config get-contexts`; a CI runner has no contexts: store the "
+                    f"cluster's kubeconfig instead ({store_kubeconfig_command(me.index)}) and remove context",
+                )
+            )
+            continue
+        cluster, folder = found
+        trusted = _embedded_cas(cluster) or _file_cas(cluster, folder)
+        if not me.cas or not trusted:
+            continue  # caData is wrong (its own rule), or the context's CA is not readable: nothing to compare
+        verdict = _verdict(cluster.get("server"), trusted, me, by_ca)
+        if verdict is None:
+            continue
+        copy_ca = (
+            f"`kubectl config view --raw --minify --context {c.context} "
+            "-o jsonpath='{.clusters[0].cluster.certificate-authority-data}'`"
+        )
+        if verdict.other is not None:
+            problems.append(
+                Problem(
+                    path=path,
+                    message=f"{c.context!r} reaches clusters[{verdict.other.index}] ({verdict.other.name}), not "
+                    "this cluster: that context trusts its CA",
+                    fix="set context to this cluster's own context (`kubectl config get-contexts`)",
+                )
+            )
+        elif verdict.own_address:
+            problems.append(
+                Problem(
+                    path=path,
+                    message=f"{c.context!r} names this cluster's API address but trusts another CA than caData: "
+                    "caData is out of date (a re-created cluster) or another cluster's",
+                    fix=f"copy caData from {copy_ca}",
+                )
+            )
+        else:
+            warnings.append(
+                f"clusters[{me.index}] ({me.name}): context {c.context!r} trusts a CA other than caData. Unless "
+                "it reaches the cluster through a proxy (Rancher, Teleport), caData is out of date (a re-created "
+                f"kind cluster?) and peers will not reach this cluster's API: copy caData from {copy_ca}."
+            )
+    return problems, warnings
 
 
 def _rule_load_balancer_annotations(spec: FleetSpec) -> Iterable[Problem]:
