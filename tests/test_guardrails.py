@@ -23,6 +23,7 @@ from policies.guardrails.rules import (
     Context,
     Graph,
     Resource,
+    check_elastic_ip_quota,
     check_encryption_and_logging,
     check_helm_pinned,
     check_in_cluster_provider,
@@ -390,6 +391,70 @@ def test_node_pool_limits_come_from_the_pack_config():
 
 
 # --------------------------------------------------------------------------
+# aws-elastic-ip-quota
+
+
+def _aws_network(cluster: str, account: str, region: str, eips: int) -> list[Resource]:
+    """A network component, its AWS provider (inputs as the engine gets them: lists JSON-encoded) and
+    `eips` Elastic IPs through it."""
+    network = res("meshfleet:network:Aws", f"{cluster}-network")
+    provider = res(
+        "pulumi:providers:aws",
+        f"{cluster}-network-provider",
+        {"allowedAccountIds": json.dumps([account]), "region": region},
+        parent=network.urn,
+    )
+    return [
+        network,
+        provider,
+        *(
+            res(
+                "aws:ec2/eip:Eip",
+                f"{cluster}-network-eip-{k}",
+                {"domain": "vpc"},
+                parent=network.urn,
+                provider=provider.urn,
+            )
+            for k in range(eips)
+        ),
+    ]
+
+
+def eip_findings(resources: list[Resource], per_region: int = 5) -> list[tuple[str, str]]:
+    return check_elastic_ip_quota(Graph(resources), {"perRegion": per_region}, CTX)
+
+
+def test_elastic_ips_are_counted_per_account_and_region() -> None:
+    """Two EKS clusters of one account in one region share its quota; another region or account has its own."""
+    apart = [
+        *_aws_network("use1", "111111111111", "us-east-1", 3),
+        *_aws_network("usw2", "111111111111", "us-west-2", 3),
+        *_aws_network("other", "222222222222", "us-east-1", 3),
+    ]
+    assert eip_findings(apart) == []
+    together = [*apart, *_aws_network("use1b", "111111111111", "us-east-1", 3)]
+    [(urn, message)] = eip_findings(together)
+    assert urn == f"{S}aws:ec2/eip:Eip::use1-network-eip-0"
+    assert message == (
+        "6 Elastic IPs in region us-east-1 of account 111111111111 (use1-network, use1b-network), over the quota "
+        "of 5 (AWS's default is 5 per region): a first `up` fails at the address over the quota "
+        "(AddressLimitExceeded), half built. Request at least 6 plus the addresses the account already holds "
+        "there (Service Quotas: Amazon EC2, 'EC2-VPC Elastic IPs', L-0263D0A3), then set "
+        "aws-elastic-ip-quota.perRegion in the pack config"
+    )
+    # The quota the team has raised to, from the pack config.
+    assert eip_findings(together, per_region=6) == []
+    assert eip_findings(together, per_region=4)[0][1].startswith("6 Elastic IPs in region us-east-1")
+
+
+def test_elastic_ips_of_a_provider_not_known_yet_are_counted_together() -> None:
+    """A preview's unknown region, or no explicit provider: counted under '?' rather than not at all."""
+    network = _aws_network("use1", "111111111111", UNKNOWN, 6)
+    [(_, message)] = eip_findings(network)
+    assert message.startswith("6 Elastic IPs in region ? of account 111111111111 (use1-network)")
+
+
+# --------------------------------------------------------------------------
 # encryption-and-logging
 
 EKS_OK = {
@@ -745,13 +810,16 @@ def test_in_cluster_provider():
 
 
 def test_every_rule_has_the_crossguard_fields():
-    assert len(RULES) == len(RULES_BY_NAME) == 13
+    assert len(RULES) == len(RULES_BY_NAME) == 14
     for rule in RULES:
         assert rule.severity in ("low", "medium", "high", "critical")
         assert rule.enforcement in ("advisory", "mandatory")
         assert (rule.resource_check is None) != (rule.stack_check is None)
         assert rule.description and rule.why
-    assert [r.name for r in RULES if r.enforcement == "advisory"] == ["kubernetes-version-support"]
+    assert [r.name for r in RULES if r.enforcement == "advisory"] == [
+        "aws-elastic-ip-quota",
+        "kubernetes-version-support",
+    ]
 
 
 def test_schema_file_is_current_and_validates_the_config():
@@ -915,6 +983,13 @@ def mutate(doc: dict[str, Any]) -> dict[str, str]:
     namespace = _find(doc, "kubernetes:core/v1:Namespace", providers[1]["name"].removesuffix("-k8s"))
     namespace["provider"] = providers[2]["provider"] or providers[2]["urn"] + "::id"
     want["in-cluster-provider"] = namespace["urn"]
+    # One Elastic IP more in the first EKS network's account and region than the quota (6, dev's count).
+    eip = _find(doc, "aws:ec2/eip:Eip")
+    extra = copy.deepcopy(eip)
+    extra["urn"] += "-extra"
+    extra["name"] += "-extra"
+    doc["resources"].append(extra)
+    want["aws-elastic-ip-quota"] = eip["urn"]
     return want
 
 
@@ -929,12 +1004,26 @@ def test_dev_plan_json_has_no_violation_and_a_mutated_one_reports_each_rule(
     clean.mkdir()
     (clean / "plan.json").write_text(json.dumps(dev_contract))
     assert main(["guard", str(clean)]) == 0
-    assert (
-        capsys.readouterr().out.splitlines()[0]
-        == "guardrails: 0 mandatory, 0 advisory violation(s) (policies/guardrails/config.json)"
+    out = capsys.readouterr().out.splitlines()
+    # AWS's default Elastic IP quota (5 a region) is one short of dev's EKS network (two a zone).
+    assert out[0].startswith("ADVISORY [aws-elastic-ip-quota] ") and out[0].endswith(
+        "aws-use1-network-egress-us-east-1a"
     )
+    assert (
+        out[1]
+        .strip()
+        .startswith("6 Elastic IPs in region us-east-1 of account 111111111111 (aws-use1-network), over the quota of 5")
+    )
+    assert out[2] == "guardrails: 0 mandatory, 1 advisory violation(s) (policies/guardrails/config.json)"
+    # With the quota raised (as the config says it is), nothing.
+    config = tmp_path / "raised.json"
+    config.write_text(
+        json.dumps({**json.loads(pack_config.DEFAULT_CONFIG.read_text()), "aws-elastic-ip-quota": {"perRegion": 6}})
+    )
+    assert main(["guard", str(clean), "--policy-config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"guardrails: 0 mandatory, 0 advisory violation(s) ({config})"
     # The plan.json itself names the same plan (as `diff` and `diagram --plan` take it).
-    assert main(["guard", str(clean / "plan.json")]) == 0
+    assert main(["guard", str(clean / "plan.json"), "--policy-config", str(config)]) == 0
     assert capsys.readouterr().out.startswith("guardrails: 0 mandatory, 0 advisory")
 
     doc = copy.deepcopy(dev_contract)
@@ -945,7 +1034,7 @@ def test_dev_plan_json_has_no_violation_and_a_mutated_one_reports_each_rule(
     (bad / "plan.json").write_text(json.dumps(doc))
     eks_version = _find(doc, "aws:eks/cluster:Cluster")["inputs"]["version"]
     monkeypatch.setattr(guard, "support_check", lambda: fake_support({eks_version: date(2026, 2, 1)}))
-    assert main(["guard", str(bad)]) == 3
+    assert main(["guard", str(bad), "--policy-config", str(config)]) == 3
     out = capsys.readouterr().out
     reported = {
         (line.split()[1].strip("[]"), line.split()[2])
@@ -967,7 +1056,9 @@ def test_plan_exits_3_on_a_mandatory_violation(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("MANDATORY")]
     assert lines and all(line.startswith("MANDATORY [kubernetes-version-support] ") for line in lines)
     assert "urn:pulumi:dev::meshfleet::meshfleet:cluster:Eks$aws:eks/cluster:Cluster::aws-use1-cluster" in out
-    assert f"guardrails: {len(lines)} mandatory, 0 advisory violation(s)" in out
+    # (and the Elastic IP quota, advisory: this config does not raise it)
+    assert "ADVISORY [aws-elastic-ip-quota] " in out
+    assert f"guardrails: {len(lines)} mandatory, 1 advisory violation(s)" in out
 
 
 def test_guard_exit_codes_are_documented():
@@ -1021,6 +1112,15 @@ stack_reports = []
 for name in ("mesh-mtls-strict", "one-provider-per-cluster"):
     by_name[name].validate(StackValidationArgs([fleet, comp, prov], {}), lambda m, u=None, n=name: stack_reports.append([n, u, m]))
 out["stack"] = stack_reports
+
+# A provider the stack's list lacks: read from the resources that name it (Elastic IPs over the quota).
+aws = PolicyProviderResource("pulumi:providers:aws", {"region": "us-east-1", "allowedAccountIds": '["111111111111"]'},
+    S + "pulumi:providers:aws::use1", "use1")
+eips = [PolicyResource("aws:ec2/eip:Eip", unknown_checking_proxy({"domain": "vpc"}), S + f"aws:ec2/eip:Eip::e{k}", f"e{k}",
+    opts(), aws, None, [], {}) for k in range(6)]
+quota = []
+by_name["aws-elastic-ip-quota"].validate(StackValidationArgs(eips, {}), lambda m, u=None: quota.append([u, m]))
+out["quota"] = quota
 import google.protobuf
 out["protobuf"] = google.protobuf.__version__
 # The support data's package (components.config) imports in the pack's venv.
@@ -1054,6 +1154,9 @@ def test_pack_glue_runs_in_the_packs_own_venv():
     assert out["resource"][1][2].startswith("Kubernetes 1.33 reaches its end of support on aws within 90 days")
     prov = "urn:pulumi:prod::meshfleet::pulumi:providers:kubernetes::east-k8s"
     assert [(n, u) for n, u, _ in out["stack"]] == [("mesh-mtls-strict", prov)]
+    [[urn, message]] = out["quota"]
+    assert urn == "urn:pulumi:prod::meshfleet::aws:ec2/eip:Eip::e0"
+    assert message.startswith("6 Elastic IPs in region us-east-1 of account 111111111111, over the quota of 5")
 
 
 def test_the_fleet_outputs_carry_the_stack_facts(monkeypatch: pytest.MonkeyPatch) -> None:

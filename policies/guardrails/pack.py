@@ -9,7 +9,7 @@ preview as "[unknown]") and reports what the checks return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -75,6 +75,19 @@ def from_policy_resource(r: PolicyResource) -> Resource:
     )
 
 
+def _with_providers(resources: Sequence[PolicyResource]) -> list[Resource]:
+    """The stack's resources, and each provider they name that the list itself lacks (rules read a
+    provider's region and account from its props)."""
+    out = [from_policy_resource(r) for r in resources]
+    listed = {r.urn for r in out}
+    for r in resources:
+        p = r.provider
+        if p is not None and p.urn not in listed:
+            listed.add(p.urn)
+            out.append(Resource(type=p.resource_type, urn=p.urn, name=p.name, props=plain(p.props)))
+    return out
+
+
 def _settings(rule: Rule, given: Mapping[str, Any]) -> dict[str, Any]:
     return {**rule.defaults(), **{k: v for k, v in given.items() if k in rule.config}}
 
@@ -104,7 +117,7 @@ def policy_for(rule: Rule, today: Callable[[], date], supported: SupportCheck | 
 
     def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
         ctx = Context(today=today(), supported=supported)
-        graph = Graph(from_policy_resource(r) for r in args.resources)
+        graph = Graph(_with_providers(args.resources))
         for urn, message in stack_check(graph, _settings(rule, args.get_config()), ctx):
             report(message, urn)
 

@@ -24,6 +24,7 @@ violation.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -509,6 +510,51 @@ EKS_LOG_TYPES = ("api", "audit", "authenticator")
 GKE_LOG_COMPONENTS = ("SYSTEM_COMPONENTS", "APISERVER")
 AKS_LOG_CATEGORIES = ("kube-apiserver", "kube-audit-admin")
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+
+
+EIP = "aws:ec2/eip:Eip"
+AWS_PROVIDER = "pulumi:providers:aws"
+
+
+def _account_and_region(provider: Resource | None) -> tuple[str, str]:
+    """The AWS account (allowedAccountIds) and region an AWS provider works in ("?" where not known).
+    A provider's inputs reach the engine JSON-encoded when not strings."""
+    if provider is None:
+        return "?", "?"
+    accounts: Any = provider.props.get("allowedAccountIds")
+    if isinstance(accounts, str):
+        try:
+            accounts = json.loads(accounts)
+        except ValueError:
+            accounts = [accounts]
+    account = ",".join(map(str, accounts)) if isinstance(accounts, list) and accounts else "?"
+    region = provider.props.get("region")
+    return account, region if isinstance(region, str) and region != UNKNOWN else "?"
+
+
+def check_elastic_ip_quota(graph: Graph, cfg: Mapping[str, Any], ctx: Context) -> list[tuple[str, str]]:
+    """Elastic IPs of the stack per AWS account and region, against the quota the team says it has."""
+    quota = int(cfg["perRegion"])
+    by_place: dict[tuple[str, str], list[Resource]] = {}
+    for r in graph.of_type(EIP):
+        by_place.setdefault(_account_and_region(graph.by_urn.get(r.provider)), []).append(r)
+    found = []
+    for (account, region), eips in sorted(by_place.items()):
+        if len(eips) <= quota:
+            continue
+        owners = sorted({graph.by_urn[r.parent].name for r in eips if r.parent in graph.by_urn})
+        where = f" ({', '.join(owners)})" if owners else ""
+        found.append(
+            (
+                eips[0].urn,
+                f"{len(eips)} Elastic IPs in region {region} of account {account}{where}, over "
+                f"the quota of {quota} (AWS's default is 5 per region): a first `up` fails at the address over the "
+                f"quota (AddressLimitExceeded), half built. Request at least {len(eips)} plus the addresses "
+                "the account already holds there (Service Quotas: Amazon EC2, 'EC2-VPC Elastic IPs', "
+                "L-0263D0A3), then set aws-elastic-ip-quota.perRegion in the pack config",
+            )
+        )
+    return found
 
 
 def check_encryption_and_logging(graph: Graph, cfg: Mapping[str, Any], ctx: Context) -> list[tuple[str, str]]:
@@ -1051,6 +1097,25 @@ RULES: tuple[Rule, ...] = (
                 "maximum": 100,
                 "default": 2,
                 "description": "Smallest allowed minimum of a production pool (total nodes).",
+            },
+        },
+    ),
+    Rule(
+        "aws-elastic-ip-quota",
+        "The stack's Elastic IPs in each AWS account and region fit the account's quota.",
+        "medium",
+        "advisory",
+        "AWS allows 5 Elastic IPs per region unless raised; an EKS cluster takes two per zone (NAT egress and the "
+        "east-west gateway's load balancer), so a first `up` in a fresh account fails half built.",
+        stack_check=check_elastic_ip_quota,
+        config={
+            "perRegion": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100000,
+                "default": 5,
+                "description": "The accounts' Elastic IP quota per region (Service Quotas: 'EC2-VPC Elastic IPs', "
+                "L-0263D0A3), once raised.",
             },
         },
     ),
