@@ -186,7 +186,13 @@ def cluster_provider(
     """
     return k8s.Provider(
         names.k8s_provider,
-        kubeconfig=kubeconfig,
+        # With only a context, "" and not None: the SDK would copy $KUBECONFIG's value into the
+        # provider's inputs (state, and the plan: a path of this machine, or a whole kubeconfig
+        # if the variable holds one, in plain text), and a `KUBECONFIG=a:b` list would reach the
+        # provider as one path it cannot read. An empty kubeconfig makes the provider load the
+        # deployer's own with client-go's rules (pulumi-kubernetes provider.go, Configure), as
+        # rules/existing.py `deployer_kubeconfig` checks it.
+        kubeconfig="" if kubeconfig is None and context is not None else kubeconfig,
         context=context,
         cluster_identifier=names.cluster_identifier,
         enable_server_side_apply=True,

@@ -1238,7 +1238,7 @@ def test_a_context_that_surely_misses_its_cluster_is_refused(tmp_path: Path, cas
     assert problem.path == "clusters[0].context"
     expected = {
         "missing": (
-            f"'kind-east' is not a context of the deployer's kubeconfig (KUBECONFIG={config}) that names a "
+            "'kind-east' is not a context of the deployer's kubeconfig (the files in $KUBECONFIG) that names a "
             "cluster it defines",
             "use a name from `kubectl config get-contexts`; a CI runner has no contexts: store the cluster's "
             "kubeconfig instead (pulumi config set --secret --path 'meshfleet:fleet.clusters[0].kubeconfig' "
@@ -1256,6 +1256,72 @@ def test_a_context_that_surely_misses_its_cluster_is_refused(tmp_path: Path, cas
         ),
     }[case]
     assert (problem.message, problem.fix) == expected
+
+
+def test_the_deployers_kubeconfig_is_read_without_a_trace_or_a_quote(tmp_path: Path) -> None:
+    """Whatever the deployer's files hold, the check ends in a message, never an exception; a KUBECONFIG
+    holding a whole kubeconfig (some set it so) is never quoted."""
+    fleet = fleet_of("local")
+    odd = {
+        "contexts not a list": "contexts: 5\nclusters: 7\n",
+        "an impossible date": "contexts: []\nwhen: 2024-02-30\n",
+        "a bad int tag": "x: !!int abc\n",
+        "deep nesting": "[" * 100_000 + "]" * 100_000,
+        "binary": "\x00\xff\xfe",
+        "names that are not strings": "contexts: [{name: 1, context: {cluster: 1}}]\nclusters: [{name: 1, cluster: {}}]\n",
+    }
+    for why, text in odd.items():
+        (tmp_path / "config").write_text(text, errors="surrogateescape")
+        [problem] = _context_findings(fleet, {"KUBECONFIG": str(tmp_path / "config")}, tmp_path)[0][:1]
+        assert problem.message.startswith("'kind-east' is not a context"), why
+    # A directory, a CA path with a NUL byte, and no home directory at all.
+    west = fleet["clusters"][1]
+    entry = {"certificate-authority-data": None, "certificate-authority": "ca\x00.pem"}
+    config = _write_kubeconfig(tmp_path / "nul.yaml", _kind_context(fleet["clusters"][0], **entry), _kind_context(west))
+    assert _context_findings(fleet, {"KUBECONFIG": f"{tmp_path}:{config}"}, None) == ([], [])
+    [problem, _] = _context_findings(fleet, {}, None)[0]
+    assert problem.message == (
+        "'kind-east' is not a context of the deployer's kubeconfig (~/.kube/config) that names a cluster it defines"
+    )
+    secret = kubeconfig_of(west, token="hunter2-in-the-environment")
+    problems, _ = _context_findings(fleet, {"KUBECONFIG": secret}, tmp_path)
+    assert problems and all("hunter2" not in p.render() for p in problems)
+
+
+def test_embedded_ca_data_takes_precedence_over_a_ca_file(tmp_path: Path) -> None:
+    """As in client-go: a context whose certificate-authority-data is this cluster's CA passes, whatever
+    file certificate-authority names; unreadable embedded data is not replaced by the file."""
+    fleet = fleet_of("local")
+    east, west = fleet["clusters"]
+    (tmp_path / "west.pem").write_bytes(base64.b64decode(west["caData"]))
+    both = {"certificate-authority": "west.pem"}
+    config = _write_kubeconfig(tmp_path / "config", _kind_context(east, **both), _kind_context(west))
+    assert _context_findings(fleet, {"KUBECONFIG": str(config)}, tmp_path) == ([], [])
+    broken = {"certificate-authority": "west.pem", "certificate-authority-data": "bm90IGEgY2VydA=="}
+    config = _write_kubeconfig(tmp_path / "config", _kind_context(east, **broken), _kind_context(west))
+    assert _context_findings(fleet, {"KUBECONFIG": str(config)}, tmp_path) == ([], [])
+
+
+def test_a_context_clusters_provider_never_records_the_deployers_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given no kubeconfig, the SDK would copy $KUBECONFIG into the provider's inputs (a path of this
+    machine, or a whole kubeconfig in plain state). An empty one makes the provider load the deployer's
+    own, and the plan is the same on every machine."""
+    from ops.plan import run_plan
+
+    plans = []
+    for value in (None, "/home/someone/.kube/config", kubeconfig_of(fleet_of("local")["clusters"][0], token="t0k")):
+        if value is None:
+            monkeypatch.delenv("KUBECONFIG", raising=False)
+        else:
+            monkeypatch.setenv("KUBECONFIG", value)
+        plan = run_plan(ROOT, stack_config("local"))
+        providers = [r for r in plan.resources if r.type == "pulumi:providers:kubernetes"]
+        assert [(p.inputs["kubeconfig"], p.inputs["context"]) for p in providers] == [
+            ("", "kind-east"),
+            ("", "kind-west"),
+        ]
+        plans.append([(r.urn, r.inputs) for r in plan.resources])
+    assert plans[0] == plans[1] == plans[2]
 
 
 def test_a_context_with_another_address_and_ca_is_a_warning(tmp_path: Path) -> None:

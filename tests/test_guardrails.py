@@ -437,8 +437,8 @@ def test_elastic_ips_are_counted_per_account_and_region() -> None:
     assert urn == f"{S}aws:ec2/eip:Eip::use1-network-eip-0"
     assert message == (
         "6 Elastic IPs in region us-east-1 of account 111111111111 (use1-network, use1b-network), over the quota "
-        "of 5 (AWS's default is 5 per region): a first `up` fails at the address over the quota "
-        "(AddressLimitExceeded), half built. Request at least 6 plus the addresses the account already holds "
+        "of 5 (AWS default): a first `up` stops where the quota runs out (AddressLimitExceeded), half built. "
+        "Request at least 6 plus the addresses the account already holds "
         "there (Service Quotas: Amazon EC2, 'EC2-VPC Elastic IPs', L-0263D0A3), then set "
         "aws-elastic-ip-quota.perRegion in the pack config"
     )
@@ -452,6 +452,9 @@ def test_elastic_ips_of_a_provider_not_known_yet_are_counted_together() -> None:
     network = _aws_network("use1", "111111111111", UNKNOWN, 6)
     [(_, message)] = eip_findings(network)
     assert message.startswith("6 Elastic IPs in region ? of account 111111111111 (use1-network)")
+    network = _aws_network("use1", UNKNOWN, "us-east-1", 6)
+    [(_, message)] = eip_findings(network)
+    assert message.startswith("6 Elastic IPs in region us-east-1 of account ? (use1-network)")
 
 
 # --------------------------------------------------------------------------

@@ -43,7 +43,11 @@ def _check_deployer_contexts(spec: FleetSpec) -> None:
     tell, so `pulumi preview` and `up` check it and the offline plan, the same on every machine, does not."""
     if is_offline() or not any(isinstance(c, ExistingCluster) and c.context for c in spec.clusters):
         return
-    problems, warnings = context_findings(spec, deployer_kubeconfig(os.environ, Path.home()))
+    try:
+        home: Path | None = Path.home()
+    except RuntimeError:  # no HOME and no user entry: no ~/.kube/config either
+        home = None
+    problems, warnings = context_findings(spec, deployer_kubeconfig(os.environ, home))
     if problems:
         raise ConfigError(problems)
     for warning in warnings:

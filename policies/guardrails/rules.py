@@ -527,7 +527,8 @@ def _account_and_region(provider: Resource | None) -> tuple[str, str]:
             accounts = json.loads(accounts)
         except ValueError:
             accounts = [accounts]
-    account = ",".join(map(str, accounts)) if isinstance(accounts, list) and accounts else "?"
+    known = isinstance(accounts, list) and accounts and UNKNOWN not in accounts
+    account = ",".join(map(str, accounts)) if known else "?"
     region = provider.props.get("region")
     return account, region if isinstance(region, str) and region != UNKNOWN else "?"
 
@@ -548,8 +549,8 @@ def check_elastic_ip_quota(graph: Graph, cfg: Mapping[str, Any], ctx: Context) -
             (
                 eips[0].urn,
                 f"{len(eips)} Elastic IPs in region {region} of account {account}{where}, over "
-                f"the quota of {quota} (AWS's default is 5 per region): a first `up` fails at the address over the "
-                f"quota (AddressLimitExceeded), half built. Request at least {len(eips)} plus the addresses "
+                f"the quota of {quota}{' (AWS default)' if quota == 5 else ''}: a first `up` stops where the quota "
+                f"runs out (AddressLimitExceeded), half built. Request at least {len(eips)} plus the addresses "
                 "the account already holds there (Service Quotas: Amazon EC2, 'EC2-VPC Elastic IPs', "
                 "L-0263D0A3), then set aws-elastic-ip-quota.perRegion in the pack config",
             )

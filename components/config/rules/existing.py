@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+import shlex
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,11 +125,13 @@ def _parse_kubeconfig(text: str) -> Any:
     then YAML; None when it is neither."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, ArithmeticError, RecursionError):
+        # Not only YAMLError: PyYAML's constructors raise ValueError for an impossible date
+        # (2024-02-30) or a bad `!!int`, and deep nesting exhausts the stack.
         return None
 
 
@@ -258,42 +261,51 @@ def _rule_kubeconfig_reaches_the_cluster(spec: FleetSpec) -> Iterable[Problem]:
 class DeployerKubeconfig:
     """The kubeconfig a provider given only a `context` reads, merged as client-go merges it."""
 
-    #: Where it was read from, for messages: the files of $KUBECONFIG, or ~/.kube/config.
+    #: Where it was read from, for messages ($KUBECONFIG's value is never quoted).
     where: str
     #: Context name -> the cluster entry it points at, and the folder of the file that defined that
     #: entry (a relative certificate-authority path is relative to it).
     clusters: Mapping[str, tuple[Mapping[str, Any], Path]]
 
 
-def deployer_kubeconfig(environ: Mapping[str, str], home: Path) -> DeployerKubeconfig:
-    """The deployer's kubeconfig, loaded as client-go's default rules load it (pulumi-kubernetes, like
-    kubectl): the files listed in $KUBECONFIG (os.pathsep between them; a missing or unreadable file is
-    skipped), each context, cluster and user taken from the first file that defines its name; without
-    $KUBECONFIG, ~/.kube/config."""
-    listed = [Path(p) for p in environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    files = listed or [home / ".kube" / "config"]
-    where = "KUBECONFIG=" + os.pathsep.join(map(str, files)) if listed else str(files[0])
+def deployer_kubeconfig(environ: Mapping[str, str], home: Path | None) -> DeployerKubeconfig:
+    """The deployer's kubeconfig, loaded as client-go's default rules load it (the provider of a
+    `context` cluster is given an empty kubeconfig so that it does too: components/handle.py): the
+    files listed in $KUBECONFIG (os.pathsep between them, empty entries ignored; a missing or unreadable
+    file is skipped), each context and cluster taken from the first file that defines its name; without
+    $KUBECONFIG, ~/.kube/config (`home` None: no home directory, so no file)."""
+    if environ.get("KUBECONFIG"):
+        files = [Path(p) for p in environ["KUBECONFIG"].split(os.pathsep) if p]
+        # Never the variable's value: some put a whole kubeconfig there, and it is a secret.
+        where = "the files in $KUBECONFIG"
+    else:
+        files = [home / ".kube" / "config"] if home is not None else []
+        where = "~/.kube/config"
     contexts: dict[str, Mapping[str, Any]] = {}
     clusters: dict[str, tuple[Mapping[str, Any], Path]] = {}
     for file in files:
         try:
             doc = _parse_kubeconfig(file.read_text())
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError, ValueError):
             continue
         if not isinstance(doc, Mapping):
             continue
-        for entry in doc.get("contexts") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("context"), Mapping):
-                contexts.setdefault(str(entry.get("name")), entry["context"])
-        for entry in doc.get("clusters") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("cluster"), Mapping):
-                clusters.setdefault(str(entry.get("name")), (entry["cluster"], file.parent))
+        for entry in _named_entries(doc, "contexts", "context"):
+            contexts.setdefault(entry["name"], entry["context"])
+        for entry in _named_entries(doc, "clusters", "cluster"):
+            clusters.setdefault(entry["name"], (entry["cluster"], file.parent))
     by_context = {
-        name: clusters[str(context.get("cluster"))]
-        for name, context in contexts.items()
-        if str(context.get("cluster")) in clusters
+        name: clusters[context["cluster"]] for name, context in contexts.items() if context.get("cluster") in clusters
     }
     return DeployerKubeconfig(where=where, clusters=by_context)
+
+
+def _named_entries(doc: Mapping[str, Any], key: str, body: str) -> Iterator[Mapping[str, Any]]:
+    """The entries of list `key` that have a string name and a mapping `body`; anything else is skipped."""
+    entries = doc.get(key)
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str) and isinstance(entry.get(body), Mapping):
+            yield entry
 
 
 def _file_cas(cluster: Mapping[str, Any], folder: Path) -> set[bytes] | None:
@@ -302,8 +314,9 @@ def _file_cas(cluster: Mapping[str, Any], folder: Path) -> set[bytes] | None:
     if not name:
         return None
     try:
-        return _certificates((folder / str(name)).expanduser().read_text()) or None
-    except (OSError, UnicodeDecodeError):
+        # Relative to the file that defined the entry, as client-go resolves it (no `~` expansion).
+        return _certificates((folder / str(name)).read_text()) or None
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the path
         return None
 
 
@@ -333,14 +346,16 @@ def context_findings(spec: FleetSpec, kubeconfig: DeployerKubeconfig) -> tuple[l
             )
             continue
         cluster, folder = found
-        trusted = _embedded_cas(cluster) or _file_cas(cluster, folder)
+        # Embedded data takes precedence over a file, as in client-go.
+        embedded = _embedded_cas(cluster)
+        trusted = embedded if embedded is not None else _file_cas(cluster, folder)
         if not me.cas or not trusted:
             continue  # caData is wrong (its own rule), or the context's CA is not readable: nothing to compare
         verdict = _verdict(cluster.get("server"), trusted, me, by_ca)
         if verdict is None:
             continue
         copy_ca = (
-            f"`kubectl config view --raw --minify --context {c.context} "
+            f"`kubectl config view --raw --minify --context {shlex.quote(c.context)} "
             "-o jsonpath='{.clusters[0].cluster.certificate-authority-data}'`"
         )
         if verdict.other is not None:
