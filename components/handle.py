@@ -197,6 +197,13 @@ def cluster_provider(
         cluster_identifier=names.cluster_identifier,
         enable_server_side_apply=True,
         upsert_existing_objects=True,
+        # A Secret or ConfigMap whose data changes is otherwise replaced, and a named one is
+        # deleted before its replacement is created: a rotated cacerts, remote secret, peering
+        # token or Linkerd credential would vanish for a moment (istiod drops a remote cluster
+        # whose secret is deleted, with its endpoints). Mutable, they are updated in place, as
+        # `kubectl apply` updates them. Stated here, not left to the deployer's PULUMI_K8S_* variables.
+        enable_secret_mutable=True,
+        enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
 

@@ -316,10 +316,44 @@ class Plan:
         }
 
 
+#: Environment variables the provider SDKs copy into a provider's inputs where the program leaves
+#: an argument unset (each SDK's provider.py `_internal_init`): the deployer's machine, not the
+#: stack. The offline plan runs without them, so it is the same on every machine; a test keeps
+#: the list complete against the installed SDKs.
+SDK_ENVIRONMENT = (
+    # pulumi_aws
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    # pulumi_gcp
+    "GOOGLE_PROJECT",
+    "GOOGLE_CLOUD_PROJECT",
+    "GCLOUD_PROJECT",
+    "CLOUDSDK_CORE_PROJECT",
+    "GOOGLE_REGION",
+    "GCLOUD_REGION",
+    "CLOUDSDK_COMPUTE_REGION",
+    "GOOGLE_ZONE",
+    "GCLOUD_ZONE",
+    "CLOUDSDK_COMPUTE_ZONE",
+    # pulumi_kubernetes
+    "KUBECONFIG",
+    "PULUMI_K8S_DELETE_UNREACHABLE",
+    "PULUMI_K8S_ENABLE_CONFIGMAP_MUTABLE",
+    "PULUMI_K8S_ENABLE_PATCH_FORCE",
+    "PULUMI_K8S_ENABLE_SECRET_MUTABLE",
+    "PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY",
+    "PULUMI_K8S_SKIP_UPDATE_UNREACHABLE",
+    "PULUMI_K8S_SUPPRESS_DEPRECATION_WARNINGS",
+    "PULUMI_K8S_SUPPRESS_HELM_HOOK_WARNINGS",
+    "PULUMI_K8S_UPSERT_EXISTING_OBJECTS",
+)
+
+
 @contextlib.contextmanager
 def _program_environment(project_dir: Path) -> Iterator[None]:
-    """Run the program as the CLI would: from its directory, importable."""
+    """Run the program as the CLI would: from its directory, importable; without SDK_ENVIRONMENT."""
     old_cwd, old_path = Path.cwd(), list(sys.path)
+    hidden = {name: os.environ.pop(name) for name in SDK_ENVIRONMENT if name in os.environ}
     os.chdir(project_dir)
     sys.path.insert(0, str(project_dir))
     try:
@@ -327,6 +361,7 @@ def _program_environment(project_dir: Path) -> Iterator[None]:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
+        os.environ.update(hidden)
 
 
 class _Warnings:

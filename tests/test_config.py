@@ -1350,8 +1350,10 @@ def test_contexts_are_checked_by_preview_and_up_never_by_the_offline_plan(
 
     fleet = fleet_of("local")
     west = fleet["clusters"][1]
-    config = _write_kubeconfig(tmp_path / "config", _kind_context(west))  # no kind-east
-    monkeypatch.setenv("KUBECONFIG", str(config))
+    (tmp_path / ".kube").mkdir()
+    _write_kubeconfig(tmp_path / ".kube" / "config", _kind_context(west))  # no kind-east
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
     assert run_plan(ROOT, config_with(fleet), prevalidate=False).resources
     monkeypatch.setattr(runtime, "is_offline", lambda: False)
     with pytest.raises(pulumi.RunError) as err:

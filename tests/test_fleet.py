@@ -96,6 +96,14 @@ def test_every_kubernetes_provider_applies_server_side_and_adopts_existing_objec
         assert provider.inputs["upsertExistingObjects"] == "true", provider.name
 
 
+def test_every_kubernetes_provider_updates_secrets_and_config_maps_in_place(dev):
+    """pulumi-kubernetes otherwise replaces a Secret or ConfigMap whose data changes, deleting a named one
+    before creating it again: a rotated cacerts or remote secret would be gone for a moment."""
+    for provider in dev.by_type("pulumi:providers:kubernetes"):
+        assert provider.inputs["enableSecretMutable"] == "true", provider.name
+        assert provider.inputs["enableConfigMapMutable"] == "true", provider.name
+
+
 def test_changing_the_deployers_keeps_every_cluster_identifier(dev):
     fleet = fleet_of("dev")
     fleet["fleet"]["deployers"]["aws"]["roleArn"] = "arn:aws:iam::111111111111:role/other-deployer"

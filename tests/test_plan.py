@@ -113,6 +113,44 @@ def test_two_runs_give_identical_bytes(tmp_path: Path):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
+def test_the_deployers_environment_is_not_part_of_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The provider SDKs copy some environment variables into providers' inputs where the program leaves
+    an argument unset (a gcloud user's default zone, KUBECONFIG, PULUMI_K8S_* toggles): the offline
+    plan of every cloud comes out the same with all of them set, and leaves them set afterwards."""
+    from ops.plan import SDK_ENVIRONMENT
+
+    values = {name: "true" if name.startswith("PULUMI_K8S_") else "europe-west1-b" for name in SDK_ENVIRONMENT}
+    values["KUBECONFIG"] = str(tmp_path / "kubeconfig")
+    for stack in ("dev", "local"):
+        plain = tmp_path / f"{stack}-plain"
+        for name in SDK_ENVIRONMENT:
+            monkeypatch.delenv(name, raising=False)
+        assert cli.main(["plan", "--stack", stack, "--out", str(plain)]) == 0
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        with_env = tmp_path / f"{stack}-env"
+        assert cli.main(["plan", "--stack", stack, "--out", str(with_env)]) == 0
+        assert (plain / "plan.json").read_bytes() == (with_env / "plan.json").read_bytes(), stack
+        assert {name: os.environ[name] for name in SDK_ENVIRONMENT} == values
+
+
+def test_the_list_of_sdk_environment_variables_is_complete():
+    """Every variable an installed provider SDK reads into a provider's inputs is hidden from the plan."""
+    import importlib
+    import re
+
+    from ops.plan import SDK_ENVIRONMENT
+
+    read: set[str] = set()
+    for package in ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "pulumi_kubernetes", "pulumi_tls"):
+        module = importlib.import_module(f"{package}.provider")
+        source = Path(str(module.__file__)).read_text()
+        init = source[source.index("def _internal_init") :]
+        for call in re.findall(r"get_env(?:_bool|_int|_float)?\(([^)]*)\)", init):
+            read |= set(re.findall(r"'([A-Z0-9_]+)'", call))
+    assert read and read <= set(SDK_ENVIRONMENT), sorted(read - set(SDK_ENVIRONMENT))
+
+
 def test_secret_kubeconfig_redacted_unless_asked(tmp_path: Path):
     fleet = fleet_of("local")
     fleet["clusters"][0].pop("context")
