@@ -419,6 +419,22 @@ def test_eks_mesh_gateway_keeps_the_nlb_annotations(dev: Plan) -> None:
     assert ranges and not set(ranges) & set(own["vpcConfig"]["publicAccessCidrs"]) - {"198.51.100.0/28"}
 
 
+def test_eks_mesh_gateway_pods_wait_for_their_load_balancer_targets(dev: Plan) -> None:
+    """The consul namespace asks the AWS Load Balancer Controller for its readiness gate on EKS only: a
+    rollout keeps the old mesh gateway pods until the new ones' targets are healthy."""
+    labels = {
+        c: inputs(one)["metadata"].get("labels", {})
+        for c in ("aws-use1", "azure-weu", "gcp-euw1")
+        for one in of_cluster(dev, "kubernetes:core/v1:Namespace", c)
+        if inputs(one)["metadata"]["name"] == "consul"
+    }
+    assert labels == {
+        "aws-use1": {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"},
+        "azure-weu": {},
+        "gcp-euw1": {},
+    }
+
+
 def test_one_cluster_fleet_keeps_the_mesh_gateway_inside() -> None:
     plan = plan_fleet(consul_fleet(["solo"]))
     values = consul_release(plan, "solo")["values"]["meshGateway"]
@@ -693,7 +709,16 @@ def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> N
             and not r.type.startswith("meshfleet:mesh:")
         }
 
-    a, b = non_mesh(istio), non_mesh(consul)
+    # The EKS gateway's Elastic IPs are the gateway's own: the new one's come up beside the old one's.
+    def gateway_eips(plan: Plan) -> set[str]:
+        return {r.name for r in plan.resources if r.type == "aws:ec2/eip:Eip" and "-network-gateway-" in r.name}
+
+    old_slot = "istio-sidecar" if deployed == "istio" else "linkerd"
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
+    assert gateway_eips(istio) == {f"aws-use1-network-gateway-{old_slot}-{z}" for z in zones}
+    assert gateway_eips(consul) == {f"aws-use1-network-gateway-consul-{z}" for z in zones}
+    a = {u: r for u, r in non_mesh(istio).items() if r.name not in gateway_eips(istio)}
+    b = {u: r for u, r in non_mesh(consul).items() if r.name not in gateway_eips(consul)}
     assert set(a) == set(b)
     changed = {u: (a[u], b[u]) for u in a if a[u].inputs != b[u].inputs}
     allowed = {

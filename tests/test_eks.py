@@ -610,7 +610,8 @@ PROTECTED = {
     ("aws:ec2/vpc:Vpc", f"{NET}-vpc"),
     *(("aws:ec2/subnet:Subnet", f"{NET}-{kind}-{z}") for kind in ("private", "public") for z in ZONES),
     *(("aws:ec2/natGateway:NatGateway", f"{NET}-nat-{z}") for z in ZONES),
-    *(("aws:ec2/eip:Eip", f"{NET}-{kind}-{z}") for kind in ("egress", "gateway") for z in ZONES),
+    # The egress addresses allow-lists hold; not the gateway's, which a mesh or mode switch replaces.
+    *(("aws:ec2/eip:Eip", f"{NET}-egress-{z}") for z in ZONES),
     ("aws:kms/key:Key", f"{CLUSTER}-secrets-key"),
     ("aws:eks/cluster:Cluster", f"{CLUSTER}-cluster"),
 }
@@ -714,3 +715,52 @@ def test_add_on_releases_never_stay_half_installed(plan: Plan) -> None:
         r = inputs(one(plan, "kubernetes:helm.sh/v3:Release", f"{CLUSTER}-{release}"))
         assert (r["chart"], r["version"], r["namespace"]) == (chart, pin, "kube-system")
         assert (r["atomic"], r["cleanupOnFail"], r["maxHistory"], r["timeout"]) == (True, True, 10, 900)
+
+
+# --------------------------------------------------------------------------
+# The gateway's static addresses across mesh and mode switches
+
+
+#: The one resource of each gateway that takes its Elastic IPs (its Service's annotations).
+USERS = {
+    "istio-sidecar": f"{CLUSTER}-istio-eastwestgateway",
+    "istio-ambient": f"{CLUSTER}-istio-ambient-eastwest-gateway",
+    "linkerd": f"{CLUSTER}-linkerd-multicluster",
+}
+
+
+def _gateway_eips(plan: Plan) -> dict[str, Recorded]:
+    return {r.name: r for r in of_type(plan, "aws:ec2/eip:Eip", CLUSTER) if r.name.startswith(f"{NET}-gateway-")}
+
+
+def test_each_gateway_has_its_own_elastic_ips_so_a_switch_brings_the_new_one_up_beside_the_old() -> None:
+    """An Elastic IP serves one load balancer at a time, and a mesh or mode switch creates the new gateway's
+    Service before it deletes the old one: shared addresses would leave the new load balancer waiting (and
+    a Helm release waiting for it would roll the switch back). Each gateway's addresses are its own, the
+    deployed gateway adopts those named before (`<network>-gateway-<zone>`) unless a kind switch is named,
+    and they are never protected (a switch deletes the old ones), unlike the egress addresses."""
+    from tests.test_linkerd import with_linkerd
+
+    sidecar = plan_fleet(fleet_of("dev"), stack="dev")
+    fleet = fleet_of("dev")
+    fleet["mesh"]["mode"] = "ambient"
+    ambient = plan_fleet(fleet, stack="dev")
+    linkerd = plan_fleet(with_linkerd(fleet_of("dev"), migrateFrom="istio"), stack="dev")
+    eips = {
+        slot: _gateway_eips(p)
+        for slot, p in (("istio-sidecar", sidecar), ("istio-ambient", ambient), ("linkerd", linkerd))
+    }
+    for slot, found in eips.items():
+        assert sorted(found) == [f"{NET}-gateway-{slot}-{z}" for z in ZONES], slot
+        # Their allocations go to this gateway's load balancer (the resources that take them) only.
+        plan = {"istio-sidecar": sidecar, "istio-ambient": ambient, "linkerd": linkerd}[slot]
+        users = {r.name for r in plan.resources if set(r.dependencies) & {e.urn for e in found.values()}}
+        assert users == {USERS[slot]}, slot
+    assert all(
+        e.aliases == [f"name={NET}-gateway-{z}"] for e, z in zip(eips["istio-sidecar"].values(), ZONES, strict=True)
+    )
+    assert all(e.aliases == [] for e in eips["linkerd"].values()), "a named kind switch adopts nothing"
+    prod = plan_fleet(fleet_of("prod"), stack="prod")
+    assert {r.protect for r in _gateway_eips(prod).values()} == {False}
+    egress = [r for r in of_type(prod, "aws:ec2/eip:Eip", CLUSTER) if "-egress-" in r.name]
+    assert len(egress) == 3 and {r.protect for r in egress} == {True}

@@ -461,7 +461,14 @@ def test_multicluster_values_field_by_field(dev: Plan, dev_istio: Plan) -> None:
         # The same allow-list as Istio's east-west gateway of the same cluster: peers' egress only.
         istio_gw = inputs(one(dev_istio, RELEASE, c, "istio-eastwestgateway"))["values"]["service"]
         assert gw["loadBalancerSourceRanges"] == istio_gw["loadBalancerSourceRanges"]
-        assert gw["serviceAnnotations"] == istio_gw["annotations"]
+        # The same annotations, but each gateway's own static addresses (EKS: they serve one NLB at a time).
+        eip = "service.beta.kubernetes.io/aws-load-balancer-eip-allocations"
+        assert {k: v for k, v in gw["serviceAnnotations"].items() if k != eip} == {
+            k: v for k, v in istio_gw["annotations"].items() if k != eip
+        }
+        assert (eip in gw["serviceAnnotations"]) == (eip in istio_gw["annotations"]) == (c == "aws-use1")
+        if c == "aws-use1":
+            assert set(gw["serviceAnnotations"][eip].split(",")).isdisjoint(istio_gw["annotations"][eip].split(","))
         assert len(gw["loadBalancerSourceRanges"]) >= len(peers)
     eks = values(dev, "aws-use1", "linkerd-multicluster")["gateway"]["serviceAnnotations"]
     assert eks["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
@@ -754,12 +761,23 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
     }
     firewall = inputs(dev.get("gcp:compute/firewall:Firewall", "gcp-euw1-webhooks"))
     assert firewall["allows"] == [{"ports": ["8443", "9443"], "protocol": "tcp"}]
-    # Every resource that appears or disappears belongs to a mesh, or is a policy object compiled for it.
+    # Every resource that appears or disappears belongs to a mesh, or is a policy object compiled for it,
+    # but the EKS gateway's Elastic IPs: the new gateway's come up beside the old one's, which go with it.
     mesh_types = ("meshfleet:mesh:", "meshfleet:policy:", "kubernetes:")
     mesh_parents = ("meshfleet:mesh:", "meshfleet:policy:")
+    eips = {"aws:ec2/eip:Eip"}
     for urn in set(before) ^ set(after):
         r = before.get(urn) or after[urn]
+        if r.type in eips:
+            continue
         assert r.type.startswith(mesh_types) and any(p in r.urn for p in mesh_parents), urn
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
+    assert {after[u].name for u in set(after) - set(before) if after[u].type in eips} == {
+        f"aws-use1-network-gateway-linkerd-{z}" for z in zones
+    }
+    assert {before[u].name for u in set(before) - set(after) if before[u].type in eips} == {
+        f"aws-use1-network-gateway-istio-sidecar-{z}" for z in zones
+    }
     for r in dev.resources:
         if r.type.startswith(("tls:index/privateKey", "tls:index/selfSignedCert")):
             assert before[r.urn].inputs == r.inputs

@@ -420,9 +420,13 @@ class ConsulMesh(pulumi.ComponentResource):
 
     def _install_cluster(self, args: MeshArgs, cluster: ClusterHandle) -> _ClusterPlane:
         mesh = consul_spec(args.spec)
+        # The mesh gateway's pods count as Ready only once its load balancer sends them traffic
+        # (EKS: the AWS Load Balancer Controller's readiness gate), so a rollout never removes
+        # the old pods while the new ones' targets are still registering.
+        labels = dict(cluster.load_balancer_namespace_labels)
         namespace = k8s.core.v1.Namespace(
             cluster.names.child("consul", "namespace"),
-            metadata={"name": NAMESPACE},
+            metadata={"name": NAMESPACE, **({"labels": labels} if labels else {})},
             opts=cluster.object_opts(self),
         )
         has_peers = len(args.clusters) > 1

@@ -14,9 +14,22 @@ import pulumi
 import pulumi_aws as aws
 
 from components.common import fleet_tags, protected
-from components.config import AwsCluster, FleetSpec
+from components.config import AwsCluster, FleetSpec, IstioMeshSpec
 from components.naming import cluster_names
 from components.netcalc import host_cidrs, subnet_layout
+
+
+def gateway_slot(spec: FleetSpec) -> str:
+    """Whose gateway the static gateway addresses are for: the mesh kind, and Istio's mode.
+
+    Each kind, and each Istio mode, runs its cross-cluster gateway behind a Service of its own,
+    and a switch brings the new one up beside the old (the old goes at the end of the update).
+    An Elastic IP serves one load balancer at a time, so each gets its own addresses: shared,
+    the new gateway's load balancer would wait for the old one's, and a Helm release waiting
+    for its Service's address would time out and roll back the switch.
+    """
+    mesh = spec.mesh
+    return f"{mesh.kind}-{mesh.mode}" if isinstance(mesh, IstioMeshSpec) else mesh.kind
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,18 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         keep = protected(meta, child)
+        slot = gateway_slot(args.spec)
+
+        def gateway_opts(zone: str) -> pulumi.ResourceOptions:
+            """Addresses named before they were per gateway (`<network>-gateway-<zone>`) are the deployed
+            gateway's, since a stack runs the kind it deployed unless `mesh.migrateFrom` says otherwise:
+            adopted, except in a switch, where they stay the old gateway's until it is deleted. (An Istio
+            mode switch has no such marker: the first update with per-gateway addresses must not be one.)"""
+            if args.spec.mesh.migrate_from is not None:
+                return child
+            return pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-gateway-{zone}")])
+            )
 
         def named(suffix: str, extra: dict[str, str] | None = None) -> dict[str, str]:
             return {**tags, "Name": f"{physical}-{suffix}", **(extra or {})}
@@ -148,12 +173,15 @@ class AwsNetwork(pulumi.ComponentResource):
                 )
             )
             # Static addresses for the east-west gateway NLB (one per public
-            # subnet: the controller needs exactly one allocation per subnet).
+            # subnet: the controller needs exactly one allocation per subnet),
+            # per gateway (gateway_slot). Not protected, unlike the egress
+            # addresses that allow-lists hold: a switch deletes the old
+            # gateway's, and peers learn a gateway's address from the program.
             gateway_eip = aws.ec2.Eip(
-                f"{name}-gateway-{z.zone}",
+                f"{name}-gateway-{slot}-{z.zone}",
                 domain="vpc",
-                tags=named(f"gateway-{z.zone}"),
-                opts=keep,
+                tags=named(f"gateway-{slot}-{z.zone}"),
+                opts=gateway_opts(z.zone),
             )
             self.private_subnets[z.zone] = private.id
             public_ids.append(public.id)
