@@ -107,12 +107,12 @@ class Fleet(pulumi.ComponentResource):
         dns_names = issuer_dns_names(spec)
         self.trust = FleetTrust(f"{name}-trust", TrustArgs(spec, list(self.clusters), dns_names), child)
 
-        # Keeps the deployed mesh kind; every mesh resource waits for its
-        # check, which refuses an unnamed mesh switch (components/mesh/switch.py).
+        # Keeps the deployed mesh kind (and Istio's revisions); every mesh resource
+        # waits for its check, which refuses an unnamed mesh switch and a stable
+        # revision not installed yet (components/mesh/switch.py).
         guard = MeshSwitchGuard(
             f"{name}-mesh-switch",
-            spec.mesh.kind,
-            spec.mesh.migrate_from,
+            spec,
             pulumi.ResourceOptions(parent=self, provider=python_provider(f"{name}-dynamic", self)),
         )
         mesh_args = MeshArgs(

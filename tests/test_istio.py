@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from components.config import ConfigError, load_fleet
+from components.mesh.switch import GUARD_TYPE
 from ops.plan import Plan, Recorded, manifests
 from tests.charts import charts_available, render_release, require_renderer
 from tests.helpers import (
@@ -108,6 +109,12 @@ def upgrade() -> dict[str, Plan]:
 def in_cluster(plan: Plan, type_: str, cluster: str) -> list[Recorded]:
     """Resources of a type registered against a cluster's provider."""
     return [r for r in plan.by_type(type_) if plan.cluster_of(r) == cluster]
+
+
+def guard_name(plan: Plan) -> str:
+    """The mesh switch guard's name (components/mesh/switch.py): it records the installed revisions."""
+    [guard] = [r.name for r in plan.resources if r.type == GUARD_TYPE]
+    return guard
 
 
 def one(plan: Plan, type_: str, cluster: str, k8s_name: str) -> Recorded:
@@ -526,7 +533,9 @@ def test_version_bump_adds_a_revision_beside_the_first(upgrade: dict[str, Plan])
         hook = inputs(one(upgrade["bump"], WEBHOOK, c, "istio-revision-tag-default"))
         assert {w["clientConfig"]["service"]["name"] for w in hook["webhooks"]} == {"istiod-1-30-3"}
     changed = {u for u in start if start[u].inputs != bump[u].inputs}
-    assert {bump[u].name for u in changed} == {f"{c}-istio-base" for c in clusters(upgrade["bump"])}
+    assert {bump[u].name for u in changed} == {guard_name(upgrade["bump"])} | {
+        f"{c}-istio-base" for c in clusters(upgrade["bump"])
+    }
     added = {bump[u].name for u in set(bump) - set(start)}
     assert added == {f"{c}-istiod-1-31-0" for c in clusters(upgrade["bump"])}
 
@@ -536,7 +545,8 @@ def test_moving_the_tag_changes_only_what_follows_the_stable_revision(upgrade: d
     assert set(bump) == set(move), "same URNs: nothing created, deleted or renamed"
     changed = {move[u].name: (bump[u], move[u]) for u in bump if bump[u].inputs != move[u].inputs}
     names = clusters(upgrade["move"])
-    assert set(changed) == {
+    # And the switch guard, which records the stable revision (state only: no cloud call).
+    assert set(changed) == {guard_name(upgrade["move"])} | {
         f"{c}-{x}"
         for c in names
         for x in (
@@ -546,6 +556,7 @@ def test_moving_the_tag_changes_only_what_follows_the_stable_revision(upgrade: d
             "istio-revision-tag-default-service",
         )
     }
+    assert inputs(changed[guard_name(upgrade["move"])][1])["istioStable"] == "1.31.0"
     for c in names:
         # Neither istiod release changes: no tag moves between releases.
         for rev in ("1-30-3", "1-31-0"):
@@ -589,8 +600,9 @@ def test_tag_objects_move_in_place(upgrade: dict[str, Plan]) -> None:
 def test_removing_the_old_revision_removes_only_it(upgrade: dict[str, Plan]) -> None:
     move, done = by_urn(upgrade["move"]), by_urn(upgrade["done"])
     assert {move[u].name for u in set(move) - set(done)} == {f"{c}-istiod-1-30-3" for c in clusters(upgrade["done"])}
-    changed = {u for u in done if done[u].inputs != move[u].inputs}
-    assert changed == set()
+    changed = {done[u].name for u in done if done[u].inputs != move[u].inputs}
+    assert changed == {guard_name(upgrade["done"])}  # it records the installed versions
+    assert inputs(upgrade["done"].get(GUARD_TYPE, guard_name(upgrade["done"])))["istioVersions"] == ["1.31.0"]
 
 
 # --------------------------------------------------------------------------
@@ -897,7 +909,10 @@ def test_dev_tag_move_updates_in_place(mode: str) -> None:
     changed = {u for u in before if before[u].inputs != after[u].inputs}
     follow = ("istio-base", "istio-revision-tag-default", "istio-revision-tag-default-service")
     follow += ("istio-eastwestgateway",) if mode == "sidecar" else ("ztunnel", "istio-cni")
-    assert {after[u].name for u in changed} == {f"{c}-{x}" for c in clusters(plans["1.31.0"]) for x in follow}
+    assert {after[u].name for u in changed} == {guard_name(plans["1.31.0"])} | {
+        f"{c}-{x}" for c in clusters(plans["1.31.0"]) for x in follow
+    }
+    changed = {u for u in changed if after[u].type != GUARD_TYPE}
     for u in changed:
         b, a = before[u], after[u]
         # Same Kubernetes identity: updated in place, never replaced.
@@ -1088,3 +1103,45 @@ def test_objects_without_pods_wait_for_the_api_and_workloads_for_the_nodes(dev: 
     lb_controller = dev.get("kubernetes:helm.sh/v3:Release", "aws-use1-lb-controller").urn
     assert lb_controller not in release(dev, "aws-use1", "istio-base").dependencies
     assert lb_controller in release(dev, "aws-use1", "istiod-1-30-3").dependencies
+
+
+def test_a_stable_revision_must_be_installed_before_the_tag_moves_to_it(upgrade: dict[str, Plan]) -> None:
+    """The switch guard keeps the installed versions: a plain version bump (or a rollback past the canary's
+    first step) would point the injection webhook (failurePolicy Fail), gateways and ztunnel at an istiod that
+    comes up only later in the update. The canary's steps pass; the shortcut is refused, offline and in up."""
+    from components.config import ConfigError
+    from components.mesh.switch import _GuardProvider, check_previous, guard_inputs
+
+    def step(before: str, after: str) -> None:
+        check_previous(upgrade[before].to_json(show_secrets=False), upgrade[after].spec)
+
+    for before, after in (("start", "bump"), ("bump", "move"), ("move", "done"), ("done", "done")):
+        step(before, after)
+    for before, after in (("start", "done"), ("done", "start")):
+        with pytest.raises(ConfigError) as err:
+            step(before, after)
+        [problem] = err.value.problems
+        assert problem.path == "mesh.stableRevision"
+    # The message and fix of the plain bump, as `meshfleet plan --previous` and the guard print them.
+    with pytest.raises(ConfigError) as err:
+        step("start", "done")
+    [problem] = err.value.problems
+    assert problem.message == (
+        "mesh.stableRevision 1.31.0 is not installed yet (installed: 1.30.3): the revision tag, the gateways and "
+        "ztunnel would follow it at once, and pod creation in injected namespaces fails (the injection webhook's "
+        "failurePolicy is Fail) until istiod 1.31.0 comes up later in the update"
+    )
+    assert problem.fix == (
+        "install 1.31.0 beside the running revision first (mesh.revisions: [1.30.3, 1.31.0], "
+        "mesh.stableRevision: 1.30.3), then move mesh.stableRevision to 1.31.0 in the next update "
+        "(docs/istio.md, 'Canary upgrade')"
+    )
+    # Inside preview and up: the engine hands the guard's check the last successful deploy's inputs.
+    provider = _GuardProvider()
+    start, done = guard_inputs(upgrade["start"].spec), guard_inputs(upgrade["done"].spec)
+    [failure] = provider.check(start, done).failures
+    assert failure.property == "istioStable" and failure.reason.startswith("mesh.stableRevision 1.31.0 is not")
+    assert provider.check({}, done).failures == []  # nothing recorded yet (a first deploy)
+    assert provider.check({"kind": "istio"}, done).failures == []  # a guard from before it kept revisions
+    # Switching from another mesh installs a fresh Istio: nothing to keep running.
+    assert provider.check({"kind": "linkerd", "istioVersions": None}, {**done, "migrateFrom": "linkerd"}).failures == []

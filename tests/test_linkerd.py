@@ -837,7 +837,10 @@ def test_guard_provider_decides_in_check_from_the_old_state() -> None:
     assert provider.check({"kind": "istio"}, {"kind": "linkerd", "migrateFrom": "istio"}).failures == []
     assert provider.check({}, {"kind": "linkerd"}).failures == []  # first deploy: nothing recorded
     created = provider.create({"kind": "linkerd", "migrateFrom": "istio"})
-    assert (created.id, created.outs) == ("mesh-switch-guard", {"kind": "linkerd", "migrateFrom": "istio"})
+    assert (created.id, created.outs) == (
+        "mesh-switch-guard",
+        {"kind": "linkerd", "migrateFrom": "istio", "istioVersions": None, "istioStable": None},
+    )
     assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True
     assert provider.diff("mesh-switch-guard", {"kind": "linkerd"}, {"kind": "linkerd"}).changes is False
 

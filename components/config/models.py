@@ -447,7 +447,8 @@ class IstioMeshSpec(MeshBase):
     kind: Literal["istio"] = Field(description="The one mesh of the fleet.")
     version: PinnedVersion = Field(
         description="Istio version to install; also the chart version (e.g. 1.30.3). "
-        "With revisions this is the newest revision."
+        "With revisions this is the newest revision. On a deployed stack, upgrade through `revisions` "
+        "(docs/istio.md, 'Canary upgrade'): a stable revision not installed yet is refused."
     )
     repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
     mode: Literal["sidecar", "ambient"] = Field(

@@ -30,6 +30,15 @@ into the guard's state: keep the module and class names, or the engine cannot
 load the provider of an existing guard (for its diff or delete).
 Offline, `meshfleet plan --previous PLAN_DIR` reads the guard's recorded
 inputs from an earlier plan and runs the same decision.
+
+For Istio the guard also keeps the installed control-plane versions and the
+stable one, and refuses a stable revision that is not installed yet
+(`decide_stable`): the revision tag (the injection webhook, failurePolicy
+Fail), the gateways and ztunnel follow the stable revision at once, while
+its istiod only comes up later in the same update, so pod creation in
+injected namespaces would fail on every cluster until then. A plain
+`mesh.version` bump, or a rollback past a canary's first step, is such a
+change; the canary path (install beside, then move the tag) is not.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.config import ConfigError, FleetSpec
+from components.config import ConfigError, FleetSpec, IstioMeshSpec
 
 #: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
 DELETED_WITH: dict[str, str] = {
@@ -97,6 +106,41 @@ def decide(deployed: str | None, kind: str, migrate_from: str | None) -> Decisio
     )
 
 
+def decide_stable(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:
+    """Whether Istio's stable revision may move to `news`' from what the guard recorded as `deployed`
+    (inputs `kind`, `istioVersions`, `istioStable`); allowed whenever the deployed versions are not known."""
+    installed, stable, before = deployed.get("istioVersions"), news.get("istioStable"), deployed.get("istioStable")
+    same_mesh = deployed.get("kind") == news.get("kind") == "istio"
+    if not same_mesh or not isinstance(installed, list) or not isinstance(stable, str) or stable in installed:
+        return Decision(True)
+    return Decision(
+        False,
+        f"mesh.stableRevision {stable} is not installed yet (installed: {', '.join(map(str, installed))}): the "
+        "revision tag, the gateways and ztunnel would follow it at once, and pod creation in injected namespaces "
+        f"fails (the injection webhook's failurePolicy is Fail) until istiod {stable} comes up later in the update",
+        f"install {stable} beside the running revision first (mesh.revisions: [{before}, {stable}], "
+        f"mesh.stableRevision: {before}), then move mesh.stableRevision to {stable} in the next update "
+        "(docs/istio.md, 'Canary upgrade')",
+    )
+
+
+#: The guard's recorded inputs (and state).
+_RECORDED = ("kind", "migrateFrom", "istioVersions", "istioStable")
+
+
+def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
+    """What the guard records of a config: the mesh kind, the migration, and Istio's installed and stable
+    versions (None for other meshes)."""
+    mesh = spec.mesh
+    istio = mesh if isinstance(mesh, IstioMeshSpec) else None
+    return {
+        "kind": mesh.kind,
+        "migrateFrom": mesh.migrate_from,
+        "istioVersions": list(istio.installed_versions) if istio else None,
+        "istioStable": istio.stable_version if istio else None,
+    }
+
+
 class _GuardProvider(pulumi.dynamic.ResourceProvider):
     """Keeps the deployed mesh kind in state; refuses a switch in `check` (preview and up)."""
 
@@ -104,34 +148,36 @@ class _GuardProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        deployed = (_olds or {}).get("kind")
+        olds = _olds or {}
+        deployed = olds.get("kind")
+        failures = []
         decision = decide(deployed if isinstance(deployed, str) else None, news["kind"], news.get("migrateFrom"))
-        if decision.allowed:
-            return pulumi.dynamic.CheckResult(news, [])
-        return pulumi.dynamic.CheckResult(
-            news, [pulumi.dynamic.CheckFailure("kind", f"{decision.message}. fix: {decision.fix}")]
-        )
+        if not decision.allowed:
+            failures.append(pulumi.dynamic.CheckFailure("kind", f"{decision.message}. fix: {decision.fix}"))
+        stable = decide_stable(olds, news)
+        if not stable.allowed:
+            failures.append(pulumi.dynamic.CheckFailure("istioStable", f"{stable.message}. fix: {stable.fix}"))
+        return pulumi.dynamic.CheckResult(news, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        changed = [k for k in ("kind", "migrateFrom") if (_olds or {}).get(k) != _news.get(k)]
+        changed = [k for k in _RECORDED if (_olds or {}).get(k) != _news.get(k)]
         return pulumi.dynamic.DiffResult(changes=bool(changed))
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        return pulumi.dynamic.CreateResult(
-            "mesh-switch-guard", {"kind": props["kind"], "migrateFrom": props.get("migrateFrom")}
-        )
+        return pulumi.dynamic.CreateResult("mesh-switch-guard", {k: props.get(k) for k in _RECORDED})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult({"kind": news["kind"], "migrateFrom": news.get("migrateFrom")})
+        return pulumi.dynamic.UpdateResult({k: news.get(k) for k in _RECORDED})
 
 
 class MeshSwitchGuard(pulumi.dynamic.Resource, module="meshfleet", name="MeshSwitchGuard"):
-    """The deployed mesh kind, kept in state; its check refuses an unnamed switch."""
+    """The deployed mesh kind (and Istio's revisions), kept in state; its check refuses an unnamed switch
+    and a stable revision not installed yet."""
 
     kind: pulumi.Output[str]
 
-    def __init__(self, name: str, kind: str, migrate_from: str | None, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(_GuardProvider(), name, {"kind": kind, "migrateFrom": migrate_from}, opts)
+    def __init__(self, name: str, spec: FleetSpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(_GuardProvider(), name, guard_inputs(spec), opts)
 
 
 def python_provider(name: str, parent: pulumi.Resource) -> pulumi.ProviderResource:
@@ -158,4 +204,8 @@ def check_previous(plan: Mapping[str, Any], spec: FleetSpec) -> Decision:
     decision = decide(deployed_kind(plan), spec.mesh.kind, spec.mesh.migrate_from)
     if not decision.allowed:
         raise ConfigError.one(path="mesh.kind", message=decision.message, fix=decision.fix)
+    recorded = next((r.get("inputs") or {} for r in plan.get("resources", []) if r.get("type") == GUARD_TYPE), {})
+    stable = decide_stable(recorded, guard_inputs(spec))
+    if not stable.allowed:
+        raise ConfigError.one(path="mesh.stableRevision", message=stable.message, fix=stable.fix)
     return decision
