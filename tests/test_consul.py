@@ -670,6 +670,9 @@ MESH_TYPES = (
     "kubernetes:",
     "meshfleet:mesh:",
     "vault:",
+    # Linkerd's webhook CA and serving certificates, and their provider
+    "tls:",
+    "pulumi:providers:tls",
     "random:",
     "pulumi:providers:vault",
     "pulumi:providers:random",

@@ -262,8 +262,9 @@ def test_every_cluster_gets_the_linkerd_resource_set(fixture: str, request: pyte
             body = inputs(r)
             assert (body["chart"], body["version"]) == (body["name"], CHART_VERSION)
             assert body["atomic"] is True and body["cleanupOnFail"] is True and body["maxHistory"] == 10
-        # Issuer + one token per reading peer + two credential copies per linked peer.
-        assert len(in_cluster(plan, SECRET, c)) == 1 + 3 * (n - 1)
+        # Issuer + three webhook serving certificates + one token per reading peer + two credential
+        # copies per linked peer.
+        assert len(in_cluster(plan, SECRET, c)) == 1 + 3 + 3 * (n - 1)
         assert len(in_cluster(plan, LINK, c)) == n - 1
         gateway = in_cluster(plan, SERVICE, c)
         assert [(r.read, k8s_name_of(r) if not r.read else r.name) for r in gateway] == [(True, f"{c}-linkerd-gateway")]
@@ -298,10 +299,15 @@ def test_namespaces_carry_the_cli_labels(dev: Plan) -> None:
         assert extension == {"name": "linkerd-multicluster", "labels": labels}
 
 
+def fleet_roots(plan: Plan) -> list[Recorded]:
+    """The fleet's root certificates (the trust component's), not the clusters' webhook CAs."""
+    return [r for r in plan.by_type("tls:index/selfSignedCert:SelfSignedCert") if "meshfleet:mesh:" not in r.urn]
+
+
 def test_identity_issuer_is_the_intermediate_and_verifies_to_the_root(dev: Plan, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    roots = [r for r in dev.by_type("tls:index/selfSignedCert:SelfSignedCert")]
+    roots = fleet_roots(dev)
     assert len(roots) == 1
     root_pem = dev.state[("tls:index/selfSignedCert:SelfSignedCert", roots[0].name)]["certPem"]
     (tmp_path / "root.pem").write_text(root_pem)
@@ -332,8 +338,10 @@ def test_identity_issuer_is_the_intermediate_and_verifies_to_the_root(dev: Plan,
 
 
 def test_control_plane_values(dev: Plan, prod: Plan) -> None:
-    root_pem = next(iter(s["certPem"] for (t, _), s in dev.state.items() if t.endswith("SelfSignedCert")))
+    [root] = fleet_roots(dev)
+    root_pem = dev.state[(root.type, root.name)]["certPem"]
     for c in clusters(dev):
+        webhook_ca = dev.state[("tls:index/selfSignedCert:SelfSignedCert", f"{c}-linkerd-webhook-ca")]["certPem"]
         assert values(dev, c, "linkerd-control-plane") == {
             "identityTrustAnchorsPEM": root_pem,
             "identityTrustDomain": "cluster.local",
@@ -343,6 +351,10 @@ def test_control_plane_values(dev: Plan, prod: Plan) -> None:
             "podAnnotations": {"meshfleet.io/trust-bundle-sha256": hashlib.sha256(root_pem.encode()).hexdigest()},
             # The fleet's mesh-mtls: strict policy, which Linkerd expresses as an install value.
             "proxy": {"defaultInboundPolicy": "all-authenticated"},
+            # Webhook serving certificates from Pulumi's Secrets, verified against the cluster's webhook CA.
+            "proxyInjector": {"externalSecret": True, "caBundle": webhook_ca},
+            "profileValidator": {"externalSecret": True, "caBundle": webhook_ca},
+            "policyValidator": {"externalSecret": True, "caBundle": webhook_ca},
         }
     ha = yaml.safe_load((CHARTS / "linkerd" / CHART_VERSION / "linkerd-control-plane" / "values-ha.yaml").read_text())
     for c in clusters(prod):
@@ -385,10 +397,7 @@ def test_a_new_bundle_rolls_the_control_plane_and_a_new_issuer_does_not(local: P
 @pytest.mark.parametrize("phase", ["1", "2"])
 def test_both_roots_are_trust_anchors_during_a_rotation(rotation: dict[str, Plan], phase: str) -> None:
     plan = rotation[phase]
-    roots = {
-        r.name.rsplit("-", 1)[0]: plan.state[(r.type, r.name)]["certPem"]
-        for r in plan.by_type("tls:index/selfSignedCert:SelfSignedCert")
-    }
+    roots = {r.name.rsplit("-", 1)[0]: plan.state[(r.type, r.name)]["certPem"] for r in fleet_roots(plan)}
     assert len(roots) == 2
     signing = "root-2026" if phase == "1" else "root-2027"
     for c in clusters(plan):
@@ -763,7 +772,8 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
     assert firewall["allows"] == [{"ports": ["8443", "9443"], "protocol": "tcp"}]
     # Every resource that appears or disappears belongs to a mesh, or is a policy object compiled for it,
     # but the EKS gateway's Elastic IPs: the new gateway's come up beside the old one's, which go with it.
-    mesh_types = ("meshfleet:mesh:", "meshfleet:policy:", "kubernetes:")
+    # (the mesh's own certificates too: Linkerd's webhook CA and serving certificates, and their provider)
+    mesh_types = ("meshfleet:mesh:", "meshfleet:policy:", "kubernetes:", "tls:", "pulumi:providers:tls")
     mesh_parents = ("meshfleet:mesh:", "meshfleet:policy:")
     eips = {"aws:ec2/eip:Eip"}
     for urn in set(before) ^ set(after):
@@ -779,7 +789,7 @@ def test_switching_dev_changes_only_mesh_resources(dev: Plan, dev_istio: Plan) -
         f"aws-use1-network-gateway-istio-sidecar-{z}" for z in zones
     }
     for r in dev.resources:
-        if r.type.startswith(("tls:index/privateKey", "tls:index/selfSignedCert")):
+        if r.type.startswith(("tls:index/privateKey", "tls:index/selfSignedCert")) and "meshfleet:mesh:" not in r.urn:
             assert before[r.urn].inputs == r.inputs
 
 
@@ -861,3 +871,55 @@ def test_crds_and_namespaces_go_in_before_the_nodes_the_control_plane_after(dev:
         control_plane = one(dev, RELEASE, c, "linkerd-control-plane")
         if dev.spec.cluster(c).cloud != "existing":
             assert [u for u in control_plane.dependencies if by[u].type in pools], control_plane.urn
+
+
+def test_webhook_certificates_are_pulumis_and_stay_put_across_upgrades(local: Plan, rotation: dict[str, Plan]) -> None:
+    """The chart would mint new webhook certificates at every render, so any upgrade of the release would swap
+    them under running pods (the API server failing closed meanwhile). Here: Pulumi's Secrets, a serving
+    certificate per webhook for its Service name, verified by the cluster's webhook CA (the caBundle), and a
+    render that gives the same objects twice, with no Secret of its own."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tests.charts import require_renderer
+
+    require_renderer()
+    for c in clusters(local):
+        ca_pem = local.state[("tls:index/selfSignedCert:SelfSignedCert", f"{c}-linkerd-webhook-ca")]["certPem"]
+        ca = x509.load_pem_x509_certificate(ca_pem.encode())
+        assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        for service in ("linkerd-proxy-injector", "linkerd-sp-validator", "linkerd-policy-validator"):
+            secret = inputs(one(local, SECRET, c, f"{service}-k8s-tls", "linkerd"))
+            assert secret["type"] == "kubernetes.io/tls" and sorted(secret["stringData"]) == ["tls.crt", "tls.key"]
+            cert = x509.load_pem_x509_certificate(secret["stringData"]["tls.crt"].encode())
+            host = f"{service}.linkerd.svc"
+            assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+                x509.DNSName
+            ) == [host]
+            assert (
+                ExtendedKeyUsageOID.SERVER_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            )
+            assert cert.issuer == ca.subject
+            ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        cp = one(local, RELEASE, c, "linkerd-control-plane", "linkerd")
+        first, second = render(cp), render(cp)
+        assert first == second, "the same objects at every render"
+        assert not [o for o in first if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-k8s-tls")]
+        hooks = [o for o in first if o["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")]
+        assert len(hooks) == 3
+        for hook in hooks:
+            for webhook in hook["webhooks"]:
+                assert base64.b64decode(webhook["clientConfig"]["caBundle"]).decode().strip() == ca_pem.strip()
+    # A root rotation upgrades the release (new anchors): the webhook certificates and caBundle stay.
+    for c in clusters(rotation["1"]):
+        bundles = {
+            phase: {
+                k: values(plan, c, "linkerd-control-plane")[k]["caBundle"] for k in ("proxyInjector", "policyValidator")
+            }
+            for phase, plan in rotation.items()
+        }
+        assert bundles["1"] == bundles["2"]
+        certs = {
+            phase: inputs(one(plan, SECRET, c, "linkerd-proxy-injector-k8s-tls", "linkerd"))["stringData"]["tls.crt"]
+            for phase, plan in rotation.items()
+        }
+        assert certs["1"] == certs["2"]

@@ -29,6 +29,17 @@ cluster's intermediate CA from `ClusterCa`, signed by the fleet root:
   mesh (`issuer_dns_names`), so switching to Linkerd re-issues nothing.
 Trust anchors are the fleet bundle (both roots during a rotation); proxies
 read them only at start, so workloads restart between rotation phases.
+
+Webhook certificates: the chart would generate a new self-signed serving
+certificate (and `caBundle`) for the proxy injector and the two validators at
+every render, so every upgrade of the release (a version bump, a rotation
+phase, a changed policy value) would swap them while the running pods still
+serve the old ones, and the API server, failing closed in production, would
+refuse pod creation in injected namespaces until the rollout ended. Here each
+cluster has a webhook CA (ten years) whose certificate is the `caBundle`, and
+per webhook a one-year serving certificate in the Secret the chart would have
+written (`externalSecret`), re-issued a month before it ends without changing
+the `caBundle`. Their keys stay out of Helm values, as the issuer's.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 
 from components.common import helm_release
@@ -70,6 +82,19 @@ PROBE_SECONDS = 3
 #: The external issuer Secret the identity controller mounts with scheme kubernetes.io/tls.
 ISSUER_SECRET = "linkerd-identity-issuer"
 ISSUER_SCHEME = "kubernetes.io/tls"
+
+#: The control plane's admission webhooks: chart values key -> the Service (and Secret `<name>-k8s-tls`)
+#: the chart names after it (templates/proxy-injector-rbac.yaml, destination-rbac.yaml).
+WEBHOOKS = {
+    "proxyInjector": "linkerd-proxy-injector",
+    "profileValidator": "linkerd-sp-validator",
+    "policyValidator": "linkerd-policy-validator",
+}
+#: Lifetimes of the webhook CA and of its serving certificates, and when `pulumi up` re-issues a serving
+#: certificate before it ends (the provider plans a replacement inside that window).
+WEBHOOK_CA_HOURS = 10 * 365 * 24
+WEBHOOK_CERT_HOURS = 365 * 24
+WEBHOOK_RENEWAL_HOURS = 30 * 24
 
 #: Secret type and key of link credentials (pkg/k8s MirrorSecretType, ConfigKeyName).
 MIRROR_SECRET_TYPE = "mirror.linkerd.io/remote-kubeconfig"
@@ -195,13 +220,17 @@ def crds_values() -> dict[str, Any]:
     return {"installGatewayAPI": False, "enableHttpRoutes": False, "enableTlsRoutes": False, "enableTcpRoutes": False}
 
 
-def control_plane_values(spec: FleetSpec, cluster: str, trust_anchors: pulumi.Input[str]) -> dict[str, Any]:
+def control_plane_values(
+    spec: FleetSpec, cluster: str, trust_anchors: pulumi.Input[str], webhook_ca: pulumi.Input[str]
+) -> dict[str, Any]:
     mesh = linkerd_spec(spec)
     values: dict[str, Any] = {
         "identityTrustAnchorsPEM": trust_anchors,
         "identityTrustDomain": mesh.trust_domain,
         "clusterDomain": CLUSTER_DOMAIN,
         "identity": {"issuer": {"scheme": ISSUER_SCHEME}},
+        # Serving certificates from Pulumi-managed Secrets, verified against one CA (module docstring).
+        **{key: {"externalSecret": True, "caBundle": webhook_ca} for key in WEBHOOKS},
         # The identity controller and the control plane's proxies read the
         # anchors only at start: a new bundle rolls them (rotation phases 1, 3).
         "podAnnotations": trust_bundle_annotations(trust_anchors),
@@ -350,6 +379,8 @@ class LinkerdMesh(pulumi.ComponentResource):
         super().__init__("meshfleet:mesh:Linkerd", name, None, opts)
         linkerd_spec(args.spec)
         self.policy_ready = {}
+        # The webhook certificates' (default providers are disabled).
+        self._tls = tls.Provider(f"{name}-tls", opts=pulumi.ResourceOptions(parent=self))
         planes = {c.name: self._install_cluster(args, c) for c in args.clusters}
 
         # Per ordered pair (A links to B). Depends on B's multicluster release
@@ -423,6 +454,8 @@ class LinkerdMesh(pulumi.ComponentResource):
             opts=cluster.object_opts(self, ca.resources, workload=False),
         )
 
+        webhook_ca, webhook_secrets = self._webhook_tls(cluster, namespace)
+
         # CRDs only: no pod, so not after the nodes (see ClusterHandle.api_ready).
         crds = self._release(mesh, cluster, CRDS, namespace=namespace, values=crds_values(), workload=False)
         control_plane = self._release(
@@ -430,8 +463,8 @@ class LinkerdMesh(pulumi.ComponentResource):
             cluster,
             CONTROL_PLANE,
             namespace=namespace,
-            values=control_plane_values(spec, cluster.name, ca.bundle_pem),
-            depends_on=[crds, issuer],
+            values=control_plane_values(spec, cluster.name, ca.bundle_pem, webhook_ca),
+            depends_on=[crds, issuer, *webhook_secrets],
         )
         self.policy_ready[cluster.name] = [crds, control_plane]
 
@@ -461,6 +494,63 @@ class LinkerdMesh(pulumi.ComponentResource):
         return _ClusterPlane(
             handle=cluster, namespace=namespace, mc_namespace=mc_namespace, multicluster=multicluster, gateway=gateway
         )
+
+    def _webhook_tls(
+        self, cluster: ClusterHandle, namespace: k8s.core.v1.Namespace
+    ) -> tuple[pulumi.Output[str], list[k8s.core.v1.Secret]]:
+        """The cluster's webhook CA certificate (the charts' caBundle) and each webhook's serving Secret."""
+        opts = pulumi.ResourceOptions(parent=self, provider=self._tls)
+        ca_key = tls.PrivateKey(
+            cluster.names.child("linkerd", "webhook-ca-key"), algorithm="ECDSA", ecdsa_curve="P256", opts=opts
+        )
+        ca = tls.SelfSignedCert(
+            cluster.names.child("linkerd", "webhook-ca"),
+            private_key_pem=ca_key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"linkerd webhooks {cluster.name}"),
+            validity_period_hours=WEBHOOK_CA_HOURS,
+            is_ca_certificate=True,
+            set_subject_key_id=True,
+            allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
+            opts=opts,
+        )
+        secrets = []
+        for service in WEBHOOKS.values():
+            host, short = f"{service}.{NAMESPACE}.svc", service.removeprefix("linkerd-")
+            key = tls.PrivateKey(
+                cluster.names.child("linkerd", f"{short}-key"), algorithm="ECDSA", ecdsa_curve="P256", opts=opts
+            )
+            csr = tls.CertRequest(
+                cluster.names.child("linkerd", f"{short}-csr"),
+                private_key_pem=key.private_key_pem,
+                subject=tls.CertRequestSubjectArgs(common_name=host),
+                dns_names=[host],
+                opts=opts,
+            )
+            cert = tls.LocallySignedCert(
+                cluster.names.child("linkerd", f"{short}-cert"),
+                cert_request_pem=csr.cert_request_pem,
+                ca_cert_pem=ca.cert_pem,
+                ca_private_key_pem=ca_key.private_key_pem,  # a secret output of the provider
+                validity_period_hours=WEBHOOK_CERT_HOURS,
+                early_renewal_hours=WEBHOOK_RENEWAL_HOURS,
+                allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
+                opts=opts,
+            )
+            data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+                pulumi.Output.all(cert.cert_pem, key.private_key_pem).apply(
+                    lambda v: {"tls.crt": v[0], "tls.key": v[1]}
+                )
+            )
+            secrets.append(
+                k8s.core.v1.Secret(
+                    cluster.names.child("linkerd", f"{short}-tls"),
+                    metadata={"name": f"{service}-k8s-tls", "namespace": namespace.metadata.name},
+                    type="kubernetes.io/tls",
+                    string_data=data,
+                    opts=cluster.object_opts(self, workload=False),
+                )
+            )
+        return ca.cert_pem, secrets
 
     # --------------------------------------------------------------- per pair
 
