@@ -890,6 +890,11 @@ def test_webhook_certificates_are_pulumis_and_stay_put_across_upgrades(local: Pl
         for service in ("linkerd-proxy-injector", "linkerd-sp-validator", "linkerd-policy-validator"):
             secret = inputs(one(local, SECRET, c, f"{service}-k8s-tls", "linkerd"))
             assert secret["type"] == "kubernetes.io/tls" and sorted(secret["stringData"]) == ["tls.crt", "tls.key"]
+            # Adopted where the chart wrote it before, and kept when the release stops rendering it.
+            assert secret["metadata"]["annotations"] == {
+                "helm.sh/resource-policy": "keep",
+                "pulumi.com/patchForce": "true",
+            }
             cert = x509.load_pem_x509_certificate(secret["stringData"]["tls.crt"].encode())
             host = f"{service}.linkerd.svc"
             assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(

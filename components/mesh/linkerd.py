@@ -544,7 +544,15 @@ class LinkerdMesh(pulumi.ComponentResource):
             secrets.append(
                 k8s.core.v1.Secret(
                     cluster.names.child("linkerd", f"{short}-tls"),
-                    metadata={"name": f"{service}-k8s-tls", "namespace": namespace.metadata.name},
+                    metadata={
+                        "name": f"{service}-k8s-tls",
+                        "namespace": namespace.metadata.name,
+                        # On a cluster where the chart wrote this Secret, the provider adopts it (upsert,
+                        # taking over the fields Helm's manager owned), and the live `keep` stops Helm
+                        # from deleting it when the upgraded release no longer renders it (as Istio's
+                        # tag objects: docs/istio.md, "Adopting the tag objects").
+                        "annotations": {"helm.sh/resource-policy": "keep", "pulumi.com/patchForce": "true"},
+                    },
                     type="kubernetes.io/tls",
                     string_data=data,
                     opts=cluster.object_opts(self, workload=False),
