@@ -134,15 +134,21 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         inputs = rpc.deserialize_properties(request.object)
+        # A resource renamed with an alias is the same cloud object to the engine: simulate it under its
+        # former name, so its id and derived values (an Elastic IP's allocation id) stay what they were.
+        former = _former_name(request)
         args = mocks.MockResourceArgs(
             typ=request.type,
-            name=request.name,
+            name=former or request.name,
             inputs=inputs,
             provider=request.provider,
             resource_id=request.importId,
             custom=request.custom or False,
         )
         id_, state = self.mocks.new_resource(args)
+        simulated = getattr(self.mocks, "context", None)
+        if former and simulated is not None:
+            simulated.state[(request.type, request.name)] = simulated.state.pop((request.type, former), state)
         answer = _answer(state, inputs, request.object, f"{request.type} {request.name}")
         self._keep(urn, id_ or "", state, answer)
         self._record(urn, request, request.object, read=False)
@@ -207,6 +213,15 @@ class RecordingMonitor(mocks.MockMonitor):
             read=read,
             aliases=sorted(_alias_text(a) for a in getattr(request, "aliases", [])),
         )
+
+
+def _former_name(request: Any) -> str | None:
+    """The name a registration had before, from an alias that changes only its name (None: no such alias)."""
+    for alias in getattr(request, "aliases", []):
+        spec = None if alias.urn else alias.spec
+        if spec is not None and spec.name and not (spec.type or spec.stack or spec.project or spec.parentUrn):
+            return str(spec.name)
+    return None
 
 
 def _alias_text(alias: Any) -> str:

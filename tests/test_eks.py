@@ -760,6 +760,15 @@ def test_each_gateway_has_its_own_elastic_ips_so_a_switch_brings_the_new_one_up_
         e.aliases == [f"name={NET}-gateway-{z}"] for e, z in zip(eips["istio-sidecar"].values(), ZONES, strict=True)
     )
     assert all(e.aliases == [] for e in eips["linkerd"].values()), "a named kind switch adopts nothing"
+    # An adopted address is the same cloud object under its new name (the plan simulates it under its former
+    # name): the same allocation ids as before, so the gateway's annotations do not change; a switch's are new.
+    plans = {"istio-sidecar": sidecar, "istio-ambient": ambient, "linkerd": linkerd}
+    ids = {
+        slot: [plans[slot].state[(e.type, e.name)]["allocationId"] for e in found.values()]
+        for slot, found in eips.items()
+    }
+    assert ids["istio-sidecar"] == ids["istio-ambient"] and len(set(ids["istio-sidecar"])) == 3
+    assert set(ids["linkerd"]).isdisjoint(ids["istio-sidecar"])
     prod = plan_fleet(fleet_of("prod"), stack="prod")
     assert {r.protect for r in _gateway_eips(prod).values()} == {False}
     egress = [r for r in of_type(prod, "aws:ec2/eip:Eip", CLUSTER) if "-egress-" in r.name]

@@ -895,6 +895,8 @@ def test_webhook_certificates_are_pulumis_and_stay_put_across_upgrades(local: Pl
                 "helm.sh/resource-policy": "keep",
                 "pulumi.com/patchForce": "true",
             }
+            # PKCS#8: the policy validator (Rust, kubert) reads no SEC1 "EC PRIVATE KEY".
+            assert secret["stringData"]["tls.key"].startswith("-----BEGIN PRIVATE KEY-----\n")
             cert = x509.load_pem_x509_certificate(secret["stringData"]["tls.crt"].encode())
             host = f"{service}.linkerd.svc"
             assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(

@@ -38,7 +38,7 @@ serve the old ones, and the API server, failing closed in production, would
 refuse pod creation in injected namespaces until the rollout ended. Here each
 cluster has a webhook CA (ten years) whose certificate is the `caBundle`, and
 per webhook a one-year serving certificate in the Secret the chart would have
-written (`externalSecret`), re-issued a month before it ends without changing
+written (`externalSecret`), re-issued 90 days before it ends without changing
 the `caBundle`. Their keys stay out of Helm values, as the issuer's.
 """
 
@@ -94,7 +94,7 @@ WEBHOOKS = {
 #: certificate before it ends (the provider plans a replacement inside that window).
 WEBHOOK_CA_HOURS = 10 * 365 * 24
 WEBHOOK_CERT_HOURS = 365 * 24
-WEBHOOK_RENEWAL_HOURS = 30 * 24
+WEBHOOK_RENEWAL_HOURS = 90 * 24  # `linkerd check` warns at 60 days left
 
 #: Secret type and key of link credentials (pkg/k8s MirrorSecretType, ConfigKeyName).
 MIRROR_SECRET_TYPE = "mirror.linkerd.io/remote-kubeconfig"
@@ -537,7 +537,9 @@ class LinkerdMesh(pulumi.ComponentResource):
                 opts=opts,
             )
             data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
-                pulumi.Output.all(cert.cert_pem, key.private_key_pem).apply(
+                # PKCS#8 ("PRIVATE KEY"): the policy validator's Rust webhook server (kubert) reads only
+                # PKCS#8 and RSA keys, not SEC1 ("EC PRIVATE KEY"); the Go webhooks read either.
+                pulumi.Output.all(cert.cert_pem, key.private_key_pem_pkcs8).apply(
                     lambda v: {"tls.crt": v[0], "tls.key": v[1]}
                 )
             )
