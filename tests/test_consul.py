@@ -739,3 +739,14 @@ def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> N
     for urn, (old, new) in changed.items():
         keys = {k for k in set(old.inputs) | set(new.inputs) if old.inputs.get(k) != new.inputs.get(k)}
         assert old.type in allowed and keys <= allowed[old.type], f"{urn} changed {sorted(keys)}"
+
+
+def test_vault_mode_plans_give_identical_bytes(vault_dev: Plan) -> None:
+    """Same config, same bytes in Vault mode too: the simulated Vault CSR is signed deterministically
+    (RFC 6979), as the tls simulator signs."""
+    fleet = example_fleet()
+    fleet["mesh"] = {**fleet["mesh"], "ca": "vault", "vault": VAULT}
+    again = plan_fleet(fleet, stack="dev")
+    assert json.dumps(again.to_json(show_secrets=True), sort_keys=True) == json.dumps(
+        vault_dev.to_json(show_secrets=True), sort_keys=True
+    )

@@ -29,7 +29,12 @@ def _intermediate_csr(args: MockResourceArgs, ctx: SimContext) -> dict[str, Any]
     inputs = unwrap(args.inputs)
     key = ctx.ec_key("vault-intermediate", args.name)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(inputs.get("commonName") or args.name))])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    # RFC 6979 signatures: the same CSR at every run (same config, same bytes).
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
+    )
     # type=internal: the key stays in Vault, so the provider returns none.
     return {
         "csr": csr.public_bytes(serialization.Encoding.PEM).decode(),
