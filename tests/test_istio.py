@@ -1145,3 +1145,23 @@ def test_a_stable_revision_must_be_installed_before_the_tag_moves_to_it(upgrade:
     assert provider.check({"kind": "istio"}, done).failures == []  # a guard from before it kept revisions
     # Switching from another mesh installs a fresh Istio: nothing to keep running.
     assert provider.check({"kind": "linkerd", "istioVersions": None}, {**done, "migrateFrom": "linkerd"}).failures == []
+
+
+def test_with_revisions_side_by_side_the_tag_waits_for_the_stable_istiod(upgrade: dict[str, Plan]) -> None:
+    """Injection fails closed: moving the tag to the new revision waits for its istiod, even when the update
+    that added that revision failed and this one installs it. With one revision the istiods wait for the
+    tag instead (adopting tag objects an older istiod release rendered, before its upgrade drops them)."""
+    tag_names = ("istio-revision-tag-default", "istio-revision-tag-default-service")
+    for step, stable in (("bump", "1-30-3"), ("move", "1-31-0")):
+        plan = upgrade[step]
+        for c in clusters(plan):
+            tag = [plan.get(t, f"{c}-{n}") for t, n in zip((WEBHOOK, SERVICE), tag_names, strict=True)]
+            for obj in tag:
+                assert f"{c}-istiod-{stable}" in deps(obj), (step, obj.name)
+            for rev in ("1-30-3", "1-31-0"):
+                assert not {f"{c}-{n}" for n in tag_names} & deps(release(plan, c, f"istiod-{rev}")), (step, rev)
+    for step in ("start", "done"):
+        plan = upgrade[step]
+        for c in clusters(plan):
+            [rev] = [r.name.removeprefix(f"{c}-istiod-") for r in plan.resources if r.name.startswith(f"{c}-istiod-")]
+            assert {f"{c}-{n}" for n in tag_names} <= deps(release(plan, c, f"istiod-{rev}")), step

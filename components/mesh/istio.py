@@ -400,7 +400,11 @@ class IstioMesh(pulumi.ComponentResource):
     # ------------------------------------------------------------ per cluster
 
     def _revision_tag(
-        self, cluster: ClusterHandle, stable: Revision, namespace: k8s.core.v1.Namespace
+        self,
+        cluster: ClusterHandle,
+        stable: Revision,
+        namespace: k8s.core.v1.Namespace,
+        after: Sequence[pulumi.Resource] = (),
     ) -> list[pulumi.Resource]:
         """The `default` tag's webhook and Service, pointing at the stable revision.
 
@@ -430,7 +434,7 @@ class IstioMesh(pulumi.ComponentResource):
             metadata=hook_meta,
             webhooks=hooks,
             opts=pulumi.ResourceOptions.merge(
-                cluster.object_opts(self, [namespace]),
+                cluster.object_opts(self, [namespace, *after]),
                 # istiod patches its CA into webhooks labelled with its
                 # revision; Pulumi never sets it and must not undo it.
                 pulumi.ResourceOptions(ignore_changes=["webhooks[*].clientConfig.caBundle"]),
@@ -451,7 +455,7 @@ class IstioMesh(pulumi.ComponentResource):
             cluster.names.child("istio", "revision-tag", STABLE_TAG, "service"),
             metadata=service_meta,
             spec=service_spec,
-            opts=cluster.object_opts(self),
+            opts=cluster.object_opts(self, after),
         )
         return [webhook, service]
 
@@ -512,14 +516,21 @@ class IstioMesh(pulumi.ComponentResource):
             workload=False,
         )
 
-        tag = self._revision_tag(cluster, stable, namespace)
+        # Which comes first, the tag or the istiods. With revisions side by side
+        # (a canary), the tag waits for the stable istiod, so injection, which
+        # fails closed, never points at an istiod that is not up: moving the tag
+        # to the new revision waits for it even when the update that added it
+        # failed and this one installs it. With one revision the istiods wait for
+        # the tag: on a cluster whose tag an istiod release still renders
+        # (meshfleet before tags were Pulumi's), the tag objects are adopted and
+        # marked `keep` before that release's upgrade stops rendering them, so
+        # Helm leaves them in place (the switch guard refuses a one-revision
+        # change of version: components/mesh/switch.py).
+        side_by_side = len(revs) > 1
+        tag = [] if side_by_side else self._revision_tag(cluster, stable, namespace)
 
         istiods: dict[str, k8s.helm.v3.Release] = {}
         for rev in revs:
-            # After the tag objects: on a cluster whose tag an istiod release
-            # still renders (meshfleet before tags were Pulumi's), the tag
-            # objects are adopted and marked `keep` before that release's
-            # upgrade stops rendering them, so Helm leaves them in place.
             istiods[rev.name] = self._release(
                 cluster,
                 f"istiod-{rev.name}",
@@ -539,6 +550,8 @@ class IstioMesh(pulumi.ComponentResource):
                 depends_on=[cacerts, base, *tag],
             )
         stable_istiod = istiods[stable.name]
+        if side_by_side:
+            self._revision_tag(cluster, stable, namespace, after=[stable_istiod])
 
         # With no peer there is nothing to expose, and an east-west gateway
         # whose source ranges are empty would admit the whole internet (an
