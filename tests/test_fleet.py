@@ -409,6 +409,31 @@ def test_an_nlb_of_target_type_ip_keeps_the_users_target_group_attributes() -> N
     }
 
 
+@pytest.mark.parametrize(
+    ("mesh", "namespace"),
+    [("sidecar", "istio-system"), ("linkerd", "linkerd-multicluster"), ("consul", "consul")],
+)
+def test_every_mesh_asks_the_load_balancer_controller_for_its_readiness_gate(mesh: str, namespace: str) -> None:
+    """An existing cluster whose gateway Service gets IP targets from the AWS Load Balancer Controller: the
+    gateway's namespace carries the controller's readiness gate label, whatever the mesh (from the handle)."""
+    from components.handle import AWS_LBC_READINESS_GATE
+
+    fleet = _gateway_fleet(mesh)
+    fleet["clusters"][0]["loadBalancerAnnotations"] = {
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"
+    }
+    plan = plan_fleet(fleet)
+    labels = {
+        c: r.inputs["metadata"].get("labels", {})
+        for r in plan.by_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"] == namespace
+        for c in [r.name.split("-", 1)[0]]
+    }
+    assert sorted(labels) == ["east", "west"]
+    assert AWS_LBC_READINESS_GATE.items() <= labels["east"].items()
+    assert not AWS_LBC_READINESS_GATE.keys() & labels["west"].keys()
+
+
 def test_consul_renders_an_annotation_value_as_written() -> None:
     """The Consul chart pastes its Service annotations through `tpl`: a `{{` in a value stays text."""
     from tests.charts import render_release, require_renderer

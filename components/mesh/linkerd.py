@@ -110,8 +110,6 @@ CLUSTER_DOMAIN = "cluster.local"
 
 #: pod-security level proxy-init needs: it runs with NET_ADMIN/NET_RAW (no CNI plugin installed).
 POD_SECURITY = {"pod-security.kubernetes.io/enforce": "privileged"}
-#: AWS Load Balancer Controller: NLBs with IP targets register a pod only once it is reachable.
-EKS_READINESS_GATE = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 
 #: Helm waits (atomic): the control plane is Deployments and webhooks; the
 #: multicluster release waits for the gateway's LoadBalancer to get an address.
@@ -204,10 +202,9 @@ def control_plane_namespace_metadata() -> ObjectMetaArgsDict:
 
 
 def multicluster_namespace_metadata(cluster: ClusterHandle) -> ObjectMetaArgsDict:
-    """As the multicluster chart's namespace template renders it on the CLI path (+ the EKS readiness gate)."""
-    labels = {"linkerd.io/extension": "multicluster", **POD_SECURITY}
-    if cluster.cloud == "aws":
-        labels.update(EKS_READINESS_GATE)
+    """As the multicluster chart's namespace template renders it on the CLI path, plus what the cluster's
+    load balancer asks of the gateway's namespace (the AWS Load Balancer Controller's readiness gate)."""
+    labels = {"linkerd.io/extension": "multicluster", **POD_SECURITY, **cluster.load_balancer_namespace_labels}
     return {"name": MC_NAMESPACE, "labels": labels}
 
 
