@@ -134,8 +134,9 @@ def graph_of(plan_json: dict[str, Any], owner_of: dict[str, str | None], registe
 
     A step waits for its dependencies and its provider; `owner_of` maps each
     URN to its cluster (None for fleet-wide resources), as Plan.owner_of;
-    `registered` is the program's registration order, the order in which
-    the engine starts ready steps.
+    `registered` is the program's registration order (Plan.registration_order:
+    the order it constructs resources in, the same in every run), the order
+    in which the engine starts steps that become ready together.
     """
     steps = [r for r in plan_json["resources"] if r["custom"] or not r["type"].startswith("meshfleet:")]
     urns = {r["urn"] for r in steps}

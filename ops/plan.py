@@ -296,7 +296,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     #: Outputs the simulated cloud returned, keyed by (type, name): what `pulumi up` would read back.
     state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    #: URNs in the order the program registered them (the engine starts steps in this order).
+    #: URNs in the order the program constructed them (Recording.registration_order): the
+    #: order in which the engine is handed steps that become ready at the same moment.
     registration_order: list[str] = field(default_factory=list)
 
     def by_type(self, type_: str) -> list[Recorded]:
@@ -556,6 +557,38 @@ def without_source_positions() -> Iterator[None]:
         resource_runtime._get_stack_trace = original
 
 
+class _ConstructionOrder:
+    """A stack transformation that notes each resource's URN as the program constructs it.
+
+    The order in which registrations reach the monitor is not the program's:
+    the SDK awaits a component's children from a set (`Resource._childResources`),
+    whose order follows memory addresses, so the same plan arrived in a
+    different order from one run to the next (and prod's simulated `up` in the
+    benchmarks moved with it). Construction is synchronous and in program
+    order, and the SDK runs the stack's transformations in each constructor;
+    this one changes nothing. The URN is the mock monitor's, from the parent's.
+    """
+
+    def __init__(self, monitor: RecordingMonitor, root: pulumi.Resource, root_urn: str):
+        self._monitor = monitor
+        self._urn_of: dict[pulumi.Resource, str] = {root: root_urn}
+        self._root = root
+        self.urns: list[str] = []
+
+    def __call__(self, args: pulumi.ResourceTransformationArgs) -> None:
+        parent = args.opts.parent if args.opts is not None and args.opts.parent is not None else self._root
+        parent_urn = self._urn_of.get(parent)
+        if parent_urn is not None:
+            urn = self._monitor.make_urn(parent_urn, args.type_, args.name)
+            self._urn_of[args.resource] = urn
+            self.urns.append(urn)
+
+    def of(self, recorded: Mapping[str, Recorded]) -> list[str]:
+        """The recorded URNs in construction order (any the transformation missed, as they arrived)."""
+        seen = set(self.urns)
+        return [u for u in self.urns if u in recorded] + [u for u in recorded if u not in seen]
+
+
 @dataclass
 class Recording:
     """What one run under the mock runtime produced."""
@@ -564,6 +597,8 @@ class Recording:
     outputs: dict[str, Any]
     warnings: list[str]
     context: SimContext
+    #: The recorded URNs in the order the program constructed them (_ConstructionOrder).
+    registration_order: list[str] = field(default_factory=list)
 
 
 def run_program(
@@ -598,6 +633,7 @@ def run_program(
                 monitor=monitor,
                 logger=warnings,  # type: ignore[arg-type]
             )
+            order = _construction_order(monitor, project, stack)
             program()
             loop.run_until_complete(wait_for_rpcs())
             root = settings.get_root_resource()
@@ -606,7 +642,16 @@ def run_program(
         settings.reset_options()
         set_all_config({}, [])
         close_event_loop(loop)
-    return Recording(monitor, outputs, list(warnings.messages), context)
+    return Recording(monitor, outputs, list(warnings.messages), context, order.of(monitor.recorded))
+
+
+def _construction_order(monitor: RecordingMonitor, project: str, stack: str) -> _ConstructionOrder:
+    root = settings.get_root_resource()
+    if root is None:  # pragma: no cover - set_mocks creates the stack
+        raise RuntimeError("the mock runtime has no root stack")
+    order = _ConstructionOrder(monitor, root, monitor.make_urn("", "pulumi:pulumi:Stack", f"{project}-{stack}"))
+    pulumi.runtime.register_stack_transformation(order)
+    return order
 
 
 def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: bool) -> Plan:
@@ -644,7 +689,7 @@ def _run(project_dir: Path, config: StackConfig, now: datetime, prevalidate: boo
         cluster_of_provider=cluster_of_provider,
         warnings=warnings,
         state=context.state,
-        registration_order=list(monitor.recorded),
+        registration_order=run.registration_order,
     )
 
 

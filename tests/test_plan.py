@@ -113,6 +113,20 @@ def test_two_runs_give_identical_bytes(tmp_path: Path):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
+def test_registration_order_is_the_programs_and_the_same_in_every_run():
+    """The order the deploy benchmark queues steps in: the SDK's own arrival order changed between runs
+    (it awaits a component's children from a set ordered by memory address); construction order does not."""
+    orders = [plan_stack("prod").registration_order for _ in range(3)]
+    assert orders[0] == orders[1] == orders[2]
+    plan = plan_stack("prod")
+    assert sorted(orders[0]) == sorted(r.urn for r in plan.resources)
+    position = {urn: i for i, urn in enumerate(orders[0])}
+    for r in plan.resources:  # a parent is constructed before its children
+        assert r.parent not in position or position[r.parent] < position[r.urn], r.urn
+    fleet = next(r for r in plan.resources if r.type == "meshfleet:index:Fleet")
+    assert orders[0][0] == fleet.urn
+
+
 def test_the_deployers_environment_is_not_part_of_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The provider SDKs copy some environment variables into providers' inputs where the program leaves
     an argument unset (a gcloud user's default zone, KUBECONFIG, PULUMI_K8S_* toggles): the offline
