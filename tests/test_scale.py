@@ -8,12 +8,17 @@ fleet plans, and answers equal to the SDK's own serialization.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pulumi.output import UNKNOWN
 from pulumi.runtime import rpc
 
-from ops.plan import RecordingMonitor, run_program
+from ops.plan import RecordingMonitor, _contains_unknowns, run_program
 from ops.sim import DEFAULT_NOW
 from ops.sim.cloud import SimulatedCloud
 from tests.helpers import existing_fleet, plan_fleet, plan_stack
@@ -142,3 +147,57 @@ def test_the_harness_sends_no_source_positions_and_restores_the_sdk(monkeypatch)
     run_program(program, project="p", stack="s", now=DEFAULT_NOW)
     assert frames == {"pulumi:pulumi:Stack": 0, "tls:index/privateKey:PrivateKey": 0}
     assert resource_runtime._get_stack_trace is sdk_function
+
+
+_PLAIN = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3), st.just(UNKNOWN))
+_VALUES = st.recursive(
+    _PLAIN,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_the_harness_unknown_check_answers_as_the_sdks(value):
+    assert _contains_unknowns(value) is rpc.contains_unknowns(value)
+    shared = [value, {"again": value}]  # the same container twice: each is walked once, the answer holds
+    assert _contains_unknowns(shared) is rpc.contains_unknowns(shared)
+
+
+def test_the_harness_unknown_check_follows_a_cycle_and_reads_items_as_the_sdk_does():
+    loop: list[Any] = ["a"]
+    loop.append(loop)
+    assert _contains_unknowns(loop) is rpc.contains_unknowns(loop) is False
+    loop.append({"x": UNKNOWN})
+    assert _contains_unknowns(loop) is rpc.contains_unknowns(loop) is True
+
+    class Fields(dict):  # an output type: a dict whose attributes are its fields
+        values = None
+
+    assert _contains_unknowns(Fields(a=[UNKNOWN])) is True
+
+
+def test_the_harness_unknown_check_leaves_no_garbage_and_restores_the_sdk():
+    """The SDK's check leaves a reference cycle per call (its recursive closure), which only the collector
+    frees: in a 25-cluster Linkerd plan about 60 MiB alive between collections. The harness's leaves none."""
+    value = {"spec": [{"a": 1}, {"b": [2, 3]}]}
+
+    def cycles_left(check) -> int:
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.get_count()[0]
+            for _ in range(1_000):
+                check(value)
+            return gc.get_count()[0] - before
+        finally:
+            gc.enable()
+
+    assert cycles_left(rpc.contains_unknowns) >= 1_000  # what the harness avoids: planted here, red
+    assert cycles_left(_contains_unknowns) < 50
+    sdk_check = rpc.contains_unknowns
+    seen = []
+    run_program(lambda: seen.append(rpc.contains_unknowns), project="p", stack="s", now=DEFAULT_NOW)
+    assert seen == [_contains_unknowns]
+    assert rpc.contains_unknowns is sdk_check
