@@ -557,7 +557,7 @@ def without_source_positions() -> Iterator[None]:
         resource_runtime._get_stack_trace = original
 
 
-def _contains_unknowns(value: Any) -> bool:
+def _contains_unknowns(val: Any) -> bool:
     """`rpc.contains_unknowns`, the same answer without a closure per call.
 
     The SDK asks this of nearly every value it resolves (a 25-cluster Linkerd
@@ -570,11 +570,11 @@ def _contains_unknowns(value: Any) -> bool:
     once, the unknown sentinel anywhere.
     """
     is_unknown = known_types.is_unknown
-    if is_unknown(value):
+    if is_unknown(val):
         return True
-    if not isinstance(value, (dict, list)):
+    if not isinstance(val, (dict, list)):
         return False
-    pending: list[Any] = [value]
+    pending: list[Any] = [val]
     seen: set[int] = set()
     while pending:
         item = pending.pop()
