@@ -307,6 +307,20 @@ def test_unknown_sets_and_versions(sets, message):
     assert [(p.path, p.message) for p in found] == [(f"policies.sets.{next(iter(sets))}", message)]
 
 
+@pytest.mark.parametrize(
+    ("rules", "written"),
+    [([{"kind": "default-deny", "namespaces": ["ops"]}], "a list"), ("cart-traffic", "the text 'cart-traffic'")],
+)
+def test_stack_rules_not_written_as_a_map_are_refused_not_dropped(rules, written):
+    """Beside pinned sets (every stack pins baseline), rules written as a list or a text were dropped
+    while the sets' rules planned: a rule the user wrote never applied, and the plan exited 0."""
+    fleet = fleet_of("dev")
+    fleet["policies"] = {"sets": {"baseline": 1}, "rules": rules}
+    assert [(p.path, p.message) for p in problems(fleet)] == [
+        ("policies.rules", f"is {written}; expected a map of name: value entries")
+    ]
+
+
 def test_version_zero_is_a_field_error():
     fleet = fleet_of("local")
     fleet["policies"] = {"sets": {"baseline": 0}}

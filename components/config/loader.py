@@ -185,6 +185,8 @@ def expand_policy_sets(data: dict[str, Any], root: Path | None = None) -> dict[s
     if problems:
         raise ConfigError(problems)
     own = policies.get("rules")
-    if isinstance(own, Mapping):
-        merged.update(own)
-    return {**data, "policies": {**policies, "rules": merged}}
+    if own is not None and not isinstance(own, Mapping):
+        # Rules written as a list or a text: left as written for the model to refuse with
+        # its path and form. Merging only the sets' rules would silently drop them.
+        return data
+    return {**data, "policies": {**policies, "rules": {**merged, **(own or {})}}}
