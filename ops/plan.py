@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import runpy
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -793,8 +794,18 @@ def _dump(doc: Any) -> str:
 
 
 def write_plan(plan: Plan, out: Path, show_secrets: bool = False) -> list[Path]:
-    """Write plan.json and manifests/ under `out`; returns the files written."""
+    """Write plan.json and manifests/ under `out`; returns the files written.
+
+    manifests/ is replaced whole: an object the plan no longer has must not
+    keep its file, and a redacted plan written over one made with
+    `--show-secrets` must not leave that one's keys behind.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    old = out / "manifests"
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old)
+    elif old.exists() or old.is_symlink():
+        old.unlink()
     written = []
     plan_file = out / "plan.json"
     plan_file.write_text(json.dumps(plan.to_json(show_secrets), indent=2, sort_keys=True) + "\n")

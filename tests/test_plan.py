@@ -102,6 +102,20 @@ def test_plan_json_contract_and_sorting(local_plan, tmp_path: Path):
         assert r["dependencies"] == sorted(r["dependencies"])
 
 
+def test_writing_a_plan_replaces_the_manifests_of_the_last_one(local_plan, tmp_path: Path):
+    """`--out` reused: an object the new plan lacks keeps no file, and a redacted plan written over one made
+    with --show-secrets leaves none of its keys behind (a stale cacerts Secret kept its CA private key)."""
+    (tmp_path / "manifests" / "gone-cluster").mkdir(parents=True)
+    (tmp_path / "manifests" / "gone-cluster" / "secret-istio-system-cacerts.yaml").write_text("PRIVATE KEY\n")
+    write_plan(local_plan, tmp_path, show_secrets=True)
+    assert "PRIVATE KEY" in "".join(p.read_text() for p in (tmp_path / "manifests").rglob("*.yaml"))
+    written = write_plan(local_plan, tmp_path)
+    on_disk = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert on_disk == sorted(written)
+    assert not (tmp_path / "manifests" / "gone-cluster").exists()
+    assert "PRIVATE KEY" not in "".join(p.read_text() for p in on_disk)
+
+
 def test_two_runs_give_identical_bytes(tmp_path: Path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli.main(["plan", "--stack", "local", "--out", str(a)]) == 0
