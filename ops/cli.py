@@ -148,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         stacks = list(dict.fromkeys(args.stack or ["dev"]))  # a repeated name plans once
+    if args.previous is not None and len(stacks) > 1:
+        print(
+            f"meshfleet: --previous is one plan of one stack; this run plans {len(stacks)} stacks\n"
+            f"    fix: plan the stack {args.previous} was written for on its own: "
+            f"`meshfleet plan --stack NAME --previous {args.previous}`",
+            file=sys.stderr,
+        )
+        return 2
     # Several stacks plan in one process: the SDK imports (most of a cold
     # plan) are paid once. With --out, each stack writes under DIR/<stack>.
     status = 0
@@ -171,6 +179,13 @@ def _plan_one(args: argparse.Namespace, pack_config: PackConfig, stack: str, out
                 previous = read_plan_doc(args.previous)
             except ValueError as exc:
                 raise ValueError(f"--previous: {exc}") from None
+            if previous.get("stack") != config.stack:
+                raise ValueError(
+                    f"--previous {args.previous} is a plan of stack {previous.get('stack')!r}, this plan is of "
+                    f"stack {config.stack!r}: the guard judges a change against its own stack's deployment\n"
+                    f"    fix: pass a plan of stack {config.stack!r}, or plan stack {previous.get('stack')!r} "
+                    f"(`--stack NAME`, or a `--config` file named Pulumi.NAME.yaml)"
+                )
             note = check_previous(previous, spec_of(config)).message
             if note:
                 print(f"note: {note}")

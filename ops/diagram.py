@@ -399,14 +399,15 @@ def command(args: argparse.Namespace) -> int:
         return 2
     graph = build_graph(doc)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "dot":  # the file asked for, and nothing beside it
+        args.out.write_text(to_dot(graph))
+        print(f"wrote {args.out}")
+        return 0
+    # An image comes with its Mermaid source beside it: what is left when Graphviz is missing.
     mermaid = args.out if fmt == "mmd" else args.out.with_suffix(".mmd")
     mermaid.write_text(to_mermaid(graph))
     print(f"wrote {mermaid}")
     if fmt == "mmd":
-        return 0
-    if fmt == "dot":
-        args.out.write_text(to_dot(graph))
-        print(f"wrote {args.out}")
         return 0
     try:
         render_image(to_dot(graph), args.out, fmt)

@@ -213,6 +213,17 @@ def test_diagram_from_a_stack_writes_mermaid(prod: dict[str, Any], tmp_path: Pat
     assert out.read_text() == to_mermaid(build_graph(prod))
 
 
+def test_a_dot_file_is_written_alone(plan_file: Path, tmp_path: Path, capsys: Any) -> None:
+    """`-o fleet.dot` writes that file only (it overwrote a fleet.mmd beside it)."""
+    (tmp_path / "fleet.mmd").write_text("mine\n")
+    out = tmp_path / "fleet.dot"
+    assert cli.main(["diagram", "--plan", str(plan_file), "-o", str(out)]) == 0
+    assert out.read_text() == to_dot(build_graph(json.loads(plan_file.read_text())))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".dot", ".mmd")) == ["fleet.dot", "fleet.mmd"]
+    assert (tmp_path / "fleet.mmd").read_text() == "mine\n"
+    assert capsys.readouterr().out == f"wrote {out}\n"
+
+
 def test_svg_without_graphviz_says_so_and_still_writes_mermaid(
     plan_file: Path, tmp_path: Path, monkeypatch: Any, capsys: Any
 ) -> None:

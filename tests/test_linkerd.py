@@ -798,7 +798,8 @@ def test_plan_previous_refuses_an_unnamed_switch(
 ) -> None:
     write_plan(dev_istio, tmp_path / "before")
     assert deployed_kind(read_plan_doc(tmp_path / "before")) == "istio"
-    stack_file = tmp_path / "Pulumi.switch.yaml"
+    # The new config under the deployed stack's file name: it plans as that stack (README, "Switching mesh").
+    stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": with_linkerd(fleet_of("dev"))}}))
     code = cli.main(["plan", "--config", str(stack_file), "--previous", str(tmp_path / "before")])
     err = capsys.readouterr().err
@@ -811,6 +812,29 @@ def test_plan_previous_refuses_an_unnamed_switch(
         read_stack_config(ROOT, "dev").value("defaults"), with_linkerd(fleet_of("dev"), migrateFrom="istio")
     )
     assert check_previous(read_plan_doc(tmp_path / "before" / "plan.json"), named).allowed
+
+
+def test_previous_must_be_a_plan_of_the_stack_planned(
+    dev_istio: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guard judges a change against its own stack's deployment: another stack's plan (or one plan for
+    several stacks) would judge it against the wrong deployed mesh."""
+    write_plan(dev_istio, tmp_path / "before")
+    other = tmp_path / "Pulumi.switch.yaml"
+    other.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": with_linkerd(fleet_of("dev"))}}))
+    assert cli.main(["plan", "--config", str(other), "--previous", str(tmp_path / "before")]) == 2
+    assert capsys.readouterr().err == (
+        f"meshfleet: --previous {tmp_path / 'before'} is a plan of stack 'dev', this plan is of stack 'switch': "
+        "the guard judges a change against its own stack's deployment\n"
+        "    fix: pass a plan of stack 'switch', or plan stack 'dev' (`--stack NAME`, or a `--config` file named "
+        "Pulumi.NAME.yaml)\n"
+    )
+    assert cli.main(["plan", "--all", "--previous", str(tmp_path / "before")]) == 2
+    assert capsys.readouterr().err == (
+        "meshfleet: --previous is one plan of one stack; this run plans 4 stacks\n"
+        f"    fix: plan the stack {tmp_path / 'before'} was written for on its own: "
+        f"`meshfleet plan --stack NAME --previous {tmp_path / 'before'}`\n"
+    )
 
 
 def test_previous_without_a_plan_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
