@@ -783,9 +783,19 @@ def manifests(plan: Plan, show_secrets: bool = False) -> dict[str, str]:
             meta = body["metadata"]
             ns = meta.get("namespace") or "_cluster"
             kind = str(body["kind"]).lower()
-            path = f"{cluster}/{kind}-{ns}-{meta.get('name', r.name)}.yaml"
-            files[path] = _dump(body)
+            name = f"{kind}-{ns}-{meta.get('name', r.name)}.yaml"
+            if r.type.endswith("Patch"):
+                # A few fields on an object meshfleet does not own (an app namespace's label): under
+                # patches/, so `kubectl apply -f manifests/<cluster>/` never creates the object itself.
+                files[f"{cluster}/patches/{name}"] = _PATCH_HEADER.format(type=r.type) + _dump(body)
+            else:
+                files[f"{cluster}/{name}"] = _dump(body)
     return dict(sorted(files.items()))
+
+
+_PATCH_HEADER = (
+    "# Server-side apply patch ({type}): meshfleet manages only these fields of an object it does not own.\n"
+)
 
 
 def _dump(doc: Any) -> str:

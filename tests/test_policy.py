@@ -8,7 +8,7 @@ from components.config import load_fleet
 from components.policy import compile_cluster, installer_values
 from components.policy.linkerd import compile_linkerd
 from components.policy.model import MtlsRule, Target
-from ops.plan import Plan
+from ops.plan import Plan, manifests
 from tests.helpers import ROOT, fleet_of, inputs, plan_fleet, plan_stack, stack_config
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -118,3 +118,15 @@ def test_ambient_dev_plan_applies_waypoints_and_patches_only_labels_on_services(
         meta = inputs(r)["metadata"]
         assert meta["labels"] == {"istio.io/global": "true"}
         assert "spec" not in inputs(r)
+    # Written apart, marked: `kubectl apply -f manifests/<cluster>/` must not create an app's Service.
+    files = manifests(plan)
+    for r in patches:
+        meta, cluster = inputs(r)["metadata"], plan.cluster_of(r)
+        name = f"service-{meta['namespace']}-{meta['name']}.yaml"
+        assert f"{cluster}/{name}" not in files
+        assert files[f"{cluster}/patches/{name}"].startswith(
+            "# Server-side apply patch (kubernetes:core/v1:ServicePatch): meshfleet manages only these fields "
+            "of an object it does not own.\napiVersion: v1\nkind: Service\nmetadata:\n"
+        )
+    assert {rel.split("/")[1] for rel in files if "/patches/" in rel} == {"patches"}
+    assert sum("/patches/" in rel for rel in files) == len(patches)
