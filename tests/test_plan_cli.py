@@ -242,6 +242,39 @@ def test_a_plain_text_kubeconfig_in_a_stack_file_is_refused_without_echoing_it(
         assert needle not in captured.out + captured.err, needle
 
 
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [
+        (
+            "meshfleet:protect",
+            "move it there: `pulumi config rm meshfleet:protect`, then "
+            "`pulumi config set --path 'meshfleet:fleet.fleet.protect' <value>`",
+        ),
+        (
+            "meshfleet:mesh",
+            "move it there: `pulumi config rm meshfleet:mesh`, then "
+            "`pulumi config set --path 'meshfleet:fleet.mesh' <value>`",
+        ),
+        (
+            "meshfleet:colour",
+            "remove it (`pulumi config rm meshfleet:colour`) and set what you meant inside meshfleet:fleet "
+            "(see the README's config reference)",
+        ),
+    ],
+)
+def test_a_key_meshfleet_never_reads_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, key: str, fix: str):
+    """`pulumi config set protect true` writes meshfleet:protect, which nothing reads: the stack would look
+    protected and be deletable."""
+    stack = tmp_path / "Pulumi.local.yaml"
+    stack.write_text(yaml.safe_dump({"config": {"meshfleet:fleet": fleet_of("local"), key: True}}))
+    assert cli.main(["plan", "--config", str(stack)]) == 2
+    assert capsys.readouterr().err == (
+        "meshfleet: invalid stack config (1 problem):\n"
+        f"  - {key}: is not a key meshfleet reads: every setting of a stack lives in meshfleet:fleet\n"
+        f"    fix: {fix}\n"
+    )
+
+
 # --------------------------------------------------------------------------
 # Determinism across processes
 

@@ -42,6 +42,8 @@ def load_fleet(
     """
     if stack is None:
         raise ConfigError([_missing_fleet(other_keys)])
+    if stray := list(_stray_keys(other_keys)):
+        raise ConfigError(stray)
     for key, value in (("meshfleet:defaults", defaults), ("meshfleet:fleet", stack)):
         if value is not None and not isinstance(value, Mapping):
             raise ConfigError([_not_a_map(key, value)])
@@ -67,6 +69,36 @@ def _plain_kubeconfigs(stack: Mapping[str, Any]) -> Iterable[Problem]:
                 message="is plain text in the stack config: a kubeconfig holds the cluster's credentials",
                 fix=f"encrypt it: {store_kubeconfig_command(i)}; or use `context` on a workstation",
             )
+
+
+def _stray_keys(keys: Iterable[str]) -> Iterable[Problem]:
+    """Keys in the project's namespace that meshfleet never reads (`pulumi config set protect true` writes
+    `meshfleet:protect`): the setting would look made and change nothing, so it is refused."""
+    ours = {f"meshfleet:{FLEET_KEY}", f"meshfleet:{DEFAULTS_KEY}"}
+    for key in sorted(set(keys)):
+        if not key.startswith("meshfleet:") or key in ours:
+            continue
+        name = key.split(":", 1)[1]
+        where = _fleet_path_of(name)
+        yield Problem(
+            path=key,
+            message="is not a key meshfleet reads: every setting of a stack lives in meshfleet:fleet",
+            fix=f"move it there: `pulumi config rm {key}`, then "
+            f"`pulumi config set --path 'meshfleet:fleet.{where}' <value>`"
+            if where
+            else f"remove it (`pulumi config rm {key}`) and set what you meant inside meshfleet:fleet "
+            "(see the README's config reference)",
+        )
+
+
+def _fleet_path_of(name: str) -> str | None:
+    """Where `name` sits in meshfleet:fleet: a top-level key (`mesh`) or a key of `fleet` (`protect`)."""
+    top = {f.alias or n for n, f in FleetSpec.model_fields.items()}
+    if name in top:
+        return name
+    meta = FleetSpec.model_fields[FLEET_KEY].annotation
+    fields = getattr(meta, "model_fields", {})
+    return f"{FLEET_KEY}.{name}" if name in {f.alias or n for n, f in fields.items()} else None
 
 
 def _missing_fleet(other_keys: Iterable[str]) -> Problem:
