@@ -862,6 +862,300 @@ def test_encrypted_certificate_with_plain_key_names_the_value_to_encrypt(tmp_pat
 
 
 # --------------------------------------------------------------------------
+# Class 3, the user audit: each message pinned whole (path, message and fix), and alone (one mistake, one problem)
+
+
+def _without(fleet: dict[str, Any], path: str) -> dict[str, Any]:
+    """`fleet` with the key at `path` (a.b[0].c) removed."""
+    *parents, last = [int(t) if t.isdigit() else t for t in path.replace("]", "").replace("[", ".").split(".")]
+    target: Any = fleet
+    for part in parents:
+        target = target[part]
+    del target[last]
+    return fleet
+
+
+def _traffic(**fields: Any) -> dict[str, Any]:
+    """The dev fleet with one traffic rule, `fields` added to it."""
+    return mutated(
+        "dev",
+        ("policies.rules", {"t": {"kind": "traffic", "service": {"namespace": "shop", "name": "cart"}, **fields}}),
+    )
+
+
+def _many_pools(index: int, count: int) -> dict[str, Any]:
+    """The dev fleet with cluster `index` given `count` pools at the per-pool maximum."""
+    fleet = fleet_of("dev")
+    template = fleet["clusters"][index]["nodePools"][0]
+    fleet["clusters"][index]["nodePools"] = [
+        {**template, "name": f"pool{j}", "minSize": 1, "maxSize": 1000} for j in range(count)
+    ]
+    return fleet
+
+
+_LINKERD = {"kind": "linkerd", "meshId": "acme-dev", "repository": "https://helm.linkerd.io/edge"}
+_DURATION_FORM = "a whole number above 0 and a unit, ms, s, m or h, with nothing between them, like 250ms, 5s or 1m"
+_ISTIO_FORM = "an Istio release: major.minor.patch, without a leading v"
+_POOL_LIMIT = "no cloud documents more than 1000 nodes in one node pool (AKS: 1000 per agent pool)"
+
+# (id, fleet, path, message, fix): the only problem the fleet has, word for word.
+AUDIT_CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
+    # 1. A union written as text names its own discriminator and values.
+    (
+        "mesh-as-text",
+        mutated("dev", ("mesh", "linkerd")),
+        "mesh",
+        "is the text 'linkerd'; expected a map with kind (istio, linkerd or consul) and that kind's keys",
+        "write mesh as a map: `kind: linkerd` and linkerd's keys (required: meshId, version, repository) indented "
+        "under `mesh:`",
+    ),
+    (
+        "policy-rule-as-text",
+        mutated("dev", ("policies.rules", {"mesh-mtls": "strict"})),
+        "policies.rules.mesh-mtls",
+        "is the text 'strict'; expected a map with kind (mtls, default-deny, authorization, traffic or visibility) "
+        "and that kind's keys",
+        "write mesh-mtls as a map: `kind:` and that kind's keys indented under it",
+    ),
+    # 2. Durations and trust domain aliases say their form.
+    (
+        "duration-timeout",
+        _traffic(timeout="4 seconds"),
+        "policies.rules.t.timeout",
+        f"'4 seconds' does not have the form timeout needs: {_DURATION_FORM}",
+        "write timeout: 4s",
+    ),
+    (
+        "duration-per-try-timeout",
+        _traffic(retries={"attempts": 2, "perTryTimeout": "1.5s"}),
+        "policies.rules.t.retries.perTryTimeout",
+        f"'1.5s' does not have the form perTryTimeout needs: {_DURATION_FORM}",
+        "write perTryTimeout: 1500ms",
+    ),
+    (
+        "duration-interval",
+        _traffic(circuitBreaker={"consecutiveErrors": 5, "interval": "10sec"}),
+        "policies.rules.t.circuitBreaker.interval",
+        f"'10sec' does not have the form interval needs: {_DURATION_FORM}",
+        "write interval: 10s",
+    ),
+    (
+        "duration-no-unit-guess",
+        _traffic(circuitBreaker={"consecutiveErrors": 5, "baseEjectionTime": "0s"}),
+        "policies.rules.t.circuitBreaker.baseEjectionTime",
+        f"'0s' does not have the form baseEjectionTime needs: {_DURATION_FORM}",
+        "write it like baseEjectionTime: 5s",
+    ),
+    (
+        "trust-domain-alias",
+        mutated("dev", ("mesh.trustDomainAliases", ["Old_Domain"])),
+        "mesh.trustDomainAliases[0]",
+        "'Old_Domain' is not a trust domain as trustDomain takes it: a DNS-style name of lowercase letters, digits, "
+        "'-' and '.', starting and ending with a letter or digit",
+        "write it like trustDomainAliases: [old-mesh.local]",
+    ),
+    # 3. Istio versions: each at its own path, once, at the root.
+    (
+        "istio-revision-label",
+        mutated("dev", ("mesh.revisions", ["1-30-3"])),
+        "mesh.revisions[0]",
+        "'1-30-3' is how a revision label is written (istiod-1-30-3, istio.io/rev=1-30-3), not a version; each "
+        f"entry of mesh.revisions must be {_ISTIO_FORM}",
+        "write 1.30.3 (meshfleet derives the label 1-30-3 from it)",
+    ),
+    (
+        "istio-stable-revision-label",
+        mutated("dev", ("mesh.stableRevision", "1-30-3")),
+        "mesh.stableRevision",
+        "'1-30-3' is how a revision label is written (istiod-1-30-3, istio.io/rev=1-30-3), not a version; "
+        f"mesh.stableRevision must be {_ISTIO_FORM}",
+        "write 1.30.3 (meshfleet derives the label 1-30-3 from it)",
+    ),
+    (
+        "istio-version-v",
+        mutated("dev", ("mesh.version", "v1.30.3")),
+        "mesh.version",
+        f"'v1.30.3' has a leading v; mesh.version must be {_ISTIO_FORM}",
+        "write 1.30.3",
+    ),
+    (
+        "istio-version-not-in-revisions",
+        mutated("dev", ("mesh.version", "1.31.0"), ("mesh.revisions", ["1.30.3"])),
+        "mesh.revisions",
+        "[1.30.3] does not contain mesh.version '1.31.0': version is the newest installed revision",
+        "add mesh.version to mesh.revisions ([1.30.3, 1.31.0]), or set mesh.version to the newest of them",
+    ),
+    # 4. Node pools have an upper bound, and no range fix is impossible.
+    (
+        "pool-max-huge",
+        mutated("dev", ("clusters[2].nodePools[0].maxSize", 99999999999999999999999)),
+        "clusters[2].nodePools[0].maxSize",
+        f"99999999999999999999999 is above the maximum 1000: {_POOL_LIMIT}",
+        "set maxSize to 1000 or less; for more nodes, add another node pool",
+    ),
+    (
+        "pool-min-huge",
+        mutated("dev", ("clusters[1].nodePools[1].minSize", 30000)),
+        "clusters[1].nodePools[1].minSize",
+        f"30000 is above the maximum 1000: {_POOL_LIMIT}",
+        "set minSize to 1000 or less; for more nodes, add another node pool",
+    ),
+    # 5. Missing fields and keys of another kind.
+    (
+        "missing-with-form",
+        _without(fleet_of("dev"), "clusters[0].accountId"),
+        "clusters[0].accountId",
+        "required but missing",
+        'set clusters[0].accountId to an AWS account id: exactly 12 digits, quoted, e.g. accountId: "111111111111"',
+    ),
+    (
+        "missing-linkerd-version",
+        mutated("dev", ("mesh", dict(_LINKERD))),
+        "mesh.version",
+        "required but missing",
+        "set mesh.version to a Linkerd edge chart version: YYYY.M.N (chart 2026.6.3 is Linkerd 2.20, release "
+        "edge-26.6.3), e.g. version: 2026.6.3",
+    ),
+    (
+        "missing-linkerd-repository",
+        mutated("dev", ("mesh", {**_without(dict(_LINKERD), "repository"), "version": "2026.6.3"})),
+        "mesh.repository",
+        "required but missing",
+        "set mesh.repository to a Helm repository URL starting with https:// or oci://, e.g. repository: "
+        "https://helm.linkerd.io/edge",
+    ),
+    (
+        "key-of-another-mesh-kind",
+        mutated("dev", ("mesh.datacenters", {"aws-use1": "east"})),
+        "mesh.datacenters",
+        "'datacenters' is a key of kind: consul only; mesh has kind: istio",
+        "remove datacenters (kind istio has none), or, to use it, set mesh.kind: consul with that kind's keys",
+    ),
+    # 6. Host bits: the fix is the user's own range.
+    (
+        "cidr-host-bits",
+        mutated("dev", ("clusters[0].network.nodeCidr", "10.10.0.1/16")),
+        "clusters[0].network.nodeCidr",
+        "'10.10.0.1/16' is not an IPv4 CIDR with its host bits zero (10.10.0.1/16 has host bits set)",
+        "write it as its network address: 10.10.0.0/16 (the /16 that 10.10.0.1 is in)",
+    ),
+    (
+        "cidr-not-an-address",
+        mutated("dev", ("clusters[0].network.nodeCidr", "10.300.0.0/16")),
+        "clusters[0].network.nodeCidr",
+        "'10.300.0.0/16' is not an IPv4 CIDR (Octet 300 (> 255) not permitted in '10.300.0.0')",
+        "write a network address and a prefix length, a.b.c.d/n: four numbers from 0 to 255 and n from 0 to 32, "
+        "with the address's bits after the first n zero",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fleet", "path", "message", "fix"), [c[1:] for c in AUDIT_CASES], ids=[c[0] for c in AUDIT_CASES]
+)
+def test_audit_messages_word_for_word(fleet, path, message, fix):
+    problems = problems_of(copy.deepcopy(fleet))
+    assert [(p.path, p.message, p.fix) for p in problems] == [(path, message, fix)]
+
+
+def _patterns(annotation: Any) -> list[str]:
+    """Every `pattern` inside a field's annotation (Optional, list items, Annotated aliases such as Duration)."""
+    from typing import get_args
+
+    metadata = [m for info in getattr(annotation, "__metadata__", ()) for m in getattr(info, "metadata", [])]
+    found = [m.pattern for m in metadata if getattr(m, "pattern", None)]
+    return found + [p for arg in get_args(annotation) for p in _patterns(arg)]
+
+
+def test_every_pattern_anywhere_has_words_and_an_example():
+    """Config and policy models alike: a value of the wrong form is told its form and an example to copy."""
+    from components.config.errors import FORMATS, PATTERN_FORMATS
+    from ops.reference import SECTIONS
+
+    missing = []
+    for _, model in SECTIONS:
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            for pattern in [m.pattern for m in field.metadata if getattr(m, "pattern", None)] + _patterns(
+                field.annotation
+            ):
+                if key not in FORMATS and pattern not in PATTERN_FORMATS and not {"form", "example"} <= set(extra):
+                    missing.append((model.__name__, key, pattern))
+    assert not missing
+
+
+def test_a_form_without_words_never_prints_the_description():
+    """A pattern with no words falls back to the README, not to the field's description (a paragraph)."""
+    from components.config.errors import problem_from_pydantic
+
+    loc = ("mesh", "istio", "peerCredentialGeneration")
+    problem = problem_from_pydantic(
+        {"type": "string_pattern_mismatch", "loc": loc, "msg": "", "input": "x", "ctx": {"pattern": "^y$"}}
+    )
+    assert (problem.path, problem.message, problem.fix) == (
+        "mesh.peerCredentialGeneration",
+        "'x' does not have the form peerCredentialGeneration needs",
+        "see peerCredentialGeneration in the README config reference for its form",
+    )
+
+
+def test_union_values_come_from_the_models():
+    """The kinds a union message lists are the models' own Literals, not a copy."""
+    from typing import get_args
+
+    from components.config.models import IstioMeshSpec, LinkerdMeshSpec
+    from components.policy.model import PolicyRule
+
+    (problem,) = problems_of(mutated("dev", ("mesh", 7)))
+    for mesh in (IstioMeshSpec, LinkerdMeshSpec):
+        assert get_args(mesh.model_fields["kind"].annotation)[0] in problem.message
+    (problem,) = problems_of(mutated("dev", ("policies.rules", {"r": ["mtls"]})))
+    rules = [get_args(m.model_fields["kind"].annotation)[0] for m in get_args(get_args(PolicyRule)[0])]
+    assert f"kind ({', '.join(rules[:-1])} or {rules[-1]})" in problem.message
+
+
+def test_a_pool_bound_is_the_largest_per_pool_limit_the_sdks_document():
+    """1000: AKS's agent pool `count` range (pulumi_azure_native); the AWS and GCP SDKs document no number."""
+    import importlib.util
+
+    from components.config.models import MAX_POOL_NODES
+
+    spec = importlib.util.find_spec("pulumi_azure_native")
+    assert spec is not None and spec.origin is not None
+    agent_pool = (Path(spec.origin).parent / "containerservice" / "agent_pool.py").read_text()
+    assert f"range of 0 to {MAX_POOL_NODES} (inclusive) for user pools" in agent_pool
+    assert f"range of 1 to {MAX_POOL_NODES} (inclusive) for system pools" in agent_pool
+
+
+@pytest.mark.parametrize(
+    ("index", "field", "pools"),
+    # AKS: 60 pools reach 79800 nodes; GKE: 30 pools reach 90003 (the pods of a /7), 6000 pools more node
+    # addresses than a /8 has.
+    [(1, "podCidr", 60), (2, "podCidr", 30), (2, "nodeCidr", 6000)],
+)
+def test_range_fix_never_proposes_a_range_larger_than_a_slash_8(index, field, pools):
+    """Pools no range can hold are said to be too large, never told to use a /7 (or a /-46)."""
+    import re
+
+    (problem,) = [p for p in problems_of(_many_pools(index, pools)) if p.path == f"clusters[{index}].network.{field}"]
+    assert all(int(n) >= 8 for n in re.findall(r"/(-?\d+)", problem.fix)), problem.render()
+    assert f"the pools are too large for any {field}; even a /8" in problem.fix, problem.render()
+
+
+def test_pools_too_large_for_any_range_word_for_word():
+    (problem,) = [p for p in problems_of(_many_pools(1, 60)) if p.path == "clusters[1].network.podCidr"]
+    assert problem.message == (
+        "10.244.0.0/16 holds the pods of 256 nodes (AKS gives each node a /24), but the node pools of 'azure-weu' "
+        "can reach 79800 nodes (maxSize plus each pool's upgrade surge nodes)"
+    )
+    assert problem.fix == (
+        "lower maxSize or move pools to another cluster: the pools are too large for any podCidr; even a /8 (as "
+        "large as 10.0.0.0/8, the largest private range) holds only the pods of 65536 nodes"
+    )
+
+
+# --------------------------------------------------------------------------
 # README, "Config errors": three real messages
 
 #: The line of stacks/Pulumi.dev.yaml each example changes (AKS version, EKS region, GKE project).

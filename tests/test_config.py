@@ -658,8 +658,8 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "local",
         setting("mesh.version", "1.30"),
         "mesh.version",
-        "Istio versions are major.minor.patch",
-        "1.30.3",
+        "'1.30' names a minor version, not a release; mesh.version must be an Istio release: major.minor.patch",
+        "write the 1.30 patch release you mean in full, e.g. 1.30.0",
     ),
     (
         "aws-zone-region",

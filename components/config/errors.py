@@ -29,7 +29,7 @@ from components.config.models import (
     RootCa,
     TrustSpec,
 )
-from components.policy.model import RULE_KINDS
+from components.policy.model import RULE_KINDS, Duration
 
 
 class Problem(BaseModel):
@@ -153,6 +153,16 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
+def _union_tag(union: dict[str, Any]) -> str:
+    """The discriminator of a {tag: model} union: `cloud` for clusters, `kind` for the mesh and policy rules."""
+    return "cloud" if all("cloud" in m.model_fields for m in union.values()) else "kind"
+
+
+def _choice(values: tuple[str, ...]) -> str:
+    """a, b or c."""
+    return f"{', '.join(values[:-1])} or {values[-1]}" if len(values) > 1 else values[0]
+
+
 def _quoted_choice(values: tuple[str, ...]) -> str:
     """'a', 'b' or 'c', as pydantic words a literal's allowed values."""
     quoted = [repr(v) for v in values]
@@ -211,6 +221,11 @@ FORMATS: dict[str, tuple[str, str]] = {
         "https://istio-release.storage.googleapis.com/charts",
     ),
     "trustDomain": ("a DNS-style name: lowercase letters, digits, '-' and '.'", "cluster.local"),
+    "trustDomainAliases": (
+        "a trust domain as trustDomain takes it: a DNS-style name of lowercase letters, digits, '-' and '.', "
+        "starting and ending with a letter or digit",
+        "[old-mesh.local]",
+    ),
     "startTime": ("a time of day in UTC, HH:MM on a 24-hour clock", '"22:00"'),
     "paths": (
         "an exact path (/charge) or a prefix of whole segments ending in /* (/cart/*); a string prefix such as "
@@ -222,6 +237,65 @@ FORMATS: dict[str, tuple[str, str]] = {
         "https://vault.example.com:8200",
     ),
 }
+
+
+def _pattern_of(annotated: Any) -> str:
+    """The `pattern` of an Annotated string type (Duration)."""
+    return next(m.pattern for info in annotated.__metadata__ for m in info.metadata if getattr(m, "pattern", None))
+
+
+_DURATION_PATTERN = _pattern_of(Duration)
+
+#: Patterns shared by fields of many names (the policy model's Duration): words and an example, by pattern.
+#: A field's own entry (its `json_schema_extra` form/example, else FORMATS by key) comes first.
+PATTERN_FORMATS: dict[str, tuple[str, str]] = {
+    # ^[1-9][0-9]*(ms|s|m|h)$: a whole number, no zero, no decimals, no space, one of four units.
+    _DURATION_PATTERN: (
+        "a whole number above 0 and a unit, ms, s, m or h, with nothing between them, like 250ms, 5s or 1m",
+        "5s",
+    ),
+}
+
+#: Units people write in a duration, as the Duration pattern spells them (and their length in ms).
+_DURATION_UNITS: dict[str, int] = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1000),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60_000),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3_600_000),
+}
+
+
+def _duration_meant(text: str) -> str | None:
+    """`4 seconds` -> 4s, `1.5s` -> 1500ms: the Duration a person meant, if one is clear."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", text)
+    if match is None or match.group(2).lower() not in _DURATION_UNITS:
+        return None
+    size = _DURATION_UNITS[match.group(2).lower()]
+    ms = float(match.group(1)) * size
+    if ms < 1 or ms != int(ms):
+        return None
+    # The unit written if the number is whole in it (60 seconds stays 60s), else the next smaller one.
+    units = (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+    unit, unit_ms = next((u, n) for u, n in units if n <= size and ms % n == 0)
+    return f"{int(ms) // unit_ms}{unit}"
+
+
+def _extra(field: Any) -> dict[str, Any]:
+    """A field's `json_schema_extra` (its own form, example, fix or bound reason), or nothing."""
+    extra = field.json_schema_extra if field is not None else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def _form(loc: tuple[int | str, ...], pattern: str | None = None) -> tuple[str, str] | None:
+    """What the value at `loc` looks like in words, and an example: the field's own (`json_schema_extra`'s
+    `form` and `example`), else FORMATS by key, else PATTERN_FORMATS by the pattern it failed; None if unknown."""
+    key = _key_of(loc)
+    own = _extra(_field_of(loc))
+    shared = FORMATS.get(key) or PATTERN_FORMATS.get(pattern or "")
+    words = own.get("form") or (shared[0] if shared else None)
+    example = own.get("example") or (shared[1] if shared else None)
+    return (str(words), str(example)) if words and example else None
+
 
 #: What each pydantic type error expected, in words.
 _EXPECTED = {
@@ -278,7 +352,12 @@ def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, se
             every = [f.alias or n for n, f in model.model_fields.items()]
             expected = f"a map with the keys {', '.join(required or every)}"
         elif isinstance(model, dict):
-            expected = "a map with cloud, name and the cloud's keys"
+            tag = _union_tag(model)
+            expected = (
+                "a map with cloud, name and the cloud's keys"
+                if tag == "cloud"
+                else f"a map with {tag} ({_choice(tuple(model))}) and that {tag}'s keys"
+            )
     if got is None:
         optional = field is not None and not field.is_required() and not item
         return Problem(
@@ -318,25 +397,45 @@ def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, se
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         what = f"each entry of {key}" if item else key
         fix = f"write {what} as a map: `key: value` lines indented under it (see stacks/Pulumi.dev.yaml)"
+        union = _parent_model((*loc, "x")) if item or field is None else _model_of(field.annotation)
+        if isinstance(union, dict) and _union_tag(union) != "cloud" and isinstance(got, str) and got in union:
+            # `mesh: linkerd`: the kind was meant; say where it goes and what comes with it.
+            tag = _union_tag(union)
+            needed = [f.alias or n for n, f in union[got].model_fields.items() if f.is_required() and n != tag]
+            fix = (
+                f"write {what} as a map: `{tag}: {got}` and {got}'s keys"
+                + (f" (required: {', '.join(needed)})" if needed else "")
+                + f" indented under `{key}:`"
+            )
+        elif isinstance(union, dict) and _union_tag(union) != "cloud":
+            fix = f"write {what} as a map: `{_union_tag(union)}:` and that {_union_tag(union)}'s keys indented under it"
     else:
         fix = f"write {key} as {expected}"
     return Problem(path=path, message=message, fix=fix)
 
 
-def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bool) -> Problem:
+def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bool, pattern: str | None) -> Problem:
     key = _key_of(loc)
     shown = "the value" if secret else repr(got)
     if key in FORMATS:
-        words, example = FORMATS[key]
+        words, example = _form(loc) or FORMATS[key]
         fix = f"write it like {key}: {example}"
         if isinstance(got, str) and got != got.lower() and key in ("principalObjectId", "subscriptionId", "project"):
             fix = f"write it in lowercase: {key}: {got.lower()}"
         return Problem(path=path, message=f"{shown} is not {words}", fix=fix)
-    field = _field_of(loc)
-    described = (field.description or "").rstrip(".") if field is not None else ""
+    form = _form(loc, pattern)
+    if form is not None:
+        words, example = form
+        meant = _duration_meant(got) if pattern == _DURATION_PATTERN and isinstance(got, str) else None
+        return Problem(
+            path=path,
+            message=f"{shown} does not have the form {key} needs: {words}",
+            fix=f"write {key}: {meant}" if meant else f"write it like {key}: {example}",
+        )
+    # A field with no words for its form: never its description instead (a paragraph, not a form).
     return Problem(
         path=path,
-        message=f"{shown} does not have the form {key} needs" + (f" ({described})" if described else ""),
+        message=f"{shown} does not have the form {key} needs",
         fix=f"see {key} in the README config reference for its form",
     )
 
@@ -373,11 +472,38 @@ def problems_from_pydantic(errors: list[Any]) -> list[Problem]:
     return problems
 
 
+def _sibling_problem(path: str, loc: tuple[int | str, ...]) -> Problem | None:
+    """An unknown key that another member of its union has (`datacenters` on an Istio mesh): say whose it is.
+
+    None when the key is no other member's either (then it is a typo, said with the allowed keys).
+    """
+    if len(loc) < 2 or not isinstance(loc[-2], str):
+        return None
+    union = _parent_model(loc[:-1])
+    this = loc[-2]
+    if not isinstance(union, dict) or this not in union:
+        return None
+    key = str(loc[-1])
+    owners = tuple(
+        t for t, m in union.items() if t != this and key in {f.alias or n for n, f in m.model_fields.items()}
+    )
+    if not owners:
+        return None
+    tag = _union_tag(union)
+    where = path.rsplit(".", 1)[0] if "." in path else path
+    return Problem(
+        path=path,
+        message=f"{key!r} is a key of {tag}: {_choice(owners)} only; {where} has {tag}: {this}",
+        fix=f"remove {key} ({tag} {this} has none), or, to use it, set {where}.{tag}: {_choice(owners)} "
+        f"with that {tag}'s keys",
+    )
+
+
 def _literal_fix(loc: tuple[int | str, ...]) -> str:
     """The fix for a value outside a field's allowed ones: the field's own (`json_schema_extra`'s
     `fix`, where the list needs a word of why), and for an optional field that it may be left out."""
     field = _field_of(loc)
-    extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+    extra = _extra(field)
     if isinstance(extra.get("fix"), str):
         return str(extra["fix"])
     if field is not None and not field.is_required():
@@ -393,6 +519,8 @@ def problem_from_pydantic(err: Any) -> Problem:
     ctx = err.get("ctx", {}) or {}
     secret = any(part in _secret_keys() for part in loc if isinstance(part, str))
     got = "[secret]" if secret else err.get("input")
+    if kind == "extra_forbidden" and (elsewhere := _sibling_problem(path, loc)) is not None:
+        return elsewhere
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
@@ -402,7 +530,9 @@ def problem_from_pydantic(err: Any) -> Problem:
             fix=f"did you mean {close[0]!r}?" if close else "remove it or correct its spelling (keys are camelCase)",
         )
     if kind == "missing":
-        return Problem(path=path, message="required but missing", fix=f"set {path}")
+        form = _form(loc)
+        fix = f"set {path}" + (f" to {form[0]}, e.g. {_key_of(loc)}: {form[1]}" if form else "")
+        return Problem(path=path, message="required but missing", fix=fix)
     if kind == "literal_error":
         if got is None:
             return Problem(
@@ -442,7 +572,7 @@ def problem_from_pydantic(err: Any) -> Problem:
             fix="say which cloud runs this cluster",
         )
     if kind == "string_pattern_mismatch":
-        return _pattern_problem(path, loc, got, secret)
+        return _pattern_problem(path, loc, got, secret, ctx.get("pattern"))
     if kind == "too_short" and isinstance(got, str):
         return Problem(path=path, message="is empty text", fix=f"give {_key_of(loc)} a value")
     if kind == "too_short":
@@ -467,10 +597,13 @@ def problem_from_pydantic(err: Any) -> Problem:
             "greater_than": ("must be greater than", "plus one or more"),
             "less_than": ("must be less than", "minus one or less"),
         }[kind]
+        extra = _extra(_field_of(loc)) if kind in ("less_than_equal", "less_than") else {}
         return Problem(
             path=path,
-            message=f"{_yaml_text(got)} {words[0]} {bound}",
-            fix=f"set {_key_of(loc)} to {bound} {words[1]}",
+            message=f"{_yaml_text(got)} {words[0]} {bound}"
+            + (f": {extra['above_max']}" if "above_max" in extra else ""),
+            fix=f"set {_key_of(loc)} to {bound} {words[1]}"
+            + (f"; {extra['above_max_fix']}" if "above_max_fix" in extra else ""),
         )
     if kind == "value_error":
         message, _, fix = str(ctx.get("error", err["msg"])).partition(FIX_SEPARATOR)

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, SecretStr
 from pydantic.alias_generators import to_camel
 
 from components.naming import consul_datacenter, is_dns_label, is_dns_subdomain
@@ -23,6 +23,9 @@ from components.policy.model import PolicyRule
 
 CLOUDS = ("aws", "azure", "gcp", "existing")
 SUPPORTED_MESHES = ("istio", "linkerd", "consul")
+
+#: What a valid Istio version looks like, in words, and an example (components/config/rules/mesh.py checks it).
+ISTIO_VERSION_FORM = ("an Istio release: major.minor.patch, without a leading v", "1.30.3")
 
 
 # --------------------------------------------------------------------------
@@ -37,9 +40,20 @@ def _cidr(value: str) -> str:
     try:
         net = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
+        try:
+            # Host bits set: the fix is the user's own range, its network address (a fixed
+            # example would collide with some stack's ranges).
+            meant = ipaddress.IPv4Network(value, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IPv4 CIDR ({exc})"
+                f"{FIX_SEPARATOR}write a network address and a prefix length, a.b.c.d/n: four numbers from 0 to "
+                "255 and n from 0 to 32, with the address's bits after the first n zero"
+            ) from None
         raise ValueError(
             f"{value!r} is not an IPv4 CIDR with its host bits zero ({exc})"
-            f"{FIX_SEPARATOR}write it as a network address, like 10.20.0.0/16"
+            f"{FIX_SEPARATOR}write it as its network address: {meant} (the /{meant.prefixlen} that "
+            f"{value.split('/')[0]} is in)"
         ) from None
     return str(net)
 
@@ -205,6 +219,20 @@ class FleetMeta(Model):
 # Clusters
 
 
+#: The most nodes one node pool may have: the largest per-pool limit any of the three clouds documents,
+#: AKS's 1000 nodes per agent pool (pulumi_azure_native.containerservice.AgentPool `count`: "0 to 1000
+#: (inclusive) for user pools and ... 1 to 1000 (inclusive) for system pools"). pulumi_aws (eks NodeGroup
+#: `scalingConfig.maxSize`) and pulumi_gcp (container NodePool `autoscaling.maxNodeCount`, per zone) document
+#: no number per pool, so none of them is held below a limit it documents.
+MAX_POOL_NODES = 1000
+#: Why the bound, and what to do instead (components.config.errors adds them to an `le` error).
+_POOL_BOUND: dict[str, JsonValue] = {
+    "above_max": f"no cloud documents more than {MAX_POOL_NODES} nodes in one node pool (AKS: {MAX_POOL_NODES} "
+    "per agent pool)",
+    "above_max_fix": "for more nodes, add another node pool",
+}
+
+
 class NodePool(Model):
     name: str = Field(
         description="Node pool name. AKS: 1-12 lowercase letters/digits starting with a letter; "
@@ -217,6 +245,8 @@ class NodePool(Model):
     )
     min_size: int = Field(
         ge=0,
+        le=MAX_POOL_NODES,
+        json_schema_extra=_POOL_BOUND,
         description=(
             "Autoscaler lower bound, per pool (GKE: per zone; EKS: divided over the pool's zonal node groups). "
             "At least 1 on the first AKS pool (the system "
@@ -225,9 +255,12 @@ class NodePool(Model):
     )
     max_size: int = Field(
         ge=1,
+        le=MAX_POOL_NODES,
+        json_schema_extra=_POOL_BOUND,
         description=(
             "Autoscaler upper bound, per pool (GKE: per zone; EKS: at least one per zone, divided over the "
-            "pool's zonal node groups). On AKS and GKE the cluster's nodeCidr must hold "
+            f"pool's zonal node groups), at most {MAX_POOL_NODES} (AKS's per-pool limit, the largest any cloud "
+            "documents). On AKS and GKE the cluster's nodeCidr must hold "
             "every pool at its maximum plus the nodes an upgrade surges (AKS: a third of the pool; GKE: one per "
             "zone), and podCidr a /24 for each of those nodes."
         ),
@@ -446,9 +479,10 @@ class IstioMeshSpec(MeshBase):
 
     kind: Literal["istio"] = Field(description="The one mesh of the fleet.")
     version: PinnedVersion = Field(
+        json_schema_extra={"form": ISTIO_VERSION_FORM[0], "example": ISTIO_VERSION_FORM[1]},
         description="Istio version to install; also the chart version (e.g. 1.30.3). "
         "With revisions this is the newest revision. On a deployed stack, upgrade through `revisions` "
-        "(docs/istio.md, 'Canary upgrade'): a stable revision not installed yet is refused."
+        "(docs/istio.md, 'Canary upgrade'): a stable revision not installed yet is refused.",
     )
     repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
     mode: Literal["sidecar", "ambient"] = Field(
@@ -540,10 +574,18 @@ class LinkerdMeshSpec(MeshBase):
 
     kind: Literal["linkerd"] = Field(description="The one mesh of the fleet.")
     version: PinnedVersion = Field(
+        json_schema_extra={
+            "form": "a Linkerd edge chart version: YYYY.M.N (chart 2026.6.3 is Linkerd 2.20, release edge-26.6.3)",
+            "example": "2026.6.3",
+        },
         description="Linkerd edge chart version (`YYYY.M.N`, e.g. 2026.6.3 = Linkerd 2.20) of `linkerd-crds`, "
-        "`linkerd-control-plane` and `linkerd-multicluster`, unless `charts` pins one differently."
+        "`linkerd-control-plane` and `linkerd-multicluster`, unless `charts` pins one differently.",
     )
-    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    repository: str = Field(
+        pattern=r"^(https|oci)://\S+$",
+        json_schema_extra={"example": "https://helm.linkerd.io/edge"},
+        description="Helm repository of the mesh's charts.",
+    )
     charts: LinkerdCharts = Field(default_factory=LinkerdCharts)
     export_modes: list[LinkerdExportMode] = Field(
         default_factory=_gateway_only,
@@ -651,8 +693,15 @@ class ConsulMeshSpec(MeshBase):
     """
 
     kind: Literal["consul"] = Field(description="The one mesh of the fleet.")
-    version: PinnedVersion = Field(description="`consul` Helm chart version (consul-k8s, e.g. 2.0.3).")
-    repository: str = Field(pattern=r"^(https|oci)://\S+$", description="Helm repository of the mesh's charts.")
+    version: PinnedVersion = Field(
+        json_schema_extra={"form": "a `consul` Helm chart (consul-k8s) version: major.minor.patch", "example": "2.0.3"},
+        description="`consul` Helm chart version (consul-k8s, e.g. 2.0.3).",
+    )
+    repository: str = Field(
+        pattern=r"^(https|oci)://\S+$",
+        json_schema_extra={"example": "https://helm.releases.hashicorp.com"},
+        description="Helm repository of the mesh's charts.",
+    )
     datacenters: dict[DnsLabel, DnsLabel] = Field(
         default_factory=dict,
         description="Consul datacenter name per cluster (keyed by cluster name); also the name peers know it by. "

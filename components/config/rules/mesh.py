@@ -8,6 +8,7 @@ from typing import Any
 
 from components.config.errors import ConfigError, Problem
 from components.config.models import (
+    ISTIO_VERSION_FORM,
     SUPPORTED_MESHES,
     FleetSpec,
     IstioMeshSpec,
@@ -122,36 +123,82 @@ def _istio_rules(mesh: IstioMeshSpec) -> Iterable[Problem]:
                 message="meshfleet installs a control plane in every cluster; primary-remote is not supported yet",
                 fix="set mesh.topology: multi-primary",
             )
-    installed = mesh.installed_versions
-    if mesh.version not in installed:
-        yield Problem(
-            path="mesh.revisions",
-            message=f"{installed} does not contain mesh.version {mesh.version!r}",
-            fix="add mesh.version to mesh.revisions (the newest installed revision)",
-        )
-    if len(set(installed)) != len(installed) or len(installed) > 3:
-        yield Problem(
-            path="mesh.revisions",
-            message=f"{installed}: list each version once, at most three side by side",
-            fix="remove duplicate or old revisions",
-        )
-    if mesh.stable_version not in installed:
-        yield Problem(
-            path="mesh.stableRevision",
-            message=f"{mesh.stable_version!r} is not an installed revision; allowed values: {', '.join(installed)}",
-            fix="point the stable tag at an installed revision",
-        )
+    yield from _istio_version_rules(mesh)
     if mesh.trust_domain in mesh.trust_domain_aliases:
         yield Problem(
             path="mesh.trustDomainAliases",
             message=f"{mesh.trust_domain!r} is the trust domain itself; aliases name the former ones",
             fix=f"remove {mesh.trust_domain!r} from mesh.trustDomainAliases",
         )
-    if not all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in installed):
+
+
+#: An Istio release as mesh.version, mesh.revisions and mesh.stableRevision take it.
+_ISTIO_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
+def _istio_version_problem(path: str, value: str) -> Problem | None:
+    """What is wrong with one Istio version (mesh.version, an entry of mesh.revisions, mesh.stableRevision)."""
+    if _ISTIO_VERSION.fullmatch(value):
+        return None
+    words, example = ISTIO_VERSION_FORM
+    field = "each entry of mesh.revisions must be" if path.startswith("mesh.revisions[") else f"{path} must be"
+    if re.fullmatch(r"\d+-\d+-\d+", value):
+        # istiod-1-30-3, istio.io/rev=1-30-3: the revision label (components.naming), not the version.
+        dotted = value.replace("-", ".")
+        return Problem(
+            path=path,
+            message=f"{value!r} is how a revision label is written (istiod-{value}, istio.io/rev={value}), not a "
+            f"version; {field} {words}",
+            fix=f"write {dotted} (meshfleet derives the label {value} from it)",
+        )
+    if re.fullmatch(r"[vV]\d+\.\d+\.\d+", value):
+        return Problem(path=path, message=f"{value!r} has a leading v; {field} {words}", fix=f"write {value[1:]}")
+    if re.fullmatch(r"\d+\.\d+", value):
+        return Problem(
+            path=path,
+            message=f"{value!r} names a minor version, not a release; {field} {words}",
+            fix=f"write the {value} patch release you mean in full, e.g. {value}.0",
+        )
+    return Problem(path=path, message=f"{value!r} is not a version; {field} {words}", fix=f"write e.g. {example}")
+
+
+def _istio_version_rules(mesh: IstioMeshSpec) -> Iterable[Problem]:
+    """Each version said at its own path, once; the cross-checks only between well-formed versions.
+
+    A malformed entry is the root: `revisions: [1-30-3]` is one problem at mesh.revisions[0], not also
+    "revisions lacks version" and "stableRevision not installed" (which its correction would settle).
+    """
+    problems = [_istio_version_problem("mesh.version", mesh.version)]
+    problems += [_istio_version_problem(f"mesh.revisions[{i}]", v) for i, v in enumerate(mesh.revisions or [])]
+    if mesh.stable_revision is not None:
+        problems.append(_istio_version_problem("mesh.stableRevision", mesh.stable_revision))
+    found = [p for p in problems if p is not None]
+    yield from found
+    if found:
+        return
+    installed = mesh.installed_versions
+    listed = ", ".join(installed)
+    version_missing = mesh.version not in installed
+    if version_missing:
         yield Problem(
-            path="mesh.version",
-            message=f"Istio versions are major.minor.patch; got {installed}",
-            fix="write e.g. 1.30.3",
+            path="mesh.revisions",
+            message=f"[{listed}] does not contain mesh.version {mesh.version!r}: version is the newest installed "
+            "revision",
+            fix=f"add mesh.version to mesh.revisions ([{listed}, {mesh.version}]), or set mesh.version to the "
+            "newest of them",
+        )
+    if len(set(installed)) != len(installed) or len(installed) > 3:
+        yield Problem(
+            path="mesh.revisions",
+            message=f"[{listed}]: list each version once, at most three side by side",
+            fix="remove duplicate or old revisions",
+        )
+    # Unset, or set to mesh.version, the stable revision is missing exactly when mesh.version is: said above, once.
+    if mesh.stable_version not in installed and not (version_missing and mesh.stable_version == mesh.version):
+        yield Problem(
+            path="mesh.stableRevision",
+            message=f"{mesh.stable_version!r} is not an installed revision; allowed values: {listed}",
+            fix="point the stable tag at an installed revision",
         )
 
 

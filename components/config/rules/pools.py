@@ -90,6 +90,8 @@ _RESERVED = {"gcp": 4, "azure": 5}
 #: 110 pods (the default maximum, which meshfleet keeps), AKS's CNI overlay
 #: always hands out a /24 per node.
 _NODE_POD_PREFIX = 24
+#: The largest range ever proposed: a /8, the size of 10.0.0.0/8, the largest private (RFC 1918) block.
+_SHORTEST_PREFIX = 8
 
 
 def _max_nodes(c: AzureCluster | GcpCluster) -> tuple[int, str]:
@@ -130,8 +132,11 @@ def _rule_ranges_hold_nodes(spec: FleetSpec) -> Iterable[Problem]:
                     f"{node_net} has {node_room} usable node addresses, but the node pools of {cloud} cluster "
                     f"{c.name!r} can reach {nodes} nodes ({counted})"
                 ),
-                fix=f"on a new cluster use a nodeCidr of /{_prefix_for(nodes + _RESERVED[c.cloud], 32)} or a "
-                "shorter prefix; on a deployed one (its range cannot change) lower maxSize",
+                fix=_range_fix(
+                    "nodeCidr",
+                    _prefix_for(nodes + _RESERVED[c.cloud], 32),
+                    f"{2 ** (32 - _SHORTEST_PREFIX) - _RESERVED[c.cloud]} usable node addresses",
+                ),
             )
         pod_net = ipaddress.IPv4Network(c.network.pod_cidr)
         pod_room = 2 ** (_NODE_POD_PREFIX - pod_net.prefixlen) if pod_net.prefixlen <= _NODE_POD_PREFIX else 0
@@ -142,9 +147,26 @@ def _rule_ranges_hold_nodes(spec: FleetSpec) -> Iterable[Problem]:
                     f"{pod_net} holds the pods of {pod_room} nodes ({cloud} gives each node a /{_NODE_POD_PREFIX}), "
                     f"but the node pools of {c.name!r} can reach {nodes} nodes ({counted})"
                 ),
-                fix=f"on a new cluster use a podCidr of /{_prefix_for(nodes, _NODE_POD_PREFIX)} or a "
-                "shorter prefix; on a deployed one (its range cannot change) lower maxSize",
+                fix=_range_fix(
+                    "podCidr",
+                    _prefix_for(nodes, _NODE_POD_PREFIX),
+                    f"the pods of {2 ** (_NODE_POD_PREFIX - _SHORTEST_PREFIX)} nodes",
+                ),
             )
+
+
+def _range_fix(field: str, prefix: int, largest_holds: str) -> str:
+    """Use a /`prefix` `field`; if even a /8 is too small, say the pools are too large for any range."""
+    if prefix >= _SHORTEST_PREFIX:
+        return (
+            f"on a new cluster use a {field} of /{prefix} or a shorter prefix; on a deployed one (its range "
+            "cannot change) lower maxSize"
+        )
+    return (
+        f"lower maxSize or move pools to another cluster: the pools are too large for any {field}; even a "
+        f"/{_SHORTEST_PREFIX} (as large as 10.0.0.0/{_SHORTEST_PREFIX}, the largest private range) holds only "
+        f"{largest_holds}"
+    )
 
 
 def _prefix_for(count: int, block_prefix: int) -> int:
