@@ -513,11 +513,13 @@ def young_objects_only() -> Iterator[None]:
     during a plan. Most of a plan's garbage is freed by reference counting;
     what needs the collector is the SDK's small reference cycles (futures
     and their callbacks; the recursive closure of each `contains_unknowns`
-    call, the largest share, is avoided: acyclic_unknown_checks). Each collection costs more than its share (at 50 clusters a
-    young one took about 0.15 s and a middle one 1.5 s, whatever the
-    threshold), so fewer, larger ones win: a 50-cluster Linkerd plan took
-    25 s with 7.6 s of collections at 200,000, and 18 s with 1.1 s at
-    500,000, for 5% more peak memory (983 MiB against 937 MiB).
+    call, once the largest share, is avoided: acyclic_unknown_checks). Each
+    collection costs more than its share (at 50 clusters a young one took
+    about 0.15 s and a middle one 1.5 s, whatever the threshold), so fewer,
+    larger ones win: a 50-cluster Linkerd plan took 25 s with 7.6 s of
+    collections at 200,000, and 18 s with 1.1 s at 500,000, for 5% more
+    peak memory (983 MiB against 937 MiB; both measured before the
+    closures went, which took that plan to 900 MiB).
     """
     old = gc.get_threshold()
     gc.freeze()
