@@ -236,6 +236,11 @@ def eastwest_gateway_values(
         },
         "podDisruptionBudget": dict(GATEWAY_PDB),
         "topologySpreadConstraints": zone_spread(EASTWEST_SELECTOR),
+        # No Role to read Secrets in istio-system (the chart's default): the gateway only passes
+        # mTLS through (AUTO_PASSTHROUGH) and serves no credentialName certificate, while that
+        # namespace holds `cacerts` (this cluster's intermediate CA key) and the peers' remote
+        # secrets. An internet-facing pod must not be one exploit away from them.
+        "rbac": {"enabled": False},
         # Keep serving while the load balancer stops sending (and drains)
         # new connections, then let Envoy drain.
         "lifecycle": {"preStop": {"sleep": {"seconds": prestop}}},
