@@ -39,7 +39,9 @@ KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 
 #: Control-plane log categories sent to Log Analytics (kube-audit-admin
-#: rather than kube-audit: the same writes without the flood of reads).
+#: rather than kube-audit: the same writes without the flood of reads,
+#: so a Secret's get is not recorded; GKE's default matches, EKS's `audit`
+#: log records reads).
 CONTROL_PLANE_LOGS = (
     "kube-apiserver",
     "kube-audit-admin",

@@ -43,7 +43,9 @@ NODE_ROLES = (
     "roles/container.defaultNodeServiceAccount",
     "roles/artifactregistry.reader",
 )
-#: Control-plane logs plus workloads' stdout (audit logs are always on).
+#: Control-plane logs plus workloads' stdout. Admin Activity audit logs (every write) are always on;
+#: reads (a Secret's get) are Data Access logs, off unless the project's audit config enables
+#: DATA_READ for container.googleapis.com, a project-wide (and costly) choice left to its owners.
 LOGGED_COMPONENTS = ("SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS")
 #: Application-layer secrets key: a new primary version every 90 days
 #: (old versions stay to decrypt what they encrypted).
