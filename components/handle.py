@@ -112,7 +112,7 @@ class ClusterHandle:
             pod_cidr=cluster.network.pod_cidr,
             service_cidr=cluster.network.service_cidr,
             egress_cidrs=egress_cidrs,
-            protected=spec.fleet.protect,
+            protected=spec.protect_of(cluster),
             ready=list(ready or []),
             platform=platform,
             storage_class=storage_class,

@@ -128,6 +128,14 @@ def add_root(doc: dict[str, Any]) -> None:
 CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ("duplicate-names", "local", dup_cluster, "clusters[1].name", "is already the name of clusters[0]", "unique name"),
     (
+        "remove-a-kept-cluster",
+        "local",
+        setting("fleet.removeClusters", ["kind-west"]),
+        "fleet.removeClusters[0]",
+        "'kind-west' is listed for removal but is still in clusters",
+        "to remove kind-west, delete its entry from clusters too; to keep it, take it off fleet.removeClusters",
+    ),
+    (
         "gke-name-digit",
         "dev",
         setting("clusters[2].name", "1gke"),

@@ -733,7 +733,15 @@ def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> N
         "azure-native:containerservice:ManagedCluster": {"apiServerAccessProfile"},
         # The switch guard records the new kind and the migration that allowed it; the
         # Fleet component's facts (read by the guardrails) name the mesh.
-        "pulumi-python:dynamic/meshfleet:MeshSwitchGuard": {"kind", "migrateFrom", "istioVersions", "istioStable"},
+        "pulumi-python:dynamic/meshfleet:MeshSwitchGuard": {
+            "kind",
+            "migrateFrom",
+            "istioVersions",
+            "istioStable",
+            "clusters",
+            "protectedClusters",
+            "removeClusters",
+        },
         "meshfleet:index:Fleet": {"facts"},
     }
     for urn, (old, new) in changed.items():

@@ -212,6 +212,7 @@ def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev)
         ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
         ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
         ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("acme-dev-mesh-switch", (".clusters",)),  # the guard records the fleet's clusters
     }
     for u in change.new.keys() - change.old.keys():
         r = change.new[u]
@@ -447,3 +448,96 @@ def test_consul_renders_an_annotation_value_as_written() -> None:
         o for o in render_release(inputs(r)) if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"
     ]
     assert service["metadata"]["annotations"]["example.com/note"] == "{{ .Release.Name }} stays"
+
+
+def test_dropping_a_deployed_cluster_is_refused_unless_named(dev, tmp_path):
+    """A cluster dropped from the config (or renamed: a new name is a new cluster) is deleted with its
+    network, nodes and workloads. The guard refuses it, in preview, up and `plan --previous`, unless
+    fleet.removeClusters names it; the peers then stop admitting it and nothing else changes."""
+    from components.config import ConfigError, load_fleet
+    from components.mesh.switch import _GuardProvider, check_previous, guard_inputs
+    from ops.stackconfig import read_stack_config
+    from tests.helpers import ROOT, only_clusters
+
+    def load_spec(fleet):
+        return load_fleet(read_stack_config(ROOT, "dev").value("defaults"), fleet)
+
+    deployed = dev.to_json(show_secrets=False)
+    fleet = only_clusters(fleet_of("dev"), "aws-use1", "azure-weu")
+    with pytest.raises(ConfigError) as err:
+        check_previous(deployed, load_spec(fleet))
+    (problem,) = err.value.problems
+    assert (problem.path, problem.message, problem.fix) == (
+        "clusters",
+        "the config drops the deployed cluster(s) gcp-euw1: the update would delete each of them with its network, "
+        "nodes and everything running in it, and its peers stop admitting it",
+        "to remove them, list them in fleet.removeClusters: [gcp-euw1] for this one update (README, 'Removing a "
+        "cluster'); to keep them, put them back in clusters under their deployed names",
+    )
+    fleet["fleet"]["removeClusters"] = ["gcp-euw1"]
+    named = load_spec(fleet)
+    assert check_previous(deployed, named).allowed
+    # In preview and up: the engine hands the guard's recorded inputs to its check.
+    provider = _GuardProvider()
+    before = guard_inputs(dev.spec)
+    renamed = {**before, "clusters": ["aws-use1", "azure-weu", "gcp-euw2"]}
+    (failure,) = provider.check(before, renamed).failures
+    assert failure.property == "clusters"
+    assert failure.reason.startswith(
+        "the config drops the deployed cluster(s) gcp-euw1 (new in the config: gcp-euw2; a renamed cluster is a "
+        "new one)"
+    )
+    assert provider.check(before, guard_inputs(named)).failures == []
+    assert provider.check({"kind": "istio"}, renamed).failures == []  # a guard that kept no clusters judges none
+    # The removal itself: the peers stop admitting it, the guard records it; nothing else of theirs changes.
+    change = PlanChange(dev, plan_fleet(fleet, stack="dev"))
+    assert change.added == []
+    for u in change.removed:  # its own resources, its pairs' credentials and its intermediate CA
+        assert dev.owner_of(change.old[u]) == "gcp-euw1" or "gcp-euw1" in change.old[u].name, u
+    assert change.changed() == {
+        ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
+        ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
+        ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("acme-dev-mesh-switch", (".clusters", ".removeClusters")),
+    }
+
+
+def test_a_protected_cluster_is_unprotected_alone_then_removed():
+    """On a protected stack, dropping a cluster would update its peers, then stop at its protected deletes:
+    the guard refuses it until the cluster's own `protect: false` is deployed, which touches only that
+    cluster's protection (Pulumi's and the cloud's)."""
+    from components.mesh.switch import _GuardProvider, guard_inputs
+    from tests.helpers import only_clusters
+
+    prod = plan_stack("prod")
+    deployed = guard_inputs(prod.spec)
+    assert deployed["protectedClusters"] == sorted(c.name for c in prod.spec.clusters)
+    kept = [c.name for c in prod.spec.clusters if c.name != "gcp-use4"]
+    fleet = only_clusters(fleet_of("prod"), *kept)
+    fleet["fleet"]["removeClusters"] = ["gcp-use4"]
+    dropped = {**deployed, "clusters": sorted(kept), "protectedClusters": sorted(kept), "removeClusters": ["gcp-use4"]}
+    (failure,) = _GuardProvider().check(deployed, dropped).failures
+    assert failure.reason == (
+        "the deployed cluster(s) gcp-use4 are protected: their protected resources and the cloud's deletion "
+        "protection stop the update at their deletion, after their peers stopped admitting them, which leaves "
+        "them running but cut off. fix: first set protect: false on gcp-use4 in clusters, in an update of its "
+        "own; then remove them (README, 'Removing a cluster')"
+    )
+    # Step 1: only gcp-use4's protection changes (and the guard records it).
+    unprotect = fleet_of("prod")
+    next(c for c in unprotect["clusters"] if c["name"] == "gcp-use4")["protect"] = False
+    step1 = plan_fleet(unprotect, stack="prod")
+    change = PlanChange(prod, step1)
+    assert change.added == [] and change.removed == set()
+    assert change.changed() == {
+        ("gcp-use4-cluster", (".deletionProtection",)),
+        ("acme-prod-mesh-switch", (".protectedClusters",)),
+    }
+    rewired = {r["name"] for r, _ in change.diff.rewired}
+    assert rewired and all(name.startswith("gcp-use4-") for name in rewired), rewired
+    for r in step1.resources:
+        owner = step1.owner_of(r)
+        assert not (owner == "gcp-use4" and r.protect), r.urn
+    # Step 2: the removal the guard now allows.
+    assert _GuardProvider().check(guard_inputs(step1.spec), dropped).failures == []

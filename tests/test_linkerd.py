@@ -873,7 +873,15 @@ def test_guard_provider_decides_in_check_from_the_old_state() -> None:
     created = provider.create({"kind": "linkerd", "migrateFrom": "istio"})
     assert (created.id, created.outs) == (
         "mesh-switch-guard",
-        {"kind": "linkerd", "migrateFrom": "istio", "istioVersions": None, "istioStable": None},
+        {
+            "kind": "linkerd",
+            "migrateFrom": "istio",
+            "istioVersions": None,
+            "istioStable": None,
+            "clusters": None,
+            "protectedClusters": None,
+            "removeClusters": None,
+        },
     )
     assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True
     assert provider.diff("mesh-switch-guard", {"kind": "linkerd"}, {"kind": "linkerd"}).changes is False

@@ -95,7 +95,8 @@ class ClusterBuild(Generic[ClusterT, NetworkT]):
 
     @property
     def meta(self) -> FleetMeta:
-        return self.spec.fleet
+        """The fleet's settings with this cluster's protection (FleetSpec.meta_of)."""
+        return self.spec.meta_of(self.cluster)
 
     def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """The children's options with `kwargs` (depends_on, timeouts, ...) merged in."""

@@ -209,6 +209,12 @@ class FleetMeta(Model):
         description="When every AKS and GKE cluster may upgrade on its own (a cluster's own "
         "`maintenanceWindow` overrides it). Unset: whenever the cloud chooses.",
     )
+    remove_clusters: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Deployed clusters this update removes, by name. A cluster dropped from `clusters` (or "
+        "renamed: a new name is a new cluster) is deleted with everything running in it, so the deploy guard "
+        "refuses an update that drops one not listed here. List them for that one update, then clear the list.",
+    )
 
     def maintenance_window_for(self, cluster: AzureCluster | GcpCluster) -> MaintenanceWindow | None:
         """The cluster's own window, else the fleet's."""
@@ -315,6 +321,12 @@ class ClusterBase(Model):
         "channel)."
     )
     node_pools: list[NodePool] = Field(min_length=1)
+    protect: bool | None = Field(
+        default=None,
+        description="This cluster's protection, overriding `fleet.protect` for its network, control plane, "
+        "node pools and KMS key (and the cloud's own deletion protection). Removing a protected cluster takes "
+        "`protect: false` in an update of its own first (README, 'Removing a cluster'). Unset: fleet.protect.",
+    )
 
 
 class AwsCluster(ClusterBase):
@@ -857,3 +869,13 @@ class FleetSpec(Model):
 
     def cluster(self, name: str) -> AwsCluster | AzureCluster | GcpCluster | ExistingCluster:
         return next(c for c in self.clusters if c.name == name)
+
+    def protect_of(self, cluster: AwsCluster | AzureCluster | GcpCluster | ExistingCluster) -> bool:
+        """The cluster's own protection when it sets one, else the stack's."""
+        own = getattr(cluster, "protect", None)
+        return self.fleet.protect if own is None else bool(own)
+
+    def meta_of(self, cluster: AwsCluster | AzureCluster | GcpCluster | ExistingCluster) -> FleetMeta:
+        """`fleet` as one cluster's resources see it: with that cluster's protection."""
+        protect = self.protect_of(cluster)
+        return self.fleet if protect == self.fleet.protect else self.fleet.model_copy(update={"protect": protect})

@@ -259,7 +259,7 @@ def consul_values(
             # leaves no volume behind, EKS and GKE disks outlive their
             # cluster); a protected stack keeps them, and its Raft data.
             "persistentVolumeClaimRetentionPolicy": {
-                "whenDeleted": "Retain" if spec.fleet.protect else "Delete",
+                "whenDeleted": "Retain" if spec.protect_of(spec.cluster(cluster)) else "Delete",
                 "whenScaled": "Retain",
             },
             # The chart keeps servers on separate nodes, not zones: over zones

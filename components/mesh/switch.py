@@ -31,6 +31,14 @@ load the provider of an existing guard (for its diff or delete).
 Offline, `meshfleet plan --previous PLAN_DIR` reads the guard's recorded
 inputs from an earlier plan and runs the same decision.
 
+The guard also keeps the fleet's cluster names and refuses an update that
+drops a deployed cluster `fleet.removeClusters` does not name
+(`decide_clusters`): a removed or renamed cluster is deleted with its
+network, nodes and workloads, and its peers stop admitting it. It also
+refuses dropping a cluster deployed with protection on: the peers' changes
+would land before its protected deletes stop the update, leaving it running
+but cut off; its `protect: false` goes first, in an update of its own.
+
 For Istio the guard also keeps the installed control-plane versions and the
 stable one, and refuses a stable revision that is not installed yet
 (`decide_stable`): the revision tag (the injection webhook, failurePolicy
@@ -124,13 +132,52 @@ def decide_stable(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decis
     )
 
 
+def decide_clusters(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:
+    """Whether the update may drop deployed clusters: only those `fleet.removeClusters` names (inputs
+    `clusters`, `removeClusters`); allowed whenever the deployed clusters are not known (a guard recorded
+    before it kept them)."""
+    before, after = deployed.get("clusters"), news.get("clusters") or []
+    listed = news.get("removeClusters") or []
+    if not isinstance(before, list):
+        return Decision(True)
+    dropped = [c for c in before if c not in after]
+    unnamed = [c for c in dropped if c not in listed]
+    guarded = [c for c in dropped if c in (deployed.get("protectedClusters") or [])]
+    if unnamed:
+        names = ", ".join(unnamed)
+        renamed = [c for c in after if c not in before]
+        also = f" (new in the config: {', '.join(renamed)}; a renamed cluster is a new one)" if renamed else ""
+        return Decision(
+            False,
+            f"the config drops the deployed cluster(s) {names}{also}: the update would delete each of them with "
+            "its network, nodes and everything running in it, and its peers stop admitting it",
+            f"to remove them, list them in fleet.removeClusters: [{names}] for this one update (README, "
+            "'Removing a cluster'); to keep them, put them back in clusters under their deployed names",
+        )
+    if guarded:
+        names = ", ".join(guarded)
+        return Decision(
+            False,
+            f"the deployed cluster(s) {names} are protected: their protected resources and the cloud's deletion "
+            "protection stop the update at their deletion, after their peers stopped admitting them, which "
+            "leaves them running but cut off",
+            f"first set protect: false on {names} in clusters, in an update of its own; then remove them "
+            "(README, 'Removing a cluster')",
+        )
+    left = [c for c in listed if c not in before]
+    if left:
+        return Decision(True, f"fleet.removeClusters names {', '.join(left)}, not deployed", "clear the list")
+    return Decision(True)
+
+
 #: The guard's recorded inputs (and state).
-_RECORDED = ("kind", "migrateFrom", "istioVersions", "istioStable")
+_RECORDED = ("kind", "migrateFrom", "istioVersions", "istioStable", "clusters", "protectedClusters", "removeClusters")
 
 
 def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
-    """What the guard records of a config: the mesh kind, the migration, and Istio's installed and stable
-    versions (None for other meshes)."""
+    """What the guard records of a config: the mesh kind, the migration, Istio's installed and stable
+    versions (None for other meshes), and the fleet's clusters, the protected ones, and those the update
+    removes."""
     mesh = spec.mesh
     istio = mesh if isinstance(mesh, IstioMeshSpec) else None
     return {
@@ -138,6 +185,9 @@ def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
         "migrateFrom": mesh.migrate_from,
         "istioVersions": list(istio.installed_versions) if istio else None,
         "istioStable": istio.stable_version if istio else None,
+        "clusters": sorted(c.name for c in spec.clusters),
+        "protectedClusters": sorted(c.name for c in spec.clusters if spec.protect_of(c)),
+        "removeClusters": sorted(spec.fleet.remove_clusters),
     }
 
 
@@ -157,6 +207,9 @@ class _GuardProvider(pulumi.dynamic.ResourceProvider):
         stable = decide_stable(olds, news)
         if not stable.allowed:
             failures.append(pulumi.dynamic.CheckFailure("istioStable", f"{stable.message}. fix: {stable.fix}"))
+        clusters = decide_clusters(olds, news)
+        if not clusters.allowed:
+            failures.append(pulumi.dynamic.CheckFailure("clusters", f"{clusters.message}. fix: {clusters.fix}"))
         return pulumi.dynamic.CheckResult(news, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
@@ -208,4 +261,9 @@ def check_previous(plan: Mapping[str, Any], spec: FleetSpec) -> Decision:
     stable = decide_stable(recorded, guard_inputs(spec))
     if not stable.allowed:
         raise ConfigError.one(path="mesh.stableRevision", message=stable.message, fix=stable.fix)
+    clusters = decide_clusters(recorded, guard_inputs(spec))
+    if not clusters.allowed:
+        raise ConfigError.one(path="clusters", message=clusters.message, fix=clusters.fix)
+    if clusters.message and not decision.message:
+        return Decision(True, f"{clusters.message}: {clusters.fix}")
     return decision

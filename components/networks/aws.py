@@ -77,7 +77,7 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(meta, child)
+        keep = protected(args.spec.meta_of(c), child)
         slot = gateway_slot(args.spec)
 
         def gateway_opts(zone: str) -> pulumi.ResourceOptions:
@@ -158,7 +158,10 @@ class AwsNetwork(pulumi.ComponentResource):
                 connectivity_type="public",
                 tags=named(f"nat-{z.zone}"),
                 # A NAT gateway needs the internet gateway attached first.
-                opts=protected(meta, pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[igw])),
+                opts=protected(
+                    args.spec.meta_of(c),
+                    pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[igw]),
+                ),
             )
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{z.zone}",

@@ -56,7 +56,7 @@ class AzureNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(meta, child)
+        keep = protected(args.spec.meta_of(c), child)
 
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg",

@@ -69,7 +69,7 @@ class GcpNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(meta, child)
+        keep = protected(args.spec.meta_of(c), child)
 
         # Custom mode: an auto-mode VPC creates a /20 in every region, which
         # overlaps the fleet's planned ranges and cannot be undone.

@@ -29,6 +29,19 @@ def _rule_unique_names(spec: FleetSpec) -> Iterable[Problem]:
         seen.setdefault(c.name, i)
 
 
+def _rule_removed_clusters_are_gone(spec: FleetSpec) -> Iterable[Problem]:
+    """A cluster listed for removal must not also be in `clusters`: the list says the update deletes it."""
+    names = {c.name for c in spec.clusters}
+    for i, name in enumerate(spec.fleet.remove_clusters):
+        if name in names:
+            yield Problem(
+                path=f"fleet.removeClusters[{i}]",
+                message=f"{name!r} is listed for removal but is still in clusters",
+                fix=f"to remove {name}, delete its entry from clusters too; to keep it, take it off "
+                "fleet.removeClusters",
+            )
+
+
 def _rule_cloud_names(spec: FleetSpec) -> Iterable[Problem]:
     for i, c in enumerate(spec.clusters):
         names = cluster_names(spec.fleet.name, c.name)
@@ -87,5 +100,6 @@ def _pool_name_problems(cluster: Any, path: str, name: str) -> Iterable[Problem]
 
 RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
     _rule_unique_names,
+    _rule_removed_clusters_are_gone,
     _rule_cloud_names,
 )
