@@ -741,6 +741,9 @@ def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> N
             "clusters",
             "protectedClusters",
             "removeClusters",
+            "kubernetesVersions",
+            "trustDomain",
+            "trustDomainAliases",
         },
         "meshfleet:index:Fleet": {"facts"},
     }

@@ -212,7 +212,8 @@ def test_adding_a_cluster_updates_only_peers_allow_lists_and_gateway_ranges(dev)
         ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
         ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
         ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
-        ("acme-dev-mesh-switch", (".clusters",)),  # the guard records the fleet's clusters
+        # The guard records the fleet's clusters and their versions.
+        ("acme-dev-mesh-switch", (".clusters", ".kubernetesVersions.gcp-euw1")),
     }
     for u in change.new.keys() - change.old.keys():
         r = change.new[u]
@@ -236,6 +237,10 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
         ("azure-weu-aks", (".agentPoolProfiles[0].orchestratorVersion", ".kubernetesVersion")),
         ("azure-weu-pool-workload", (".orchestratorVersion",)),
         ("gcp-euw1-cluster", (".minMasterVersion",)),
+        (
+            "acme-dev-mesh-switch",
+            (".kubernetesVersions.aws-use1", ".kubernetesVersions.azure-weu", ".kubernetesVersions.gcp-euw1"),
+        ),
     }
 
 
@@ -499,7 +504,7 @@ def test_dropping_a_deployed_cluster_is_refused_unless_named(dev, tmp_path):
         ("azure-weu-aks", (".apiServerAccessProfile.authorizedIPRanges",)),
         ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
         ("azure-weu-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
-        ("acme-dev-mesh-switch", (".clusters", ".removeClusters")),
+        ("acme-dev-mesh-switch", (".clusters", ".kubernetesVersions.gcp-euw1", ".removeClusters")),
     }
 
 
@@ -541,3 +546,89 @@ def test_a_protected_cluster_is_unprotected_alone_then_removed():
         assert not (owner == "gcp-use4" and r.protect), r.urn
     # Step 2: the removal the guard now allows.
     assert _GuardProvider().check(guard_inputs(step1.spec), dropped).failures == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message", "fix"),
+    [
+        (
+            "1.33",
+            "1.35",
+            "aws-use1 runs Kubernetes 1.33; 1.35 skips a minor: its control plane upgrades one minor at a time, so "
+            "the cluster update would fail",
+            "upgrade to 1.34 first, deploy, then go on one minor at a time",
+        ),
+        (
+            "1.33.5-gke.1200",
+            "1.32",
+            "aws-use1 runs Kubernetes 1.33; 1.32 is a downgrade, which no managed control plane does",
+            "set its kubernetesVersion back to 1.33 or later",
+        ),
+    ],
+)
+def test_a_skipped_or_reversed_kubernetes_minor_is_refused(before, after, message, fix):
+    from components.mesh.switch import decide_versions
+
+    refused = decide_versions({"kubernetesVersions": {"aws-use1": before}}, {"kubernetesVersions": {"aws-use1": after}})
+    assert (refused.allowed, refused.message, refused.fix) == (False, message, fix)
+    for ok in ("1.33", "1.34", "1.34.2", "1.34.1-gke.100"):
+        assert decide_versions({"kubernetesVersions": {"aws-use1": "1.33"}}, {"kubernetesVersions": {"aws-use1": ok}})
+    assert decide_versions({}, {"kubernetesVersions": {"aws-use1": "1.40"}}).allowed  # nothing recorded yet
+
+
+def test_plan_previous_refuses_a_skipped_minor_and_an_unaliased_trust_domain(dev):
+    """Against the deployed plan: the guard's recorded versions and trust domain."""
+    from components.config import ConfigError, load_fleet
+    from components.mesh.switch import check_previous
+    from ops.stackconfig import read_stack_config
+    from tests.helpers import ROOT
+
+    deployed = dev.to_json(show_secrets=False)
+    defaults = read_stack_config(ROOT, "dev").value("defaults")
+    aks = next(c for c in dev.spec.clusters if c.cloud == "azure")
+    major, minor = aks.kubernetes_version.split(".")[:2]
+    fleet = fleet_of("dev")
+    next(c for c in fleet["clusters"] if c["name"] == aks.name)["kubernetesVersion"] = f"{major}.{int(minor) + 2}"
+    with pytest.raises(ConfigError) as err:
+        check_previous(deployed, load_fleet(defaults, fleet))
+    assert [(p.path, p.message.split(";")[0]) for p in err.value.problems] == [
+        ("clusters[].kubernetesVersion", f"{aks.name} runs Kubernetes {major}.{minor}")
+    ]
+    fleet = fleet_of("dev")
+    old = dev.spec.mesh.trust_domain
+    fleet["mesh"]["trustDomain"] = "acme.example"
+    with pytest.raises(ConfigError) as err:
+        check_previous(deployed, load_fleet(defaults, fleet))
+    (problem,) = err.value.problems
+    assert (problem.path, problem.fix) == (
+        "mesh.trustDomain",
+        f"keep the old domain accepted: mesh.trustDomainAliases: [{old}] for at least one workload certificate "
+        "lifetime, then remove it",
+    )
+    fleet["mesh"]["trustDomainAliases"] = [old]
+    assert check_previous(deployed, load_fleet(defaults, fleet)).allowed
+
+
+def test_linkerd_refuses_any_trust_domain_change_and_consul_is_not_judged():
+    from components.mesh.switch import decide_trust_domain
+
+    linkerd = decide_trust_domain(
+        {"kind": "linkerd", "trustDomain": "cluster.local"}, {"kind": "linkerd", "trustDomain": "acme.example"}
+    )
+    assert (linkerd.allowed, linkerd.fix) == (False, "keep mesh.trustDomain: cluster.local")
+    assert decide_trust_domain(
+        {"kind": "consul", "trustDomain": "cluster.local"}, {"kind": "consul", "trustDomain": "acme.example"}
+    ).allowed
+
+
+def test_the_guard_provider_judges_versions_and_trust_domain_in_check():
+    """What preview and up run: the engine hands the recorded inputs to the guard's check."""
+    from components.mesh.switch import _GuardProvider
+
+    olds = {"kind": "istio", "trustDomain": "cluster.local", "kubernetesVersions": {"aws-use1": "1.33"}}
+    news = {"kind": "istio", "trustDomain": "acme.example", "kubernetesVersions": {"aws-use1": "1.35"}}
+    failures = _GuardProvider().check(olds, news).failures
+    assert [(f.property, f.reason.split(":")[0]) for f in failures] == [
+        ("kubernetesVersions", "aws-use1 runs Kubernetes 1.33; 1.35 skips a minor"),
+        ("trustDomain", "mesh.trustDomain changes from cluster.local to acme.example without an alias"),
+    ]

@@ -881,6 +881,9 @@ def test_guard_provider_decides_in_check_from_the_old_state() -> None:
             "clusters": None,
             "protectedClusters": None,
             "removeClusters": None,
+            "kubernetesVersions": None,
+            "trustDomain": None,
+            "trustDomainAliases": None,
         },
     )
     assert provider.diff("mesh-switch-guard", {"kind": "istio"}, {"kind": "linkerd"}).changes is True

@@ -38,6 +38,10 @@ network, nodes and workloads, and its peers stop admitting it. It also
 refuses dropping a cluster deployed with protection on: the peers' changes
 would land before its protected deletes stop the update, leaving it running
 but cut off; its `protect: false` goes first, in an update of its own.
+And it keeps each cloud cluster's Kubernetes version (`decide_versions`: a
+control plane upgrades one minor at a time, never back) and the trust
+domain (`decide_trust_domain`: a change needs Istio's alias; Linkerd has
+none).
 
 For Istio the guard also keeps the installed control-plane versions and the
 stable one, and refuses a stable revision that is not installed yet
@@ -58,7 +62,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.config import ConfigError, FleetSpec, IstioMeshSpec
+from components.config import ConfigError, ExistingCluster, FleetSpec, IstioMeshSpec
 
 #: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
 DELETED_WITH: dict[str, str] = {
@@ -170,14 +174,89 @@ def decide_clusters(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Dec
     return Decision(True)
 
 
+def _minor(version: object) -> tuple[int, int] | None:
+    """(major, minor) of a cluster version as each cloud takes it (1.33, 1.33.2, 1.33.5-gke.1200)."""
+    if not isinstance(version, str):
+        return None
+    parts = version.split("-", 1)[0].split(".")
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
+
+
+def decide_versions(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:
+    """Whether each cluster's Kubernetes version may move from the recorded one (input
+    `kubernetesVersions`, cluster -> version): EKS, AKS and GKE upgrade a control plane one minor at a time
+    and never back, so a skipped minor or a downgrade fails at that cluster's update, part way through
+    the fleet's. Allowed whenever nothing was recorded."""
+    before, after = deployed.get("kubernetesVersions"), news.get("kubernetesVersions") or {}
+    if not isinstance(before, Mapping):
+        return Decision(True)
+    for cluster, version in sorted(after.items()):
+        old, new = _minor(before.get(cluster)), _minor(version)
+        if old is None or new is None or new[0] != old[0] or new[1] - old[1] in (0, 1):
+            continue
+        was, want = ".".join(map(str, old)), ".".join(map(str, new))
+        if new < old:
+            return Decision(
+                False,
+                f"{cluster} runs Kubernetes {was}; {want} is a downgrade, which no managed control plane does",
+                f"set its kubernetesVersion back to {was} or later",
+            )
+        step = f"{old[0]}.{old[1] + 1}"
+        return Decision(
+            False,
+            f"{cluster} runs Kubernetes {was}; {want} skips a minor: its control plane upgrades one minor at a "
+            "time, so the cluster update would fail",
+            f"upgrade to {step} first, deploy, then go on one minor at a time",
+        )
+    return Decision(True)
+
+
+def decide_trust_domain(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:
+    """Whether the mesh's trust domain may change (input `trustDomain`): workloads keep certificates of
+    the old domain until they renew (a day by default), and every authorization naming principals moves
+    at once. Istio accepts both while `mesh.trustDomainAliases` keeps the old one; Linkerd has no alias,
+    and Consul ignores the setting (its own CA names identities)."""
+    old, new, kind = deployed.get("trustDomain"), news.get("trustDomain"), news.get("kind")
+    if not isinstance(old, str) or old == new or deployed.get("kind") != kind or kind == "consul":
+        return Decision(True)
+    if kind == "istio" and old in (news.get("trustDomainAliases") or []):
+        return Decision(True)
+    if kind == "istio":
+        return Decision(
+            False,
+            f"mesh.trustDomain changes from {old} to {new} without an alias: every authorization policy moves to "
+            f"the new domain at once while workloads still hold {old} certificates, so their calls are denied "
+            "until each renews",
+            f"keep the old domain accepted: mesh.trustDomainAliases: [{old}] for at least one workload "
+            "certificate lifetime, then remove it",
+        )
+    return Decision(
+        False,
+        f"mesh.trustDomain changes from {old} to {new}: Linkerd has no trust domain alias, so every identity, "
+        "authorization and link moves at once while running proxies hold certificates of the old domain",
+        f"keep mesh.trustDomain: {old}",
+    )
+
+
 #: The guard's recorded inputs (and state).
-_RECORDED = ("kind", "migrateFrom", "istioVersions", "istioStable", "clusters", "protectedClusters", "removeClusters")
+_RECORDED = (
+    "kind",
+    "migrateFrom",
+    "istioVersions",
+    "istioStable",
+    "clusters",
+    "protectedClusters",
+    "removeClusters",
+    "kubernetesVersions",
+    "trustDomain",
+    "trustDomainAliases",
+)
 
 
 def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
     """What the guard records of a config: the mesh kind, the migration, Istio's installed and stable
-    versions (None for other meshes), and the fleet's clusters, the protected ones, and those the update
-    removes."""
+    versions (None for other meshes), the fleet's clusters, the protected ones and those the update
+    removes, each cloud cluster's Kubernetes version, and the trust domain with Istio's aliases."""
     mesh = spec.mesh
     istio = mesh if isinstance(mesh, IstioMeshSpec) else None
     return {
@@ -188,6 +267,13 @@ def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
         "clusters": sorted(c.name for c in spec.clusters),
         "protectedClusters": sorted(c.name for c in spec.clusters if spec.protect_of(c)),
         "removeClusters": sorted(spec.fleet.remove_clusters),
+        "kubernetesVersions": {
+            c.name: c.kubernetes_version
+            for c in sorted(spec.clusters, key=lambda c: c.name)
+            if not isinstance(c, ExistingCluster)
+        },
+        "trustDomain": mesh.trust_domain,
+        "trustDomainAliases": list(istio.trust_domain_aliases) if istio else None,
     }
 
 
@@ -207,9 +293,13 @@ class _GuardProvider(pulumi.dynamic.ResourceProvider):
         stable = decide_stable(olds, news)
         if not stable.allowed:
             failures.append(pulumi.dynamic.CheckFailure("istioStable", f"{stable.message}. fix: {stable.fix}"))
-        clusters = decide_clusters(olds, news)
-        if not clusters.allowed:
-            failures.append(pulumi.dynamic.CheckFailure("clusters", f"{clusters.message}. fix: {clusters.fix}"))
+        for prop, judged in (
+            ("clusters", decide_clusters(olds, news)),
+            ("kubernetesVersions", decide_versions(olds, news)),
+            ("trustDomain", decide_trust_domain(olds, news)),
+        ):
+            if not judged.allowed:
+                failures.append(pulumi.dynamic.CheckFailure(prop, f"{judged.message}. fix: {judged.fix}"))
         return pulumi.dynamic.CheckResult(news, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
@@ -261,9 +351,16 @@ def check_previous(plan: Mapping[str, Any], spec: FleetSpec) -> Decision:
     stable = decide_stable(recorded, guard_inputs(spec))
     if not stable.allowed:
         raise ConfigError.one(path="mesh.stableRevision", message=stable.message, fix=stable.fix)
-    clusters = decide_clusters(recorded, guard_inputs(spec))
+    news = guard_inputs(spec)
+    clusters = decide_clusters(recorded, news)
     if not clusters.allowed:
         raise ConfigError.one(path="clusters", message=clusters.message, fix=clusters.fix)
+    for path, judged in (
+        ("clusters[].kubernetesVersion", decide_versions(recorded, news)),
+        ("mesh.trustDomain", decide_trust_domain(recorded, news)),
+    ):
+        if not judged.allowed:
+            raise ConfigError.one(path=path, message=judged.message, fix=judged.fix)
     if clusters.message and not decision.message:
         return Decision(True, f"{clusters.message}: {clusters.fix}")
     return decision
