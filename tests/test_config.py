@@ -128,6 +128,14 @@ def add_root(doc: dict[str, Any]) -> None:
 CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ("duplicate-names", "local", dup_cluster, "clusters[1].name", "is already the name of clusters[0]", "unique name"),
     (
+        "ci-runners-locked-out",
+        "dev",
+        setting("fleet.apiAccess.ciRunnerCidrs", []),
+        "fleet.apiAccess.ciRunnerCidrs",
+        "is empty: every EKS, AKS and GKE API server would admit only its peers and the operators",
+        "list the egress CIDRs of the runners that run `pulumi preview`/`up`",
+    ),
+    (
         "remove-a-kept-cluster",
         "local",
         setting("fleet.removeClusters", ["kind-west"]),

@@ -117,7 +117,8 @@ class ApiAccess(Model):
     )
     ci_runner_cidrs: list[Cidr] = Field(
         default_factory=list,
-        description="Egress CIDRs of the CI runners that run `pulumi up`; they need the API too.",
+        description="Egress CIDRs of the CI runners that run `pulumi up`; they need the API too (required "
+        "with any EKS, AKS or GKE cluster: without them CI is locked out after the next deploy).",
     )
 
 

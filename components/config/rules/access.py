@@ -104,4 +104,23 @@ def _rule_no_open_ranges(spec: FleetSpec) -> Iterable[Problem]:
             yield Problem(path=path, message=f"{cidr} {message}", fix=fix)
 
 
-RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (_rule_allow_list_size, _rule_no_open_ranges)
+def _rule_ci_reaches_the_api(spec: FleetSpec) -> Iterable[Problem]:
+    """Cloud API servers admit only their allow-lists: with no CI runner range, the deploy that removed it
+    is the last one CI can make, and every later preview, up and drift check is refused."""
+    if spec.fleet.api_access.ci_runner_cidrs or all(isinstance(c, ExistingCluster) for c in spec.clusters):
+        return
+    yield Problem(
+        path="fleet.apiAccess.ciRunnerCidrs",
+        message="is empty: every EKS, AKS and GKE API server would admit only its peers and the operators, so "
+        "after the next deploy the CI preview, deploy and drift check (.github/workflows) are refused, and "
+        "restoring the range takes a deploy from an operator's network",
+        fix="list the egress CIDRs of the runners that run `pulumi preview`/`up` (a self-hosted runner's NAT "
+        "address, e.g. ciRunnerCidrs: [203.0.113.10/32])",
+    )
+
+
+RULES: tuple[Callable[[FleetSpec], Iterable[Problem]], ...] = (
+    _rule_allow_list_size,
+    _rule_no_open_ranges,
+    _rule_ci_reaches_the_api,
+)
