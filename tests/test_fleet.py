@@ -632,3 +632,22 @@ def test_the_guard_provider_judges_versions_and_trust_domain_in_check():
         ("kubernetesVersions", "aws-use1 runs Kubernetes 1.33; 1.35 skips a minor"),
         ("trustDomain", "mesh.trustDomain changes from cluster.local to acme.example without an alias"),
     ]
+
+
+def test_removing_a_middle_cluster_or_reordering_moves_no_other_clusters_addresses(dev):
+    """Simulated addresses come from a cluster's name, not its place in the config, so the diff shows what a
+    cloud would do: removing the middle cluster changes only what admitted it, and reordering nothing."""
+    from tests.helpers import only_clusters
+
+    fleet = only_clusters(fleet_of("dev"), "aws-use1", "gcp-euw1")
+    fleet["fleet"]["removeClusters"] = ["azure-weu"]
+    assert PlanChange(dev, plan_fleet(fleet, stack="dev")).changed() == {
+        ("aws-use1-cluster", (".vpcConfig.publicAccessCidrs",)),
+        ("gcp-euw1-cluster", (".masterAuthorizedNetworksConfig.cidrBlocks",)),
+        ("aws-use1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("gcp-euw1-istio-eastwestgateway", (".values.service.loadBalancerSourceRanges",)),
+        ("acme-dev-mesh-switch", (".clusters", ".kubernetesVersions.azure-weu", ".removeClusters")),
+    }
+    reordered = fleet_of("dev")
+    reordered["clusters"].reverse()
+    assert PlanChange(dev, plan_fleet(reordered, stack="dev")).changed(whole_records=True) == set()

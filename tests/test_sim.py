@@ -25,6 +25,7 @@ from ops.sim.pools import (
     SCRATCH,
     STACK_BLOCKS,
     AddressPools,
+    cluster_blocks,
     home_block,
     stack_blocks,
 )
@@ -214,25 +215,43 @@ def test_a_new_stack_moves_no_other_stack_unless_its_home_block_is_taken(names: 
 
 
 def test_sequential_inside_the_clusters_block() -> None:
-    """Stack `b` of (a, b, c) takes its home block, 7 of 64; cluster `east`, the first, sub-block 1 of 64."""
+    """Stack `b` of (a, b, c) takes its home block, 7 of 64; cluster `east` its name's sub-block, 5 of 64."""
     assert stack_blocks(["c", "a", "b"]) == {"a": 25, "b": 7, "c": 38} == {s: home_block(s) for s in "abc"}
+    assert cluster_blocks(["east", "west"]) == {"east": 5, "west": 14}
     pools = AddressPools("b", ["c", "a", "b"], ["east", "west"])
-    # 198.19.0.0/16 -> /22 blocks; block 7 = 198.19.28.0/22 -> /28 sub-blocks; sub-block 1 = 198.19.28.16/28.
+    # 198.19.0.0/16 -> /22 blocks; block 7 = 198.19.28.0/22 -> /28 sub-blocks; sub-block 5 = 198.19.28.80/28.
     assert [pools.allocate(aws.EIP_POOL, "t", f"east-{i}") for i in range(3)] == [
-        "198.19.28.17",
-        "198.19.28.18",
-        "198.19.28.19",
+        "198.19.28.81",
+        "198.19.28.82",
+        "198.19.28.83",
     ]
-    assert pools.allocate(aws.EIP_POOL, "t", "west-0") == "198.19.28.33"
+    assert pools.allocate(aws.EIP_POOL, "t", "west-0") == "198.19.28.225"
     assert pools.allocate(aws.EIP_POOL, "t", "fleet-thing") == "198.19.28.1"
     # Asked again, the same resource keeps its address.
-    assert pools.allocate(aws.EIP_POOL, "t", "east-1") == "198.19.28.18"
+    assert pools.allocate(aws.EIP_POOL, "t", "east-1") == "198.19.28.82"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), min_size=2, max_size=40, unique=True))
+def test_removing_or_reordering_clusters_moves_no_other_cluster(names: list[str]) -> None:
+    """A cluster's addresses come from its name, not its place in the config: dropping one cluster or
+    reversing the list leaves every other cluster where it was (as on a cloud), unless it had stepped
+    aside for the removed one (a shared home block)."""
+    blocks = cluster_blocks(names)
+    assert sorted(blocks.values()) == sorted(set(blocks.values())) and 0 not in blocks.values()
+    assert cluster_blocks(list(reversed(names))) == blocks
+    removed, *kept = names
+    after = cluster_blocks(kept)
+    for name in kept:
+        if home_block(name, OWNER_BLOCKS - 1) + 1 == blocks[name]:  # at its home: nothing can move it
+            assert after[name] == blocks[name], name
 
 
 def test_longest_cluster_name_owns_a_resource() -> None:
     pools = AddressPools("a", ["a"], ["aws", "aws-use1"])
-    assert pools.owner("aws-use1-egress") == 2
-    assert pools.owner("aws-egress") == 1
+    blocks = cluster_blocks(["aws", "aws-use1"])
+    assert pools.owner("aws-use1-egress") == blocks["aws-use1"]
+    assert pools.owner("aws-egress") == blocks["aws"]
     assert pools.owner("awsx-egress") == 0
 
 

@@ -15,10 +15,14 @@ A pool is carved into `STACK_BLOCKS` equal blocks, and each block into
   moves only a stack that had stepped aside for it. A stack with no file there (a test's, a
   `--config` file not named after a project stack) takes the last block,
   `SCRATCH`, which no project stack can have.
-- inside a stack's block, sub-block 0 is fleet-wide and sub-block `i` is the
-  `i`-th cluster of the stack config (config order, so appending a cluster
-  moves no one). A resource belongs to the cluster whose name prefixes its
-  Pulumi name (`<cluster>-...`, components.naming.ClusterNames.child).
+- inside a stack's block, sub-block 0 is fleet-wide and each cluster's
+  comes from its name the same way (a hash picks a home among the other
+  sub-blocks; a cluster earlier in (home, name) order keeps a shared home).
+  Not from its place in the config: removing or reordering clusters would
+  then move the later clusters' addresses, which no cloud does, and `meshfleet
+  diff` would show their allow-lists and gateways change. A resource belongs
+  to the cluster whose name prefixes its Pulumi name (`<cluster>-...`,
+  components.naming.ClusterNames.child).
 - inside a sub-block, addresses are handed out sequentially, one per
   resource (the same resource asked twice gets the same address). The
   counter is per (pool, cluster): registrations of different clusters may
@@ -48,22 +52,33 @@ OWNER_BLOCKS = 64
 FLEET_WIDE = 0
 
 
-def home_block(stack: str) -> int:
-    """The block a stack's name points at, one of the first SCRATCH (a stable hash, not Python's `hash`)."""
-    return int.from_bytes(hashlib.sha256(stack.encode()).digest()[:8], "big") % SCRATCH
+def home_block(stack: str, blocks: int = SCRATCH) -> int:
+    """The block a name points at, one of the first `blocks` (a stable hash, not Python's `hash`)."""
+    return int.from_bytes(hashlib.sha256(stack.encode()).digest()[:8], "big") % blocks
+
+
+def claim_blocks(names: Iterable[str], blocks: int) -> dict[str, int]:
+    """Each name's block among `blocks`: its home block, or the next free one after those earlier in
+    (home, name) order."""
+    taken: dict[int, str] = {}
+    claimed: dict[str, int] = {}
+    for name in sorted(set(names), key=lambda s: (home_block(s, blocks), s)):
+        block = home_block(name, blocks)
+        while block in taken:
+            block = (block + 1) % blocks
+        taken[block] = name
+        claimed[name] = block
+    return claimed
 
 
 def stack_blocks(stacks: Iterable[str]) -> dict[str, int]:
     """Each project stack's block: its home block, or the next free one after those earlier in (home, name)."""
-    taken: dict[int, str] = {}
-    blocks: dict[str, int] = {}
-    for stack in sorted(set(stacks), key=lambda s: (home_block(s), s)):
-        block = home_block(stack)
-        while block in taken:
-            block = (block + 1) % SCRATCH
-        taken[block] = stack
-        blocks[stack] = block
-    return blocks
+    return claim_blocks(stacks, SCRATCH)
+
+
+def cluster_blocks(clusters: Iterable[str]) -> dict[str, int]:
+    """Each cluster's sub-block of its stack's block: from its name, never 0 (fleet-wide)."""
+    return {c: block + 1 for c, block in claim_blocks(clusters, OWNER_BLOCKS - 1).items()}
 
 
 def carve(pool: str, index: int, parts: int) -> ipaddress.IPv4Network:
@@ -97,7 +112,7 @@ class AddressPools:
             )
         self.stack_block = stack_blocks(self.stacks).get(stack, SCRATCH)
         # Longest names first: cluster `aws-use1` must win over a cluster `aws`.
-        self._by_prefix = sorted(((c, i + 1) for i, c in enumerate(self.clusters)), key=lambda p: -len(p[0]))
+        self._by_prefix = sorted(cluster_blocks(self.clusters).items(), key=lambda p: -len(p[0]))
         self._issued: dict[tuple[str, int], dict[str, str]] = {}
         self._lock = threading.Lock()
 
