@@ -240,7 +240,7 @@ def test_removing_or_reordering_clusters_moves_no_other_cluster(names: list[str]
     blocks = cluster_blocks(names)
     assert sorted(blocks.values()) == sorted(set(blocks.values())) and 0 not in blocks.values()
     assert cluster_blocks(list(reversed(names))) == blocks
-    removed, *kept = names
+    _removed, *kept = names
     after = cluster_blocks(kept)
     for name in kept:
         if home_block(name, OWNER_BLOCKS - 1) + 1 == blocks[name]:  # at its home: nothing can move it
