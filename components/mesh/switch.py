@@ -38,8 +38,9 @@ network, nodes and workloads, and its peers stop admitting it. It also
 refuses dropping a cluster deployed with protection on: the peers' changes
 would land before its protected deletes stop the update, leaving it running
 but cut off; its `protect: false` goes first, in an update of its own.
-And it keeps each cloud cluster's Kubernetes version (`decide_versions`: a
-control plane upgrades one minor at a time, never back) and the trust
+And it keeps each EKS and AKS cluster's Kubernetes version
+(`decide_versions`: a control plane upgrades one minor at a time, never
+back; a GKE version is a floor its release channel upgrades past) and the trust
 domain (`decide_trust_domain`: a change needs Istio's alias; Linkerd has
 none).
 
@@ -62,7 +63,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.config import ConfigError, ExistingCluster, FleetSpec, IstioMeshSpec
+from components.config import AwsCluster, AzureCluster, ConfigError, FleetSpec, IstioMeshSpec
 
 #: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
 DELETED_WITH: dict[str, str] = {
@@ -184,9 +185,9 @@ def _minor(version: object) -> tuple[int, int] | None:
 
 def decide_versions(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:
     """Whether each cluster's Kubernetes version may move from the recorded one (input
-    `kubernetesVersions`, cluster -> version): EKS, AKS and GKE upgrade a control plane one minor at a time
-    and never back, so a skipped minor or a downgrade fails at that cluster's update, part way through
-    the fleet's. Allowed whenever nothing was recorded."""
+    `kubernetesVersions`, cluster -> version, EKS and AKS clusters): both upgrade a control plane one minor
+    at a time and never back, so a skipped minor or a downgrade fails at that cluster's update, part way
+    through the fleet's. Allowed whenever nothing was recorded."""
     before, after = deployed.get("kubernetesVersions"), news.get("kubernetesVersions") or {}
     if not isinstance(before, Mapping):
         return Decision(True)
@@ -267,10 +268,13 @@ def guard_inputs(spec: FleetSpec) -> dict[str, Any]:
         "clusters": sorted(c.name for c in spec.clusters),
         "protectedClusters": sorted(c.name for c in spec.clusters if spec.protect_of(c)),
         "removeClusters": sorted(spec.fleet.remove_clusters),
+        # EKS and AKS only: there the config's version is the control plane's. A GKE version is a
+        # floor the release channel upgrades past (a lowered floor changes nothing, a raised one may be
+        # behind the running version already), and an existing cluster's is not meshfleet's.
         "kubernetesVersions": {
             c.name: c.kubernetes_version
             for c in sorted(spec.clusters, key=lambda c: c.name)
-            if not isinstance(c, ExistingCluster)
+            if isinstance(c, AwsCluster | AzureCluster)
         },
         "trustDomain": mesh.trust_domain,
         "trustDomainAliases": list(istio.trust_domain_aliases) if istio else None,
