@@ -56,7 +56,7 @@ change; the canary path (install beside, then move the tag) is not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,6 +239,16 @@ def decide_trust_domain(deployed: Mapping[str, Any], news: Mapping[str, Any]) ->
     )
 
 
+#: What the guard judges besides the mesh kind, in order: (its input, the config path a refusal names
+#: offline, the decision from the recorded and the new inputs). The provider's `check` (preview and up)
+#: and `check_previous` (`meshfleet plan --previous`) both run exactly these.
+_JUDGES: tuple[tuple[str, str, Callable[[Mapping[str, Any], Mapping[str, Any]], Decision]], ...] = (
+    ("istioStable", "mesh.stableRevision", decide_stable),
+    ("clusters", "clusters", decide_clusters),
+    ("kubernetesVersions", "clusters[].kubernetesVersion", decide_versions),
+    ("trustDomain", "mesh.trustDomain", decide_trust_domain),
+)
+
 #: The guard's recorded inputs (and state).
 _RECORDED = (
     "kind",
@@ -294,14 +304,8 @@ class _GuardProvider(pulumi.dynamic.ResourceProvider):
         decision = decide(deployed if isinstance(deployed, str) else None, news["kind"], news.get("migrateFrom"))
         if not decision.allowed:
             failures.append(pulumi.dynamic.CheckFailure("kind", f"{decision.message}. fix: {decision.fix}"))
-        stable = decide_stable(olds, news)
-        if not stable.allowed:
-            failures.append(pulumi.dynamic.CheckFailure("istioStable", f"{stable.message}. fix: {stable.fix}"))
-        for prop, judged in (
-            ("clusters", decide_clusters(olds, news)),
-            ("kubernetesVersions", decide_versions(olds, news)),
-            ("trustDomain", decide_trust_domain(olds, news)),
-        ):
+        for prop, _path, judge in _JUDGES:
+            judged = judge(olds, news)
             if not judged.allowed:
                 failures.append(pulumi.dynamic.CheckFailure(prop, f"{judged.message}. fix: {judged.fix}"))
         return pulumi.dynamic.CheckResult(news, failures)
@@ -352,19 +356,14 @@ def check_previous(plan: Mapping[str, Any], spec: FleetSpec) -> Decision:
     if not decision.allowed:
         raise ConfigError.one(path="mesh.kind", message=decision.message, fix=decision.fix)
     recorded = next((r.get("inputs") or {} for r in plan.get("resources", []) if r.get("type") == GUARD_TYPE), {})
-    stable = decide_stable(recorded, guard_inputs(spec))
-    if not stable.allowed:
-        raise ConfigError.one(path="mesh.stableRevision", message=stable.message, fix=stable.fix)
     news = guard_inputs(spec)
-    clusters = decide_clusters(recorded, news)
-    if not clusters.allowed:
-        raise ConfigError.one(path="clusters", message=clusters.message, fix=clusters.fix)
-    for path, judged in (
-        ("clusters[].kubernetesVersion", decide_versions(recorded, news)),
-        ("mesh.trustDomain", decide_trust_domain(recorded, news)),
-    ):
+    notes = []
+    for _prop, path, judge in _JUDGES:
+        judged = judge(recorded, news)
         if not judged.allowed:
             raise ConfigError.one(path=path, message=judged.message, fix=judged.fix)
-    if clusters.message and not decision.message:
-        return Decision(True, f"{clusters.message}: {clusters.fix}")
+        if judged.message:
+            notes.append(f"{judged.message}: {judged.fix}")
+    if notes and not decision.message:
+        return Decision(True, "; ".join(notes))
     return decision

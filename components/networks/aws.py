@@ -62,7 +62,8 @@ class AwsNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:network:Aws", name, None, opts)
         c = args.cluster
-        meta = args.spec.fleet
+        # The fleet's settings with this cluster's protection (its names and tags are the fleet's).
+        meta = args.spec.meta_of(c)
         physical = cluster_names(meta.name, c.name).physical
         tags = fleet_tags(meta)
         layout = subnet_layout(c.network.node_cidr, list(c.zones))
@@ -77,7 +78,7 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(args.spec.meta_of(c), child)
+        keep = protected(meta, child)
         slot = gateway_slot(args.spec)
 
         def gateway_opts(zone: str) -> pulumi.ResourceOptions:
@@ -158,10 +159,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 connectivity_type="public",
                 tags=named(f"nat-{z.zone}"),
                 # A NAT gateway needs the internet gateway attached first.
-                opts=protected(
-                    args.spec.meta_of(c),
-                    pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[igw]),
-                ),
+                opts=protected(meta, pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[igw])),
             )
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{z.zone}",

@@ -45,7 +45,8 @@ class AzureNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: AzureNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:network:Azure", name, None, without_api_version_aliases(opts))
         c = args.cluster
-        meta = args.spec.fleet
+        # The fleet's settings with this cluster's protection (its names and tags are the fleet's).
+        meta = args.spec.meta_of(c)
         names = cluster_names(meta.name, c.name)
         tags = fleet_tags(meta)
 
@@ -56,7 +57,7 @@ class AzureNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(args.spec.meta_of(c), child)
+        keep = protected(meta, child)
 
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg",

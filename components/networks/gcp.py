@@ -54,7 +54,8 @@ class GcpNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meshfleet:network:Gcp", name, None, opts)
         c = args.cluster
-        meta = args.spec.fleet
+        # The fleet's settings with this cluster's protection (its names and tags are the fleet's).
+        meta = args.spec.meta_of(c)
         names = cluster_names(meta.name, c.name)
         labels = fleet_tags(meta)
         physical = names.physical
@@ -69,7 +70,7 @@ class GcpNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        keep = protected(args.spec.meta_of(c), child)
+        keep = protected(meta, child)
 
         # Custom mode: an auto-mode VPC creates a /20 in every region, which
         # overlaps the fleet's planned ranges and cannot be undone.
