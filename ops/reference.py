@@ -48,6 +48,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`trust.roots[]`", cfg.RootCa),
     ("`addons`", cfg.Addons),
     ("`addons.eks`", cfg.EksAddons),
+    ("`addons.eks.otherMinors[]`", cfg.EksMinorPins),
     ("`addons.awsLoadBalancerController`, `addons.clusterAutoscaler`", cfg.ChartPin),
     ("`policies`", cfg.Policies),
     ("`policies.rules.<name>` with `kind: mtls`", pm.MtlsRule),

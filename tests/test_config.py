@@ -299,6 +299,71 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "pin a v1.33.x-eksbuild.N kube-proxy",
     ),
     (
+        "eks-other-minor-autoscaler",
+        "prod",
+        both(
+            setting("clusters[1].kubernetesVersion", "1.34"),
+            setting(
+                "addons",
+                {"eks": {"otherMinors": [{"kubeProxy": "v1.34.1-eksbuild.2", "clusterAutoscalerImage": "v1.33.6"}]}},
+            ),
+        ),
+        "addons.eks.otherMinors[0].clusterAutoscalerImage",
+        "v1.33.6 is not a Kubernetes 1.34 release, the minor of kubeProxy v1.34.1-eksbuild.2 beside it",
+        "pin a v1.34.x Cluster Autoscaler release here",
+    ),
+    (
+        "eks-other-minor-no-minor",
+        "prod",
+        setting("addons", {"eks": {"otherMinors": [{"kubeProxy": "1.34.1", "clusterAutoscalerImage": "v1.34.2"}]}}),
+        "addons.eks.otherMinors[0].kubeProxy",
+        "1.34.1 names no Kubernetes minor",
+        "vMAJOR.MINOR.PATCH-eksbuild.N",
+    ),
+    (
+        "eks-other-minor-is-the-fleets",
+        "prod",
+        setting(
+            "addons",
+            {"eks": {"otherMinors": [{"kubeProxy": "v1.33.4-eksbuild.1", "clusterAutoscalerImage": "v1.33.5"}]}},
+        ),
+        "addons.eks.otherMinors[0]",
+        "pins Kubernetes 1.33, the minor addons.eks.kubeProxy already pins",
+        "remove this entry",
+    ),
+    (
+        "eks-other-minor-twice",
+        "prod",
+        both(
+            setting("clusters[1].kubernetesVersion", "1.34"),
+            setting(
+                "addons",
+                {
+                    "eks": {
+                        "otherMinors": [
+                            {"kubeProxy": "v1.34.1-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"},
+                            {"kubeProxy": "v1.34.1-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"},
+                        ]
+                    }
+                },
+            ),
+        ),
+        "addons.eks.otherMinors[1]",
+        "pins Kubernetes 1.34 again (addons.eks.otherMinors[0] pins it)",
+        "keep one entry per minor",
+    ),
+    (
+        "eks-other-minor-unused",
+        "prod",
+        setting(
+            "addons",
+            {"eks": {"otherMinors": [{"kubeProxy": "v1.34.1-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"}]}},
+        ),
+        "addons.eks.otherMinors[0]",
+        "pins Kubernetes 1.34, which no EKS cluster runs (EKS clusters run: 1.33)",
+        "remove it once the last cluster has left that minor",
+    ),
+    (
         "aks-patch-pinned-on-patch-channel",
         "dev",
         setting("clusters[1].kubernetesVersion", "1.35.2"),

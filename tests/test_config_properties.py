@@ -203,7 +203,7 @@ def _subnet_of(draw: st.DrawFn, block: ipaddress.IPv4Network, low: int, high: in
 def _version(draw: st.DrawFn, cloud: str, eks_minor: int) -> str:
     """A pinned Kubernetes version in the format the cloud takes (config/rules/versions.py `_VERSION_RULES`)."""
     if cloud == "aws":
-        return f"1.{eks_minor}"  # EKS: major.minor only; one minor for every EKS cluster (autoscaler image)
+        return f"1.{eks_minor}"  # EKS: major.minor only; one minor for every EKS cluster (the fleet's own add-on pins)
     minor = draw(st.integers(32, 35))
     if not draw(st.booleans()):
         return f"1.{minor}"

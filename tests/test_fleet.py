@@ -244,6 +244,51 @@ def test_a_kubernetes_minor_bump_updates_clusters_and_pools_in_place(dev):
     }
 
 
+#: The kube-proxy add-on build EKS lists for Kubernetes 1.34 (EKS user guide, "Manage kube-proxy").
+KUBE_PROXY_134 = "v1.34.1-eksbuild.2"
+
+
+def _eks_minor_moved(name: str, zones: str) -> set[tuple[str, tuple[str, ...]]]:
+    """What moving one EKS cluster a minor changes: version fields on the same URNs, its kube-proxy add-on
+    and its autoscaler's image; nothing of another cluster."""
+    return {
+        (f"{name}-cluster", (".version",)),
+        *((f"{name}-nodes-system-{zone}", (".version",)) for zone in zones.split()),
+        (f"{name}-addon-kube-proxy", (".addonVersion",)),
+        (f"{name}-cluster-autoscaler", (".values.image.tag",)),
+        ("acme-prod-mesh-switch", (f".kubernetesVersions.{name}",)),
+    }
+
+
+def test_an_eks_minor_upgrade_moves_one_cluster_per_update():
+    """Day 2: prod's two EKS clusters move 1.33 -> 1.34 one at a time. First aws-usw2, with the 1.34 pins
+    listed in `addons.eks.otherMinors`: only its own version fields, kube-proxy add-on and autoscaler image
+    change, and aws-use1 keeps the fleet's 1.33 pins. Then aws-use1, with the fleet's pins moved to 1.34
+    and the entry dropped: only aws-use1 changes, and aws-usw2's pins stay as they were."""
+    prod = plan_stack("prod")
+    fleet = fleet_of("prod")
+    assert [(c["name"], c["kubernetesVersion"]) for c in fleet["clusters"][:2]] == [
+        ("aws-use1", "1.33"),
+        ("aws-usw2", "1.33"),
+    ]
+    pins_134 = {"kubeProxy": KUBE_PROXY_134, "clusterAutoscalerImage": "v1.34.2"}
+    fleet["clusters"][1]["kubernetesVersion"] = "1.34"
+    fleet["addons"] = {"eks": {"otherMinors": [pins_134]}}
+    first = plan_fleet(fleet, stack="prod")
+    change = PlanChange(prod, first)
+    assert change.added == [] and change.removed == set()
+    assert change.changed() == _eks_minor_moved("aws-usw2", "us-west-2a us-west-2b us-west-2c")
+    addon = "aws:eks/addon:Addon"
+    assert inputs(first.get(addon, "aws-usw2-addon-kube-proxy"))["addonVersion"] == KUBE_PROXY_134
+    assert inputs(first.get(addon, "aws-use1-addon-kube-proxy"))["addonVersion"] == "v1.33.5-eksbuild.2"
+
+    fleet["clusters"][0]["kubernetesVersion"] = "1.34"
+    fleet["addons"] = {"eks": {**pins_134, "otherMinors": []}}
+    second = PlanChange(first, plan_fleet(fleet, stack="prod"))
+    assert second.added == [] and second.removed == set()
+    assert second.changed() == _eks_minor_moved("aws-use1", "us-east-1a us-east-1b us-east-1c")
+
+
 def test_a_maintenance_window_adds_schedules_and_changes_no_cluster_but_gke_in_place(dev):
     """Day 2: setting `fleet.maintenanceWindow`, then moving it. AKS gets its two planned-maintenance
     configurations (new resources, nothing else in Azure changes); GKE's cluster gains its policy in

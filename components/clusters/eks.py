@@ -389,6 +389,9 @@ class EksCluster(pulumi.ComponentResource):
         ca_pin, lbc_pin = b.spec.addons.cluster_autoscaler, b.spec.addons.aws_load_balancer_controller
         if deployer is None or versions is None or ca_pin is None or lbc_pin is None:  # pragma: no cover
             raise ValueError("config validation requires fleet.deployers.aws and the EKS add-ons with EKS clusters")
+        # kube-proxy and the autoscaler of this cluster's own minor (another than the fleet's while a
+        # minor upgrade moves one cluster at a time: addons.eks.otherMinors).
+        versions = versions.for_minor(b.cluster.kubernetes_version)
         partition = partition_of(deployer.role_arn)
 
         roles = self._identities(b, partition)

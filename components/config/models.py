@@ -800,6 +800,35 @@ class TrustSpec(Model):
         return self.signing_root or self.roots[0].name
 
 
+#: `v1.33.5-eksbuild.2` or `v1.33.6` -> `1.33`: the Kubernetes minor a per-minor pin is built for.
+_PIN_MINOR = re.compile(r"^v(\d+)\.(\d+)\.")
+
+
+def pin_minor(version: str) -> str:
+    """The Kubernetes minor of a per-minor pin (kube-proxy build, autoscaler tag); "" if it names none."""
+    found = _PIN_MINOR.match(version)
+    return f"{int(found[1])}.{int(found[2])}" if found else ""
+
+
+class EksMinorPins(Model):
+    """The two EKS add-on pins released per Kubernetes minor, for EKS clusters on another minor than
+    `addons.eks`'s own (a minor upgrade staged one cluster at a time)."""
+
+    kube_proxy: PinnedVersion = Field(
+        json_schema_extra={"form": "vMAJOR.MINOR.PATCH-eksbuild.N", "example": "v1.34.1-eksbuild.2"},
+        description="kube-proxy add-on version of this minor.",
+    )
+    cluster_autoscaler_image: PinnedVersion = Field(
+        json_schema_extra={"form": "vMAJOR.MINOR.PATCH", "example": "v1.34.2"},
+        description="Cluster Autoscaler image tag of the same minor.",
+    )
+
+    @property
+    def minor(self) -> str:
+        """The Kubernetes minor these pins are for (the kube-proxy build's)."""
+        return pin_minor(self.kube_proxy)
+
+
 class EksAddons(Model):
     """EKS managed add-on versions (`aws eks describe-addon-versions`), pinned per fleet."""
 
@@ -820,6 +849,23 @@ class EksAddons(Model):
         "kubernetesVersion: the autoscaler is released per Kubernetes minor, and the chart's default image "
         "follows the newest release."
     )
+    other_minors: list[EksMinorPins] = Field(
+        default_factory=list,
+        description="`kubeProxy` and `clusterAutoscalerImage` of each other minor some EKS cluster runs, so a "
+        "minor upgrade can move one cluster per `up` (docs/operations.md, 'Upgrading EKS one cluster at a "
+        "time'); an EKS cluster takes the pins of its own minor. Each minor once, and only while a cluster "
+        "runs it.",
+    )
+
+    def for_minor(self, minor: str) -> EksAddons:
+        """These pins as an EKS cluster on Kubernetes `minor` takes them: its minor's own from
+        `other_minors` when listed there, else the fleet's."""
+        for pins in self.other_minors:
+            if pins.minor == minor:
+                return self.model_copy(
+                    update={"kube_proxy": pins.kube_proxy, "cluster_autoscaler_image": pins.cluster_autoscaler_image}
+                )
+        return self
 
 
 class Addons(Model):

@@ -19,9 +19,11 @@ from components.config.errors import Problem
 from components.config.models import (
     AwsCluster,
     AzureCluster,
+    EksAddons,
     ExistingCluster,
     FleetSpec,
     GcpCluster,
+    pin_minor,
 )
 from components.config.offline import support_today
 
@@ -124,19 +126,29 @@ def _rule_eks_minor_pins(spec: FleetSpec) -> Iterable[Problem]:
     image follows the newest). EKS lists kube-proxy add-on builds per minor
     (`aws eks describe-addon-versions --kubernetes-version`) and refuses a
     build of another one, so a bump of one without the other fails
-    mid-deploy, after the control plane has moved.
+    mid-deploy, after the control plane has moved. A cluster on another
+    minor than `addons.eks`'s own takes that minor's pins from
+    `addons.eks.otherMinors`: how a minor upgrade moves one cluster per `up`.
     """
     eks = spec.addons.eks
     if eks is None:
         return
+    yield from _other_minor_problems(spec, eks)
+    listed = {pins.minor for pins in eks.other_minors}
     for i, c in _with_valid_version(spec, AwsCluster):
         minor = c.kubernetes_version
+        if minor in listed:
+            continue  # its own pins, checked above
+        staged = (
+            f", or list the {minor} pins in addons.eks.otherMinors while EKS clusters move to another minor "
+            "one at a time"
+        )
         if not eks.cluster_autoscaler_image.startswith(f"v{minor}."):
             yield Problem(
                 path="addons.eks.clusterAutoscalerImage",
                 message=f"{eks.cluster_autoscaler_image} does not match Kubernetes {minor} of "
                 f"clusters[{i}] ({c.name}); the autoscaler must match the cluster's minor version",
-                fix=f"pin a v{minor}.x Cluster Autoscaler release (and keep EKS clusters on one minor)",
+                fix=f"pin a v{minor}.x Cluster Autoscaler release{staged}",
             )
         if not eks.kube_proxy.startswith(f"v{minor}."):
             yield Problem(
@@ -145,8 +157,56 @@ def _rule_eks_minor_pins(spec: FleetSpec) -> Iterable[Problem]:
                 f"({c.name}); EKS offers kube-proxy builds of the cluster's own minor only",
                 fix=f"pin a v{minor}.x-eksbuild.N kube-proxy (aws eks describe-addon-versions "
                 f"--addon-name kube-proxy --kubernetes-version {minor}), in the same change as "
-                "kubernetesVersion",
+                f"kubernetesVersion{staged}",
             )
+
+
+def _other_minor_problems(spec: FleetSpec, eks: EksAddons) -> Iterator[Problem]:
+    """Each `otherMinors` entry: one minor for both pins, a minor of its own, run by some EKS cluster."""
+    fleet_minor = pin_minor(eks.kube_proxy)
+    running = {c.kubernetes_version for _, c in _with_valid_version(spec, AwsCluster)}
+    seen: dict[str, int] = {}
+    for j, pins in enumerate(eks.other_minors):
+        path = f"addons.eks.otherMinors[{j}]"
+        minor, autoscaler_minor = pins.minor, pin_minor(pins.cluster_autoscaler_image)
+        if not minor:
+            yield Problem(
+                path=f"{path}.kubeProxy",
+                message=f"{pins.kube_proxy} names no Kubernetes minor",
+                fix="write the kube-proxy add-on version as vMAJOR.MINOR.PATCH-eksbuild.N, e.g. v1.34.1-eksbuild.2",
+            )
+            continue
+        if autoscaler_minor != minor:
+            yield Problem(
+                path=f"{path}.clusterAutoscalerImage",
+                message=f"{pins.cluster_autoscaler_image} is not a Kubernetes {minor} release, the minor of "
+                f"kubeProxy {pins.kube_proxy} beside it",
+                fix=f"pin a v{minor}.x Cluster Autoscaler release here",
+            )
+        if minor == fleet_minor:
+            yield Problem(
+                path=path,
+                message=f"pins Kubernetes {minor}, the minor addons.eks.kubeProxy already pins",
+                fix="remove this entry (clusters on that minor take addons.eks's own pins)",
+            )
+        elif minor in seen:
+            yield Problem(
+                path=path,
+                message=f"pins Kubernetes {minor} again (addons.eks.otherMinors[{seen[minor]}] pins it)",
+                fix="keep one entry per minor",
+            )
+        elif minor not in running:
+            on = ", ".join(sorted(running, key=_minor_key)) or "none"
+            yield Problem(
+                path=path,
+                message=f"pins Kubernetes {minor}, which no EKS cluster runs (EKS clusters run: {on})",
+                fix="remove it once the last cluster has left that minor; list only the minors clusters run",
+            )
+        seen.setdefault(minor, j)
+
+
+def _minor_key(minor: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in minor.split("."))
 
 
 def _rule_aks_patch_channel(spec: FleetSpec) -> Iterable[Problem]:
