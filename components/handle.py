@@ -46,7 +46,8 @@ class ClusterHandle:
     service_cidr: str
     #: Addresses this cluster's traffic leaves from (created before any cluster).
     egress_cidrs: pulumi.Output[list[str]]
-    #: Whether the stack's protection setting is on.
+    #: Whether this cluster is protected (`clusters[].protect`, else `fleet.protect`): what in-cluster
+    #: installs keep when they go (Consul's server volumes).
     protected: bool
     #: Resources in-cluster installs must wait for (e.g. node groups, the
     #: deployer's RBAC grant, the load-balancer controller): a release

@@ -114,9 +114,7 @@ def vault_dev() -> Plan:
 
 @pytest.fixture(scope="module")
 def vault_prod() -> Plan:
-    # One cluster per cloud: the whole six-cluster prod fleet in Vault mode (about 500
-    # resources) overflows the offline plan's recursion limit on this branch (the
-    # recording monitor change on the speed branch removes that limit)
+    # One cluster per cloud: what Vault mode adds is per cluster, and the module stays quick.
     fleet = only_clusters(fleet_of("prod"), "aws-use1", "azure-weu", "gcp-euw1")
     fleet["mesh"] = consul_mesh("acme-prod", ca="vault", vault=VAULT)
     return plan_fleet(fleet, stack="prod")
@@ -175,7 +173,7 @@ def test_dev_may_turn_acls_off_and_the_chart_follows() -> None:
     spec = load_fleet(stack_config("local").value("defaults"), fleet)
     from components.mesh.consul import consul_values
 
-    assert consul_values(spec, "east", None)["global"]["acls"] == {"manageSystemACLs": False}
+    assert consul_values(spec, "east", None, protected=False)["global"]["acls"] == {"manageSystemACLs": False}
 
 
 def test_authorization_rules_need_acls() -> None:
@@ -330,6 +328,20 @@ def _rendered(plan: Plan, cluster: str) -> list[dict[str, Any]]:
 def _objects(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     [obj] = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
     return obj
+
+
+def test_one_unprotected_cluster_lets_its_server_volumes_go_alone() -> None:
+    """`clusters[].protect: false` on one cluster of a protected fleet: its Consul servers' volume claims
+    go with their release, the others' stay (each cluster's own protection, through its handle)."""
+    fleet = only_clusters(fleet_of("prod"), "aws-use1", "azure-weu")
+    fleet["mesh"] = consul_mesh("acme-prod")
+    next(c for c in fleet["clusters"] if c["name"] == "azure-weu")["protect"] = False
+    plan = plan_fleet(fleet, stack="prod")
+    kept = {
+        c: consul_release(plan, c)["values"]["server"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
+        for c in clusters(plan)
+    }
+    assert kept == {"aws-use1": "Retain", "azure-weu": "Delete"}
 
 
 @pytest.mark.parametrize("fixture", ["three", "prod", "vault_dev", "vault_prod"])

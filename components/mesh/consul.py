@@ -219,12 +219,14 @@ def consul_values(
     cluster: str,
     storage_class: str | None,
     *,
+    protected: bool,
     wiring: VaultWiring | None = None,
     has_peers: bool = True,
 ) -> dict[str, Any]:
     """Values of the `consul` chart for one cluster (mesh gateway Service strings added by the caller).
 
-    `storage_class` holds the servers' volumes (the cluster handle's; None: the cluster's default).
+    `storage_class` holds the servers' volumes (the cluster handle's; None: the cluster's default);
+    `protected` is the cluster's protection (the handle's): a protected cluster keeps their volumes.
     """
     mesh = consul_spec(spec)
     security = mesh.security
@@ -255,11 +257,11 @@ def consul_values(
             "storage": "10Gi",
             "storageClass": storage_class,
             # A StatefulSet's volume claims outlive it: on an unprotected
-            # stack they go with the release (a destroy or a mesh switch
+            # cluster they go with the release (a destroy or a mesh switch
             # leaves no volume behind, EKS and GKE disks outlive their
-            # cluster); a protected stack keeps them, and its Raft data.
+            # cluster); a protected cluster keeps them, and its Raft data.
             "persistentVolumeClaimRetentionPolicy": {
-                "whenDeleted": "Retain" if spec.protect_of(spec.cluster(cluster)) else "Delete",
+                "whenDeleted": "Retain" if protected else "Delete",
                 "whenScaled": "Retain",
             },
             # The chart keeps servers on separate nodes, not zones: over zones
@@ -436,7 +438,12 @@ class ConsulMesh(pulumi.ComponentResource):
             wiring, before_release = self._vault_datacenter(args, cluster, mesh.vault, namespace)
 
         values: dict[str, Any] = consul_values(
-            args.spec, cluster.name, cluster.storage_class, wiring=wiring, has_peers=has_peers
+            args.spec,
+            cluster.name,
+            cluster.storage_class,
+            protected=cluster.protected,
+            wiring=wiring,
+            has_peers=has_peers,
         )
         if has_peers:
             service = pulumi.Output.all(
