@@ -424,6 +424,12 @@ def test_ambient_resource_set(ambient: Plan) -> None:
         gw = one(ambient, K8S_GATEWAY, c, "istio-ambient-eastwest")
         body = inputs(gw)
         assert body["metadata"]["labels"] == {"topology.istio.io/network": f"{c}-network"}
+        # `up` waits until istiod has programmed it, its Service with an address (as Helm's wait does
+        # for the sidecar-mode gateway), or fails after the gateway timeout.
+        assert body["metadata"]["annotations"] == {
+            "pulumi.com/waitFor": "condition=Programmed",
+            "pulumi.com/timeoutSeconds": "900",
+        }
         assert body["spec"] == {
             "gatewayClassName": "istio-east-west",
             "listeners": [
@@ -436,6 +442,9 @@ def test_ambient_resource_set(ambient: Plan) -> None:
             ],
             "infrastructure": {
                 "parametersRef": {"group": "", "kind": "ConfigMap", "name": "istio-ambient-eastwest-options"},
+                # An explicit map, even empty: istiod copies the Gateway's own annotations (the two above)
+                # onto its Service and pods only when the infrastructure names none.
+                "annotations": {},
             },
         }
         crds = [r for r in ambient.by_type(CONFIG_FILE) if ambient.cluster_of(r) == c]

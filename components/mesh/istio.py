@@ -679,9 +679,12 @@ class IstioMesh(pulumi.ComponentResource):
             # Only a core ConfigMap in the Gateway's namespace is accepted.
             "parametersRef": {"group": "", "kind": "ConfigMap", "name": EASTWEST_OPTIONS},
         }
-        if cluster.load_balancer_annotations:
-            # The class copies infrastructure annotations onto its Service.
-            infrastructure["annotations"] = dict(cluster.load_balancer_annotations)
+        # The class copies infrastructure annotations onto its Service (and
+        # Deployment and pods). Always a map, even an empty one: without one
+        # istiod copies the Gateway's own annotations instead (the waitFor
+        # below; 1.30 gateway deployment controller), which would roll the
+        # gateway's pods for nothing.
+        infrastructure["annotations"] = dict(cluster.load_balancer_annotations)
         gateway_spec["infrastructure"] = infrastructure
         # istiod uses a peer's gateway only with the network label, this
         # class and an HBONE listener terminating ISTIO_MUTUAL.
@@ -693,6 +696,16 @@ class IstioMesh(pulumi.ComponentResource):
                 "name": AMBIENT_EASTWEST,
                 "namespace": namespace.metadata.name,
                 "labels": {NETWORK_LABEL: cluster.names.mesh_network},
+                # The provider awaits no custom resource on its own: without
+                # this an `up` succeeds while the load balancer never gets an
+                # address (no implementation on-prem, a cloud quota), and the
+                # peers dial nothing. istiod reports Programmed only once the
+                # Service has its address, as Helm's wait does for the
+                # sidecar-mode gateway release (GATEWAY_TIMEOUT).
+                "annotations": {
+                    "pulumi.com/waitFor": "condition=Programmed",
+                    "pulumi.com/timeoutSeconds": str(GATEWAY_TIMEOUT),
+                },
             },
             spec=gateway_spec,
             # The ConfigMap first: istiod renders nothing for a Gateway whose
