@@ -41,6 +41,11 @@ DURATIONS, typical create times (minutes) and where they come from:
     wait for; established by the API server in seconds.
   - `linkerd-control-plane`, `linkerd-multicluster` (the gateway's
     LoadBalancer Service): the Helm default above, ~2.
+- Gateway API Gateways of class `istio-east-west` (ambient's east-west
+  gateway) ~2: `up` waits for its Programmed condition, which istiod sets
+  once the generated LoadBalancer Service has its address: the same cloud
+  load balancer as the sidecar-mode gateway release. Other Gateways
+  (waypoints, ClusterIP) are Kubernetes objects.
 - Consul peering (consul.hashicorp.com/v1alpha1): PeeringAcceptor and
   PeeringDialer ~10 s each. The provider applies a custom resource without
   waiting on its status (pulumi-kubernetes awaits only built-in kinds);
@@ -90,6 +95,9 @@ CHART_DURATIONS: dict[str, float] = {
     "consul": 3 * MIN,
     "linkerd-crds": 0.2 * MIN,
 }
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+#: Seconds per Gateway of these classes (inputs.spec.gatewayClassName), instead of a Kubernetes object's.
+GATEWAY_CLASS_DURATIONS: dict[str, float] = {"istio-east-west": 2 * MIN}
 PREFIX_DURATIONS: tuple[tuple[str, float], ...] = (
     ("pulumi:providers:", 0.0),
     ("tls:", 0.0),
@@ -101,10 +109,15 @@ PREFIX_DURATIONS: tuple[tuple[str, float], ...] = (
 
 
 def duration(type_: str, inputs: dict[str, Any] | None = None) -> float:
-    """Seconds to create one resource of `type_` (a Helm release by its chart, from its `inputs`)."""
+    """Seconds to create one resource of `type_` (a Helm release by its chart, a Gateway by its class,
+    from its `inputs`)."""
     chart = (inputs or {}).get("chart") if type_ == RELEASE else None
     if isinstance(chart, str) and chart in CHART_DURATIONS:
         return CHART_DURATIONS[chart]
+    spec = (inputs or {}).get("spec") if type_ == GATEWAY else None
+    gateway_class = spec.get("gatewayClassName") if isinstance(spec, dict) else None
+    if isinstance(gateway_class, str) and gateway_class in GATEWAY_CLASS_DURATIONS:
+        return GATEWAY_CLASS_DURATIONS[gateway_class]
     if type_ in DURATIONS:
         return DURATIONS[type_]
     return next((d for prefix, d in PREFIX_DURATIONS if type_.startswith(prefix)), 0.0)

@@ -88,6 +88,10 @@ def test_unknown_mesh_is_refused() -> None:
         ("kubernetes:consul.hashicorp.com/v1alpha1:PeeringDialer", {}, 10.0),
         ("kubernetes:multicluster.linkerd.io/v1alpha3:Link", {}, 2.0),
         ("kubernetes:core/v1:Secret", {"chart": "consul"}, 2.0),  # only a Release is timed by its chart
+        # Ambient's east-west Gateway: `up` waits for its load balancer; a waypoint is an object.
+        ("kubernetes:gateway.networking.k8s.io/v1:Gateway", {"spec": {"gatewayClassName": "istio-east-west"}}, 2 * MIN),
+        ("kubernetes:gateway.networking.k8s.io/v1:Gateway", {"spec": {"gatewayClassName": "istio-waypoint"}}, 2.0),
+        ("kubernetes:gateway.networking.k8s.io/v1:Gateway", None, 2.0),
         ("aws:eks/cluster:Cluster", {}, 15 * MIN),
         ("pulumi:providers:kubernetes", {}, 0.0),
     ],
