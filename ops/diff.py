@@ -13,7 +13,10 @@ the cloud. A new provider is an update: the new provider may ask for a
 replacement. What this cannot tell: whether the cloud updates a changed
 input in place or replaces the resource (the provider decides; `pulumi
 preview` shows it), and changes inside secrets, which both plans redact
-alike unless written with `--show-secrets`.
+alike unless written with `--show-secrets`. A changed scalar, or the
+entries a list gains and loses, are shown beside their path when short
+and when neither plan was written with `--show-secrets` (nothing in such a
+plan says which values were secret; `[secret]` is never shown).
 
 Deleting a protected resource fails the `up` (a preview fails on it; an
 `up` without one, as deploy.yml's, stops at its delete phase, after the
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.planfile import read_plan_doc
+from ops.planfile import REDACTED, SECRETS_SHOWN, read_plan_doc
 
 #: Registration fields compared besides the inputs (plan.json's names), shown as `(field)`.
 #: A new provider may replace the resource, so it counts as an update; the others are recorded only.
@@ -88,13 +91,69 @@ def refused(r: Mapping[str, Any], paths: list[str]) -> list[str]:
     return [p for p in paths if any(p == f or p.startswith((f"{f}[", f"{f}.")) for f in fixed)]
 
 
+def changed_values(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(path, before, after) where two input trees differ (`.a.b[0].c`; absent is None); a list whose
+    length changes is one path."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [c for k in sorted(set(old) | set(new)) for c in changed_values(old.get(k), new.get(k), f"{path}.{k}")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        return [c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in changed_values(a, b, f"{path}[{i}]")]
+    return [] if old == new else [(path, old, new)]
+
+
 def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
     """Paths (`.a.b[0].c`) where two input trees differ; a list whose length changes is one path."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        return [p for k in sorted(set(old) | set(new)) for p in changed_paths(old.get(k), new.get(k), f"{path}.{k}")]
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
-        return [p for i, (a, b) in enumerate(zip(old, new, strict=True)) for p in changed_paths(a, b, f"{path}[{i}]")]
-    return [] if old == new else [path]
+    return [p for p, _, _ in changed_values(old, new, path)]
+
+
+#: A value longer than this (a rendered manifest, a certificate) is named by its path alone.
+_SHOWN_LENGTH = 100
+#: At most this many added or removed list entries are shown, then how many more.
+_SHOWN_ENTRIES = 8
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _shown(value: Any, *, flat_maps: bool = False) -> str | None:
+    """A scalar (with `flat_maps`, also a map of scalars: a list entry such as GKE's
+    `{cidrBlock, displayName}`) as `diff` prints it; None when it is not shown (a secret, a
+    structure, too long)."""
+    if flat_maps and isinstance(value, Mapping):
+        if not all(isinstance(v, _SCALARS) and v != REDACTED for v in value.values()):
+            return None
+        text = json.dumps(value, sort_keys=True, separators=(", ", ": "))
+    elif not isinstance(value, _SCALARS) or value == REDACTED:
+        return None
+    else:
+        text = "absent" if value is None else json.dumps(value)
+    return text if len(text) <= _SHOWN_LENGTH else None
+
+
+def value_change(before: Any, after: Any) -> dict[str, Any] | None:
+    """What changed at one path, for a reader: `{"before", "after"}` of a scalar, `{"added", "removed"}`
+    entries of a list of scalars or flat maps; None when the values are not shown (secrets, nested
+    structures, long text)."""
+    if isinstance(before, list) and isinstance(after, list):
+        if not all(_shown(v, flat_maps=True) is not None for v in (*before, *after)):
+            return None
+        added, removed = list(after), []
+        for v in before:
+            if v in added:
+                added.remove(v)
+            else:
+                removed.append(v)
+        return {"added": added, "removed": removed}
+    if _shown(before) is None or _shown(after) is None:
+        return None
+    return {"before": before, "after": after}
+
+
+def _describe(change: Mapping[str, Any]) -> str:
+    if "added" in change:
+        entries = [f"+{_shown(v, flat_maps=True)}" for v in change["added"]]
+        entries += [f"-{_shown(v, flat_maps=True)}" for v in change["removed"]]
+        more = len(entries) - _SHOWN_ENTRIES
+        return ", ".join(entries[:_SHOWN_ENTRIES]) + (f", and {more} more" if more > 0 else "")
+    return f"{_shown(change['before'])} -> {_shown(change['after'])}"
 
 
 @dataclass
@@ -108,6 +167,8 @@ class PlanDiff:
     #: (record in the second plan, changed `(option)`s) with the same inputs: recorded, no cloud call
     rewired: list[tuple[Mapping[str, Any], list[str]]] = field(default_factory=list)
     unchanged: int = 0
+    #: URN -> changed input path -> value_change, for the values shown (none from a plan with secrets)
+    values: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def protected_deletes(self) -> list[Mapping[str, Any]]:
@@ -120,7 +181,15 @@ class PlanDiff:
         return {
             "created": [ref(r) for r in self.created],
             "deleted": [{**ref(r), "protect": bool(r.get("protect"))} for r in self.deleted],
-            "updated": [{**ref(r), "changes": paths, "refusedInPlace": refused(r, paths)} for r, paths in self.updated],
+            "updated": [
+                {
+                    **ref(r),
+                    "changes": paths,
+                    "refusedInPlace": refused(r, paths),
+                    **({"values": self.values[r["urn"]]} if r["urn"] in self.values else {}),
+                }
+                for r, paths in self.updated
+            ],
             "rewired": [{**ref(r), "changes": paths} for r, paths in self.rewired],
             "unchanged": self.unchanged,
         }
@@ -158,8 +227,12 @@ def _same(a: Any, b: Any) -> bool:
     return (a or None) == (b or None)
 
 
-def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> PlanDiff:
-    """What `pulumi up` of `after` would do to a stack deployed as `before`, resource by resource."""
+def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]], *, show_values: bool = False) -> PlanDiff:
+    """What `pulumi up` of `after` would do to a stack deployed as `before`, resource by resource.
+
+    With `show_values`, changed scalars and list entries are kept too (`PlanDiff.values`): only for
+    plans written without `--show-secrets`, whose secrets are all `[secret]`.
+    """
     old = {r["urn"]: r for r in before}
     new = {r["urn"]: r for r in after}
     # A registration whose alias names a resource only the first plan has takes that resource over.
@@ -176,7 +249,12 @@ def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> Pla
     pairs = [(u, u) for u in old.keys() & new.keys()] + [(u, was) for u, was in moved.items()]
     for urn, was in sorted(pairs, key=lambda p: _key(new[p[0]])):
         a, b = old[was], new[urn]
-        inputs = changed_paths(a.get("inputs") or {}, b.get("inputs") or {})
+        changes = changed_values(a.get("inputs") or {}, b.get("inputs") or {})
+        inputs = [path for path, _, _ in changes]
+        if show_values:
+            shown = {path: c for path, x, y in changes if (c := value_change(x, y)) is not None}
+            if shown:
+                result.values[urn] = shown
         options = ["(urn)"] if urn != was else []
         options += [f"({o})" for o in _OPTIONS if not _same(a.get(o), b.get(o))]
         if inputs or "(provider)" in options:
@@ -197,7 +275,9 @@ def render(d: PlanDiff) -> str:
     for r, paths in d.updated:
         no = refused(r, paths)
         mark = f"  ({refusal(r)[1]}: {', '.join(no)})" if no else ""
-        lines.append(f"~ {r['type']} {r['name']}: {', '.join(paths)}{mark}")
+        values = d.values.get(r["urn"], {})
+        described = [f"{p} ({_describe(values[p])})" if p in values else p for p in paths]
+        lines.append(f"~ {r['type']} {r['name']}: {', '.join(described)}{mark}")
     lines += [f"= {r['type']} {r['name']}: {', '.join(paths)}" for r, paths in d.rewired]
     for r in d.deleted:
         mark = "  (protected: `up` refuses to delete it; lift protection on purpose first)" if r.get("protect") else ""
@@ -225,7 +305,10 @@ def command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    result = diff(list(before["resources"]), list(after["resources"]))
+    # Values are printed only where no plan holds secrets in the clear: a pull request's summary
+    # and CI logs must not show them.
+    redacted = not before.get(SECRETS_SHOWN) and not after.get(SECRETS_SHOWN)
+    result = diff(list(before["resources"]), list(after["resources"]), show_values=redacted)
     print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else render(result))
     return 0
 

@@ -40,6 +40,7 @@ from components.config import FleetSpec
 from components.config.offline import CLOCK_ENV, OFFLINE_ENV
 from components.naming import cluster_names
 from components.yamlio import SAFE_DUMPER
+from ops.planfile import REDACTED, SECRETS_SHOWN
 from ops.sim import DEFAULT_NOW, SECRET_SIG, SECRET_SIG_VALUE, SimContext
 from ops.sim.cloud import SimulatedCloud
 from ops.sim.pools import AddressPools, stack_pools
@@ -49,7 +50,6 @@ from ops.stackconfig import StackConfig, spec_of
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: The SDK's sentinel key for a resource reference.
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-REDACTED = "[secret]"
 
 
 @dataclass
@@ -325,12 +325,17 @@ class Plan:
         return next((n for n in names if resource.name == n or resource.name.startswith(n + "-")), None)
 
     def to_json(self, show_secrets: bool = False) -> dict[str, Any]:
-        return {
+        doc = {
             "project": self.project,
             "stack": self.stack,
             "resources": [r.contract(show_secrets) for r in self.resources],
             "outputs": render_value(self.outputs, show_secrets),
         }
+        if show_secrets:
+            # Nothing in the file says which values were secret: readers that print values
+            # (`meshfleet diff`) print none from such a plan.
+            doc[SECRETS_SHOWN] = True
+        return doc
 
 
 #: Environment variables the provider SDKs copy into a provider's inputs where the program leaves

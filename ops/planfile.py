@@ -12,6 +12,10 @@ from typing import Any
 
 #: The file `meshfleet plan --out DIR` writes the plan to.
 PLAN_FILE = "plan.json"
+#: What a plan written without `--show-secrets` holds in place of each secret value.
+REDACTED = "[secret]"
+#: plan.json's marker of a plan written with `--show-secrets` (absent otherwise).
+SECRETS_SHOWN = "secretsShown"
 
 
 def plan_file(path: Path) -> Path:

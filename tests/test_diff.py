@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ops import cli
-from ops.diff import changed_paths, diff, refused
+from ops.diff import changed_paths, diff, refused, value_change
 from ops.plan import write_plan
 from tests.helpers import fleet_of, plan_fleet
 
@@ -84,6 +84,55 @@ def test_same_inputs_with_new_dependencies_are_listed_apart() -> None:
     assert (result.created, result.deleted, result.unchanged) == ([], [], 0)
 
 
+def test_changed_values_are_shown_from_redacted_plans_only(before: Path, tmp_path: Path, capsys) -> None:
+    """A reviewer reads what changes, not only where: scalars before and after, list entries added and
+    removed, in the text and in --json. Never from a plan written with --show-secrets, where nothing
+    says which values were secret (a pull request's summary must not print them)."""
+    fleet = fleet_of("dev")
+    fleet["fleet"]["apiAccess"]["operatorCidrs"].append("203.0.113.0/28")
+    fleet["clusters"][0]["kubernetesVersion"] = "1.34"
+    fleet["addons"] = {"eks": {"kubeProxy": "v1.34.1-eksbuild.2", "clusterAutoscalerImage": "v1.34.2"}}
+    after = written(tmp_path, "after", fleet)
+    assert cli.main(["diff", str(before), str(after)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        '~ aws:eks/cluster:Cluster aws-use1-cluster: .version ("1.33" -> "1.34"), .vpcConfig.publicAccessCidrs (+"203.0.113.0/28")'
+        in lines
+    )
+    assert (
+        "~ gcp:container/cluster:Cluster gcp-euw1-cluster: .masterAuthorizedNetworksConfig.cidrBlocks "
+        '(+{"cidrBlock": "203.0.113.0/28", "displayName": "meshfleet 203.0.113.0/28"})'
+    ) in lines
+    assert cli.main(["diff", str(before), str(after), "--json"]) == 0
+    updated = {u["name"]: u for u in json.loads(capsys.readouterr().out)["updated"]}
+    assert updated["aws-use1-cluster"]["values"] == {
+        ".version": {"before": "1.33", "after": "1.34"},
+        ".vpcConfig.publicAccessCidrs": {"added": ["203.0.113.0/28"], "removed": []},
+    }
+
+    shown = tmp_path / "shown"
+    write_plan(plan_fleet(fleet, stack=STACK), shown, show_secrets=True)
+    assert cli.main(["diff", str(before), str(shown)]) == 0
+    text = capsys.readouterr().out
+    assert "~ aws:eks/cluster:Cluster aws-use1-cluster: .version, .vpcConfig.publicAccessCidrs\n" in text
+    assert "->" not in text and "(+" not in text
+    assert cli.main(["diff", str(shown), str(after), "--json"]) == 0
+    assert all("values" not in u for u in json.loads(capsys.readouterr().out)["updated"])
+
+
+def test_value_change_shows_scalars_and_flat_entries_never_secrets_structures_or_long_text() -> None:
+    assert value_change("a", "b") == {"before": "a", "after": "b"}
+    assert value_change(None, 3) == {"before": None, "after": 3}
+    assert value_change(["x", "y", "y"], ["y", "z"]) == {"added": ["z"], "removed": ["x", "y"]}
+    assert value_change([{"c": "1"}], []) == {"added": [], "removed": [{"c": "1"}]}
+    assert value_change("[secret]", "b") is None
+    assert value_change(["a"], ["a", "[secret]"]) is None
+    assert value_change({"k": 1}, {"k": 2}) is None
+    assert value_change([{"k": {"n": 1}}], []) is None
+    assert value_change("x" * 99, "y") is None  # json quotes make it 101 characters
+    assert value_change("x" * 98, "y") == {"before": "x" * 98, "after": "y"}
+
+
 def test_changed_paths_descend_maps_and_lists_of_one_length() -> None:
     assert changed_paths({"a": {"b": [1, 2]}, "c": 1}, {"a": {"b": [2, 1]}, "c": 1}) == [".a.b[0]", ".a.b[1]"]
     assert changed_paths({"p": [{"n": 1, "m": 2}]}, {"p": [{"n": 1, "m": 3}]}) == [".p[0].m"]
@@ -113,8 +162,9 @@ def test_an_aks_pool_change_the_cloud_refuses_in_place_is_marked(before: Path, t
     assert cli.main(["diff", str(before), str(after)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert (
-        "~ azure-native:containerservice:AgentPool azure-weu-pool-workload: .vmSize  (AKS refuses this in place: "
-        "add a pool with it, move the pods, then remove the old pool: .vmSize)"
+        '~ azure-native:containerservice:AgentPool azure-weu-pool-workload: .vmSize ("Standard_D4s_v5" -> '
+        '"Standard_D8s_v5")  (AKS refuses this in place: add a pool with it, move the pods, then remove the old '
+        "pool: .vmSize)"
     ) in lines
     # Other updates carry no such mark.
     assert all("refuses" not in line for line in lines if "azure-weu" not in line)
