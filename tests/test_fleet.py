@@ -421,9 +421,10 @@ def test_an_existing_clusters_gateway_service_carries_its_load_balancer_annotati
 
 
 def test_an_existing_clusters_ambient_gateway_carries_its_load_balancer_annotations() -> None:
-    """Ambient's east-west Gateway: istiod copies spec.infrastructure.annotations onto the Service it generates."""
+    """Ambient's east-west Gateway: istiod copies spec.infrastructure.annotations onto the Service it generates.
+    A cluster without any gets an empty map, not none: istiod would copy the Gateway's own annotations then."""
     plan = plan_fleet(_gateway_fleet("ambient"))
-    for cluster, expected in (("east", METALLB), ("west", None)):
+    for cluster, expected in (("east", METALLB), ("west", {})):
         [gateway] = [
             r for r in plan.resources if r.type == K8S_GATEWAY and r.name == f"{cluster}-istio-ambient-eastwest-gateway"
         ]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -23,6 +23,7 @@ from policies.guardrails.rules import (
     Context,
     Graph,
     Resource,
+    VersionSupport,
     check_elastic_ip_quota,
     check_encryption_and_logging,
     check_helm_pinned,
@@ -682,11 +683,26 @@ def test_fleet_tags_rule_reports_missing_tags_and_the_fix():
 # kubernetes-version-support (advisory), with an injected verdict
 
 
-def fake_support(ends: dict[str, date]):
-    """A support calendar: version -> first day without support; unknown versions give None."""
+BILLED = "extended support (billed)"
 
-    def supported(cloud: str, version: str, day: date) -> bool | None:
-        return day < ends[version] if version in ends else None
+
+def fake_support(ends: dict[str, date], extended_ends: dict[str, date] | None = None, *, usable: bool = True):
+    """A support calendar: version -> first day without standard support and (`extended_ends`) without
+    extended support; `usable`: every cluster of the cloud can run in extended support (as on EKS).
+    Unknown versions give None."""
+
+    def supported(cloud: str, version: str, day: date) -> VersionSupport | None:
+        if version not in ends:
+            return None
+        end, extended_end = ends[version], (extended_ends or {}).get(version)
+        status: Literal["standard", "extended", "end-of-life"]
+        if day < end:
+            status = "standard"
+        elif extended_end is not None and day < extended_end:
+            status = "extended"
+        else:
+            status = "end-of-life"
+        return VersionSupport(status, end, extended_end, BILLED, usable)
 
     return supported
 
@@ -719,16 +735,108 @@ def test_version_support_window_and_missing_property():
     assert check_version_support(res(EKS, "c", {"version": "1.29"}), {"warnDays": 90}, CTX) == []
 
 
+def test_version_in_extended_support_is_reported_with_its_standard_end_and_charge():
+    """Past standard support, extended support far from its end: still reported (EKS bills every cluster-hour)."""
+    ctx = Context(TODAY, fake_support({"1.30": date(2025, 7, 23)}, {"1.30": date(2026, 7, 23)}))
+    assert check_version_support(res(EKS, "c", {"version": "1.30"}), {"warnDays": 90}, ctx) == [
+        "Kubernetes 1.30 is past its standard support on aws (ended 2025-07-23) and runs on extended support "
+        "(billed) until 2026-07-23: upgrade one minor version at a time (version)"
+    ]
+
+
+def test_version_in_extended_support_ending_within_warn_days_is_one_message():
+    """In extended support AND its end within warnDays: one message with both facts, not two."""
+    ctx = Context(TODAY, fake_support({"1.30": date(2025, 7, 23)}, {"1.30": date(2026, 3, 1)}))
+    assert check_version_support(res(EKS, "c", {"version": "1.30"}), {"warnDays": 90}, ctx) == [
+        "Kubernetes 1.30 is past its standard support on aws (ended 2025-07-23) and runs on extended support "
+        "(billed) only until 2026-03-01, within 90 days: then it is past all support; upgrade one minor version "
+        "at a time (version)"
+    ]
+    # Once extended support has ended too: past all support, the existing message.
+    late = Context(date(2026, 3, 1), ctx.supported)
+    assert check_version_support(res(EKS, "c", {"version": "1.30"}), {"warnDays": 90}, late) == [
+        "Kubernetes 1.30 is past its end of support on aws: upgrade one minor version at a time (version)"
+    ]
+
+
+def test_version_support_warn_days_count_to_the_end_of_usable_extended_support():
+    """In standard support, entering (usable) extended support within warnDays: nothing yet, as before."""
+    ctx = Context(TODAY, fake_support({"1.33": date(2026, 3, 1)}, {"1.33": date(2027, 3, 1)}))
+    assert check_version_support(res(EKS, "c", {"version": "1.33"}), {"warnDays": 90}, ctx) == []
+
+
+def test_version_in_extended_support_only_where_a_valid_config_can_use_it():
+    """AKS LTS needs Premium (not configured): past standard support is past support. GKE: only on the
+    Extended channel; an unknown channel is judged at the next preview."""
+    extended = fake_support({"1.33": date(2025, 8, 1)}, {"1.33": date(2027, 6, 3)}, usable=False)
+    ctx = Context(TODAY, extended)
+    past = "Kubernetes 1.33 is past its end of support on {}: upgrade one minor version at a time ({})"
+    assert check_version_support(res(AKS, "c", {"kubernetesVersion": "1.33"}), {"warnDays": 90}, ctx) == [
+        past.format("azure", "kubernetesVersion")
+    ]
+    regular = {"minMasterVersion": "1.33", "releaseChannel": {"channel": "REGULAR"}}
+    assert check_version_support(res(GKE, "c", regular), {"warnDays": 90}, ctx) == [
+        past.format("gcp", "minMasterVersion")
+    ]
+    on_extended = {"minMasterVersion": "1.33", "releaseChannel": {"channel": "EXTENDED"}}
+    assert check_version_support(res(GKE, "c", on_extended), {"warnDays": 90}, ctx) == [
+        "Kubernetes 1.33 is past its standard support on gcp (ended 2025-08-01) and runs on extended support "
+        "(billed) until 2027-06-03: upgrade one minor version at a time (minMasterVersion)"
+    ]
+    unknown = {"minMasterVersion": "1.33", "releaseChannel": {"channel": UNKNOWN}}
+    assert check_version_support(res(GKE, "c", unknown), {"warnDays": 90}, ctx) == []
+
+
 def test_support_check_maps_the_config_packages_verdict():
     import components.config.cloudfacts as facts
     from policies.guardrails.support import support_check
 
     check = support_check()
     assert check is not None
-    for version in ("1.33", "1.20"):
-        verdict = facts.support_verdict("aws", version, TODAY)
-        expected = None if verdict.status in ("unknown", "not-yet-available") else verdict.supported
-        assert check("aws", version, TODAY) is expected
+    for cloud, version, day in [
+        ("aws", "1.33", TODAY),
+        ("aws", "1.33", date(2026, 11, 30)),
+        ("aws", "1.31", date(2026, 11, 30)),
+        ("aws", "1.20", TODAY),
+        ("aws", "1.99", TODAY),
+        ("gcp", "1.33", date(2026, 11, 30)),
+        ("azure", "1.33", date(2026, 11, 30)),
+    ]:
+        verdict = facts.support_verdict(cloud, version, day)
+        got = check(cloud, version, day)
+        if verdict.status in ("unknown", "not-yet-available"):
+            assert got is None
+            continue
+        assert got is not None and got.status == verdict.status
+        assert got.extended == verdict.extended and got.extended_usable == verdict.extended_usable
+        window = verdict.window
+        assert (got.standard_end, got.extended_end) == (
+            (window.standard_end, window.extended_end) if window is not None else (None, None)
+        )
+
+
+def test_eks_1_33_on_2026_11_30_is_in_extended_support_by_the_real_data():
+    """The stacks' EKS clusters (1.33) on 2026-11-30, through support_check() and components/config/data/aws.yaml:
+    standard support ended 2026-07-29, extended support (EKS's extra charge) runs until 2027-07-29."""
+    from policies.guardrails.support import support_check
+
+    ctx = Context(date(2026, 11, 30), support_check())
+    assert check_version_support(res(EKS, "c", {"version": "1.33"}), {"warnDays": 90}, ctx) == [
+        "Kubernetes 1.33 is past its standard support on aws (ended 2026-07-29) and runs on extended support "
+        "(an extra per-cluster-hour charge; meshfleet sets upgrade policy EXTENDED) until 2027-07-29: upgrade one "
+        "minor version at a time (version)"
+    ]
+    # EKS 1.31 on the same day: extended support ended on 2026-11-26.
+    assert check_version_support(res(EKS, "c", {"version": "1.31"}), {"warnDays": 90}, ctx) == [
+        "Kubernetes 1.31 is past its end of support on aws: upgrade one minor version at a time (version)"
+    ]
+    # ... and on 2026-09-01: in extended support that ends within 90 days, one message.
+    september = Context(date(2026, 9, 1), ctx.supported)
+    assert check_version_support(res(EKS, "c", {"version": "1.31"}), {"warnDays": 90}, september) == [
+        "Kubernetes 1.31 is past its standard support on aws (ended 2025-11-26) and runs on extended support "
+        "(an extra per-cluster-hour charge; meshfleet sets upgrade policy EXTENDED) only until 2026-11-26, within "
+        "90 days: then it is past all support; upgrade one minor version at a time (version)"
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -1064,6 +1172,31 @@ def test_plan_exits_3_on_a_mandatory_violation(tmp_path, capsys):
     assert f"guardrails: {len(lines)} mandatory, 1 advisory violation(s)" in out
 
 
+def test_plan_on_2026_11_30_reports_each_eks_cluster_in_extended_support(capsys):
+    """`meshfleet plan` judged on 2026-11-30 (a real preview judges today): prod's two EKS 1.33 clusters left
+    standard support on 2026-07-29 and run on billed extended support, one advisory each; its AKS and GKE
+    1.35 clusters are in standard support beyond warnDays."""
+    assert main(["plan", "--stack", "prod", "--now", "2026-11-30T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    message = (
+        "    Kubernetes 1.33 is past its standard support on aws (ended 2026-07-29) and runs on extended support "
+        "(an extra per-cluster-hour charge; meshfleet sets upgrade policy EXTENDED) until 2027-07-29: upgrade one "
+        "minor version at a time (version)"
+    )
+    lines = out.splitlines()
+    found = [(line, lines[i + 1]) for i, line in enumerate(lines) if "[kubernetes-version-support]" in line]
+    assert found == [
+        (
+            f"ADVISORY [kubernetes-version-support] urn:pulumi:prod::meshfleet::meshfleet:cluster:Eks$"
+            f"aws:eks/cluster:Cluster::{name}-cluster",
+            message,
+        )
+        for name in ("aws-use1", "aws-usw2")
+    ]
+    # (and the two Elastic IP quota advisories, one per EKS network)
+    assert "guardrails: 0 mandatory, 4 advisory violation(s) (policies/guardrails/config.json)" in out
+
+
 def test_guard_exit_codes_are_documented():
     assert guard.EXIT_MANDATORY == 3
     from ops import cli
@@ -1087,12 +1220,15 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from policies.guardrails.pack import policies
+from policies.guardrails.rules import VersionSupport
 
 def opts(protect=False, parent=None):
     return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
 
 S = "urn:pulumi:prod::meshfleet::"
-by_name = {p.name: p for p in policies(today=lambda: date(2026, 1, 1), supported=lambda c, v, d: d < date(2026, 2, 1))}
+END = date(2026, 2, 1)
+support = lambda c, v, d: VersionSupport("standard" if d < END else "end-of-life", END)
+by_name = {p.name: p for p in policies(today=lambda: date(2026, 1, 1), supported=support)}
 out = {"names": sorted(by_name), "kinds": {n: type(p).__name__ for n, p in by_name.items()}}
 
 # A resource rule: an EKS endpoint open to the internet, its version near the end, an unknown field.

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -66,10 +66,27 @@ class Finding:
     message: str
 
 
-#: (cloud, Kubernetes version, day) -> is the version still supported on that
-#: cloud that day (None: the support data does not know the version). Answered
-#: by the config package's support-window data (one verdict per version).
-SupportCheck = Callable[[str, str, date], bool | None]
+@dataclass(frozen=True)
+class VersionSupport:
+    """Where one Kubernetes version stands on one cloud on one day: the support data's verdict, as plain data."""
+
+    #: "standard": in standard support; "extended": past it, inside the cloud's extended support
+    #: (EKS extended support, AKS LTS, the GKE Extended channel); "end-of-life": past every support.
+    status: Literal["standard", "extended", "end-of-life"]
+    #: The first day without standard support and the first without extended support (None: not in the data).
+    standard_end: date | None = None
+    extended_end: date | None = None
+    #: What extended support is on that cloud (the data file's `extended` text, e.g. its extra charge).
+    extended: str = ""
+    #: Whether every cluster the fleet creates on that cloud can run in extended support (EKS: yes).
+    extended_usable: bool = False
+
+
+#: (cloud, Kubernetes version, day) -> where the version stands on that cloud
+#: that day (None: the support data does not know the version, or it is not
+#: released yet). Answered by the config package's support-window data
+#: (`policies/guardrails/support.py`: one verdict per version).
+SupportCheck = Callable[[str, str, date], VersionSupport | None]
 
 
 @dataclass(frozen=True)
@@ -814,7 +831,35 @@ _VERSION_PROPERTY = {
 }
 
 
+def _still_supported(support: VersionSupport | None, r: Resource) -> bool | None:
+    """Is the cluster `r` still supported (standard or extended support it can use)? None: cannot tell."""
+    if support is None:
+        return None
+    if support.status == "standard":
+        return True
+    if support.status != "extended":
+        return False
+    if support.extended_usable:
+        return True  # EKS: meshfleet creates every cluster with upgrade policy EXTENDED
+    if r.type == "gcp:container/cluster:Cluster":
+        # GKE offers extended support on the Extended channel only (the config accepts such a cluster).
+        channel = get(r.props, "releaseChannel.channel")
+        return None if channel == UNKNOWN else channel == "EXTENDED"
+    return False  # AKS LTS needs the Premium tier, which meshfleet does not configure
+
+
 def check_version_support(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> list[str]:
+    """Past all support; in extended support (billed, and ending); or ending within `warnDays`.
+
+    A version in extended support is reported even when its end is far: it is
+    past standard support and, on EKS, every cluster-hour costs the extended
+    support charge. A valid config reaches that state on EKS and on GKE's
+    Extended channel only (AKS LTS needs the Premium tier, so an AKS version
+    past standard support is past its end of support here). "Within
+    `warnDays`" is the end of the support the cluster can use: for a version
+    in extended support, the end of extended support, which then joins the
+    extended-support message (one message, both facts).
+    """
     where = _VERSION_PROPERTY.get(r.type)
     if where is None or ctx.supported is None:
         return []
@@ -824,11 +869,28 @@ def check_version_support(r: Resource, cfg: Mapping[str, Any], ctx: Context) -> 
         return []
     window = int(cfg["warnDays"])
     now = ctx.supported(cloud, version, ctx.today)
-    if now is False:
+    supported = _still_supported(now, r)
+    if supported is False:
         return [
             f"Kubernetes {version} is past its end of support on {cloud}: upgrade one minor version at a time ({key})"
         ]
-    if now is True and ctx.supported(cloud, version, ctx.today + timedelta(days=window)) is False:
+    if now is None or supported is None:
+        return []
+    ending = _still_supported(ctx.supported(cloud, version, ctx.today + timedelta(days=window)), r) is False
+    if now.status == "extended":
+        standard = f" (ended {now.standard_end})" if now.standard_end else ""
+        if ending:
+            until = f" only until {now.extended_end}, within {window} days" if now.extended_end else ""
+            return [
+                f"Kubernetes {version} is past its standard support on {cloud}{standard} and runs on "
+                f"{now.extended}{until}: then it is past all support; upgrade one minor version at a time ({key})"
+            ]
+        until = f" until {now.extended_end}" if now.extended_end else ""
+        return [
+            f"Kubernetes {version} is past its standard support on {cloud}{standard} and runs on "
+            f"{now.extended}{until}: upgrade one minor version at a time ({key})"
+        ]
+    if ending:
         return [
             f"Kubernetes {version} reaches its end of support on {cloud} within {window} days: plan the upgrade to the next minor ({key})"
         ]
@@ -1181,7 +1243,8 @@ RULES: tuple[Rule, ...] = (
         "Kubernetes versions are not near or past the end of their support window.",
         "medium",
         "advisory",
-        "An unsupported version gets no security fixes and clouds upgrade it (or charge extended support).",
+        "An unsupported version gets no security fixes and clouds upgrade it; one in extended support is past "
+        "standard support and, on EKS, billed extra per cluster-hour.",
         resource_check=check_version_support,
         config={
             "warnDays": {

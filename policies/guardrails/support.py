@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from datetime import date
 
-from policies.guardrails.rules import SupportCheck
+from policies.guardrails.rules import SupportCheck, VersionSupport
 
 VERDICT_MODULE = "components.config.cloudfacts"
 
@@ -22,7 +22,7 @@ _UNKNOWN = frozenset({"unknown", "not-yet-available"})
 
 
 def support_check() -> SupportCheck | None:
-    """`(cloud, version, day) -> supported?` from the config package's verdict, or None if it is absent."""
+    """`(cloud, version, day) -> VersionSupport` from the config package's verdict, or None if it is absent."""
     try:
         module = importlib.import_module(VERDICT_MODULE)
     except ModuleNotFoundError as exc:
@@ -33,8 +33,17 @@ def support_check() -> SupportCheck | None:
     if verdict is None:
         return None
 
-    def supported(cloud: str, version: str, day: date) -> bool | None:
+    def supported(cloud: str, version: str, day: date) -> VersionSupport | None:
         v = verdict(cloud, version, day)
-        return None if v.status in _UNKNOWN else bool(v.supported)
+        if v.status in _UNKNOWN:
+            return None
+        window = v.window  # None for a minor older than every one the calendar lists (end-of-life)
+        return VersionSupport(
+            status=v.status,
+            standard_end=window.standard_end if window is not None else None,
+            extended_end=window.extended_end if window is not None else None,
+            extended=v.extended,
+            extended_usable=v.extended_usable,
+        )
 
     return supported
