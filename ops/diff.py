@@ -285,6 +285,15 @@ def render(d: PlanDiff) -> str:
     return "\n".join(lines)
 
 
+def _redacted(doc: Mapping[str, Any]) -> bool:
+    """Whether a written plan holds its secrets as `[secret]`: not marked as written with
+    `--show-secrets`, and (a plan older than the mark says nothing) holding at least one `[secret]`:
+    every fleet has some (its CA keys, at least)."""
+    if doc.get(SECRETS_SHOWN):
+        return False
+    return any(REDACTED in json.dumps(r.get("inputs")) for r in doc["resources"])
+
+
 def command(args: argparse.Namespace) -> int:
     try:
         before, after = read_plan_doc(args.before), read_plan_doc(args.after)
@@ -307,7 +316,7 @@ def command(args: argparse.Namespace) -> int:
         return 2
     # Values are printed only where no plan holds secrets in the clear: a pull request's summary
     # and CI logs must not show them.
-    redacted = not before.get(SECRETS_SHOWN) and not after.get(SECRETS_SHOWN)
+    redacted = _redacted(before) and _redacted(after)
     result = diff(list(before["resources"]), list(after["resources"]), show_values=redacted)
     print(json.dumps(result.to_json(), indent=2, sort_keys=True) if args.json else render(result))
     return 0

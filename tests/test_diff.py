@@ -118,6 +118,12 @@ def test_changed_values_are_shown_from_redacted_plans_only(before: Path, tmp_pat
     assert "->" not in text and "(+" not in text
     assert cli.main(["diff", str(shown), str(after), "--json"]) == 0
     assert all("values" not in u for u in json.loads(capsys.readouterr().out)["updated"])
+    # A plan written with --show-secrets before plan.json said so holds no `[secret]` at all.
+    unmarked = json.loads((shown / "plan.json").read_text())
+    del unmarked["secretsShown"]
+    (shown / "plan.json").write_text(json.dumps(unmarked))
+    assert cli.main(["diff", str(before), str(shown)]) == 0
+    assert "->" not in capsys.readouterr().out
 
 
 def test_value_change_shows_scalars_and_flat_entries_never_secrets_structures_or_long_text() -> None:
