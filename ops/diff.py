@@ -12,7 +12,8 @@ options change is listed apart: the engine records those without calling
 the cloud. A new provider is an update: the new provider may ask for a
 replacement. What this cannot tell: whether the cloud updates a changed
 input in place or replaces the resource (the provider decides; `pulumi
-preview` shows it), and changes inside secrets, which both plans redact
+preview` shows it), except for a Kubernetes object's or Helm release's
+name and namespace (REPLACED_ON_CHANGE), and changes inside secrets, which both plans redact
 alike unless written with `--show-secrets`. A changed scalar, or the
 entries a list gains and loses, are shown beside their path when short
 and when neither plan was written with `--show-secrets` (nothing in such a
@@ -76,6 +77,22 @@ REFUSED_IN_PLACE: dict[tuple[str, str | None], tuple[tuple[str, ...], str]] = {
     ),
 }
 _RELEASE = "kubernetes:helm.sh/v3:Release"
+
+#: Inputs whose change makes the provider replace the resource (a new object, then the old one
+#: deleted), by type prefix, first match: what names an object in its cluster. pulumi-kubernetes
+#: replaces an object whose name or namespace changes, and Helm cannot rename or move a release.
+#: A rename is how meshfleet rotates a peer's token (the new name created first, under the same URN).
+REPLACED_ON_CHANGE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (_RELEASE, (".name", ".namespace")),
+    ("kubernetes:", (".metadata.name", ".metadata.namespace")),
+)
+_REPLACED_WAY = "replaced: a new object, and the old one deleted"
+
+
+def replaced(r: Mapping[str, Any], paths: list[str]) -> list[str]:
+    """The changed paths of resource record `r` that make its provider replace it."""
+    fixed = next((p for prefix, p in REPLACED_ON_CHANGE if str(r["type"]).startswith(prefix)), ())
+    return [p for p in paths if p in fixed]
 
 
 def refusal(r: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
@@ -186,6 +203,7 @@ class PlanDiff:
                     **ref(r),
                     "changes": paths,
                     "refusedInPlace": refused(r, paths),
+                    "replaced": replaced(r, paths),
                     **({"values": self.values[r["urn"]]} if r["urn"] in self.values else {}),
                 }
                 for r, paths in self.updated
@@ -267,14 +285,17 @@ def diff(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]], *, sho
 
 
 def render(d: PlanDiff) -> str:
+    replacing = sum(1 for r, paths in d.updated if replaced(r, paths))
+    of_which = f" ({replacing} by replacement)" if replacing else ""
     lines = [
-        f"meshfleet diff: {len(d.created)} to create, {len(d.updated)} to update, {len(d.deleted)} to delete; "
-        f"{len(d.rewired)} with new dependencies or options only, {d.unchanged} unchanged"
+        f"meshfleet diff: {len(d.created)} to create, {len(d.updated)} to update{of_which}, {len(d.deleted)} to "
+        f"delete; {len(d.rewired)} with new dependencies or options only, {d.unchanged} unchanged"
     ]
     lines += [f"+ {r['type']} {r['name']}" for r in d.created]
     for r, paths in d.updated:
-        no = refused(r, paths)
+        no, anew = refused(r, paths), replaced(r, paths)
         mark = f"  ({refusal(r)[1]}: {', '.join(no)})" if no else ""
+        mark += f"  ({_REPLACED_WAY}: {', '.join(anew)})" if anew else ""
         values = d.values.get(r["urn"], {})
         described = [f"{p} ({_describe(values[p])})" if p in values else p for p in paths]
         lines.append(f"~ {r['type']} {r['name']}: {', '.join(described)}{mark}")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ops import cli
-from ops.diff import changed_paths, diff, refused, value_change
+from ops.diff import changed_paths, diff, refused, replaced, value_change
 from ops.plan import write_plan
-from tests.helpers import fleet_of, plan_fleet
+from tests.helpers import existing_fleet, fleet_of, plan_fleet
 
 STACK = "dev"
 
@@ -124,6 +124,47 @@ def test_changed_values_are_shown_from_redacted_plans_only(before: Path, tmp_pat
     (shown / "plan.json").write_text(json.dumps(unmarked))
     assert cli.main(["diff", str(before), str(shown)]) == 0
     assert "->" not in capsys.readouterr().out
+
+
+def test_a_renamed_object_is_marked_as_replaced(tmp_path: Path, capsys) -> None:
+    """A peer-credential rotation renames each reader token Secret: the provider replaces it (new one first),
+    while the remote secret that reads it updates in place. Only the renames are marked."""
+    plans = {}
+    for generation in (1, 2):
+        fleet = existing_fleet(["c0", "c1"])
+        fleet["mesh"]["peerCredentialGeneration"] = generation
+        plan = plan_fleet(fleet)
+        plans[generation] = tmp_path / f"g{generation}"
+        write_plan(plan, plans[generation])
+        write_plan(plan, tmp_path / f"g{generation}-shown", show_secrets=True)
+    assert cli.main(["diff", str(plans[1]), str(plans[2])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Redacted, the remote secrets' new kubeconfigs compare equal ([secret]): only the tokens show.
+    assert lines[0].startswith("meshfleet diff: 0 to create, 2 to update (2 by replacement), 0 to delete;")
+    assert lines[1:] == [
+        f'~ kubernetes:core/v1:Secret {a}-reads-{b}-reader-token: .metadata.name ("istio-reader-token-{a}" -> '
+        f'"istio-reader-token-{a}-g2")  (replaced: a new object, and the old one deleted: '
+        ".metadata.name)"
+        for a, b in (("c0", "c1"), ("c1", "c0"))
+    ]
+    assert cli.main(["diff", str(tmp_path / "g1-shown"), str(tmp_path / "g2-shown"), "--json"]) == 0
+    updated = {u["name"]: u for u in json.loads(capsys.readouterr().out)["updated"]}
+    assert {name: u["replaced"] for name, u in updated.items()} == {
+        "c0-reads-c1-reader-token": [".metadata.name"],
+        "c1-reads-c0-reader-token": [".metadata.name"],
+        "c0-reads-c1-remote-secret": [],
+        "c1-reads-c0-remote-secret": [],
+    }
+
+
+def test_replaced_names_identity_paths_by_type() -> None:
+    secret, release = {"type": "kubernetes:core/v1:Secret"}, {"type": "kubernetes:helm.sh/v3:Release"}
+    assert replaced(secret, [".metadata.name", ".metadata.labels.a", ".metadata.namespace"]) == [
+        ".metadata.name",
+        ".metadata.namespace",
+    ]
+    assert replaced(release, [".name", ".values.x", ".metadata.name"]) == [".name"]
+    assert replaced({"type": "aws:eks/cluster:Cluster"}, [".name"]) == []
 
 
 def test_value_change_shows_scalars_and_flat_entries_never_secrets_structures_or_long_text() -> None:
