@@ -71,10 +71,12 @@ MESH_GATEWAY_SELECTOR = {"app": CHART, "release": RELEASE, "component": "mesh-ga
 SERVER_SELECTOR = {"app": CHART, "release": RELEASE, "component": "server"}
 #: The chart renders no PDB for the mesh gateway: meshfleet owns this one.
 MESH_GATEWAY_PDB = f"{FULLNAME}-mesh-gateway"
-#: Connect injector pods. Its pod webhook fails closed (no pod of a meshed
-#: namespace is created while no injector answers), so one pod is an outage
-#: on every restart; the chart's own budget for 1 or 2 replicas is
-#: `maxUnavailable: 0`, which blocks every node drain, so it is set to 1.
+#: Connect injector pods. Its pod webhook fails closed for every namespace
+#: but the chart's exclusions (kube-system and a few storage and GKE
+#: namespaces): no such pod, meshed or not, is created while no injector
+#: answers, so one pod is an outage on every restart; the chart's own budget
+#: for 1 or 2 replicas is `maxUnavailable: 0`, which blocks every node
+#: drain, so it is set to 1.
 CONNECT_INJECT_REPLICAS = 2
 
 #: Helm waits (atomic implies --wait): servers form a quorum on new volumes,
