@@ -275,7 +275,23 @@ def test_chart_values_built_in_ca(dev: Plan) -> None:
         assert values["global"]["gossipEncryption"] == {"autoGenerate": True}
         assert values["global"]["peering"] == {"enabled": True}
         assert values["global"]["crds"] == {"enableTcpRoute": False}
-        assert values["connectInject"] == {
+        inject = dict(values["connectInject"])
+        injector = {"matchLabels": {"app": "consul", "component": "connect-injector", "release": "consul"}}
+        assert yaml.safe_load(inject.pop("affinity")) == {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {"labelSelector": injector, "topologyKey": "topology.kubernetes.io/zone"},
+                    },
+                    {
+                        "weight": 50,
+                        "podAffinityTerm": {"labelSelector": injector, "topologyKey": "kubernetes.io/hostname"},
+                    },
+                ]
+            }
+        }
+        assert inject == {
             "enabled": True,
             "replicas": 2,
             "disruptionBudget": {"maxUnavailable": 1},
@@ -388,6 +404,18 @@ def test_rendered_chart(fixture: str, request: pytest.FixtureRequest) -> None:
         assert _objects(objs, "PodDisruptionBudget", "consul-connect-injector")["spec"]["maxUnavailable"] == 1
         [container] = [x for x in injector["spec"]["template"]["spec"]["containers"] if x["name"] == "sidecar-injector"]
         assert not [a for a in container["command"] if "tcp-route" in a]
+        # Its two pods apart (zones, then nodes; preferred, so one node still runs both): one lost node
+        # must not take every injector, and with them pod creation in every covered namespace.
+        apart = injector["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+        terms = apart["preferredDuringSchedulingIgnoredDuringExecution"]
+        assert [(t["weight"], t["podAffinityTerm"]["topologyKey"]) for t in terms] == [
+            (100, "topology.kubernetes.io/zone"),
+            (50, "kubernetes.io/hostname"),
+        ]
+        injector_labels = injector["spec"]["template"]["metadata"]["labels"]
+        assert all(
+            t["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= injector_labels.items() for t in terms
+        )
         # The mesh gateway spreads over zones, then nodes; its PDB (meshfleet's, the chart has none)
         # selects exactly its pods.
         gateway = _objects(objs, "Deployment", "consul-mesh-gateway")

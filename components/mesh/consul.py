@@ -69,6 +69,8 @@ MESH_GATEWAY_PORT = 443
 MESH_GATEWAY_SELECTOR = {"app": CHART, "release": RELEASE, "component": "mesh-gateway"}
 #: And on the servers' (templates/server-statefulset.yaml).
 SERVER_SELECTOR = {"app": CHART, "release": RELEASE, "component": "server"}
+#: And on the connect injector's (templates/connect-inject-deployment.yaml).
+INJECTOR_SELECTOR = {"app": CHART, "release": RELEASE, "component": "connect-injector"}
 #: The chart renders no PDB for the mesh gateway: meshfleet owns this one.
 MESH_GATEWAY_PDB = f"{FULLNAME}-mesh-gateway"
 #: Connect injector pods. Its pod webhook fails closed for every namespace
@@ -132,6 +134,19 @@ def peerings(spec: FleetSpec) -> list[ConsulPairNames]:
 def spread_string(selector: Mapping[str, str]) -> str:
     """`topologySpreadConstraints` over zones, then nodes, as the YAML string the chart pastes in (`tpl`)."""
     return yaml.safe_dump(zone_spread(selector), sort_keys=True)
+
+
+def apart_string(selector: Mapping[str, str]) -> str:
+    """A preferred pod anti-affinity over zones, then nodes, as the chart's `affinity` string: for the
+    charts' Deployments that take an affinity but no spread. Preferred, so a one-node cluster still
+    schedules every replica."""
+    terms = [
+        {"weight": weight, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(selector)}, "topologyKey": key}}
+        for weight, key in ((100, "topology.kubernetes.io/zone"), (50, "kubernetes.io/hostname"))
+    ]
+    return yaml.safe_dump(
+        {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}, sort_keys=True
+    )
 
 
 def mesh_gateway_service_strings(annotations: Mapping[str, str], source_ranges: Sequence[str]) -> dict[str, Any]:
@@ -280,6 +295,11 @@ def consul_values(
             "enabled": True,
             "replicas": CONNECT_INJECT_REPLICAS,
             "disruptionBudget": {"maxUnavailable": 1},
+            # Apart, over zones, then nodes (the chart sets no affinity): two
+            # replicas on one node fail together, and until one is rescheduled
+            # (minutes after a node is lost) no pod is created in any namespace
+            # the webhook covers.
+            "affinity": apart_string(INJECTOR_SELECTOR),
             # The fleet owns Gateway API CRDs (components/gateway_api.py); the
             # chart would install its own old copies.
             "apiGateway": {"manageExternalCRDs": False},
