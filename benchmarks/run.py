@@ -126,18 +126,18 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
         run_plan(ROOT, config, now=DEFAULT_NOW)
         warm = {"warm_wall": time.perf_counter() - wall, "warm_cpu": time.process_time() - cpu}
         return {**measured, **warm, "resources": resources}
-    if kind == "floor":
-        from benchmarks.floor import floor_pools, floor_program
+    if kind in ("floor", "typed"):
+        from benchmarks.floor import floor_pools, floor_program, typed_replay_program
 
         doc = json.loads((out / "plan.json").read_text())
-        program = floor_program(doc)
+        program = floor_program(doc) if kind == "floor" else typed_replay_program(doc)
         clusters = json.loads((out / "graph.json").read_text())["cluster_names"]
         wall, cpu = time.perf_counter(), time.process_time()
         run = run_program(
             program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)
         )
         measured = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "peak_mib": _peak_mib()}
-        assert len(run.monitor.recorded) == len(doc["resources"]), "the floor must register the same resources"
+        assert len(run.monitor.recorded) == len(doc["resources"]), f"the {kind} replay must register the same resources"
         del run
         wall, cpu = time.perf_counter(), time.process_time()
         run_program(
@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(tmp) / f"{size}-{mesh}"
             program = server.point("program", str(modules_file), str(out), size, mesh)
             floor = server.point("floor", str(modules_file), str(out))
+            typed = server.point("typed", str(modules_file), str(out))
             graph = json.loads((out / "graph.json").read_text())
             row = {
                 "size": size,
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 "imports": imports,
                 "program": program,
                 "floor": floor,
+                "typed": typed,
                 "deploy": _deploy(out),
             }
             rows.append(row)
@@ -383,7 +385,7 @@ def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['size']:>4} {row['mesh']:<8} {p['resources']:>5} res  plan {p['wall']:6.1f}s cpu {p['cpu']:6.1f}s  "
         f"floor {f['wall']:5.1f}s cpu {f['cpu']:5.1f}s  ratio {p['cpu'] / f['cpu']:4.2f} "
-        f"(warm {p['warm_cpu'] / f['warm_cpu']:4.2f})  "
+        f"(warm {p['warm_cpu'] / f['warm_cpu']:4.2f}; typed replay {row['typed']['cpu']:5.1f}s)  "
         f"rss {p['peak_mib']:5.0f}/{f['peak_mib']:4.0f} MiB  imports {row['imports']['import_cpu']:4.1f}s"
     )
 
@@ -490,6 +492,14 @@ def _targets(rows: list[dict[str, Any]]) -> list[str]:
     ]
     lines = ["| target | this run | |", "|---|---|---|"]
     lines += [f"| {target} | {figure} | {'met' if ok else '**missed**'} |" for target, ok, figure in checks]
+    typed = [r["typed"]["warm_cpu"] / r["program"]["warm_cpu"] for r in rows]
+    lines += [
+        "",
+        f"Not a target, what the SDKs' typed classes cost: the same registrations through the typed classes "
+        f"meshfleet constructs, from the plan's recorded values with no logic at all (the *typed replay*, "
+        f"`benchmarks/floor.py`), take {min(typed):.2f}-{max(typed):.2f}x the plan's own CPU time (warm): the "
+        "untyped floor skips what those classes do per resource, which no program that uses them can.",
+    ]
     workflow = worst([(r["deploy"]["up_workflow"] / r["deploy"]["bound_workflow"], where(r)) for r in rows])
     ties = worst([(r["deploy"]["up_ties_default"] / r["deploy"]["bound_default"], where(r)) for r in rows])
     critical = worst([(r["deploy"]["up_critical_default"] / r["deploy"]["bound_default"], where(r)) for r in rows])
@@ -552,22 +562,26 @@ def _report(machine: dict[str, str], rows: list[dict[str, Any]], elapsed: float,
         "command does). *warm* runs the same plan (and the same floor) a second time in its "
         "process: the SDK's per-class caches (type hints of each resource class, filled on first use, about "
         "0.25 s) and meshfleet's data files are then loaded, as in `meshfleet plan --all` and the test suite; "
-        "the first plan of a process pays them, its floor (untyped resources) does not. "
+        "the first plan of a process pays them, its floor (untyped resources) does not. *typed replay* "
+        "registers the same resources through the SDKs' typed classes from the same recorded values, with no "
+        "logic (`benchmarks/floor.py`, `typed_replay_program`): not a floor, since the SDK then translates each "
+        "plain nested value through the class's type metadata, but what those classes cost with no program. "
         "Each point is a process forked from a server that has only imported the SDK modules "
         "(benchmarks/run.py): the trim that keeps four meshes at four sizes under 10 minutes.",
         "",
         "| fleet | clusters (clouds) | resources | plan cpu s | floor cpu s | plan/floor cpu | plan wall s | "
-        "floor wall s | plan/floor wall | warm plan / floor cpu s | warm plan/floor | imports cpu s | "
-        "process wall s | peak RSS plan / floor MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "floor wall s | plan/floor wall | warm plan / floor cpu s | warm plan/floor | warm typed replay cpu s | "
+        "warm plan/typed replay | imports cpu s | process wall s | peak RSS plan / floor MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        p, f, i = r["program"], r["floor"], r["imports"]
+        p, f, t, i = r["program"], r["floor"], r["typed"], r["imports"]
         lines.append(
             f"| {r['size']} {_MESH_LABELS.get(r['mesh'], r['mesh'])} | {r['clusters']} ({', '.join(r['clouds'])}) | {p['resources']} | "
             f"{p['cpu']:.2f} | {f['cpu']:.2f} | **{p['cpu'] / f['cpu']:.2f}** | {p['wall']:.2f} | {f['wall']:.2f} | "
             f"{p['wall'] / f['wall']:.2f} | {p['warm_cpu']:.2f} / {f['warm_cpu']:.2f} | "
-            f"**{p['warm_cpu'] / f['warm_cpu']:.2f}** | {i['import_cpu']:.2f} | {i['import_wall'] + p['process_wall'] - p['warm_wall']:.1f} | "
+            f"**{p['warm_cpu'] / f['warm_cpu']:.2f}** | {t['warm_cpu']:.2f} | {p['warm_cpu'] / t['warm_cpu']:.2f} | "
+            f"{i['import_cpu']:.2f} | {i['import_wall'] + p['process_wall'] - p['warm_wall']:.1f} | "
             f"{p['peak_mib']:.0f} / {f['peak_mib']:.0f} |"
         )
     lines += [

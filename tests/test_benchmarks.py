@@ -247,3 +247,64 @@ def test_the_floor_replays_a_fleet_with_several_eks_clusters(tmp_path) -> None:
     replayed = {name: state["publicIp"] for (type_, name), state in run.context.state.items() if type_ == eip}
     # Each cluster's block hands out the same addresses; the floor registers in its own order within it.
     assert len(planned) == 18 and set(replayed.values()) == set(planned.values())
+
+
+@pytest.mark.parametrize("mesh", ["sidecar", "ambient", "linkerd", "consul"])
+def test_the_typed_replay_registers_the_plans_resources_through_typed_classes(tmp_path, mesh: str) -> None:
+    """The typed replay of a 4-cluster fleet (every cloud) records exactly the plan's resources, types,
+    parents and inputs (a project component's inputs are not replayed, as in the floor), and builds
+    every cloud and Kubernetes resource from the SDKs' own classes."""
+    import json
+
+    import pulumi_aws
+
+    from benchmarks.floor import _typed_class, floor_pools, typed_replay_program
+    from ops.plan import run_program, write_plan
+    from ops.sim import DEFAULT_NOW
+    from tests.helpers import plan_fleet
+
+    plan = plan_fleet(mixed_fleet(4, mesh))
+    write_plan(plan, tmp_path, show_secrets=True)
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    run = run_program(
+        typed_replay_program(doc),
+        project=doc["project"],
+        stack=doc["stack"],
+        now=DEFAULT_NOW,
+        pools=floor_pools(doc, [c.name for c in plan.spec.clusters]),
+    )
+    want = {r["urn"]: r for r in doc["resources"]}
+    assert run.monitor.recorded.keys() == want.keys()
+    differing = sorted(
+        u
+        for u, r in run.monitor.recorded.items()
+        if (r.contract(True)["inputs"], r.parent) != (want[u]["inputs"], want[u]["parent"])
+    )
+    assert differing == [u for u in sorted(want) if want[u]["type"] == "meshfleet:index:Fleet"]
+    assert _typed_class("aws:eks/cluster:Cluster") is pulumi_aws.eks.Cluster
+    assert _typed_class("pulumi:providers:aws") is pulumi_aws.Provider
+    untyped = {r["type"] for r in doc["resources"] if r["custom"] and _typed_class(r["type"]) is None}
+    # Only the deploy guard (a dynamic resource and its provider) has no typed class in an SDK.
+    assert untyped == {"pulumi-python:dynamic/meshfleet:MeshSwitchGuard", "pulumi:providers:pulumi-python"}
+
+
+def test_the_typed_replay_refuses_an_input_its_class_does_not_take() -> None:
+    from benchmarks.floor import typed_replay_program
+
+    urn = "urn:pulumi:s::meshfleet::aws:ec2/vpc:Vpc::v"
+    record = {
+        "urn": urn,
+        "type": "aws:ec2/vpc:Vpc",
+        "name": "v",
+        "custom": True,
+        "parent": "",
+        "provider": "",
+        "dependencies": [],
+        "protect": False,
+        "retainOnDelete": False,
+        "ignoreChanges": [],
+        "customTimeouts": None,
+        "inputs": {"cidrBlock": "10.0.0.0/16", "flavour": "x"},
+    }
+    with pytest.raises(ValueError, match=r"aws:ec2/vpc:Vpc: no constructor keyword for recorded input\(s\) flavour"):
+        typed_replay_program({"resources": [record]})()
