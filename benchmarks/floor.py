@@ -15,6 +15,11 @@ Deliberate differences: dependencies are given as `depends_on` (the
 program's come partly from Outputs), so `propertyDependencies` are empty;
 secrets arrive unmarked (the plan.json carries their values, not their
 secretness). Neither changes what is registered or simulated.
+
+`typed_replay_program(plan_json)` registers the same through the SDKs'
+typed classes (the classes meshfleet constructs) from the same recorded
+values, still with no logic: what those classes cost by themselves, which
+the untyped floor never pays and no program that uses them can skip.
 """
 
 from __future__ import annotations
@@ -239,4 +244,5 @@ def _untyped(r: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Resource
         return pulumi.CustomResource(type_, name, inputs, opts)
     if type_.startswith(_PROJECT_COMPONENT_PREFIX):
         return pulumi.ComponentResource(type_, name, None, opts)
+    # A remote component (yaml.v2.ConfigFile): registered with its inputs, as one resource.
     return pulumi.ComponentResource(type_, name, inputs, opts, remote=True)
