@@ -37,6 +37,8 @@ from typing import Any
 import pulumi
 from pulumi import _types
 
+from ops.plan import Recording, run_program
+from ops.sim import DEFAULT_NOW
 from ops.sim.pools import AddressPools
 from ops.stackconfig import project_stacks
 
@@ -100,6 +102,18 @@ def floor_program(plan_json: dict[str, Any]) -> Callable[[], None]:
             made[r["urn"]] = _untyped(r, opts)
 
     return program
+
+
+def run_replay(program: Callable[[], None], plan_json: dict[str, Any], clusters: list[str]) -> Recording:
+    """Run a replay of `plan_json` (the floor or the typed replay) under the plan's own harness, drawing
+    the plan's addresses (`clusters`: the plan's, in config order)."""
+    return run_program(
+        program,
+        project=plan_json["project"],
+        stack=plan_json["stack"],
+        now=DEFAULT_NOW,
+        pools=floor_pools(plan_json, clusters),
+    )
 
 
 def floor_pools(plan_json: dict[str, Any], clusters: list[str]) -> AddressPools:

@@ -95,7 +95,7 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
     if kind == "imports":
         return {**imported, "peak_mib": _peak_mib()}
 
-    from ops.plan import run_plan, run_program, write_plan
+    from ops.plan import run_plan, write_plan
     from ops.sim import DEFAULT_NOW
 
     out = Path(args[1])
@@ -127,22 +127,18 @@ def point(kind: str, args: list[str]) -> dict[str, Any]:
         warm = {"warm_wall": time.perf_counter() - wall, "warm_cpu": time.process_time() - cpu}
         return {**measured, **warm, "resources": resources}
     if kind in ("floor", "typed"):
-        from benchmarks.floor import floor_pools, floor_program, typed_replay_program
+        from benchmarks.floor import floor_program, run_replay, typed_replay_program
 
         doc = json.loads((out / "plan.json").read_text())
         program = floor_program(doc) if kind == "floor" else typed_replay_program(doc)
         clusters = json.loads((out / "graph.json").read_text())["cluster_names"]
         wall, cpu = time.perf_counter(), time.process_time()
-        run = run_program(
-            program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)
-        )
+        run = run_replay(program, doc, clusters)
         measured = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "peak_mib": _peak_mib()}
         assert len(run.monitor.recorded) == len(doc["resources"]), f"the {kind} replay must register the same resources"
         del run
         wall, cpu = time.perf_counter(), time.process_time()
-        run_program(
-            program, project=doc["project"], stack=doc["stack"], now=DEFAULT_NOW, pools=floor_pools(doc, clusters)
-        )
+        run_replay(program, doc, clusters)
         warm = {"warm_wall": time.perf_counter() - wall, "warm_cpu": time.process_time() - cpu}
         return {**measured, **warm, "resources": len(doc["resources"])}
     raise SystemExit(f"unknown point {kind}")

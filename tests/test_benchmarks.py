@@ -221,10 +221,8 @@ def test_the_floor_replays_a_fleet_with_several_eks_clusters(tmp_path) -> None:
     18 Elastic IPs: the floor registers the plan's resources and draws the plan's addresses."""
     import json
 
-    from benchmarks.floor import floor_pools, floor_program
+    from benchmarks.floor import floor_program, run_replay
     from benchmarks.run import point
-    from ops.plan import run_program
-    from ops.sim import DEFAULT_NOW
     from tests.helpers import plan_fleet
 
     modules = tmp_path / "modules.json"
@@ -232,15 +230,10 @@ def test_the_floor_replays_a_fleet_with_several_eks_clusters(tmp_path) -> None:
     out = tmp_path / "10-sidecar"
     program = point("program", [str(modules), str(out), "10", "sidecar"])
     assert point("floor", [str(modules), str(out)])["resources"] == program["resources"]
+    assert point("typed", [str(modules), str(out)])["resources"] == program["resources"]
     doc = json.loads((out / "plan.json").read_text())
     graph = json.loads((out / "graph.json").read_text())
-    run = run_program(
-        floor_program(doc),
-        project=doc["project"],
-        stack=doc["stack"],
-        now=DEFAULT_NOW,
-        pools=floor_pools(doc, graph["cluster_names"]),
-    )
+    run = run_replay(floor_program(doc), doc, graph["cluster_names"])
     plan = plan_fleet(mixed_fleet(10, "sidecar"))
     eip = "aws:ec2/eip:Eip"
     planned = {name: state["publicIp"] for (type_, name), state in plan.state.items() if type_ == eip}
@@ -258,21 +251,14 @@ def test_the_typed_replay_registers_the_plans_resources_through_typed_classes(tm
 
     import pulumi_aws
 
-    from benchmarks.floor import _typed_class, floor_pools, typed_replay_program
-    from ops.plan import run_program, write_plan
-    from ops.sim import DEFAULT_NOW
+    from benchmarks.floor import _typed_class, run_replay, typed_replay_program
+    from ops.plan import write_plan
     from tests.helpers import plan_fleet
 
     plan = plan_fleet(mixed_fleet(4, mesh))
     write_plan(plan, tmp_path, show_secrets=True)
     doc = json.loads((tmp_path / "plan.json").read_text())
-    run = run_program(
-        typed_replay_program(doc),
-        project=doc["project"],
-        stack=doc["stack"],
-        now=DEFAULT_NOW,
-        pools=floor_pools(doc, [c.name for c in plan.spec.clusters]),
-    )
+    run = run_replay(typed_replay_program(doc), doc, [c.name for c in plan.spec.clusters])
     want = {r["urn"]: r for r in doc["resources"]}
     assert run.monitor.recorded.keys() == want.keys()
     differing = sorted(
