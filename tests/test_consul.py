@@ -771,18 +771,14 @@ def test_switching_dev_to_consul_changes_only_mesh_resources(deployed: str) -> N
         "aws:eks/cluster:Cluster": {"vpcConfig"},
         "gcp:container/cluster:Cluster": {"masterAuthorizedNetworksConfig"},
         "azure-native:containerservice:ManagedCluster": {"apiServerAccessProfile"},
-        # The switch guard records the new kind and the migration that allowed it; the
-        # Fleet component's facts (read by the guardrails) name the mesh.
+        # The switch guard records the new kind, the migration that allowed it and what only
+        # Istio has (its versions and trust domain aliases): never the clusters, their versions
+        # or the trust domain. The Fleet component's facts (read by the guardrails) name the mesh.
         "pulumi-python:dynamic/meshfleet:MeshSwitchGuard": {
             "kind",
             "migrateFrom",
             "istioVersions",
             "istioStable",
-            "clusters",
-            "protectedClusters",
-            "removeClusters",
-            "kubernetesVersions",
-            "trustDomain",
             "trustDomainAliases",
         },
         "meshfleet:index:Fleet": {"facts"},

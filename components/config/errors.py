@@ -398,17 +398,17 @@ def _type_problem(path: str, loc: tuple[int | str, ...], kind: str, got: Any, se
         what = f"each entry of {key}" if item else key
         fix = f"write {what} as a map: `key: value` lines indented under it (see stacks/Pulumi.dev.yaml)"
         union = _parent_model((*loc, "x")) if item or field is None else _model_of(field.annotation)
-        if isinstance(union, dict) and _union_tag(union) != "cloud" and isinstance(got, str) and got in union:
+        tag = _union_tag(union) if isinstance(union, dict) else "cloud"
+        if tag != "cloud" and isinstance(got, str) and got in union:
             # `mesh: linkerd`: the kind was meant; say where it goes and what comes with it.
-            tag = _union_tag(union)
             needed = [f.alias or n for n, f in union[got].model_fields.items() if f.is_required() and n != tag]
             fix = (
                 f"write {what} as a map: `{tag}: {got}` and {got}'s keys"
                 + (f" (required: {', '.join(needed)})" if needed else "")
                 + f" indented under `{key}:`"
             )
-        elif isinstance(union, dict) and _union_tag(union) != "cloud":
-            fix = f"write {what} as a map: `{_union_tag(union)}:` and that {_union_tag(union)}'s keys indented under it"
+        elif tag != "cloud":
+            fix = f"write {what} as a map: `{tag}:` and that {tag}'s keys indented under it"
     else:
         fix = f"write {key} as {expected}"
     return Problem(path=path, message=message, fix=fix)
@@ -418,7 +418,7 @@ def _pattern_problem(path: str, loc: tuple[int | str, ...], got: Any, secret: bo
     key = _key_of(loc)
     shown = "the value" if secret else repr(got)
     if key in FORMATS:
-        words, example = _form(loc) or FORMATS[key]
+        words, example = _form(loc) or FORMATS[key]  # the field's own words first
         fix = f"write it like {key}: {example}"
         if isinstance(got, str) and got != got.lower() and key in ("principalObjectId", "subscriptionId", "project"):
             fix = f"write it in lowercase: {key}: {got.lower()}"

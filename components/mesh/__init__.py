@@ -30,6 +30,10 @@ def admission_webhook_ports(kind: str) -> list[int]:
     return list(ADMISSION_WEBHOOK_PORTS[kind])
 
 
+#: Where replicas go apart, first to last: zones, then nodes.
+SPREAD_TOPOLOGY = ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+
+
 def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
     """Spread pods over zones, then nodes; never block scheduling on one-zone clusters."""
     return [
@@ -39,8 +43,18 @@ def zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
             "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": {"matchLabels": dict(selector)},
         }
-        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        for key in SPREAD_TOPOLOGY
     ]
+
+
+def zone_anti_affinity(selector: Mapping[str, str]) -> dict[str, Any]:
+    """The same as a preferred pod anti-affinity, zones weighing more than nodes, for charts that take an
+    affinity but no spread; preferred, so a one-node cluster still schedules every replica."""
+    terms = [
+        {"weight": weight, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(selector)}, "topologyKey": key}}
+        for weight, key in zip((100, 50), SPREAD_TOPOLOGY, strict=True)
+    ]
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}
 
 
 #: PDB of every gateway: one pod may go at a time; an unready pod never

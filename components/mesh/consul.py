@@ -44,7 +44,7 @@ import yaml
 from components.common import helm_release
 from components.config import ConsulMeshSpec, ConsulVault, FleetSpec, deep_merge
 from components.handle import ClusterHandle
-from components.mesh import GATEWAY_PDB, MeshArgs, zone_spread
+from components.mesh import GATEWAY_PDB, MeshArgs, zone_anti_affinity, zone_spread
 from components.naming import (
     ConsulPairNames,
     consul_pair_names,
@@ -137,16 +137,8 @@ def spread_string(selector: Mapping[str, str]) -> str:
 
 
 def apart_string(selector: Mapping[str, str]) -> str:
-    """A preferred pod anti-affinity over zones, then nodes, as the chart's `affinity` string: for the
-    charts' Deployments that take an affinity but no spread. Preferred, so a one-node cluster still
-    schedules every replica."""
-    terms = [
-        {"weight": weight, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(selector)}, "topologyKey": key}}
-        for weight, key in ((100, "topology.kubernetes.io/zone"), (50, "kubernetes.io/hostname"))
-    ]
-    return yaml.safe_dump(
-        {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}, sort_keys=True
-    )
+    """`zone_anti_affinity` as the YAML string the chart pastes in (`tpl`)."""
+    return yaml.safe_dump(zone_anti_affinity(selector), sort_keys=True)
 
 
 def mesh_gateway_service_strings(annotations: Mapping[str, str], source_ranges: Sequence[str]) -> dict[str, Any]:

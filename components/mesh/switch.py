@@ -64,6 +64,7 @@ import pulumi
 import pulumi.dynamic
 
 from components.config import AwsCluster, AzureCluster, ConfigError, FleetSpec, IstioMeshSpec
+from components.config.cloudfacts import minor_of
 
 #: What replacing each mesh deletes (its releases take their CRDs, and the API server every object of them).
 DELETED_WITH: dict[str, str] = {
@@ -177,10 +178,9 @@ def decide_clusters(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Dec
 
 def _minor(version: object) -> tuple[int, int] | None:
     """(major, minor) of a cluster version as each cloud takes it (1.33, 1.33.2, 1.33.5-gke.1200)."""
-    if not isinstance(version, str):
-        return None
-    parts = version.split("-", 1)[0].split(".")
-    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
+    minor = minor_of(version) if isinstance(version, str) else ""
+    major, _, rest = minor.partition(".")
+    return (int(major), int(rest)) if minor else None
 
 
 def decide_versions(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> Decision:

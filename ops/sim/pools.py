@@ -52,9 +52,10 @@ OWNER_BLOCKS = 64
 FLEET_WIDE = 0
 
 
-def home_block(stack: str, blocks: int = SCRATCH) -> int:
-    """The block a name points at, one of the first `blocks` (a stable hash, not Python's `hash`)."""
-    return int.from_bytes(hashlib.sha256(stack.encode()).digest()[:8], "big") % blocks
+def home_block(name: str, blocks: int = SCRATCH) -> int:
+    """The block a name (a stack's, a cluster's) points at, one of the first `blocks` (a stable hash, not
+    Python's `hash`)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % blocks
 
 
 def claim_blocks(names: Iterable[str], blocks: int) -> dict[str, int]:
